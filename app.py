@@ -1,0 +1,46 @@
+"""Folio's CDK app: picks the environment's config, builds its Stage, synthesizes.
+
+    cdk synth                 # the sandbox environment
+    cdk synth -c env=prod     # another environment from stacks/config.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# The key schema lives with the runtime code (lambda/folio/keys.py); the stacks read
+# attribute and index names from it, so `lambda` is on the path as it is for pytest.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda"))
+
+import aws_cdk as cdk  # noqa: E402
+
+from stacks.config import ConfigError, load_config  # noqa: E402
+from stacks.nag import register_nag_packs, validation_failures  # noqa: E402
+from stacks.stage import FolioStage, stage_id  # noqa: E402
+
+
+def main() -> int:
+    app = cdk.App()
+    environment = app.node.try_get_context("env") or "sandbox"
+    try:
+        # The only place Folio reads the process environment: the CLI's account, if any.
+        config = load_config(str(environment), cli_account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
+    except ConfigError as error:
+        print(f"folio: {error}", file=sys.stderr)
+        return 2
+    register_nag_packs(app)
+    FolioStage(app, stage_id(config), config=config)
+    assembly = app.synth()
+    failures = validation_failures(assembly.directory)
+    for failure in failures:
+        print(f"folio: cdk-nag: {failure}", file=sys.stderr)
+    if failures:
+        print(f"folio: {len(failures)} unacknowledged cdk-nag finding(s); synth failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

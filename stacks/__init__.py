@@ -1,0 +1,1 @@
+"""Folio's CDK code: the Stage, its stacks, their components, config and cdk-nag wiring."""

@@ -1,0 +1,364 @@
+"""Folio's typed, frozen, validated configuration: one `FolioConfig` per environment.
+
+`app.py` resolves the config once (`load_config`) and passes it down; stacks and
+constructs never read the environment, context, boto3 or git. Environments are
+plain data in `ENVIRONMENTS` so that a wrong value is reported the same way whether
+it is a typo here or a bad override: `ConfigError` names the key, the bad value and
+what is allowed, in one line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stacks.regions import KNOWN_REGIONS, Service, missing_services
+
+# An account id used when none is configured and the CDK CLI supplies none (no
+# credentials): it lets `cdk synth` run offline. It is never deployable, because
+# `cdk deploy` with real credentials fills CDK_DEFAULT_ACCOUNT.
+PLACEHOLDER_ACCOUNT = "123456789012"
+
+TABLE_CLASSES = ("STANDARD", "STANDARD_INFREQUENT_ACCESS")
+# On-demand throughput ceilings (request units per second): a runaway client or a
+# bad loop is capped here rather than on the bill.
+MAX_REQUEST_UNITS_RANGE = (1, 40_000)
+DAX_NODE_RANGE = (1, 10)
+DAX_NODE_TYPES = ("dax.t3.small", "dax.t3.medium", "dax.r5.large", "dax.r5.xlarge", "dax.r5.2xlarge")
+SEARCH_INSTANCE_RANGE = (1, 10)
+LAMBDA_MEMORY_RANGE = (128, 10_240)
+# AWS Backup: a rule that copies to cold storage needs >= 90 days; Folio uses warm
+# storage only, so 1 day is the floor and 100 years the AWS ceiling.
+RETENTION_DAYS_RANGE = (1, 36_500)
+MAX_REPLICAS = 4
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ORIGIN_RE = re.compile(r"^https://[a-z0-9.-]+(:\d{1,5})?$|^http://localhost(:\d{1,5})?$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+
+
+class ConfigError(ValueError):
+    """A configuration value that Folio cannot deploy. `str()` is one line for humans."""
+
+    def __init__(self, environment: str, key: str, value: object, allowed: str) -> None:
+        self.environment = environment
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+        super().__init__(
+            f"invalid config for environment '{environment}': {key} = {value!r}; allowed: {allowed}"
+        )
+
+
+@dataclass(frozen=True)
+class BillingLimits:
+    """Caps on on-demand throughput of the table (and of each index)."""
+
+    max_read_request_units: int
+    max_write_request_units: int
+
+
+@dataclass(frozen=True)
+class Features:
+    """Switches for the parts of Folio an environment may leave out."""
+
+    dax: bool
+    search: bool
+    cdc: bool
+    waf: bool
+    identity_pool: bool
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How big the provisioned parts are."""
+
+    dax_node_type: str
+    dax_nodes: int
+    search_instances: int
+    lambda_memory_mb: int
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """AWS Backup retention and the Region that holds a copy of every recovery point."""
+
+    daily_retention_days: int
+    weekly_retention_days: int
+    copy_region: str
+
+
+@dataclass(frozen=True)
+class FolioConfig:
+    """Everything that differs between two Folio environments."""
+
+    name: str
+    account: str
+    region: str
+    replica_regions: tuple[str, ...]
+    table_class: str
+    billing: BillingLimits
+    features: Features
+    sizing: Sizing
+    backup: BackupSettings
+    alarm_email: str
+    cors_origins: tuple[str, ...]
+    termination_protection: bool
+
+    @property
+    def all_regions(self) -> tuple[str, ...]:
+        """Every Region this environment deploys into, home first."""
+        extra = [r for r in (*self.replica_regions, self.backup.copy_region) if r != self.region]
+        return (self.region, *dict.fromkeys(extra))
+
+
+# The environments. Accounts are examples: replace them with yours (see README).
+# `account: None` means "the account of the CLI's credentials, else a placeholder".
+ENVIRONMENTS: dict[str, dict[str, Any]] = {
+    "sandbox": {
+        "account": None,
+        "region": "us-east-1",
+        "replica_regions": ["us-west-2"],
+        "table_class": "STANDARD",
+        "billing": {"max_read_request_units": 200, "max_write_request_units": 100},
+        "features": {"dax": False, "search": False, "cdc": False, "waf": True, "identity_pool": False},
+        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "search_instances": 1, "lambda_memory_mb": 512},
+        "backup": {"daily_retention_days": 7, "weekly_retention_days": 35, "copy_region": "us-west-2"},
+        "alarm_email": "folio-sandbox-alarms@example.com",
+        "cors_origins": ["http://localhost:5173"],
+        "termination_protection": False,
+    },
+    "dev": {
+        "account": "111111111111",
+        "region": "eu-west-1",
+        "replica_regions": ["eu-central-1"],
+        "table_class": "STANDARD",
+        "billing": {"max_read_request_units": 1_000, "max_write_request_units": 500},
+        "features": {"dax": True, "search": True, "cdc": False, "waf": True, "identity_pool": True},
+        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "search_instances": 1, "lambda_memory_mb": 512},
+        "backup": {"daily_retention_days": 14, "weekly_retention_days": 60, "copy_region": "eu-central-1"},
+        "alarm_email": "folio-dev-alarms@example.com",
+        "cors_origins": ["https://dev.folio.example.com", "http://localhost:5173"],
+        "termination_protection": False,
+    },
+    "prod": {
+        "account": "222222222222",
+        "region": "us-east-1",
+        "replica_regions": ["us-west-2", "eu-west-1"],
+        "table_class": "STANDARD",
+        "billing": {"max_read_request_units": 20_000, "max_write_request_units": 10_000},
+        "features": {"dax": True, "search": True, "cdc": True, "waf": True, "identity_pool": True},
+        "sizing": {"dax_node_type": "dax.r5.large", "dax_nodes": 3, "search_instances": 3, "lambda_memory_mb": 1024},
+        "backup": {"daily_retention_days": 35, "weekly_retention_days": 365, "copy_region": "us-east-2"},
+        "alarm_email": "folio-prod-alarms@example.com",
+        "cors_origins": ["https://folio.example.com"],
+        "termination_protection": True,
+    },
+}  # fmt: skip
+
+
+def load_config(environment: str, *, cli_account: str | None = None) -> FolioConfig:
+    """The validated config of a named environment.
+
+    `cli_account` is the account of the CDK CLI's credentials (CDK_DEFAULT_ACCOUNT),
+    used only where the environment leaves the account open.
+    """
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(environment, "env", environment, "one of " + ", ".join(sorted(ENVIRONMENTS)))
+    return parse_config(environment, ENVIRONMENTS[environment], cli_account=cli_account)
+
+
+class _Reader:
+    """Reads one mapping of raw config, naming each key by its dotted path in errors."""
+
+    def __init__(self, environment: str, raw: Mapping[str, Any], prefix: str = "") -> None:
+        if not isinstance(raw, Mapping):
+            raise ConfigError(environment, prefix.rstrip(".") or "config", raw, "a mapping of settings")
+        self.environment = environment
+        self.raw = raw
+        self.prefix = prefix
+        self.seen: set[str] = set()
+
+    def fail(self, key: str, value: object, allowed: str) -> ConfigError:
+        return ConfigError(self.environment, self.prefix + key, value, allowed)
+
+    def _get(self, key: str) -> Any:
+        self.seen.add(key)
+        if key not in self.raw:
+            raise self.fail(key, None, "a value (the key is required)")
+        return self.raw[key]
+
+    def section(self, key: str) -> _Reader:
+        return _Reader(self.environment, self._get(key), f"{self.prefix}{key}.")
+
+    def boolean(self, key: str) -> bool:
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, value, "true or false")
+        return value
+
+    def integer(self, key: str, bounds: tuple[int, int]) -> int:
+        value = self._get(key)
+        low, high = bounds
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(key, value, f"a whole number from {low} to {high}")
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...]) -> str:
+        value = self._get(key)
+        if value not in options:
+            raise self.fail(key, value, "one of " + ", ".join(options))
+        return str(value)
+
+    def matching(self, key: str, pattern: re.Pattern[str], allowed: str) -> str:
+        value = self._get(key)
+        if not isinstance(value, str) or not pattern.match(value):
+            raise self.fail(key, value, allowed)
+        return value
+
+    def optional(self, key: str) -> Any:
+        self.seen.add(key)
+        return self.raw.get(key)
+
+    def string_list(self, key: str) -> list[str]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, value, "a list of strings")
+        return value
+
+    def region(self, key: str, value: object, needed: set[Service]) -> str:
+        if value not in KNOWN_REGIONS:
+            raise self.fail(key, value, "a commercial AWS Region such as us-east-1 (see stacks/regions.py)")
+        missing = missing_services(str(value), needed)
+        if missing:
+            names = ", ".join(s.name for s in missing)
+            raise self.fail(key, value, f"a Region that offers {names}, which Folio needs there")
+        return str(value)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.raw) - self.seen)
+        if unknown:
+            raise self.fail(unknown[0], self.raw[unknown[0]], "no such key; known keys: " + ", ".join(sorted(self.seen)))
+
+
+def _home_services(features: Features) -> set[Service]:
+    needed = {
+        Service.DYNAMODB_GLOBAL_TABLES,
+        Service.KMS,
+        Service.BACKUP,
+        Service.COGNITO,
+        Service.LAMBDA,
+        Service.API_GATEWAY,
+    }
+    if features.waf:
+        needed.add(Service.WAF)
+    if features.dax:
+        needed.add(Service.DAX)
+    if features.search:
+        needed |= {Service.OPENSEARCH, Service.OPENSEARCH_INGESTION}
+    return needed
+
+
+def _replica_services(features: Features) -> set[Service]:
+    # A replica Region serves traffic through its own regional stage (Api and DAX).
+    needed = {Service.DYNAMODB_GLOBAL_TABLES, Service.KMS, Service.LAMBDA, Service.API_GATEWAY}
+    if features.waf:
+        needed.add(Service.WAF)
+    if features.dax:
+        needed.add(Service.DAX)
+    return needed
+
+
+def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str | None = None) -> FolioConfig:
+    """Validate raw settings into a `FolioConfig`, or raise `ConfigError` on the first problem."""
+    if not _NAME_RE.match(environment):
+        raise ConfigError(environment, "env", environment, "2-16 lowercase letters or digits, starting with a letter")
+    top = _Reader(environment, raw)
+
+    account_value = top.optional("account")
+    if account_value is None:
+        account_value = cli_account or PLACEHOLDER_ACCOUNT
+    if not isinstance(account_value, str) or not _ACCOUNT_RE.match(account_value):
+        raise top.fail("account", account_value, "a 12-digit AWS account id, or null to use the CLI's account")
+
+    f = top.section("features")
+    features = Features(
+        dax=f.boolean("dax"),
+        search=f.boolean("search"),
+        cdc=f.boolean("cdc"),
+        waf=f.boolean("waf"),
+        identity_pool=f.boolean("identity_pool"),
+    )
+    f.finish()
+
+    region = top.region("region", top.optional("region"), _home_services(features))
+
+    replicas = top.string_list("replica_regions")
+    if len(replicas) > MAX_REPLICAS:
+        raise top.fail("replica_regions", replicas, f"at most {MAX_REPLICAS} Regions")
+    for index, replica in enumerate(replicas):
+        key = f"replica_regions[{index}]"
+        top.region(key, replica, _replica_services(features))
+        if replica == region:
+            raise top.fail(key, replica, f"a Region other than the home Region {region}")
+        if replica in replicas[:index]:
+            raise top.fail(key, replica, "each replica Region once")
+
+    table_class = top.choice("table_class", TABLE_CLASSES)
+
+    b = top.section("billing")
+    billing = BillingLimits(
+        max_read_request_units=b.integer("max_read_request_units", MAX_REQUEST_UNITS_RANGE),
+        max_write_request_units=b.integer("max_write_request_units", MAX_REQUEST_UNITS_RANGE),
+    )
+    b.finish()
+
+    s = top.section("sizing")
+    sizing = Sizing(
+        dax_node_type=s.choice("dax_node_type", DAX_NODE_TYPES),
+        dax_nodes=s.integer("dax_nodes", DAX_NODE_RANGE),
+        search_instances=s.integer("search_instances", SEARCH_INSTANCE_RANGE),
+        lambda_memory_mb=s.integer("lambda_memory_mb", LAMBDA_MEMORY_RANGE),
+    )
+    s.finish()
+
+    k = top.section("backup")
+    daily = k.integer("daily_retention_days", RETENTION_DAYS_RANGE)
+    weekly = k.integer("weekly_retention_days", RETENTION_DAYS_RANGE)
+    if weekly < daily:
+        raise k.fail("weekly_retention_days", weekly, f"at least daily_retention_days ({daily})")
+    copy_region = k.region("copy_region", k.optional("copy_region"), {Service.BACKUP, Service.KMS})
+    if copy_region == region:
+        raise k.fail("copy_region", copy_region, f"a Region other than the home Region {region}")
+    k.finish()
+    backup = BackupSettings(daily_retention_days=daily, weekly_retention_days=weekly, copy_region=copy_region)
+
+    alarm_email = top.matching("alarm_email", _EMAIL_RE, "an e-mail address such as ops@example.com")
+
+    origins = top.string_list("cors_origins")
+    for index, origin in enumerate(origins):
+        if not _ORIGIN_RE.match(origin):
+            raise top.fail(
+                f"cors_origins[{index}]", origin, "an https:// origin without path or wildcard, or http://localhost"
+            )
+
+    termination_protection = top.boolean("termination_protection")
+    top.finish()
+
+    return FolioConfig(
+        name=environment,
+        account=account_value,
+        region=region,
+        replica_regions=tuple(replicas),
+        table_class=table_class,
+        billing=billing,
+        features=features,
+        sizing=sizing,
+        backup=backup,
+        alarm_email=alarm_email,
+        cors_origins=tuple(origins),
+        termination_protection=termination_protection,
+    )

@@ -1,0 +1,124 @@
+"""cdk-nag wiring, and the one place that acknowledges a finding.
+
+Every rule pack is registered on the App, so it checks every stack of every Stage
+(the sandbox stage and, later, the pipeline's stages). An unacknowledged finding
+fails the synth.
+
+An acknowledgement is a reviewed decision, so each one is a named constant here
+with the exact finding id and the reason the control's intent is met another way.
+Constructs apply them with `acknowledge(construct, FINDING)` on the narrowest
+construct that raises the finding; nothing else in the code base calls
+`Validations.acknowledge` (tests/security/test_nag.py enforces both).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks
+from constructs import IConstruct
+
+PACK_NAMES: tuple[str, ...] = ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+
+# Below this a reason cannot say which control it replaces and how.
+MIN_REASON_LENGTH = 60
+
+
+def nag_packs(app: cdk.App) -> list[NagPack]:
+    """One instance of each pack Folio is held to."""
+    return [
+        AwsSolutionsChecks(app),
+        ServerlessChecks(app),
+        NIST80053R5Checks(app),
+        HIPAASecurityChecks(app),
+        PCIDSS321Checks(app),
+    ]
+
+
+def register_nag_packs(app: cdk.App) -> None:
+    """Run every pack over the whole app at synth; any finding fails the synth."""
+    cdk.Validations.of(app).add_plugins(*nag_packs(app))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One acknowledged finding: pack, exact finding id (with its [suffix]) and reason."""
+
+    pack: str
+    finding: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.pack not in PACK_NAMES:
+            raise ValueError(f"unknown cdk-nag pack {self.pack!r}; known: {', '.join(PACK_NAMES)}")
+        if not self.finding.startswith(self.pack + "-"):
+            raise ValueError(f"finding {self.finding!r} does not belong to pack {self.pack!r}")
+        if len(self.reason) < MIN_REASON_LENGTH:
+            raise ValueError(f"reason for {self.finding} is too short to explain how the control's intent is met")
+
+
+
+def acknowledge(construct: IConstruct, finding: Finding, **placeholders: str) -> None:
+    """Acknowledge one finding on one construct (never on a stack or stage).
+
+    `placeholders` fill `{name}` fields of the finding id, for ids that embed a
+    logical id, a Region or an account (e.g. `AwsSolutions-IAM5[Resource::<{table}.Arn>/x/*]`).
+    """
+    if isinstance(construct, (cdk.Stack, cdk.Stage)):
+        raise ValueError(f"acknowledge {finding.finding} on the resource that raises it, not on {construct.node.path}")
+    finding_id = finding.finding.format(**placeholders)
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=f"{finding.pack}::{finding_id}", reason=finding.reason))
+
+
+def logical_id(construct: IConstruct) -> str:
+    """The CloudFormation logical id of an L2 construct's resource, as cdk-nag prints it."""
+    child = construct.node.default_child or construct
+    return str(cdk.Stack.of(construct).resolve(cdk.Stack.of(construct).get_logical_id(child)))  # type: ignore[arg-type]
+
+
+def validation_failures(assembly_directory: str) -> list[str]:
+    """Every unacknowledged finding in a synthesized cloud assembly, one line each.
+
+    Why this exists: under the CDK CLI an app runs in "process" mode, where
+    aws-cdk-lib 2.275 reports validation failures only by setting the exit code of
+    its own Node process. From Python (jsii) that exit code is lost, so `cdk synth`
+    succeeds with findings. `app.py` calls this after `app.synth()` and fails instead.
+    """
+    report_file = Path(assembly_directory) / "validation-report.json"
+    if not report_file.exists():
+        return []
+    report = json.loads(report_file.read_text())
+    failures = []
+    for plugin in report.get("pluginReports", []):
+        for violation in plugin.get("violations", []):
+            for construct in violation.get("violatingConstructs", []):
+                failures.append(
+                    f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']} "
+                    f"(acknowledge with '{plugin['pluginName']}::{violation['ruleName']}' in stacks/nag.py "
+                    "only if the control's intent is met another way)"
+                )
+    return failures
+
+
+# --- The acknowledgements Folio makes -----------------------------------------------
+
+BACKUP_ROLE_RECOVERY_POINTS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::<{table}.Arn>/backup/*]",
+    reason=(
+        "AWS Backup names each recovery point of the table at backup time, so the role can only be scoped "
+        "to the backups under Folio's one table ARN; it cannot reach any other table's backups."
+    ),
+)
+
+BACKUP_ROLE_COPY_KEY = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::arn:aws:kms:{region}:{account}:key/*]",
+    reason=(
+        "The copy vault's key is created in another Region, so its id is unknown to this stack; the "
+        "statement is limited to that Region's keys that carry Folio's copy-key alias (kms:ResourceAliases)."
+    ),
+)

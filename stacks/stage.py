@@ -1,0 +1,88 @@
+"""`FolioStage`: one environment's stacks, built from its config.
+
+`app.py` instantiates it for a direct `cdk deploy`, and the pipeline (later) adds the
+same class as a pipeline stage, so the two ways of deploying can never drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from stacks.config import FolioConfig
+from stacks.data_stack import DataStack
+from stacks.region_support_stack import RegionSupportStack
+
+
+def table_key_alias(environment: str) -> str:
+    """The alias of the table key in every replica Region."""
+    return f"alias/folio/{environment}/table"
+
+
+def copy_key_alias(environment: str) -> str:
+    return f"alias/folio/{environment}/backup-copy"
+
+
+def copy_vault_name(environment: str) -> str:
+    return f"folio-{environment}-backup-copy"
+
+
+class FolioStage(cdk.Stage):
+    """Home-Region data stack plus a support stack in each other Region it uses."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: FolioConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        name = config.name
+        cdk.Tags.of(self).add("folio:environment", name)
+
+        self.region_stacks: dict[str, RegionSupportStack] = {}
+        for region in config.all_regions[1:]:
+            is_replica = region in config.replica_regions
+            is_copy = region == config.backup.copy_region
+            self.region_stacks[region] = RegionSupportStack(
+                self,
+                f"Region-{region}",
+                env=cdk.Environment(account=config.account, region=region),
+                description=f"Folio {name}: keys and vaults in {region} used by the {config.region} data stack",
+                termination_protection=config.termination_protection,
+                table_key_alias=table_key_alias(name) if is_replica else None,
+                copy_vault_name=copy_vault_name(name) if is_copy else None,
+                copy_key_alias=copy_key_alias(name) if is_copy else None,
+            )
+
+        replica_key_arns = {
+            region: cdk.Arn.format(
+                cdk.ArnComponents(
+                    partition="aws",
+                    service="kms",
+                    region=region,
+                    account=config.account,
+                    resource=table_key_alias(name),
+                    arn_format=cdk.ArnFormat.NO_RESOURCE_NAME,
+                )
+            )
+            for region in config.replica_regions
+        }
+        self.data = DataStack(
+            self,
+            "Data",
+            env=cdk.Environment(account=config.account, region=config.region),
+            description=f"Folio {name}: stateful data (table, keys, backups). RETAIN everything.",
+            termination_protection=config.termination_protection,
+            table_class=config.table_class,
+            billing=config.billing,
+            replica_key_arns=replica_key_arns,
+            backup_settings=config.backup,
+            copy_vault_name=copy_vault_name(name),
+            copy_key_alias=copy_key_alias(name),
+        )
+        for support in self.region_stacks.values():
+            self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")
+
+
+def stage_id(config: FolioConfig) -> str:
+    """The construct id of an environment's stage, e.g. FolioSandbox."""
+    return "Folio" + config.name.capitalize()
