@@ -1,7 +1,7 @@
 """Folio's CDK app: picks the environment's config, builds its Stage, synthesizes.
 
-    cdk synth                 # the sandbox environment
-    cdk synth -c env=prod     # another environment from stacks/config.py
+cdk synth                 # the sandbox environment
+cdk synth -c env=prod     # another environment from stacks/config.py
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 # attribute and index names from it, so `lambda` is on the path as it is for pytest.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda"))
 
-import aws_cdk as cdk  # noqa: E402
+import aws_cdk as cdk
 
-from stacks.config import ConfigError, load_config  # noqa: E402
-from stacks.nag import register_nag_packs, validation_failures  # noqa: E402
-from stacks.stage import FolioStage, stage_id  # noqa: E402
+from stacks.config import ConfigError, load_config
+from stacks.nag import register_nag_packs, validation_failures
+from stacks.stage import FolioStage, stage_id
 
 
 def main() -> int:

@@ -48,9 +48,7 @@ class ConfigError(ValueError):
         self.key = key
         self.value = value
         self.allowed = allowed
-        super().__init__(
-            f"invalid config for environment '{environment}': {key} = {value!r}; allowed: {allowed}"
-        )
+        super().__init__(f"invalid config for environment '{environment}': {key} = {value!r}; allowed: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -241,7 +239,9 @@ class _Reader:
     def finish(self) -> None:
         unknown = sorted(set(self.raw) - self.seen)
         if unknown:
-            raise self.fail(unknown[0], self.raw[unknown[0]], "no such key; known keys: " + ", ".join(sorted(self.seen)))
+            raise self.fail(
+                unknown[0], self.raw[unknown[0]], "no such key; known keys: " + ", ".join(sorted(self.seen))
+            )
 
 
 def _home_services(features: Features) -> set[Service]:

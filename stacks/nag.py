@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks
+from cdk_nag import (
+    AwsSolutionsChecks,
+    HIPAASecurityChecks,
+    NagPack,
+    NIST80053R5Checks,
+    PCIDSS321Checks,
+    ServerlessChecks,
+)
 from constructs import IConstruct
 
 PACK_NAMES: tuple[str, ...] = ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
@@ -60,7 +67,6 @@ class Finding:
             raise ValueError(f"reason for {self.finding} is too short to explain how the control's intent is met")
 
 
-
 def acknowledge(construct: IConstruct, finding: Finding, **placeholders: str) -> None:
     """Acknowledge one finding on one construct (never on a stack or stage).
 
@@ -70,7 +76,9 @@ def acknowledge(construct: IConstruct, finding: Finding, **placeholders: str) ->
     if isinstance(construct, (cdk.Stack, cdk.Stage)):
         raise ValueError(f"acknowledge {finding.finding} on the resource that raises it, not on {construct.node.path}")
     finding_id = finding.finding.format(**placeholders)
-    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=f"{finding.pack}::{finding_id}", reason=finding.reason))
+    cdk.Validations.of(construct).acknowledge(
+        cdk.Acknowledgment(id=f"{finding.pack}::{finding_id}", reason=finding.reason)
+    )
 
 
 def logical_id(construct: IConstruct) -> str:

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+
 from folio import keys
 
 # PITR keeps 35 days, the maximum DynamoDB offers: Folio restores to any second of

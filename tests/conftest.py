@@ -1,0 +1,96 @@
+"""Shared fixtures: synthesize each environment once per test session.
+
+`App()` in pytest reads neither cdk.json nor cdk.context.json, so the context is
+passed in here: tests run with the same feature flags as `cdk synth`. The synth
+registers every cdk-nag pack, exactly as app.py does, so a session that reaches the
+assertions has already proven "0 unacknowledged findings" for that environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.config import FolioConfig, load_config
+from stacks.nag import register_nag_packs
+from stacks.stage import FolioStage, stage_id
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENT_NAMES = ("sandbox", "dev", "prod")
+
+
+def cdk_context() -> dict[str, Any]:
+    """The context the CDK CLI would pass: cdk.json's flags plus cdk.context.json."""
+    context: dict[str, Any] = dict(json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"])
+    context.update(json.loads((PROJECT_ROOT / "cdk.context.json").read_text()))
+    return context
+
+
+@dataclass
+class Synthesized:
+    """One environment's synthesized, nag-checked cloud assembly."""
+
+    config: FolioConfig
+    stage: FolioStage
+    assembly_directory: Path
+    templates: dict[str, dict[str, Any]]  # by stack construct id: "Data", "Region-us-west-2", ...
+
+    def template(self, stack_id: str) -> Template:
+        return Template.from_json(self.templates[stack_id])
+
+    def template_files(self) -> list[Path]:
+        return sorted(self.assembly_directory.glob("*.template.json"))
+
+
+def synthesize(
+    config: FolioConfig,
+    outdir: Path,
+    *,
+    extend: Callable[[FolioStage], None] | None = None,
+    context: dict[str, Any] | None = None,
+) -> Synthesized:
+    """Build and synthesize one FolioStage the way app.py does, with every nag pack.
+
+    `extend` may add constructs to the stage before synthesis (the nag coverage test
+    uses it to add deliberately non-compliant resources).
+    """
+    app = cdk.App(outdir=str(outdir), context={**cdk_context(), **(context or {})})
+    register_nag_packs(app)
+    stage = FolioStage(app, stage_id(config), config=config)
+    if extend is not None:
+        extend(stage)
+    assembly = app.synth()
+    stage_assembly = assembly.get_nested_assembly(f"assembly-{stage_id(config)}")
+    templates = {
+        stack.node.id: json.loads((Path(stage_assembly.directory) / stack.template_file).read_text())
+        for stack in stage.node.children
+        if isinstance(stack, cdk.Stack)
+    }
+    return Synthesized(config, stage, Path(stage_assembly.directory), templates)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Synthesized]]:
+    """`synthesized("prod")`: that environment's assembly, synthesized once per session."""
+    cache: dict[str, Synthesized] = {}
+
+    def get(environment: str) -> Synthesized:
+        if environment not in cache:
+            cache[environment] = synthesize(load_config(environment), tmp_path_factory.mktemp(f"cdk-{environment}"))
+        return cache[environment]
+
+    yield get
+
+
+def all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(stack id, logical id, resource) for every resource of every stack."""
+    for stack_id, template in synth.templates.items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            yield stack_id, logical_id, resource

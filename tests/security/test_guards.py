@@ -1,0 +1,216 @@
+"""Guards for what cdk-nag, cfn-lint and checkov do not see (see ../shared/TOOLING.md "Blind spots").
+
+Each guard runs over every resource of every stack of every environment, and each has
+a companion test that feeds it a deliberately bad template fragment, so a guard that
+stops finding problems fails too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
+
+# Types that hold something a user or operator cannot recreate.
+STATEFUL_TYPES = frozenset(
+    {
+        "AWS::DynamoDB::GlobalTable",
+        "AWS::DynamoDB::Table",
+        "AWS::KMS::Key",
+        "AWS::Backup::BackupVault",
+        "AWS::S3::Bucket",
+        "AWS::Cognito::UserPool",
+        "AWS::OpenSearchService::Domain",
+    }
+)
+
+# Actions that cannot be scoped to a resource ARN (the service authorizes them only on
+# "*"), and so are the only ones allowed with Resource "*" in an identity policy.
+UNSCOPABLE_ACTIONS = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "cloudwatch:PutMetricData",
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    }
+)
+
+IDENTITY_POLICY_TYPES = {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"}
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
+def synth(request: pytest.FixtureRequest, synthesized: Callable[[str], Synthesized]) -> Synthesized:
+    return synthesized(request.param)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def replica_problems(resource: dict[str, Any]) -> list[str]:
+    problems = []
+    for replica in resource["Properties"].get("Replicas", []):
+        region = replica.get("Region")
+        pitr = replica.get("PointInTimeRecoverySpecification", {})
+        if pitr.get("PointInTimeRecoveryEnabled") is not True:
+            problems.append(f"{region}: PITR off")
+        if replica.get("DeletionProtectionEnabled") is not True:
+            problems.append(f"{region}: deletion protection off")
+        key = replica.get("SSESpecification", {}).get("KMSMasterKeyId")
+        if not key or (isinstance(key, str) and key.endswith("alias/aws/dynamodb")):
+            problems.append(f"{region}: no customer-managed key")
+    if resource["Properties"].get("SSESpecification", {}).get("SSEType") != "KMS":
+        problems.append("table SSE is not KMS")
+    return problems
+
+
+def retention_problems(resource: dict[str, Any]) -> list[str]:
+    return [
+        f"{policy} is {resource.get(policy)!r}"
+        for policy in ("DeletionPolicy", "UpdateReplacePolicy")
+        if resource.get(policy) != "Retain"
+    ]
+
+
+def policy_documents(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every policy document a resource carries (identity, key, bucket or vault policy)."""
+    properties = resource.get("Properties", {})
+    for name in ("PolicyDocument", "KeyPolicy", "AccessPolicy", "AssumeRolePolicyDocument"):
+        if isinstance(properties.get(name), dict):
+            yield properties[name]
+    for policy in properties.get("Policies", []) or []:
+        yield policy["PolicyDocument"]
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return as_list(document.get("Statement", []))
+
+
+def service_wide_actions(resource: dict[str, Any]) -> list[str]:
+    found = []
+    for document in policy_documents(resource):
+        for statement in statements(document):
+            for action in as_list(statement.get("Action", [])) + as_list(statement.get("NotAction", [])):
+                if action == "*" or (isinstance(action, str) and action.endswith(":*")):
+                    found.append(action)
+    return found
+
+
+def unscoped_actions(resource: dict[str, Any]) -> list[str]:
+    """Allowed actions on Resource "*" in identity policies, outside the allowlist."""
+    if resource["Type"] not in IDENTITY_POLICY_TYPES:
+        return []
+    found = []
+    for document in policy_documents(resource):
+        if document is resource["Properties"].get("AssumeRolePolicyDocument"):
+            continue
+        for statement in statements(document):
+            if statement.get("Effect") == "Allow" and "*" in as_list(statement.get("Resource", [])):
+                found += [a for a in as_list(statement.get("Action", [])) if a not in UNSCOPABLE_ACTIONS]
+    return found
+
+
+def aws_managed_policies(resource: dict[str, Any]) -> list[str]:
+    if resource["Type"] != "AWS::IAM::Role":
+        return []
+    arns = resource["Properties"].get("ManagedPolicyArns", [])
+    return [str(arn) for arn in arns if ":iam::aws:policy/" in str(arn)]
+
+
+# --- the guards over the real templates -------------------------------------------------
+
+
+def test_every_global_table_replica_has_pitr_deletion_protection_and_a_customer_key(synth: Synthesized) -> None:
+    tables = [(s, i, r) for s, i, r in all_resources(synth) if r["Type"] == "AWS::DynamoDB::GlobalTable"]
+
+    assert tables, "expected a global table"
+    for stack_id, logical_id, resource in tables:
+        assert replica_problems(resource) == [], f"{stack_id}/{logical_id}"
+
+
+def test_every_stateful_resource_is_retained(synth: Synthesized) -> None:
+    stateful = [(s, i, r) for s, i, r in all_resources(synth) if r["Type"] in STATEFUL_TYPES]
+
+    assert len(stateful) >= 3
+    for stack_id, logical_id, resource in stateful:
+        assert retention_problems(resource) == [], f"{stack_id}/{logical_id} ({resource['Type']})"
+
+
+def test_every_kms_key_rotates(synth: Synthesized) -> None:
+    keys = [(s, i, r) for s, i, r in all_resources(synth) if r["Type"] == "AWS::KMS::Key"]
+
+    assert keys
+    for stack_id, logical_id, resource in keys:
+        assert resource["Properties"].get("EnableKeyRotation") is True, f"{stack_id}/{logical_id}"
+
+
+def test_no_policy_grants_a_service_wide_action(synth: Synthesized) -> None:
+    for stack_id, logical_id, resource in all_resources(synth):
+        assert service_wide_actions(resource) == [], f"{stack_id}/{logical_id}"
+
+
+def test_no_identity_policy_allows_resource_star_outside_the_allowlist(synth: Synthesized) -> None:
+    for stack_id, logical_id, resource in all_resources(synth):
+        assert unscoped_actions(resource) == [], f"{stack_id}/{logical_id}"
+
+
+def test_no_role_uses_an_aws_managed_policy(synth: Synthesized) -> None:
+    for stack_id, logical_id, resource in all_resources(synth):
+        assert aws_managed_policies(resource) == [], f"{stack_id}/{logical_id}"
+
+
+# --- each guard catches what it is for ---------------------------------------------------
+
+
+def test_replica_guard_catches_an_unprotected_replica() -> None:
+    resource = {
+        "Type": "AWS::DynamoDB::GlobalTable",
+        "Properties": {
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
+            "Replicas": [
+                {"Region": "us-west-2", "SSESpecification": {"KMSMasterKeyId": "alias/aws/dynamodb"}},
+            ],
+        },
+    }
+
+    assert replica_problems(resource) == [
+        "us-west-2: PITR off",
+        "us-west-2: deletion protection off",
+        "us-west-2: no customer-managed key",
+    ]
+
+
+def test_retention_guard_catches_delete() -> None:
+    assert retention_problems({"DeletionPolicy": "Delete"}) == [
+        "DeletionPolicy is 'Delete'",
+        "UpdateReplacePolicy is None",
+    ]
+
+
+def test_action_guards_catch_wildcards() -> None:
+    policy = {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyDocument": {
+                "Statement": [
+                    {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "arn:aws:dynamodb:::table/x"},
+                    {"Effect": "Allow", "Action": ["s3:GetObject", "xray:PutTraceSegments"], "Resource": "*"},
+                ]
+            }
+        },
+    }
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+    }
+
+    assert service_wide_actions(policy) == ["dynamodb:*"]
+    assert unscoped_actions(policy) == ["s3:GetObject"]
+    assert aws_managed_policies(role) == ["arn:aws:iam::aws:policy/AdministratorAccess"]

@@ -1,0 +1,228 @@
+"""Config validation: every bad value fails with one line naming key, value and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from stacks.config import ENVIRONMENTS, PLACEHOLDER_ACCOUNT, ConfigError, FolioConfig, load_config, parse_config
+from tests.conftest import PROJECT_ROOT
+
+
+def sandbox_with(**changes: Any) -> dict[str, Any]:
+    """The sandbox settings with some keys replaced; `section__key` reaches into a section."""
+    raw = copy.deepcopy(ENVIRONMENTS["sandbox"])
+    for name, value in changes.items():
+        if "__" in name:
+            section, key = name.split("__")
+            raw[section][key] = value
+        else:
+            raw[name] = value
+    return raw
+
+
+def rejected(raw: dict[str, Any], *, environment: str = "sandbox") -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(environment, raw)
+    message = str(caught.value)
+    assert "\n" not in message, "a config error is one line"
+    return caught.value
+
+
+@pytest.mark.parametrize("environment", ["sandbox", "dev", "prod"])
+def test_every_shipped_environment_is_valid(environment: str) -> None:
+    config = load_config(environment)
+
+    assert config.name == environment
+    assert config.region not in config.replica_regions
+
+
+def test_unknown_environment_names_the_choices() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config("staging")
+
+    assert caught.value.key == "env"
+    assert str(caught.value).endswith("allowed: one of dev, prod, sandbox")
+
+
+@pytest.mark.parametrize("account", ["12345", "12345678901a", "1234567890123", 123456789012])
+def test_malformed_account_is_rejected(account: object) -> None:
+    error = rejected(sandbox_with(account=account))
+
+    assert error.key == "account"
+    assert error.value == account
+    assert "12-digit" in error.allowed
+
+
+def test_open_account_comes_from_the_cli_or_falls_back_to_the_placeholder() -> None:
+    assert load_config("sandbox", cli_account="999988887777").account == "999988887777"
+    assert load_config("sandbox").account == PLACEHOLDER_ACCOUNT
+    assert load_config("prod", cli_account="999988887777").account == "222222222222"
+
+
+def test_replica_equal_to_home_region_is_rejected() -> None:
+    error = rejected(sandbox_with(replica_regions=["us-east-1"]))
+
+    assert error.key == "replica_regions[0]"
+    assert error.value == "us-east-1"
+    assert "other than the home Region us-east-1" in error.allowed
+
+
+def test_repeated_replica_is_rejected() -> None:
+    error = rejected(sandbox_with(replica_regions=["us-west-2", "eu-west-1", "us-west-2"]))
+
+    assert error.key == "replica_regions[2]"
+    assert error.allowed == "each replica Region once"
+
+
+def test_unknown_region_is_rejected() -> None:
+    error = rejected(sandbox_with(region="us-middle-1"))
+
+    assert error.key == "region"
+    assert "commercial AWS Region" in error.allowed
+
+
+def test_home_region_without_opensearch_ingestion_is_rejected_when_search_is_on() -> None:
+    raw = sandbox_with(region="ca-west-1", replica_regions=["us-west-2"])
+    raw["features"]["search"] = True
+
+    error = rejected(raw)
+
+    assert error.key == "region"
+    assert "OPENSEARCH_INGESTION" in error.allowed
+
+
+def test_replica_region_without_dax_is_rejected_when_dax_is_on() -> None:
+    raw = sandbox_with(replica_regions=["ca-central-1"])
+    raw["features"]["dax"] = True
+
+    error = rejected(raw)
+
+    assert error.key == "replica_regions[0]"
+    assert error.value == "ca-central-1"
+    assert "DAX" in error.allowed
+
+
+def test_region_without_dax_is_fine_when_dax_is_off() -> None:
+    config = parse_config("sandbox", sandbox_with(replica_regions=["ca-central-1"]))
+
+    assert config.replica_regions == ("ca-central-1",)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "value"),
+    [
+        ({"sizing__dax_nodes": 0}, "sizing.dax_nodes", 0),
+        ({"sizing__dax_nodes": 11}, "sizing.dax_nodes", 11),
+        ({"sizing__lambda_memory_mb": 64}, "sizing.lambda_memory_mb", 64),
+        ({"sizing__search_instances": True}, "sizing.search_instances", True),
+        ({"billing__max_read_request_units": 0}, "billing.max_read_request_units", 0),
+        ({"billing__max_write_request_units": 50_000}, "billing.max_write_request_units", 50_000),
+        ({"backup__daily_retention_days": 0}, "backup.daily_retention_days", 0),
+    ],
+)
+def test_sizes_out_of_range_are_rejected(change: dict[str, Any], key: str, value: object) -> None:
+    error = rejected(sandbox_with(**change))
+
+    assert error.key == key
+    assert error.value == value
+    assert error.allowed.startswith("a whole number from ")
+
+
+def test_weekly_retention_shorter_than_daily_is_rejected() -> None:
+    error = rejected(sandbox_with(backup__daily_retention_days=30, backup__weekly_retention_days=7))
+
+    assert error.key == "backup.weekly_retention_days"
+
+
+def test_copy_region_equal_to_home_is_rejected() -> None:
+    error = rejected(sandbox_with(backup__copy_region="us-east-1"))
+
+    assert error.key == "backup.copy_region"
+
+
+def test_unknown_table_class_lists_the_classes() -> None:
+    error = rejected(sandbox_with(table_class="GLACIER"))
+
+    assert error.key == "table_class"
+    assert error.allowed == "one of STANDARD, STANDARD_INFREQUENT_ACCESS"
+
+
+@pytest.mark.parametrize("origin", ["*", "http://folio.example.com", "https://folio.example.com/app"])
+def test_cors_origin_must_be_an_exact_https_origin(origin: str) -> None:
+    error = rejected(sandbox_with(cors_origins=[origin]))
+
+    assert error.key == "cors_origins[0]"
+
+
+def test_misspelled_key_is_named() -> None:
+    raw = sandbox_with()
+    raw["features"]["dacs"] = True
+
+    error = rejected(raw)
+
+    assert error.key == "features.dacs"
+    assert "known keys:" in error.allowed
+
+
+def test_missing_key_is_named() -> None:
+    raw = sandbox_with()
+    del raw["alarm_email"]
+
+    error = rejected(raw)
+
+    assert error.key == "alarm_email"
+
+
+def test_config_is_frozen() -> None:
+    config = load_config("sandbox")
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.region = "eu-west-1"  # type: ignore[misc]
+    assert isinstance(config, FolioConfig)
+    assert isinstance(config.replica_regions, tuple)
+
+
+def test_all_regions_lists_home_first_without_repeats() -> None:
+    config = load_config("prod")
+
+    assert config.all_regions == ("us-east-1", "us-west-2", "eu-west-1", "us-east-2")
+
+
+def run_app(snippet: str, context: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run app.py's main() in a fresh interpreter, as the CDK CLI would (context via CDK_CONTEXT_JSON)."""
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": "/nonexistent"}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    code = f"import app\n{snippet}\nraise SystemExit(app.main())"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_app_reports_an_unknown_environment_in_one_line_without_a_traceback() -> None:
+    result = run_app("", {"env": "staging"})
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "folio: invalid config for environment 'staging': env = 'staging'; allowed: one of dev, prod, sandbox"
+    ]
+
+
+def test_app_reports_a_bad_value_in_one_line_without_a_traceback() -> None:
+    result = run_app(
+        "from stacks import config\nconfig.ENVIRONMENTS['dev']['replica_regions'] = ['eu-west-1']", {"env": "dev"}
+    )
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "replica_regions[0] = 'eu-west-1'" in lines[0]
