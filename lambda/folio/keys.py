@@ -120,10 +120,11 @@ GSI3 = IndexSchema(
     partition_keys=(KeyAttribute(OWNER_ATTRIBUTE, AttributeKind.STRING),),
     sort_keys=(KeyAttribute(TRASHED_AT_ATTRIBUTE, AttributeKind.STRING),),
     projection=Projection.INCLUDE,
-    non_key_attributes=tuple(
-        a for a in LISTING_ATTRIBUTES if a not in (OWNER_ATTRIBUTE, "grantee", "sharedAt")
-    )
-    + (TTL_ATTRIBUTE,),
+    # The trash lists documents only (no share attributes), plus when each one expires.
+    non_key_attributes=(
+        *(a for a in LISTING_ATTRIBUTES if a not in (OWNER_ATTRIBUTE, "grantee", "sharedAt")),
+        TTL_ATTRIBUTE,
+    ),
 )
 GLOBAL_SECONDARY_INDEXES: tuple[IndexSchema, ...] = (GSI1, GSI2, GSI3)
 
