@@ -33,11 +33,22 @@ LAMBDA_MEMORY_RANGE = (128, 10_240)
 # storage only, so 1 day is the floor and 100 years the AWS ceiling.
 RETENTION_DAYS_RANGE = (1, 36_500)
 MAX_REPLICAS = 4
+MFA_MODES = ("optional", "required")
+NONCURRENT_RETENTION_RANGE = (1, 3_650)
+MAX_UPLOAD_BYTES_RANGE = (1, 5 * 1024**3)  # one presigned POST uploads at most 5 GiB
+QUOTA_DOCUMENTS_RANGE = (1, 1_000_000)
+QUOTA_BYTES_RANGE = (1, 1024**4)
+THROTTLE_RATE_RANGE = (1, 10_000)
+THROTTLE_BURST_RANGE = (1, 5_000)
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ORIGIN_RE = re.compile(r"^https://[a-z0-9.-]+(:\d{1,5})?$|^http://localhost(:\d{1,5})?$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+_URL_RE = re.compile(
+    r"^https://[a-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$|^http://localhost(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$"
+)
+_DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class ConfigError(ValueError):
@@ -90,6 +101,36 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """The Cognito user pool and its browser app client."""
+
+    self_sign_up: bool
+    mfa: str  # "optional" or "required" (TOTP only)
+    domain_prefix: str  # the hosted sign-in domain, unique per Region across AWS
+    callback_urls: tuple[str, ...]
+    logout_urls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocumentSettings:
+    """The S3 document store and per-user limits."""
+
+    noncurrent_version_retention_days: int
+    access_log_retention_days: int
+    max_upload_bytes: int
+    quota_documents: int
+    quota_bytes: int
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """REST API stage throttling (per account and Region, shared by every method)."""
+
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+
+
+@dataclass(frozen=True)
 class FolioConfig:
     """Everything that differs between two Folio environments."""
 
@@ -105,6 +146,9 @@ class FolioConfig:
     alarm_email: str
     cors_origins: tuple[str, ...]
     termination_protection: bool
+    auth: AuthSettings
+    documents: DocumentSettings
+    api: ApiSettings
 
     @property
     def all_regions(self) -> tuple[str, ...]:
@@ -128,6 +172,11 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "alarm_email": "folio-sandbox-alarms@example.com",
         "cors_origins": ["http://localhost:5173"],
         "termination_protection": False,
+        "auth": {"self_sign_up": True, "mfa": "optional", "domain_prefix": "folio-sandbox-example",
+                 "callback_urls": ["http://localhost:5173/callback"], "logout_urls": ["http://localhost:5173/"]},
+        "documents": {"noncurrent_version_retention_days": 7, "access_log_retention_days": 90,
+                      "max_upload_bytes": 100 * 1024**2, "quota_documents": 1_000, "quota_bytes": 1024**3},
+        "api": {"throttle_rate_limit": 50, "throttle_burst_limit": 100},
     },
     "dev": {
         "account": "111111111111",
@@ -141,6 +190,12 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "alarm_email": "folio-dev-alarms@example.com",
         "cors_origins": ["https://dev.folio.example.com", "http://localhost:5173"],
         "termination_protection": False,
+        "auth": {"self_sign_up": True, "mfa": "optional", "domain_prefix": "folio-dev-example",
+                 "callback_urls": ["https://dev.folio.example.com/callback", "http://localhost:5173/callback"],
+                 "logout_urls": ["https://dev.folio.example.com/", "http://localhost:5173/"]},
+        "documents": {"noncurrent_version_retention_days": 30, "access_log_retention_days": 365,
+                      "max_upload_bytes": 100 * 1024**2, "quota_documents": 10_000, "quota_bytes": 10 * 1024**3},
+        "api": {"throttle_rate_limit": 100, "throttle_burst_limit": 200},
     },
     "prod": {
         "account": "222222222222",
@@ -154,6 +209,11 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "alarm_email": "folio-prod-alarms@example.com",
         "cors_origins": ["https://folio.example.com"],
         "termination_protection": True,
+        "auth": {"self_sign_up": False, "mfa": "required", "domain_prefix": "folio-prod-example",
+                 "callback_urls": ["https://folio.example.com/callback"], "logout_urls": ["https://folio.example.com/"]},
+        "documents": {"noncurrent_version_retention_days": 90, "access_log_retention_days": 730,
+                      "max_upload_bytes": 1024**3, "quota_documents": 100_000, "quota_bytes": 100 * 1024**3},
+        "api": {"throttle_rate_limit": 1_000, "throttle_burst_limit": 2_000},
     },
 }  # fmt: skip
 
@@ -346,6 +406,35 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
             )
 
     termination_protection = top.boolean("termination_protection")
+
+    a = top.section("auth")
+    auth = AuthSettings(
+        self_sign_up=a.boolean("self_sign_up"),
+        mfa=a.choice("mfa", MFA_MODES),
+        domain_prefix=a.matching("domain_prefix", _DOMAIN_PREFIX_RE, "1-63 lowercase letters, digits or hyphens"),
+        callback_urls=tuple(_urls(a, "callback_urls")),
+        logout_urls=tuple(_urls(a, "logout_urls")),
+    )
+    a.finish()
+
+    d = top.section("documents")
+    documents = DocumentSettings(
+        noncurrent_version_retention_days=d.integer("noncurrent_version_retention_days", NONCURRENT_RETENTION_RANGE),
+        access_log_retention_days=d.integer("access_log_retention_days", NONCURRENT_RETENTION_RANGE),
+        max_upload_bytes=d.integer("max_upload_bytes", MAX_UPLOAD_BYTES_RANGE),
+        quota_documents=d.integer("quota_documents", QUOTA_DOCUMENTS_RANGE),
+        quota_bytes=d.integer("quota_bytes", QUOTA_BYTES_RANGE),
+    )
+    if documents.max_upload_bytes > documents.quota_bytes:
+        raise d.fail("max_upload_bytes", documents.max_upload_bytes, f"at most quota_bytes ({documents.quota_bytes})")
+    d.finish()
+
+    p = top.section("api")
+    api = ApiSettings(
+        throttle_rate_limit=p.integer("throttle_rate_limit", THROTTLE_RATE_RANGE),
+        throttle_burst_limit=p.integer("throttle_burst_limit", THROTTLE_BURST_RANGE),
+    )
+    p.finish()
     top.finish()
 
     return FolioConfig(
@@ -361,4 +450,17 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
         alarm_email=alarm_email,
         cors_origins=tuple(origins),
         termination_protection=termination_protection,
+        auth=auth,
+        documents=documents,
+        api=api,
     )
+
+
+def _urls(reader: _Reader, key: str) -> list[str]:
+    urls = reader.string_list(key)
+    if not urls:
+        raise reader.fail(key, urls, "at least one URL")
+    for index, url in enumerate(urls):
+        if not _URL_RE.match(url):
+            raise reader.fail(f"{key}[{index}]", url, "an https:// URL (or http://localhost) without query or fragment")
+    return urls

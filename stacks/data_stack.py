@@ -1,7 +1,7 @@
-"""The stateful stack of an environment's home Region: the table and its backups.
+"""The stateful stack of an environment's home Region: who the users are and what they stored.
 
 Everything here is RETAIN: a deploy, a rollback or a `cdk destroy` never deletes a
-user's data. Later issues add the documents bucket and the Cognito user pool here.
+user's data. The stateless Api stack reads these resources through typed attributes.
 """
 
 from __future__ import annotations
@@ -12,14 +12,21 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from stacks.components.document_store import DocumentStore
 from stacks.components.documents_table import DocumentsTable
 from stacks.components.encryption_key import EncryptionKey
+from stacks.components.identity_access import IdentityAccess
 from stacks.components.table_backup import TableBackup
-from stacks.config import BackupSettings, BillingLimits
+from stacks.components.user_directory import UserDirectory
+from stacks.config import AuthSettings, BackupSettings, BillingLimits, DocumentSettings
+
+# Every document object lives under this prefix, then the owner's id (folio.storage builds keys).
+DOCUMENT_OBJECT_PREFIX = "documents/"
 
 
 class DataStack(cdk.Stack):
-    """KMS key, global table (with replicas) and AWS Backup for one environment."""
+    """KMS keys, the global table (with replicas) and AWS Backup, the documents bucket,
+    the Cognito user pool and its client, and optionally an identity pool."""
 
     def __init__(
         self,
@@ -32,11 +39,15 @@ class DataStack(cdk.Stack):
         backup_settings: BackupSettings,
         copy_vault_name: str,
         copy_key_alias: str,
+        auth: AuthSettings,
+        documents: DocumentSettings,
+        cors_origins: tuple[str, ...],
+        identity_pool: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.table_key = EncryptionKey(self, "TableKey", description="Folio: encrypts the documents table").key
-        documents = DocumentsTable(
+        documents_table = DocumentsTable(
             self,
             "Documents",
             encryption_key=self.table_key,
@@ -45,7 +56,7 @@ class DataStack(cdk.Stack):
             max_read_request_units=billing.max_read_request_units,
             max_write_request_units=billing.max_write_request_units,
         )
-        self.table = documents.table
+        self.table = documents_table.table
         self.backup = TableBackup(
             self,
             "Backup",
@@ -57,3 +68,37 @@ class DataStack(cdk.Stack):
             copy_vault_name=copy_vault_name,
             copy_key_alias=copy_key_alias,
         )
+
+        self.bucket_key = EncryptionKey(self, "BucketKey", description="Folio: encrypts the documents bucket").key
+        store = DocumentStore(
+            self,
+            "Store",
+            encryption_key=self.bucket_key,
+            cors_origins=cors_origins,
+            noncurrent_version_retention=cdk.Duration.days(documents.noncurrent_version_retention_days),
+            access_log_retention=cdk.Duration.days(documents.access_log_retention_days),
+        )
+        self.bucket = store.bucket
+
+        self.users = UserDirectory(
+            self,
+            "Users",
+            self_sign_up=auth.self_sign_up,
+            mfa_required=auth.mfa == "required",
+            domain_prefix=auth.domain_prefix,
+            callback_urls=auth.callback_urls,
+            logout_urls=auth.logout_urls,
+        )
+        self.identity: IdentityAccess | None = None
+        if identity_pool:
+            self.identity = IdentityAccess(
+                self,
+                "Identity",
+                user_pool=self.users.user_pool,
+                client=self.users.web_client,
+                table=self.table,
+                table_key=self.table_key,
+                bucket=self.bucket,
+                bucket_key=self.bucket_key,
+                object_prefix=DOCUMENT_OBJECT_PREFIX,
+            )

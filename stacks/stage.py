@@ -78,6 +78,10 @@ class FolioStage(cdk.Stage):
             backup_settings=config.backup,
             copy_vault_name=copy_vault_name(name),
             copy_key_alias=copy_key_alias(name),
+            auth=config.auth,
+            documents=config.documents,
+            cors_origins=config.cors_origins,
+            identity_pool=config.features.identity_pool,
         )
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")

@@ -85,8 +85,9 @@ def policy_documents(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for name in ("PolicyDocument", "KeyPolicy", "AccessPolicy", "AssumeRolePolicyDocument"):
         if isinstance(properties.get(name), dict):
             yield properties[name]
-    for policy in properties.get("Policies", []) or []:
-        yield policy["PolicyDocument"]
+    if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):  # inline policies
+        for policy in properties.get("Policies", []) or []:
+            yield policy["PolicyDocument"]
 
 
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,9 +95,13 @@ def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def service_wide_actions(resource: dict[str, Any]) -> list[str]:
+    """`*` or `service:*` granted by an Allow. A Deny of `s3:*` (the TLS-only bucket policy)
+    removes access rather than granting it, so it is not a finding."""
     found = []
     for document in policy_documents(resource):
         for statement in statements(document):
+            if statement.get("Effect") != "Allow":
+                continue
             for action in as_list(statement.get("Action", [])) + as_list(statement.get("NotAction", [])):
                 if action == "*" or (isinstance(action, str) and action.endswith(":*")):
                     found.append(action)
@@ -201,6 +206,7 @@ def test_action_guards_catch_wildcards() -> None:
             "PolicyDocument": {
                 "Statement": [
                     {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "arn:aws:dynamodb:::table/x"},
+                    {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
                     {"Effect": "Allow", "Action": ["s3:GetObject", "xray:PutTraceSegments"], "Resource": "*"},
                 ]
             }

@@ -226,3 +226,33 @@ def test_app_reports_a_bad_value_in_one_line_without_a_traceback() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "replica_regions[0] = 'eu-west-1'" in lines[0]
+
+
+def test_mfa_mode_must_be_optional_or_required_and_prod_requires_it() -> None:
+    error = rejected(sandbox_with(auth__mfa="sometimes"))
+
+    assert error.key == "auth.mfa"
+    assert error.allowed == "one of optional, required"
+    assert load_config("prod").auth.mfa == "required"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://folio.example.com/cb", "https://folio.example.com/cb?x=1", "javascript:alert(1)"]
+)
+def test_callback_urls_must_be_https_without_query(url: str) -> None:
+    error = rejected(sandbox_with(auth__callback_urls=[url]))
+
+    assert error.key == "auth.callback_urls[0]"
+
+
+def test_single_upload_may_not_exceed_the_quota() -> None:
+    error = rejected(sandbox_with(documents__max_upload_bytes=2 * 1024**3, documents__quota_bytes=1024**3))
+
+    assert error.key == "documents.max_upload_bytes"
+    assert "at most quota_bytes" in error.allowed
+
+
+def test_throttling_out_of_range_is_rejected() -> None:
+    error = rejected(sandbox_with(api__throttle_burst_limit=0))
+
+    assert error.key == "api.throttle_burst_limit"

@@ -1,0 +1,97 @@
+"""S3 for the documents' bytes, and the bucket that receives its access logs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks import nag
+
+# Browsers upload with a presigned POST and download with a presigned GET.
+_CORS_METHODS = [s3.HttpMethods.GET, s3.HttpMethods.HEAD, s3.HttpMethods.POST]
+
+
+class DocumentStore(Construct):
+    """The documents bucket: KMS with a bucket key, no public access, TLS 1.2+ only,
+    versioned, no ACLs, access-logged, multipart uploads aborted after a day, old
+    versions expired after the configured time, CORS only for Folio's origins, RETAIN.
+
+    Object keys are built server-side from owner and document id (folio.storage), never
+    from a name a user typed.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        encryption_key: kms.IKey,
+        cors_origins: Sequence[str],
+        noncurrent_version_retention: cdk.Duration,
+        access_log_retention: cdk.Duration,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            # S3 server access logging can only deliver to a bucket encrypted with SSE-S3.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=access_log_retention,
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        for finding in nag.ACCESS_LOG_BUCKET_FINDINGS:
+            nag.acknowledge(self.access_logs, finding)
+        nag.skip_checkov(
+            self.access_logs,
+            "CKV_AWS_18",
+            "This is the access-log bucket: logging its own access would log into itself without end.",
+        )
+
+        self.bucket = s3.Bucket(
+            self,
+            "Documents",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=encryption_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="documents/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)
+                ),
+                s3.LifecycleRule(id="ExpireOldVersions", noncurrent_version_expiration=noncurrent_version_retention),
+            ],
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=_CORS_METHODS,
+                    allowed_origins=list(cors_origins),
+                    allowed_headers=["content-type", "content-length", "x-amz-*"],
+                    exposed_headers=["etag"],
+                    max_age=3000,
+                )
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        for finding in nag.DOCUMENT_BUCKET_FINDINGS:
+            nag.acknowledge(self.bucket, finding)

@@ -1,0 +1,89 @@
+"""Promises about the project itself: the Makefile, CI, and where settings may come from."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from folio import keys
+from tests.conftest import PROJECT_ROOT
+
+CDK_SOURCES = sorted((PROJECT_ROOT / "stacks").rglob("*.py"))
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_installs_are_stamped_so_a_second_run_installs_nothing() -> None:
+    # `make test` has just installed everything; `make -q` exits 1 if any install step would run again.
+    result = make("-q", ".make/venv", ".make/node", ".make/checkov")
+
+    assert result.returncode == 0, "an install step is out of date right after installing"
+
+
+def test_make_help_lists_every_command() -> None:
+    listed = {line.split()[1] for line in make("help").stdout.splitlines() if line.strip().startswith("make ")}
+
+    assert {"synth", "test", "bench", "lint", "clean", "help"} <= listed
+
+
+def test_ci_runs_the_readme_test_command_and_fails_with_it() -> None:
+    ci = (PROJECT_ROOT / ".ci" / "run").read_text()
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    quick_start = readme.split("## Quick start", 1)[1].split("##", 1)[0]
+
+    assert "set -euo pipefail" in ci
+    assert "make test" in ci
+    assert "make synth\nmake test" in quick_start
+
+
+FORBIDDEN_CALLS = {"getenv", "try_get_context", "get_context", "check_output", "run", "Popen"}
+FORBIDDEN_MODULES = {"boto3", "botocore", "subprocess", "git"}
+
+
+def reads_outside_world(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [f"import {n}" for n in names if n.split(".")[0] in FORBIDDEN_MODULES]
+        elif isinstance(node, ast.Attribute) and (node.attr in FORBIDDEN_CALLS or node.attr == "environ"):
+            found.append(node.attr)
+    return found
+
+
+@pytest.mark.parametrize("path", CDK_SOURCES, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_stacks_never_read_environment_context_boto3_or_git(path: Path) -> None:
+    assert reads_outside_world(path) == []
+
+
+def test_the_outside_world_check_catches_a_context_read(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\nimport boto3\nx = os.environ['A']\ny = scope.node.try_get_context('env')\n")
+
+    assert reads_outside_world(bad) == ["import boto3", "environ", "try_get_context"]
+
+
+KEY_NAMES = {
+    keys.PARTITION_KEY,
+    keys.SORT_KEY,
+    keys.TTL_ATTRIBUTE,
+    keys.GSI1_PARTITION_KEY,
+    keys.GSI1_SORT_KEY,
+    keys.RECENT_SHARD_ATTRIBUTE,
+    keys.TRASHED_AT_ATTRIBUTE,
+    *(index.name for index in keys.GLOBAL_SECONDARY_INDEXES),
+}
+
+
+@pytest.mark.parametrize("path", CDK_SOURCES, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_cdk_code_takes_key_and_index_names_from_the_key_schema(path: Path) -> None:
+    literals = {
+        node.value for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Constant)
+    } & KEY_NAMES
+
+    assert literals == set(), f"use folio.keys instead of copying {sorted(literals)}"
