@@ -29,6 +29,7 @@ DAX_NODE_RANGE = (1, 10)
 DAX_NODE_TYPES = ("dax.t3.small", "dax.t3.medium", "dax.r5.large", "dax.r5.xlarge", "dax.r5.2xlarge")
 SEARCH_INSTANCE_RANGE = (1, 10)
 LAMBDA_MEMORY_RANGE = (128, 10_240)
+FUNCTION_CONCURRENCY_RANGE = (1, 1_000)
 # AWS Backup: a rule that copies to cold storage needs >= 90 days; Folio uses warm
 # storage only, so 1 day is the floor and 100 years the AWS ceiling.
 RETENTION_DAYS_RANGE = (1, 36_500)
@@ -40,6 +41,7 @@ QUOTA_DOCUMENTS_RANGE = (1, 1_000_000)
 QUOTA_BYTES_RANGE = (1, 1024**4)
 THROTTLE_RATE_RANGE = (1, 10_000)
 THROTTLE_BURST_RANGE = (1, 5_000)
+WAF_RATE_RANGE = (10, 2_000_000_000)  # AWS WAF's limits for a rate-based rule
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -89,6 +91,7 @@ class Sizing:
     dax_nodes: int
     search_instances: int
     lambda_memory_mb: int
+    function_concurrency: int  # reserved concurrency of each function: a cost and blast-radius cap
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class ApiSettings:
 
     throttle_rate_limit: int
     throttle_burst_limit: int
+    waf_requests_per_ip: int  # per 5 minutes; above it WAF blocks the address
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "table_class": "STANDARD",
         "billing": {"max_read_request_units": 200, "max_write_request_units": 100},
         "features": {"dax": False, "search": False, "cdc": False, "waf": True, "identity_pool": False},
-        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "search_instances": 1, "lambda_memory_mb": 512},
+        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "search_instances": 1,
+                   "lambda_memory_mb": 512, "function_concurrency": 5},
         "backup": {"daily_retention_days": 7, "weekly_retention_days": 35, "copy_region": "us-west-2"},
         "alarm_email": "folio-sandbox-alarms@example.com",
         "cors_origins": ["http://localhost:5173"],
@@ -176,7 +181,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
                  "callback_urls": ["http://localhost:5173/callback"], "logout_urls": ["http://localhost:5173/"]},
         "documents": {"noncurrent_version_retention_days": 7, "access_log_retention_days": 90,
                       "max_upload_bytes": 100 * 1024**2, "quota_documents": 1_000, "quota_bytes": 1024**3},
-        "api": {"throttle_rate_limit": 50, "throttle_burst_limit": 100},
+        "api": {"throttle_rate_limit": 50, "throttle_burst_limit": 100, "waf_requests_per_ip": 500},
     },
     "dev": {
         "account": "111111111111",
@@ -185,7 +190,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "table_class": "STANDARD",
         "billing": {"max_read_request_units": 1_000, "max_write_request_units": 500},
         "features": {"dax": True, "search": True, "cdc": False, "waf": True, "identity_pool": True},
-        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "search_instances": 1, "lambda_memory_mb": 512},
+        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "search_instances": 1,
+                   "lambda_memory_mb": 512, "function_concurrency": 20},
         "backup": {"daily_retention_days": 14, "weekly_retention_days": 60, "copy_region": "eu-central-1"},
         "alarm_email": "folio-dev-alarms@example.com",
         "cors_origins": ["https://dev.folio.example.com", "http://localhost:5173"],
@@ -195,7 +201,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
                  "logout_urls": ["https://dev.folio.example.com/", "http://localhost:5173/"]},
         "documents": {"noncurrent_version_retention_days": 30, "access_log_retention_days": 365,
                       "max_upload_bytes": 100 * 1024**2, "quota_documents": 10_000, "quota_bytes": 10 * 1024**3},
-        "api": {"throttle_rate_limit": 100, "throttle_burst_limit": 200},
+        "api": {"throttle_rate_limit": 100, "throttle_burst_limit": 200, "waf_requests_per_ip": 1_000},
     },
     "prod": {
         "account": "222222222222",
@@ -204,7 +210,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "table_class": "STANDARD",
         "billing": {"max_read_request_units": 20_000, "max_write_request_units": 10_000},
         "features": {"dax": True, "search": True, "cdc": True, "waf": True, "identity_pool": True},
-        "sizing": {"dax_node_type": "dax.r5.large", "dax_nodes": 3, "search_instances": 3, "lambda_memory_mb": 1024},
+        "sizing": {"dax_node_type": "dax.r5.large", "dax_nodes": 3, "search_instances": 3,
+                   "lambda_memory_mb": 1024, "function_concurrency": 200},
         "backup": {"daily_retention_days": 35, "weekly_retention_days": 365, "copy_region": "us-east-2"},
         "alarm_email": "folio-prod-alarms@example.com",
         "cors_origins": ["https://folio.example.com"],
@@ -213,7 +220,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
                  "callback_urls": ["https://folio.example.com/callback"], "logout_urls": ["https://folio.example.com/"]},
         "documents": {"noncurrent_version_retention_days": 90, "access_log_retention_days": 730,
                       "max_upload_bytes": 1024**3, "quota_documents": 100_000, "quota_bytes": 100 * 1024**3},
-        "api": {"throttle_rate_limit": 1_000, "throttle_burst_limit": 2_000},
+        "api": {"throttle_rate_limit": 1_000, "throttle_burst_limit": 2_000, "waf_requests_per_ip": 2_000},
     },
 }  # fmt: skip
 
@@ -382,6 +389,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
         dax_nodes=s.integer("dax_nodes", DAX_NODE_RANGE),
         search_instances=s.integer("search_instances", SEARCH_INSTANCE_RANGE),
         lambda_memory_mb=s.integer("lambda_memory_mb", LAMBDA_MEMORY_RANGE),
+        function_concurrency=s.integer("function_concurrency", FUNCTION_CONCURRENCY_RANGE),
     )
     s.finish()
 
@@ -433,6 +441,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
     api = ApiSettings(
         throttle_rate_limit=p.integer("throttle_rate_limit", THROTTLE_RATE_RANGE),
         throttle_burst_limit=p.integer("throttle_burst_limit", THROTTLE_BURST_RANGE),
+        waf_requests_per_ip=p.integer("waf_requests_per_ip", WAF_RATE_RANGE),
     )
     p.finish()
     top.finish()

@@ -15,6 +15,7 @@ from constructs import Construct
 from stacks.components.document_store import DocumentStore
 from stacks.components.documents_table import DocumentsTable
 from stacks.components.encryption_key import EncryptionKey
+from stacks.components.idempotency_table import IdempotencyTable
 from stacks.components.identity_access import IdentityAccess
 from stacks.components.table_backup import TableBackup
 from stacks.components.user_directory import UserDirectory
@@ -43,6 +44,7 @@ class DataStack(cdk.Stack):
         documents: DocumentSettings,
         cors_origins: tuple[str, ...],
         identity_pool: bool,
+        documents_bucket_name: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -73,12 +75,15 @@ class DataStack(cdk.Stack):
         store = DocumentStore(
             self,
             "Store",
+            bucket_name=documents_bucket_name,
             encryption_key=self.bucket_key,
             cors_origins=cors_origins,
             noncurrent_version_retention=cdk.Duration.days(documents.noncurrent_version_retention_days),
             access_log_retention=cdk.Duration.days(documents.access_log_retention_days),
         )
         self.bucket = store.bucket
+        self.document_prefix = DOCUMENT_OBJECT_PREFIX
+        self.idempotency_table = IdempotencyTable(self, "Idempotency", encryption_key=self.table_key).table
 
         self.users = UserDirectory(
             self,

@@ -11,6 +11,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from stacks.api_stack import ApiStack
 from stacks.config import FolioConfig
 from stacks.data_stack import DataStack
 from stacks.region_support_stack import RegionSupportStack
@@ -27,6 +28,11 @@ def copy_key_alias(environment: str) -> str:
 
 def copy_vault_name(environment: str) -> str:
     return f"folio-{environment}-backup-copy"
+
+
+def documents_bucket_name(config: FolioConfig) -> str:
+    """Globally unique: environment, account and Region."""
+    return f"folio-{config.name}-documents-{config.account}-{config.region}"
 
 
 class FolioStage(cdk.Stage):
@@ -82,9 +88,31 @@ class FolioStage(cdk.Stage):
             documents=config.documents,
             cors_origins=config.cors_origins,
             identity_pool=config.features.identity_pool,
+            documents_bucket_name=documents_bucket_name(config),
         )
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")
+
+        self.api = ApiStack(
+            self,
+            "Api",
+            env=cdk.Environment(account=config.account, region=config.region),
+            description=f"Folio {name}: documents API, functions, WAF, upload worker (stateless)",
+            table=self.data.table,
+            table_key=self.data.table_key,
+            idempotency_table=self.data.idempotency_table,
+            bucket_name=documents_bucket_name(config),
+            bucket_key=self.data.bucket_key,
+            document_prefix=self.data.document_prefix,
+            user_pool=self.data.users.user_pool,
+            documents=config.documents,
+            api=config.api,
+            cors_origins=config.cors_origins,
+            lambda_memory_mb=config.sizing.lambda_memory_mb,
+            function_concurrency=config.sizing.function_concurrency,
+            waf=config.features.waf,
+            environment_name=name,
+        )
 
 
 def stage_id(config: FolioConfig) -> str:

@@ -29,6 +29,7 @@ class DocumentStore(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        bucket_name: str,
         encryption_key: kms.IKey,
         cors_origins: Sequence[str],
         noncurrent_version_retention: cdk.Duration,
@@ -66,6 +67,8 @@ class DocumentStore(Construct):
         self.bucket = s3.Bucket(
             self,
             "Documents",
+            # A fixed name so the Api stack (and later other Regions) can address it without references.
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
             bucket_key_enabled=True,
@@ -92,6 +95,13 @@ class DocumentStore(Construct):
                 )
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        # Uploads reach the upload worker as EventBridge "Object Created" events. Set on
+        # the L1 resource: the L2 switch goes through CDK's notifications custom resource.
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
         for finding in nag.DOCUMENT_BUCKET_FINDINGS:
             nag.acknowledge(self.bucket, finding)

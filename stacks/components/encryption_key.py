@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -55,8 +57,18 @@ class EncryptionKey(Construct):
     cross-Region reference (see docs/architecture.md, "Keys in every Region").
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, description: str, alias: str | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: str,
+        alias: str | None = None,
+        for_log_groups: bool = False,
+        service_principals: Sequence[str] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
         account_root = iam.AccountRootPrincipal()
         policy = iam.PolicyDocument(
             statements=[
@@ -74,6 +86,46 @@ class EncryptionKey(Construct):
                 ),
             ]
         )
+        if for_log_groups:
+            # CloudWatch Logs encrypts with the key itself, not with the caller's
+            # permissions; it may use it only for this account's log groups in this Region.
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="CloudWatchLogsForThisAccountsLogGroups",
+                    principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                    actions=[
+                        "kms:Decrypt",
+                        "kms:DescribeKey",
+                        "kms:Encrypt",
+                        "kms:GenerateDataKey",
+                        "kms:ReEncryptFrom",
+                        "kms:ReEncryptTo",
+                    ],
+                    resources=["*"],
+                    conditions={
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                                service="logs",
+                                resource="log-group",
+                                resource_name="*",
+                                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                            )
+                        }
+                    },
+                )
+            )
+        if service_principals:
+            # Services that write encrypted messages on this account's behalf (e.g. EventBridge
+            # into an encrypted dead-letter queue), only for requests from this account.
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="ServicesActingForThisAccount",
+                    principals=[iam.ServicePrincipal(p) for p in service_principals],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                )
+            )
         self.key = kms.Key(
             self,
             "Key",

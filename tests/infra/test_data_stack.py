@@ -28,7 +28,10 @@ def only_resource(synth: Synthesized, stack_id: str, resource_type: str) -> dict
 
 
 def global_table(synth: Synthesized) -> dict[str, Any]:
-    return only_resource(synth, "Data", "AWS::DynamoDB::GlobalTable")
+    """The documents table: the global table keyed by folio.keys' PK and SK."""
+    tables = synth.template("Data").find_resources("AWS::DynamoDB::GlobalTable")
+    [table] = [t for t in tables.values() if t["Properties"]["KeySchema"][0]["AttributeName"] == keys.PARTITION_KEY]
+    return table
 
 
 def key_schema(partition: tuple[keys.KeyAttribute, ...], sort: tuple[keys.KeyAttribute, ...]) -> list[dict[str, str]]:
@@ -190,7 +193,10 @@ def test_backup_vault_has_its_own_key_and_blocks_early_deletion(synth: Synthesiz
 
 def test_backup_selection_covers_the_table_with_a_role_without_managed_aws_policies(synth: Synthesized) -> None:
     template = synth.template("Data")
-    table_id = next(iter(template.find_resources("AWS::DynamoDB::GlobalTable")))
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable")
+    [table_id] = [
+        i for i, t in tables.items() if t["Properties"]["KeySchema"][0]["AttributeName"] == keys.PARTITION_KEY
+    ]
     selection = only_resource(synth, "Data", "AWS::Backup::BackupSelection")["Properties"]["BackupSelection"]
     role_id = selection["IamRoleArn"]["Fn::GetAtt"][0]
     role = synth.templates["Data"]["Resources"][role_id]

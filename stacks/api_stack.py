@@ -1,0 +1,295 @@
+"""The stateless stack: the documents API, its functions, WAF and the upload worker.
+
+Nothing here stores user data; it can be replaced freely. It reaches the Data stack's
+table, bucket, keys and user pool through same-Region references.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from folio import keys
+from folio.contracts import FunctionGroup
+from stacks import nag
+from stacks.components.api_firewall import ApiFirewall
+from stacks.components.api_function import ApiFunction
+from stacks.components.documents_api import DocumentsApi
+from stacks.components.encryption_key import EncryptionKey
+from stacks.components.user_directory import ADMINS_GROUP
+from stacks.config import ApiSettings, DocumentSettings
+
+# The runtime code: one asset for every function (entry points differ).
+LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda"
+# The Powertools layer of exactly the version the tests run with (requirements-dev.txt);
+# AWS publishes its ARN per Region under this public SSM parameter, resolved at deploy.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
+LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+# How long a failed upload event waits in the dead-letter queue for an operator.
+DEAD_LETTER_RETENTION = cdk.Duration.days(14)
+
+_HANDLERS = {
+    FunctionGroup.CREATE: "folio.handlers.create.handler",
+    FunctionGroup.READ: "folio.handlers.read.handler",
+    FunctionGroup.MODIFY: "folio.handlers.modify.handler",
+    FunctionGroup.DOWNLOAD: "folio.handlers.download.handler",
+    FunctionGroup.ADMIN: "folio.handlers.admin.handler",
+}
+UPLOAD_WORKER_HANDLER = "folio.handlers.upload_worker.handler"
+
+
+class ApiStack(cdk.Stack):
+    """Five API functions (one per permission group of folio.contracts), the REST API,
+    its WAF, and the upload worker fed by S3 "Object Created" events through EventBridge."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITableV2,
+        table_key: kms.IKey,
+        idempotency_table: dynamodb.ITableV2,
+        bucket_name: str,
+        bucket_key: kms.IKey,
+        document_prefix: str,
+        user_pool: cognito.IUserPool,
+        documents: DocumentSettings,
+        api: ApiSettings,
+        cors_origins: tuple[str, ...],
+        lambda_memory_mb: int,
+        function_concurrency: int,
+        waf: bool,
+        environment_name: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # By name, not by reference: a plain ARN in IAM and events, no cross-stack output.
+        bucket = s3.Bucket.from_bucket_name(self, "DocumentsBucket", bucket_name)
+        self.key = EncryptionKey(
+            self,
+            "ApiKey",
+            description="Folio: encrypts the API's logs, cursor secret and queues",
+            for_log_groups=True,
+            # EventBridge encrypts what it sends to the dead-letter queue with this key.
+            service_principals=["events.amazonaws.com"],
+        ).key
+        self.cursor_secret = secretsmanager.Secret(
+            self,
+            "CursorSecret",
+            description="Folio: HMAC key that makes pagination cursors tamper-evident",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+        )
+        for finding in nag.CURSOR_SECRET_FINDINGS:
+            nag.acknowledge(self.cursor_secret, finding)
+
+        code = lambda_.Code.from_asset(
+            str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
+        )
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
+        )
+        environment = {
+            "TABLE_NAME": table.table_name,
+            "BUCKET_NAME": bucket.bucket_name,
+            "DOCUMENT_PREFIX": document_prefix,
+            "IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name,
+            "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
+            "MAX_UPLOAD_BYTES": str(documents.max_upload_bytes),
+            "QUOTA_DOCUMENTS": str(documents.quota_documents),
+            "QUOTA_BYTES": str(documents.quota_bytes),
+            "CORS_ORIGINS": ",".join(cors_origins),
+            "ADMINS_GROUP": ADMINS_GROUP,
+        }
+        table_arn = table.table_arn
+
+        def index_arn(index: keys.IndexSchema) -> str:
+            return f"{table_arn}/index/{index.name}"
+
+        objects = bucket.arn_for_objects(f"{document_prefix}*")
+        read_cursor_secret = iam.PolicyStatement(
+            sid="ReadCursorSecret", actions=["secretsmanager:GetSecretValue"], resources=[self.cursor_secret.secret_arn]
+        )
+        decrypt_with_api_key = iam.PolicyStatement(
+            sid="DecryptCursorSecret", actions=["kms:Decrypt"], resources=[self.key.key_arn]
+        )
+        use_table_key = iam.PolicyStatement(
+            sid="UseTableKey",
+            actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+            resources=[table_key.key_arn],
+        )
+        permissions: dict[FunctionGroup, list[iam.PolicyStatement]] = {
+            FunctionGroup.CREATE: [
+                iam.PolicyStatement(
+                    sid="CreateDocumentTransaction",
+                    actions=["dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                    resources=[table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="IdempotencyRecords",
+                    actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                    resources=[idempotency_table.table_arn],
+                ),
+                iam.PolicyStatement(sid="PresignUploads", actions=["s3:PutObject"], resources=[objects]),
+                iam.PolicyStatement(
+                    sid="EncryptUploads", actions=["kms:GenerateDataKey"], resources=[bucket_key.key_arn]
+                ),
+                use_table_key,
+            ],
+            FunctionGroup.READ: [
+                iam.PolicyStatement(
+                    sid="ReadOwnItemsAndIndexes",
+                    actions=["dynamodb:GetItem", "dynamodb:Query"],
+                    resources=[table_arn, index_arn(keys.GSI1), index_arn(keys.GSI3)],
+                ),
+                read_cursor_secret,
+                decrypt_with_api_key,
+                use_table_key,
+            ],
+            FunctionGroup.MODIFY: [
+                iam.PolicyStatement(
+                    sid="ChangeOwnItems",
+                    actions=[
+                        "dynamodb:ConditionCheckItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:Query",
+                        "dynamodb:UpdateItem",
+                    ],
+                    resources=[table_arn],
+                ),
+                use_table_key,
+            ],
+            FunctionGroup.DOWNLOAD: [
+                iam.PolicyStatement(sid="ReadDocumentOrShare", actions=["dynamodb:GetItem"], resources=[table_arn]),
+                iam.PolicyStatement(sid="PresignDownloads", actions=["s3:GetObject"], resources=[objects]),
+                iam.PolicyStatement(sid="DecryptDownloads", actions=["kms:Decrypt"], resources=[bucket_key.key_arn]),
+                use_table_key,
+            ],
+            FunctionGroup.ADMIN: [
+                iam.PolicyStatement(
+                    sid="QueryRecentFeed", actions=["dynamodb:Query"], resources=[index_arn(keys.GSI2)]
+                ),
+                use_table_key,
+            ],
+        }
+        # Failed asynchronous invocations of any function (the upload worker's events, a
+        # console test, a future event source) wait here instead of being dropped.
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=DEAD_LETTER_RETENTION,
+        )
+        for finding in nag.DEAD_LETTER_QUEUE_FINDINGS:
+            nag.acknowledge(self.dead_letters, finding)
+        self.functions: dict[FunctionGroup, ApiFunction] = {}
+        for group, statements in permissions.items():
+            self.functions[group] = ApiFunction(
+                self,
+                f"{group.value.capitalize()}Function",
+                handler=_HANDLERS[group],
+                description=f"Folio API: {group.value} routes",
+                code=code,
+                layers=[layer],
+                memory_mb=lambda_memory_mb,
+                timeout=cdk.Duration.seconds(10),
+                environment=environment,
+                statements=statements,
+                log_key=self.key,
+                log_retention=LOG_RETENTION,
+                reserved_concurrency=function_concurrency,
+                dead_letter_queue=self.dead_letters,
+            )
+            if group in (FunctionGroup.CREATE, FunctionGroup.DOWNLOAD):
+                nag.acknowledge(self.functions[group].policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
+
+        self.upload_worker = ApiFunction(
+            self,
+            "UploadWorker",
+            handler=UPLOAD_WORKER_HANDLER,
+            description="Folio: check an uploaded object against its document and settle it",
+            code=code,
+            layers=[layer],
+            memory_mb=lambda_memory_mb,
+            timeout=cdk.Duration.seconds(30),
+            environment=environment,
+            statements=[
+                iam.PolicyStatement(
+                    sid="SettleDocument",
+                    actions=["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+                    resources=[table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="InspectAndRejectObjects", actions=["s3:DeleteObject", "s3:GetObject"], resources=[objects]
+                ),
+                use_table_key,
+            ],
+            log_key=self.key,
+            log_retention=LOG_RETENTION,
+            reserved_concurrency=function_concurrency,
+            dead_letter_queue=self.dead_letters,
+        )
+        worker = self.upload_worker.function
+        nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
+        events.Rule(
+            self,
+            "ObjectCreated",
+            description="Folio: an upload landed in the documents bucket",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [{"prefix": document_prefix}]}},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    worker,
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=4,
+                    max_event_age=cdk.Duration.hours(2),
+                )
+            ],
+        )
+
+        self.documents_api = DocumentsApi(
+            self,
+            "Documents",
+            user_pool=user_pool,
+            functions={group: fn.function for group, fn in self.functions.items()},
+            cors_origins=cors_origins,
+            throttle_rate_limit=api.throttle_rate_limit,
+            throttle_burst_limit=api.throttle_burst_limit,
+            log_key=self.key,
+            log_retention=LOG_RETENTION,
+        )
+        if waf:
+            ApiFirewall(
+                self,
+                "Firewall",
+                stage_arn=self.documents_api.stage.stage_arn,
+                requests_per_ip_per_5_minutes=api.waf_requests_per_ip,
+                log_group_name=f"aws-waf-logs-folio-{environment_name}",
+                log_key=self.key,
+                log_retention=LOG_RETENTION,
+            )
+        cdk.CfnOutput(self, "ApiUrl", value=self.documents_api.api.url)

@@ -1,0 +1,115 @@
+"""One Lambda function of Folio, with its own role, policy and log group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks import nag
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+
+class ApiFunction(Construct):
+    """A python3.14/arm64 function on the shared code asset and the Powertools layer,
+    with active tracing, an encrypted log group with retention, and a role of its own
+    whose only permissions are `statements` (plus writing its own logs and traces).
+
+    The role is handed to Lambda without policy updates, so CDK cannot quietly add an
+    inline policy: every permission is in the one customer-managed policy below.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        code: lambda_.Code,
+        layers: Sequence[lambda_.ILayerVersion],
+        memory_mb: int,
+        timeout: cdk.Duration,
+        environment: Mapping[str, str],
+        statements: Sequence[iam.PolicyStatement],
+        log_key: kms.IKey,  # also encrypts the environment variables
+        log_retention: logs.RetentionDays,
+        reserved_concurrency: int,
+        dead_letter_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=log_retention,
+            encryption_key=log_key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Folio {construct_id}: {description}",
+        )
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description=f"Everything Folio {construct_id} may do",
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteTraces",  # X-Ray authorizes these only on "*"
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="DeadLetterFailedAsyncInvocations",
+                    actions=["sqs:SendMessage"],
+                    resources=[dead_letter_queue.queue_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptDeadLetters",  # the queue and the environment share the log key
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[log_key.key_arn],
+                ),
+                *statements,
+            ],
+        )
+        self.role.add_managed_policy(self.policy)
+        nag.acknowledge(self.policy, nag.XRAY_WRITES)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=handler,
+            code=code,
+            layers=list(layers),
+            memory_size=memory_mb,
+            timeout=timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=self.role.without_policy_updates(),
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={"POWERTOOLS_SERVICE_NAME": "folio", **environment},
+            reserved_concurrent_executions=reserved_concurrency,
+            environment_encryption=log_key,
+            dead_letter_queue_enabled=True,
+            dead_letter_queue=dead_letter_queue,
+        )
+        for finding in nag.FUNCTION_OUTSIDE_VPC:
+            nag.acknowledge(self.function, finding)
+        nag.skip_checkov(self.function, *nag.CHECKOV_FUNCTION_OUTSIDE_VPC)

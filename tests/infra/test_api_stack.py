@@ -1,0 +1,208 @@
+"""The Api stack: every method guarded and validated, WAF in front, one role per function."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from folio.contracts import BODY_SCHEMAS, ROUTES, FunctionGroup
+from stacks.api_stack import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION
+from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
+def synth(request: pytest.FixtureRequest, synthesized: Callable[[str], Synthesized]) -> Synthesized:
+    return synthesized(request.param)
+
+
+def resources(synth: Synthesized, resource_type: str) -> dict[str, dict[str, Any]]:
+    return synth.template("Api").find_resources(resource_type)
+
+
+def route_of(method: dict[str, Any], paths: dict[str, str]) -> tuple[str, str]:
+    resource = method["Properties"]["ResourceId"]
+    return method["Properties"]["HttpMethod"], paths[resource["Ref"]] if "Ref" in resource else "/"
+
+
+def resource_paths(synth: Synthesized) -> dict[str, str]:
+    """Logical id of every API Gateway resource -> its full path."""
+    found = resources(synth, "AWS::ApiGateway::Resource")
+    paths: dict[str, str] = {}
+
+    def path_of(logical_id: str) -> str:
+        if logical_id not in paths:
+            properties = found[logical_id]["Properties"]
+            parent = properties["ParentId"]
+            prefix = path_of(parent["Ref"]) if "Ref" in parent else ""
+            paths[logical_id] = f"{prefix}/{properties['PathPart']}"
+        return paths[logical_id]
+
+    for logical_id in found:
+        path_of(logical_id)
+    return paths
+
+
+def test_every_route_of_the_contract_is_a_method_and_nothing_else_is(synth: Synthesized) -> None:
+    paths = resource_paths(synth)
+    methods = [
+        m for m in resources(synth, "AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] != "OPTIONS"
+    ]
+
+    assert sorted(route_of(m, paths) for m in methods) == sorted((r.method, r.path) for r in ROUTES)
+
+
+def test_every_non_options_method_has_the_cognito_authorizer_and_a_validator(synth: Synthesized) -> None:
+    [authorizer_id] = resources(synth, "AWS::ApiGateway::Authorizer")
+    authorizer = resources(synth, "AWS::ApiGateway::Authorizer")[authorizer_id]["Properties"]
+    validators = resources(synth, "AWS::ApiGateway::RequestValidator")
+
+    assert authorizer["Type"] == "COGNITO_USER_POOLS"
+    for method in resources(synth, "AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        if properties["HttpMethod"] == "OPTIONS":
+            assert properties["AuthorizationType"] == "NONE"
+            continue
+        assert properties["AuthorizationType"] == "COGNITO_USER_POOLS"
+        assert properties["AuthorizerId"] == {"Ref": authorizer_id}
+        assert properties["RequestValidatorId"]["Ref"] in validators
+
+
+def test_bodies_are_validated_against_the_contract_schemas(synth: Synthesized) -> None:
+    paths = resource_paths(synth)
+    models = {m["Properties"]["Name"]: m["Properties"] for m in resources(synth, "AWS::ApiGateway::Model").values()}
+    validators = resources(synth, "AWS::ApiGateway::RequestValidator")
+    methods = {route_of(m, paths): m["Properties"] for m in resources(synth, "AWS::ApiGateway::Method").values()}
+
+    assert set(models) == set(BODY_SCHEMAS)
+    for name, schema in BODY_SCHEMAS.items():
+        assert models[name]["Schema"]["additionalProperties"] is False
+        assert sorted(models[name]["Schema"]["properties"]) == sorted(schema["properties"])
+    for route in ROUTES:
+        method = methods[(route.method, route.path)]
+        validator = validators[method["RequestValidatorId"]["Ref"]]["Properties"]
+        assert validator["ValidateRequestParameters"] is True
+        for name in route.path_parameters:
+            assert method["RequestParameters"][f"method.request.path.{name}"] is True
+        if route.body:
+            assert validator["ValidateRequestBody"] is True
+            model_ids = {m["Properties"]["Name"]: i for i, m in resources(synth, "AWS::ApiGateway::Model").items()}
+            assert method["RequestModels"] == {"application/json": {"Ref": model_ids[route.body]}}
+
+
+def test_stage_logs_json_traces_throttles_and_never_caches(synth: Synthesized) -> None:
+    [stage] = resources(synth, "AWS::ApiGateway::Stage").values()
+    properties = stage["Properties"]
+    access_format = json.loads(properties["AccessLogSetting"]["Format"])
+    [settings] = properties["MethodSettings"]
+
+    assert {"requestId", "sub", "status", "latencyMs"} <= set(access_format)
+    assert access_format["sub"] == "$context.authorizer.claims.sub"
+    assert properties["TracingEnabled"] is True
+    assert properties.get("CacheClusterEnabled", False) is False
+    assert settings["LoggingLevel"] == "ERROR"
+    assert settings["DataTraceEnabled"] is False
+    assert settings["CachingEnabled"] is False
+    assert settings["ThrottlingRateLimit"] == synth.config.api.throttle_rate_limit
+    assert settings["ThrottlingBurstLimit"] == synth.config.api.throttle_burst_limit
+
+
+def test_errors_are_json_with_cors_headers(synth: Synthesized) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources(synth, "AWS::ApiGateway::GatewayResponse").values()
+    }
+
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        assert "$context.error.responseType" in response["ResponseTemplates"]["application/json"]
+        assert "gatewayresponse.header.Access-Control-Allow-Origin" in response["ResponseParameters"]
+
+
+def test_waf_has_the_managed_rules_and_a_rate_rule_and_is_associated_and_logged(synth: Synthesized) -> None:
+    [acl_id] = resources(synth, "AWS::WAFv2::WebACL")
+    acl = resources(synth, "AWS::WAFv2::WebACL")[acl_id]["Properties"]
+    [association] = resources(synth, "AWS::WAFv2::WebACLAssociation").values()
+    [logging] = resources(synth, "AWS::WAFv2::LoggingConfiguration").values()
+    [stage_id] = resources(synth, "AWS::ApiGateway::Stage")
+    rules = {r["Name"]: r for r in acl["Rules"]}
+
+    assert acl["Scope"] == "REGIONAL"
+    assert {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+    } <= set(rules)
+    rate = rules["RatePerIp"]["Statement"]["RateBasedStatement"]
+    assert rate == {"AggregateKeyType": "IP", "Limit": synth.config.api.waf_requests_per_ip, "EvaluationWindowSec": 300}
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    assert stage_id in json.dumps(association["Properties"]["ResourceArn"])
+    assert logging["Properties"]["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+
+
+def functions(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return resources(synth, "AWS::Lambda::Function")
+
+
+def test_every_function_is_python314_arm64_traced_with_explicit_memory_timeout_and_concurrency(
+    synth: Synthesized,
+) -> None:
+    found = functions(synth)
+
+    assert len(found) == len(FunctionGroup) + 1  # one per group, plus the upload worker
+    for logical_id, function in found.items():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.14", logical_id
+        assert properties["Architectures"] == ["arm64"], logical_id
+        assert properties["TracingConfig"] == {"Mode": "Active"}, logical_id
+        assert properties["MemorySize"] == synth.config.sizing.lambda_memory_mb, logical_id
+        assert 1 <= properties["Timeout"] <= 30, logical_id
+        assert properties["ReservedConcurrentExecutions"] == synth.config.sizing.function_concurrency
+        assert "KmsKeyArn" in properties, logical_id
+        assert "TargetArn" in properties["DeadLetterConfig"], logical_id
+        assert properties["LoggingConfig"]["LogGroup"]["Ref"] in resources(synth, "AWS::Logs::LogGroup")
+
+
+def test_no_two_functions_share_a_role_and_no_role_has_inline_or_aws_policies(synth: Synthesized) -> None:
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions(synth).values()]
+    all_roles = resources(synth, "AWS::IAM::Role")
+
+    assert len(set(roles)) == len(roles)
+    assert resources(synth, "AWS::IAM::Policy") == {}, "every permission lives in a customer-managed policy"
+    for role_id in roles:
+        assert all("Ref" in arn for arn in all_roles[role_id]["Properties"]["ManagedPolicyArns"])
+
+
+def test_every_log_group_has_retention_and_a_customer_key(synth: Synthesized) -> None:
+    for logical_id, group in resources(synth, "AWS::Logs::LogGroup").items():
+        assert group["Properties"]["RetentionInDays"] >= 365, logical_id
+        assert "KmsKeyId" in group["Properties"], logical_id
+
+
+def test_powertools_layer_is_the_version_the_tests_use(synth: Synthesized) -> None:
+    pinned = re.search(r"^aws-lambda-powertools\S*==(\S+)$", (PROJECT_ROOT / "requirements-dev.txt").read_text(), re.M)
+    parameters = synth.templates["Api"]["Parameters"]
+
+    assert pinned is not None and pinned.group(1) == POWERTOOLS_VERSION
+    assert any(p.get("Default") == POWERTOOLS_LAYER_PARAMETER for p in parameters.values())
+    for function in functions(synth).values():
+        [layer] = function["Properties"]["Layers"]
+        assert "Ref" in layer
+
+
+def test_uploads_reach_the_worker_through_eventbridge(synth: Synthesized) -> None:
+    [rule] = resources(synth, "AWS::Events::Rule").values()
+    data_bucket = [
+        b for b in synth.template("Data").find_resources("AWS::S3::Bucket").values() if "BucketName" in b["Properties"]
+    ]
+
+    assert rule["Properties"]["EventPattern"]["detail-type"] == ["Object Created"]
+    assert rule["Properties"]["EventPattern"]["detail"]["object"] == {"key": [{"prefix": "documents/"}]}
+    [target] = rule["Properties"]["Targets"]
+    assert "Arn" in target["DeadLetterConfig"]
+    assert data_bucket[0]["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
