@@ -22,7 +22,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 PY := $(VENV)/bin/python
 
-.PHONY: help install synth test lint format bench clean test-aws
+.PHONY: help install synth test lint format bench clean test-aws openapi
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -82,6 +82,10 @@ test: install $(STAMPS)/checkov $(STAMPS)/java lint ## lint, then pytest: infra,
 
 test-aws: install ## Opt-in checks that need real AWS credentials (never part of `make test`)
 	@$(PY) -m pytest -m aws -q
+
+openapi: install ## Regenerate docs/openapi.json from lambda/folio/contracts.py
+	@PYTHONPATH=lambda $(PY) -m folio.openapi > docs/openapi.json
+	@echo "==> docs/openapi.json regenerated; review and commit the diff"
 
 bench: install $(STAMPS)/java ## Measure synth time, test time and resource counts into benchmarks/results.json
 	@$(PY) benchmarks/run.py

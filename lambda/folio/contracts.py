@@ -36,6 +36,9 @@ class Route:
     query: tuple[str, ...] = ()  # optional query string parameters
     headers: tuple[str, ...] = ()  # optional headers the handler reads
     admins_only: bool = False
+    success: int = 200
+    response: str | None = None  # a key of RESPONSE_SCHEMAS; None means no body
+    errors: tuple[int, ...] = (400, 401, 403, 404, 429)
 
     @property
     def path_parameters(self) -> tuple[str, ...]:
@@ -84,25 +87,113 @@ BODY_SCHEMAS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Response bodies (OpenAPI 3.0 schemas; draft-04 compatible too).
+_DOCUMENT = {
+    "type": "object",
+    "required": ["id", "name", "contentType", "size", "status", "tags", "version", "createdAt", "updatedAt"],
+    "properties": {
+        "id": {"type": "string", "pattern": ID_PATTERN},
+        "name": {"type": "string"},
+        "contentType": {"type": "string"},
+        "size": {"type": "integer", "minimum": 0},
+        "status": {"type": "string", "enum": ["PENDING", "AVAILABLE", "TRASHED"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "version": {"type": "integer", "minimum": 1},
+        "createdAt": {"type": "string"},
+        "updatedAt": {"type": "string"},
+        "owner": {"type": "string"},
+    },
+}
+_PAGE = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Document"}},
+        "cursor": {"type": "string", "description": "opaque; pass back as ?cursor= for the next page"},
+    },
+}
+RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Document": _DOCUMENT,
+    "DocumentPage": _PAGE,
+    "CreatedDocument": {
+        "type": "object",
+        "required": ["document", "upload"],
+        "properties": {
+            "document": {"$ref": "#/components/schemas/Document"},
+            "upload": {
+                "type": "object",
+                "required": ["url", "fields", "expiresIn"],
+                "properties": {
+                    "url": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "expiresIn": {"type": "integer", "maximum": 300},
+                },
+            },
+        },
+    },
+    "Download": {
+        "type": "object",
+        "required": ["url", "expiresIn"],
+        "properties": {"url": {"type": "string"}, "expiresIn": {"type": "integer", "maximum": 300}},
+    },
+    "Share": {
+        "type": "object",
+        "required": ["documentId", "userId", "sharedAt"],
+        "properties": {"documentId": {"type": "string"}, "userId": {"type": "string"}, "sharedAt": {"type": "string"}},
+    },
+    "Usage": {
+        "type": "object",
+        "required": ["documents", "bytes", "quotaDocuments", "quotaBytes"],
+        "properties": {
+            "documents": {"type": "integer", "minimum": 0},
+            "bytes": {"type": "integer", "minimum": 0},
+            "quotaDocuments": {"type": "integer"},
+            "quotaBytes": {"type": "integer"},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": "stable, machine-readable"},
+                    "message": {"type": "string"},
+                    "requestId": {"type": "string"},
+                },
+            }
+        },
+    },
+}
+
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/documents", FunctionGroup.CREATE, "Create a document and get an upload form (AP1)",
-          body="CreateDocument", headers=("Idempotency-Key",)),
+          body="CreateDocument", headers=("Idempotency-Key",), success=201, response="CreatedDocument",
+          errors=(400, 401, 409, 413, 422, 429)),
     Route("GET", "/documents", FunctionGroup.READ, "List my documents, newest first (AP3/AP4/AP5)",
-          query=("tag", "type", "limit", "cursor")),
-    Route("GET", "/documents/{id}", FunctionGroup.READ, "Get one of my documents (AP2)"),
+          query=("tag", "type", "limit", "cursor"), response="DocumentPage", errors=(400, 401, 429)),
+    Route("GET", "/documents/{id}", FunctionGroup.READ, "Get one of my documents (AP2)", response="Document"),
     Route("PATCH", "/documents/{id}", FunctionGroup.MODIFY, "Rename or retag a document (AP9)",
-          body="UpdateDocument", headers=("If-Match",)),
+          body="UpdateDocument", headers=("If-Match",), response="Document",
+          errors=(400, 401, 404, 412, 428, 429)),
     Route("DELETE", "/documents/{id}", FunctionGroup.MODIFY, "Move a document to the trash, or purge it",
-          query=("purge",)),
-    Route("POST", "/documents/{id}/restore", FunctionGroup.MODIFY, "Restore a document from the trash"),
-    Route("GET", "/documents/{id}/download", FunctionGroup.DOWNLOAD, "Get a short-lived download URL"),
-    Route("PUT", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Share a document with a user"),
-    Route("DELETE", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Stop sharing a document"),
-    Route("GET", "/trash", FunctionGroup.READ, "List my trash (AP7)", query=("limit", "cursor")),
-    Route("GET", "/shared", FunctionGroup.READ, "List documents shared with me (AP6)", query=("limit", "cursor")),
-    Route("GET", "/me/usage", FunctionGroup.READ, "My document count, bytes and quota"),
+          query=("purge",), success=204),
+    Route("POST", "/documents/{id}/restore", FunctionGroup.MODIFY, "Restore a document from the trash", response="Document",
+          errors=(400, 401, 404, 409, 429)),
+    Route("GET", "/documents/{id}/download", FunctionGroup.DOWNLOAD, "Get a short-lived download URL", response="Download",
+          errors=(400, 401, 404, 409, 429)),
+    Route("PUT", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Share a document with a user", response="Share"),
+    Route("DELETE", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Stop sharing a document", success=204),
+    Route("GET", "/trash", FunctionGroup.READ, "List my trash (AP7)", query=("limit", "cursor"),
+          response="DocumentPage", errors=(400, 401, 429)),
+    Route("GET", "/shared", FunctionGroup.READ, "List documents shared with me (AP6)",
+          query=("limit", "cursor"), response="DocumentPage", errors=(400, 401, 429)),
+    Route("GET", "/me/usage", FunctionGroup.READ, "My document count, bytes and quota", response="Usage",
+          errors=(401, 429)),
     Route("GET", "/admin/recent", FunctionGroup.ADMIN, "Recent uploads across users (AP8)",
-          query=("limit",), admins_only=True),
+          query=("limit",), admins_only=True, response="DocumentPage", errors=(400, 401, 403, 429)),
 )  # fmt: skip
 
 
