@@ -12,6 +12,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -77,6 +78,8 @@ class ApiStack(cdk.Stack):
         function_concurrency: int,
         waf: bool,
         environment_name: str,
+        vpc: ec2.IVpc,
+        functions_security_group: ec2.ISecurityGroup,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -220,6 +223,8 @@ class ApiStack(cdk.Stack):
                 log_retention=LOG_RETENTION,
                 reserved_concurrency=function_concurrency,
                 dead_letter_queue=self.dead_letters,
+                vpc=vpc,
+                security_group=functions_security_group,
             )
             if group in (FunctionGroup.CREATE, FunctionGroup.DOWNLOAD):
                 nag.acknowledge(self.functions[group].policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
@@ -249,6 +254,8 @@ class ApiStack(cdk.Stack):
             log_retention=LOG_RETENTION,
             reserved_concurrency=function_concurrency,
             dead_letter_queue=self.dead_letters,
+            vpc=vpc,
+            security_group=functions_security_group,
         )
         worker = self.upload_worker.function
         nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)

@@ -46,6 +46,8 @@ WAF_RATE_RANGE = (10, 2_000_000_000)  # AWS WAF's limits for a rate-based rule
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ORIGIN_RE = re.compile(r"^https://[a-z0-9.-]+(:\d{1,5})?$|^http://localhost(:\d{1,5})?$")
+# A private IPv4 range from /16 to /22: room for two /24 isolated subnets and more later.
+_CIDR_RE = re.compile(r"^(10\.\d{1,3}|172\.(1[6-9]|2\d|3[01])|192\.168)\.\d{1,3}\.\d{1,3}/(1[6-9]|2[0-2])$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _URL_RE = re.compile(
     r"^https://[a-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$|^http://localhost(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$"
@@ -150,6 +152,7 @@ class FolioConfig:
     alarm_email: str
     cors_origins: tuple[str, ...]
     termination_protection: bool
+    vpc_cidr: str
     auth: AuthSettings
     documents: DocumentSettings
     api: ApiSettings
@@ -177,6 +180,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "alarm_email": "folio-sandbox-alarms@example.com",
         "cors_origins": ["http://localhost:5173"],
         "termination_protection": False,
+        "vpc_cidr": "10.40.0.0/16",
         "auth": {"self_sign_up": True, "mfa": "optional", "domain_prefix": "folio-sandbox-example",
                  "callback_urls": ["http://localhost:5173/callback"], "logout_urls": ["http://localhost:5173/"]},
         "documents": {"noncurrent_version_retention_days": 7, "access_log_retention_days": 90,
@@ -196,6 +200,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "alarm_email": "folio-dev-alarms@example.com",
         "cors_origins": ["https://dev.folio.example.com", "http://localhost:5173"],
         "termination_protection": False,
+        "vpc_cidr": "10.41.0.0/16",
         "auth": {"self_sign_up": True, "mfa": "optional", "domain_prefix": "folio-dev-example",
                  "callback_urls": ["https://dev.folio.example.com/callback", "http://localhost:5173/callback"],
                  "logout_urls": ["https://dev.folio.example.com/", "http://localhost:5173/"]},
@@ -216,6 +221,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "alarm_email": "folio-prod-alarms@example.com",
         "cors_origins": ["https://folio.example.com"],
         "termination_protection": True,
+        "vpc_cidr": "10.42.0.0/16",
         "auth": {"self_sign_up": False, "mfa": "required", "domain_prefix": "folio-prod-example",
                  "callback_urls": ["https://folio.example.com/callback"], "logout_urls": ["https://folio.example.com/"]},
         "documents": {"noncurrent_version_retention_days": 90, "access_log_retention_days": 730,
@@ -414,6 +420,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
             )
 
     termination_protection = top.boolean("termination_protection")
+    vpc_cidr = top.matching("vpc_cidr", _CIDR_RE, "a private IPv4 CIDR from /16 to /22, e.g. 10.40.0.0/16")
 
     a = top.section("auth")
     auth = AuthSettings(
@@ -459,6 +466,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
         alarm_email=alarm_email,
         cors_origins=tuple(origins),
         termination_protection=termination_protection,
+        vpc_cidr=vpc_cidr,
         auth=auth,
         documents=documents,
         api=api,

@@ -186,6 +186,20 @@ IDENTITY_OWN_OBJECTS = Finding(
     ),
 )
 
+# --- the network --------------------------------------------------------------------
+
+DEFAULT_SECURITY_GROUP_UNUSED: tuple[Finding, ...] = tuple(
+    Finding(
+        pack=p,
+        finding=f"{p}-VPCDefaultSecurityGroupClosed",
+        reason=(
+            "No Folio resource uses the VPC's default security group (functions and endpoints have their "
+            "own); closing it would need CDK's custom-resource Lambda with an AWS managed policy."
+        ),
+    )
+    for p in PACK_NAMES[2:]
+)
+
 # --- the API ----------------------------------------------------------------------
 
 _NO_CACHE = (
@@ -233,21 +247,18 @@ XRAY_WRITES = Finding(
     pack="AwsSolutions",
     finding="AwsSolutions-IAM5[Resource::*]",
     reason=(
-        "Only xray:PutTraceSegments and xray:PutTelemetryRecords use Resource '*': X-Ray does not support "
-        "resource-level permissions for them. Every other statement names its ARNs (guard test allowlist)."
+        "Only X-Ray's PutTraceSegments/PutTelemetryRecords and the ENI actions Lambda needs to join the VPC "
+        "use Resource '*': neither supports resource-level permissions. Every other statement names its ARNs."
     ),
 )
-_NO_VPC_YET = (
-    "The function reaches only AWS APIs (DynamoDB, S3, Secrets Manager, X-Ray) over TLS with its own IAM role "
-    "and opens no inbound path. Open item: the Network stack (isolated subnets, gateway endpoints) that "
-    "the target architecture places these functions in is not built yet."
-)
-FUNCTION_OUTSIDE_VPC: tuple[Finding, ...] = tuple(
-    Finding(pack=p, finding=f"{p}-LambdaInsideVPC", reason=_NO_VPC_YET) for p in PACK_NAMES[2:]
-)
-# The same decisions, as checkov skips (check id, comment) in each resource's Metadata.
-CHECKOV_FUNCTION_OUTSIDE_VPC = ("CKV_AWS_117", _NO_VPC_YET)
+# The same decisions as checkov skips (check id, comment) in each resource's Metadata.
 CHECKOV_NO_CACHE = ("CKV_AWS_120", _NO_CACHE)
+CHECKOV_ENI_ACTIONS = (
+    "CKV_AWS_111",
+    "The only unconstrained write actions are the ENI actions Lambda performs to place the function in "
+    "the VPC (as in AWS's own Lambda VPC execution policy); EC2 does not scope them to a resource.",
+)
+
 DOCUMENT_OBJECTS = Finding(
     pack="AwsSolutions",
     finding="AwsSolutions-IAM5[Resource::arn:aws:s3:::{bucket}/documents/*]",

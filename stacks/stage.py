@@ -14,6 +14,7 @@ from constructs import Construct
 from stacks.api_stack import ApiStack
 from stacks.config import FolioConfig
 from stacks.data_stack import DataStack
+from stacks.network_stack import NetworkStack
 from stacks.region_support_stack import RegionSupportStack
 
 
@@ -93,6 +94,21 @@ class FolioStage(cdk.Stage):
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")
 
+        home = cdk.Environment(account=config.account, region=config.region)
+        bucket = documents_bucket_name(config)
+        self.network = NetworkStack(
+            self,
+            "Network",
+            env=home,
+            description=f"Folio {name}: isolated VPC, endpoints scoped to Folio's table and bucket, flow logs",
+            cidr=config.vpc_cidr,
+            table_arns=[
+                self.data.table.table_arn,
+                f"{self.data.table.table_arn}/index/*",
+                self.data.idempotency_table.table_arn,
+            ],
+            document_objects_arn=f"arn:aws:s3:::{bucket}/documents/*",
+        )
         self.api = ApiStack(
             self,
             "Api",
@@ -112,6 +128,8 @@ class FolioStage(cdk.Stage):
             function_concurrency=config.sizing.function_concurrency,
             waf=config.features.waf,
             environment_name=name,
+            vpc=self.network.vpc,
+            functions_security_group=self.network.functions_security_group,
         )
 
 

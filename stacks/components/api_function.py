@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -44,6 +45,8 @@ class ApiFunction(Construct):
         log_retention: logs.RetentionDays,
         reserved_concurrency: int,
         dead_letter_queue: sqs.IQueue,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -75,6 +78,17 @@ class ApiFunction(Construct):
                     resources=["*"],
                 ),
                 iam.PolicyStatement(
+                    sid="JoinTheVpc",  # Lambda manages the function's ENIs with these; EC2 allows only "*"
+                    actions=[
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
                     sid="DeadLetterFailedAsyncInvocations",
                     actions=["sqs:SendMessage"],
                     resources=[dead_letter_queue.queue_arn],
@@ -89,6 +103,7 @@ class ApiFunction(Construct):
         )
         self.role.add_managed_policy(self.policy)
         nag.acknowledge(self.policy, nag.XRAY_WRITES)
+        nag.skip_checkov(self.policy, *nag.CHECKOV_ENI_ACTIONS)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -109,7 +124,7 @@ class ApiFunction(Construct):
             environment_encryption=log_key,
             dead_letter_queue_enabled=True,
             dead_letter_queue=dead_letter_queue,
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[security_group],
         )
-        for finding in nag.FUNCTION_OUTSIDE_VPC:
-            nag.acknowledge(self.function, finding)
-        nag.skip_checkov(self.function, *nag.CHECKOV_FUNCTION_OUTSIDE_VPC)

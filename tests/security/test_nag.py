@@ -21,16 +21,26 @@ from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, cdk_con
 
 # The most acknowledgements one environment may carry. Raising it is a reviewed change:
 # say in the commit which finding is new and why its control is met another way.
-# Today (docs/security-review.md), sandbox 50 / dev 51 / prod 50:
-#   18  functions outside a VPC (6 functions x 3 packs): open item, the Network stack
-#   12  IAM5: X-Ray on 6 function policies, documents/* on 3, backup role 2, API logging role 1
+# Today (docs/security-review.md), sandbox 36 / dev 37 / prod 36:
+#   12  IAM5: X-Ray + VPC ENIs on 6 function policies, documents/* on 3, backup role 2,
+#       API Gateway logging role 1
 #    6  access-log bucket: SSE-S3 only, not replicated (3 packs each)
 #    6  API stage: no cache on per-user data, no client certificate for Lambda integrations
 #    3  documents bucket not replicated: open item
 #    3  cursor secret not on a rotation schedule
+#    3  VPC default security group left open but unused (closing it needs a custom resource)
 #    1  the dead-letter queue has no dead-letter queue
 #    1  MFA optional (sandbox, dev) | 1 identity pool own prefix (dev, prod)
-ACKNOWLEDGEMENT_BUDGET = 51
+ACKNOWLEDGEMENT_BUDGET = 37
+
+
+# Acknowledgements aws-cdk-lib makes itself, for its built-in CloudFormation validator:
+# listed, but not Folio's to reason about. Anything else outside the nag packs fails.
+LIBRARY_ACKNOWLEDGEMENTS = {
+    ("CloudFormation-Validate", "W3010"),  # AZs resolved from cdk.context.json
+    ("CloudFormation-Validate", "F3002"),  # FlowLog DestinationOptions casing, per aws-cdk-lib
+    ("CloudFormation-Validate", "F3003"),  # the same property, the same reason
+}
 
 
 @dataclass(frozen=True)
@@ -70,10 +80,11 @@ def test_environment_synthesizes_with_no_unacknowledged_findings(
 def test_acknowledgements_are_listed_specific_and_within_budget(
     environment: str, synthesized: Callable[[str], Synthesized]
 ) -> None:
-    found = acknowledgements(synthesized(environment))
+    everything = acknowledgements(synthesized(environment))
+    found = [a for a in everything if (a.pack, a.finding) not in LIBRARY_ACKNOWLEDGEMENTS]
 
-    print(f"\n{environment}: {len(found)} acknowledgement(s)")
-    for ack in found:
+    print(f"\n{environment}: {len(found)} acknowledgement(s) (+{len(everything) - len(found)} by aws-cdk-lib)")
+    for ack in everything:
         print(f"  {ack.pack:15} {ack.finding}\n    at {ack.path}\n    because {ack.reason}")
     assert len(found) <= ACKNOWLEDGEMENT_BUDGET
     for ack in found:

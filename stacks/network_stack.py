@@ -1,0 +1,163 @@
+"""The network of an environment's home Region: private subnets only, and endpoints.
+
+Functions run in isolated subnets (no NAT, no internet gateway). They reach DynamoDB
+and S3 through gateway endpoints whose policies allow only Folio's table and bucket,
+and Secrets Manager and X-Ray through interface endpoints. Flow logs record every
+connection attempt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks import nag
+from stacks.components.encryption_key import EncryptionKey
+
+# Two AZs: enough for Lambda's high availability; interface endpoints cost per AZ.
+AVAILABILITY_ZONES = 2
+FLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+
+# What Folio's code calls through the gateway endpoints (and nothing else may pass).
+DYNAMODB_ACTIONS = [
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+]
+S3_ACTIONS = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+
+
+class NetworkStack(cdk.Stack):
+    """VPC (isolated subnets in two AZs), gateway endpoints for DynamoDB and S3 scoped
+    to Folio's resources, interface endpoints for Secrets Manager and X-Ray, flow logs,
+    and the security group every function uses."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cidr: str,
+        table_arns: list[str],
+        document_objects_arn: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(cidr),
+            max_azs=AVAILABILITY_ZONES,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
+            ],
+            # Closing the default group needs CDK's custom resource (a Lambda with an AWS
+            # managed policy); nothing in Folio uses the default group (acknowledged).
+            restrict_default_security_group=False,
+        )
+        for finding in nag.DEFAULT_SECURITY_GROUP_UNUSED:
+            nag.acknowledge(self.vpc, finding)
+        self._flow_logs()
+
+        isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.functions_security_group = ec2.SecurityGroup(
+            self,
+            "Functions",
+            vpc=self.vpc,
+            description="Folio functions: HTTPS out to the VPC endpoints only",
+            allow_all_outbound=False,
+        )
+        dynamodb_endpoint = self.vpc.add_gateway_endpoint(
+            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[isolated]
+        )
+        dynamodb_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="FolioTablesOnly",
+                principals=[iam.AnyPrincipal()],
+                actions=DYNAMODB_ACTIONS,
+                resources=table_arns,
+                conditions={"StringEquals": {"aws:PrincipalAccount": self.account}},
+            )
+        )
+        s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[isolated]
+        )
+        s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="FolioDocumentsOnly",
+                principals=[iam.AnyPrincipal()],
+                actions=S3_ACTIONS,
+                resources=[document_objects_arn],
+                conditions={"StringEquals": {"aws:PrincipalAccount": self.account}},
+            )
+        )
+        # Isolated subnets route nowhere but the endpoints, so HTTPS "anywhere" reaches
+        # only the gateway endpoints (whose prefix lists differ by Region) and the VPC.
+        self.functions_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to the gateway endpoints (no other route exists)"
+        )
+
+        endpoints_security_group = ec2.SecurityGroup(
+            self,
+            "Endpoints",
+            vpc=self.vpc,
+            description="Folio interface endpoints: HTTPS in from Folio functions",
+            allow_all_outbound=False,
+        )
+        endpoints_security_group.add_ingress_rule(
+            self.functions_security_group, ec2.Port.tcp(443), "HTTPS from Folio functions"
+        )
+        for name, service in (
+            ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
+            ("XRay", ec2.InterfaceVpcEndpointAwsService.XRAY),
+        ):
+            self.vpc.add_interface_endpoint(
+                name,
+                service=service,
+                subnets=isolated,
+                security_groups=[endpoints_security_group],
+                private_dns_enabled=True,
+                open=False,
+            )
+
+    def _flow_logs(self) -> None:
+        key = EncryptionKey(
+            self, "FlowLogsKey", description="Folio: encrypts the VPC flow logs", for_log_groups=True
+        ).key
+        group = logs.LogGroup(
+            self, "FlowLogs", encryption_key=key, retention=FLOW_LOG_RETENTION, removal_policy=cdk.RemovalPolicy.RETAIN
+        )
+        role = iam.Role(
+            self,
+            "FlowLogsRole",
+            assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"),
+            description="VPC flow logs: write Folio's flow log group",
+        )
+        role.add_managed_policy(
+            iam.ManagedPolicy(
+                self,
+                "FlowLogsPolicy",
+                description="Write only Folio's flow log group",
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                        resources=[group.log_group_arn],
+                    )
+                ],
+            )
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(group, role.without_policy_updates()),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )

@@ -1,0 +1,83 @@
+"""The network: isolated subnets only, scoped endpoints, flow logs, every function inside."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import ENVIRONMENT_NAMES, Synthesized
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
+def synth(request: pytest.FixtureRequest, synthesized: Callable[[str], Synthesized]) -> Synthesized:
+    return synthesized(request.param)
+
+
+def resources(synth: Synthesized, resource_type: str) -> dict[str, dict[str, Any]]:
+    return synth.template("Network").find_resources(resource_type)
+
+
+def test_no_route_to_the_internet(synth: Synthesized) -> None:
+    [vpc] = resources(synth, "AWS::EC2::VPC").values()
+
+    assert vpc["Properties"]["CidrBlock"] == synth.config.vpc_cidr
+    assert resources(synth, "AWS::EC2::InternetGateway") == {}
+    assert resources(synth, "AWS::EC2::NatGateway") == {}
+    for subnet in resources(synth, "AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+    assert len(resources(synth, "AWS::EC2::Subnet")) == 2
+
+
+def test_gateway_endpoints_admit_only_folio_resources_and_actions(synth: Synthesized) -> None:
+    endpoints = [e["Properties"] for e in resources(synth, "AWS::EC2::VPCEndpoint").values()]
+    gateways = [e for e in endpoints if e.get("VpcEndpointType", "Gateway") == "Gateway"]
+
+    assert len(gateways) == 2
+    for endpoint in gateways:
+        [statement] = endpoint["PolicyDocument"]["Statement"]
+        rendered = json.dumps(statement["Resource"])
+        assert "*" not in json.dumps(statement["Action"])
+        assert rendered.count('"arn:') + rendered.count("Fn::") >= 1
+        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": synth.config.account}}
+        assert '"*"' not in rendered
+
+
+def test_interface_endpoints_for_what_the_functions_call_with_private_dns(synth: Synthesized) -> None:
+    endpoints = [e["Properties"] for e in resources(synth, "AWS::EC2::VPCEndpoint").values()]
+    interfaces = [e for e in endpoints if e.get("VpcEndpointType") == "Interface"]
+    services = sorted(json.dumps(e["ServiceName"]).split(".")[-1].strip('"') for e in interfaces)
+
+    assert services == ["secretsmanager", "xray"]
+    assert all(e["PrivateDnsEnabled"] is True for e in interfaces)
+
+
+def test_flow_logs_capture_all_traffic_into_an_encrypted_group(synth: Synthesized) -> None:
+    [flow_log] = resources(synth, "AWS::EC2::FlowLog").values()
+    [group] = resources(synth, "AWS::Logs::LogGroup").values()
+
+    assert flow_log["Properties"]["TrafficType"] == "ALL"
+    assert "KmsKeyId" in group["Properties"]
+
+
+def test_function_security_group_allows_only_https_out_and_nothing_in(synth: Synthesized) -> None:
+    groups = resources(synth, "AWS::EC2::SecurityGroup")
+    [functions] = [
+        g["Properties"] for g in groups.values() if g["Properties"]["GroupDescription"].startswith("Folio functions")
+    ]
+
+    assert "SecurityGroupIngress" not in functions
+    for rule in functions["SecurityGroupEgress"]:
+        assert (rule["FromPort"], rule["ToPort"], rule["IpProtocol"]) == (443, 443, "tcp")
+
+
+def test_every_function_runs_in_the_isolated_subnets(synth: Synthesized) -> None:
+    functions = synth.template("Api").find_resources("AWS::Lambda::Function")
+
+    assert functions
+    for logical_id, function in functions.items():
+        vpc_config = function["Properties"]["VpcConfig"]
+        assert len(vpc_config["SubnetIds"]) == 2, logical_id
+        assert len(vpc_config["SecurityGroupIds"]) == 1, logical_id
