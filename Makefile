@@ -80,8 +80,8 @@ test: install $(STAMPS)/checkov $(STAMPS)/java lint ## lint, then pytest: infra,
 	@echo "==> pytest"
 	@$(PY) -m pytest -m "not aws" -q
 
-test-aws: install ## Opt-in checks that need real AWS credentials (never part of `make test`)
-	@$(PY) -m pytest -m aws -q
+test-aws: install ## Opt-in checks of a deployed environment (FOLIO_ENV=...); needs AWS credentials
+	@$(PY) -m pytest -m aws -q tests/aws
 
 openapi: install ## Regenerate docs/openapi.json from lambda/folio/contracts.py
 	@PYTHONPATH=lambda $(PY) -m folio.openapi > docs/openapi.json
