@@ -206,9 +206,10 @@ def grantee_partition(grantee: str) -> str:
     return user_partition(grantee)
 
 
-def shared_sort_key(shared_at: str, doc_id: str) -> str:
-    """GSI1SK of a share."""
-    return _join(SHARED_PREFIX, _part("shared_at", shared_at), _part("doc_id", doc_id))
+def shared_doc_sort_key(doc_id: str) -> str:
+    """GSI1SK of a share: ids are time-ordered, so "shared with me" lists newest documents
+    first, and the grantee finds one share by document id with a single Query."""
+    return _join(SHARED_PREFIX, _part("doc_id", doc_id))
 
 
 def shared_sort_key_prefix() -> str:

@@ -1,0 +1,57 @@
+"""Domain errors. Each carries the HTTP status and the stable error code the API returns;
+handlers map them in one place (folio.handlers.http) and never leak anything else."""
+
+from __future__ import annotations
+
+
+class FolioError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(FolioError):
+    status, code = 400, "invalid_input"
+
+
+class InvalidCursor(FolioError):
+    status, code = 400, "invalid_cursor"
+
+
+class Unauthorized(FolioError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(FolioError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(FolioError):
+    status, code = 404, "not_found"
+
+
+class Conflict(FolioError):
+    status, code = 409, "conflict"
+
+
+class PreconditionFailed(FolioError):
+    status, code = 412, "version_mismatch"
+
+
+class PayloadTooLarge(FolioError):
+    status, code = 413, "too_large"
+
+
+class QuotaExceeded(FolioError):
+    status, code = 422, "quota_exceeded"
+
+
+class IdempotencyKeyReused(FolioError):
+    status, code = 422, "idempotency_key_reused"
+
+
+class PreconditionRequired(FolioError):
+    status, code = 428, "if_match_required"

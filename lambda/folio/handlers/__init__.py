@@ -1,0 +1,1 @@
+"""Lambda entry points: one module per folio.contracts.FunctionGroup, plus the upload worker."""

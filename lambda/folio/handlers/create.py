@@ -1,0 +1,57 @@
+"""POST /documents: a PENDING document and a presigned upload form, idempotent per key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from folio.errors import Conflict, IdempotencyKeyReused, InvalidInput
+from folio.handlers import wiring
+from folio.handlers.http import caller, create_app, json_body, logger, ok
+
+app = create_app(wiring.settings().cors_origins)
+persistence = DynamoDBPersistenceLayer(table_name=wiring.settings().idempotency_table_name)
+# A retried request (same caller, same key) within an hour gets the first response again.
+idempotency = IdempotencyConfig(
+    event_key_jmespath="key", payload_validation_jmespath="payload", expires_after_seconds=3600
+)
+
+
+@idempotent_function(data_keyword_argument="request", config=idempotency, persistence_store=persistence)
+def create_once(request: dict[str, Any]) -> dict[str, Any]:
+    return wiring.service().create(caller(app), request["body"])
+
+
+@app.post("/documents")
+def create_document() -> Response[str]:
+    who = caller(app)
+    body = json_body(app)
+    key = app.current_event.headers.get("Idempotency-Key") or app.current_event.headers.get("idempotency-key")
+    if key is None:
+        return ok(201, wiring.service().create(who, body))
+    if not 1 <= len(key) <= 128:
+        raise InvalidInput("Idempotency-Key must be 1-128 characters")
+    payload = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    try:
+        # The key is scoped to the caller: two users may use the same key independently.
+        result = create_once(request={"key": f"{who.user_id}:{key}", "payload": payload, "body": body})
+    except IdempotencyValidationError as error:
+        raise IdempotencyKeyReused("this Idempotency-Key was used with a different request") from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise Conflict("a request with this Idempotency-Key is still in progress") from error
+    return ok(201, result)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register_lambda_context(context)
+    return app.resolve(event, context)

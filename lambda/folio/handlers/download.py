@@ -1,0 +1,23 @@
+"""GET /documents/{id}/download: a short-lived URL for the owner or a grantee."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from folio.handlers import wiring
+from folio.handlers.http import caller, create_app, logger, ok
+
+app = create_app(wiring.settings().cors_origins)
+
+
+@app.get("/documents/<doc_id>/download")
+def download(doc_id: str) -> Response[str]:
+    return ok(200, wiring.service().download(caller(app), doc_id))
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,531 @@
+"""The DynamoDB adapter: every access pattern of docs/data-model.md, and nothing else.
+
+Only this module talks to the table, and only through folio.keys builders. Every
+request asks for ReturnConsumedCapacity so `RequestLog` can count requests and capacity
+(the benchmark compares them with the theoretical minimum). No method scans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from folio import keys
+from folio.errors import Conflict, InvalidCursor, NotFound, PreconditionFailed, QuotaExceeded
+
+PENDING, AVAILABLE, TRASHED = "PENDING", "AVAILABLE", "TRASHED"
+PENDING_UPLOAD_TTL = timedelta(days=1)
+TRASH_TTL = timedelta(days=30)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _epoch(delta: timedelta) -> int:
+    return int((datetime.now(UTC) + delta).timestamp())
+
+
+def _ser(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def _de(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def doc_type_of(content_type: str) -> str:
+    """A coarse type for AP5 ("my PDFs", "my images"), derived from the content type."""
+    top, _, sub = content_type.partition("/")
+    if top in ("image", "video", "audio", "text"):
+        return top
+    return sub if sub in ("pdf", "zip", "json") else "other"
+
+
+@dataclass
+class RequestLog:
+    """Requests made and capacity consumed, per DynamoDB operation."""
+
+    requests: list[tuple[str, float]] = field(default_factory=list)
+
+    def record(self, operation: str, response: dict[str, Any]) -> None:
+        consumed = response.get("ConsumedCapacity")
+        units = sum(c.get("CapacityUnits", 0.0) for c in consumed) if isinstance(consumed, list) else 0.0
+        if isinstance(consumed, dict):
+            units = consumed.get("CapacityUnits", 0.0)
+        self.requests.append((operation, float(units)))
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    last_key: dict[str, Any] | None
+
+
+LISTING = (
+    "docId", "owner", "name", "contentType", "docType", "size", "status", "tags", "version", "createdAt", "updatedAt",
+)  # fmt: skip
+
+
+class DocumentRepository:
+    """Documents, tag links, shares and usage in the single table."""
+
+    def __init__(self, client: Any, table_name: str, log: RequestLog | None = None) -> None:
+        self.client = client
+        self.table = table_name
+        self.log = log or RequestLog()
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _call(self, operation: str, **request: Any) -> dict[str, Any]:
+        response: dict[str, Any] = getattr(self.client, operation)(ReturnConsumedCapacity="TOTAL", **request)
+        self.log.record(operation, response)
+        return response
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str]:
+        """Run a transaction; on cancellation return the reason code of each item."""
+        try:
+            self._call("transact_write_items", TransactItems=items)
+            return []
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            return [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+
+    def _key(self, owner: str, sort_key: str) -> dict[str, Any]:
+        return _ser({keys.PARTITION_KEY: keys.user_partition(owner), keys.SORT_KEY: sort_key})
+
+    def _link_item(self, document: dict[str, Any], tag: str) -> dict[str, Any]:
+        return {
+            keys.PARTITION_KEY: keys.user_partition(document["owner"]),
+            keys.SORT_KEY: keys.tag_link_sort_key(tag, document["docId"]),
+            **{k: document.get(k) for k in LISTING},
+        }
+
+    # -- AP1 ------------------------------------------------------------------------------
+    def create_document(self, document: dict[str, Any], *, max_documents: int, max_bytes: int) -> dict[str, Any]:
+        """PENDING document + tag links + quota reservation, all or nothing."""
+        owner, size = document["owner"], document["size"]
+        item = {
+            keys.PARTITION_KEY: keys.user_partition(owner),
+            keys.SORT_KEY: keys.document_sort_key(document["docId"]),
+            keys.GSI1_PARTITION_KEY: keys.owner_type_partition(owner, document["docType"]),
+            keys.GSI1_SORT_KEY: keys.updated_sort_key(document["updatedAt"], document["docId"]),
+            keys.TTL_ATTRIBUTE: _epoch(PENDING_UPLOAD_TTL),
+            **document,
+        }
+        transaction: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": self._key(owner, keys.profile_sort_key()),
+                    "UpdateExpression": "ADD documentCount :one, byteCount :size",
+                    "ConditionExpression": "(attribute_not_exists(documentCount) OR documentCount < :maxDocs) "
+                    "AND (attribute_not_exists(byteCount) OR byteCount <= :room)",
+                    "ExpressionAttributeValues": _ser(
+                        {":one": 1, ":size": size, ":maxDocs": max_documents, ":room": max_bytes - size}
+                    ),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": _ser(item),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY},
+                }
+            },
+            *({"Put": {"TableName": self.table, "Item": _ser(self._link_item(item, t))}} for t in document["tags"]),
+        ]
+        if size > max_bytes:
+            raise QuotaExceeded("the document is larger than your storage quota")
+        reasons = self._transact(transaction)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise QuotaExceeded("this upload would exceed your document or storage quota")
+        if reasons:
+            raise Conflict("the document could not be created; try again")
+        return item
+
+    # -- AP2 ------------------------------------------------------------------------------
+    def get_document(self, owner: str, doc_id: str) -> dict[str, Any]:
+        response = self._call(
+            "get_item", TableName=self.table, Key=self._key(owner, keys.document_sort_key(doc_id)), ConsistentRead=True
+        )
+        if "Item" not in response:
+            raise NotFound("no such document")
+        return _de(response["Item"])
+
+    # -- AP3 / AP4 / AP5 / AP6 / AP7 -------------------------------------------------------
+    def _query(self, request: dict[str, Any], limit: int, start: dict[str, Any] | None) -> Page:
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        response = self._call("query", TableName=self.table, Limit=limit, ScanIndexForward=False, **request)
+        return Page([_de(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey"))
+
+    @staticmethod
+    def _check_start(start: dict[str, Any] | None, attribute: str, expected: str) -> None:
+        """A cursor's key must lie in the partition being queried (the caller's own)."""
+        if (
+            start is not None
+            and start.get(attribute, {}).get("S" if attribute != keys.RECENT_SHARD_ATTRIBUTE else "N") != expected
+        ):
+            raise InvalidCursor("the cursor belongs to another query or caller")
+
+    def list_documents(self, owner: str, limit: int, start: dict[str, Any] | None = None) -> Page:
+        self._check_start(start, keys.PARTITION_KEY, keys.user_partition(owner))
+        return self._query(
+            {
+                "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+                "FilterExpression": "#status <> :trashed",  # the trash is a small minority of a partition
+                "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY, "#status": "status"},
+                "ExpressionAttributeValues": _ser(
+                    {":pk": keys.user_partition(owner), ":prefix": keys.document_sort_key_prefix(), ":trashed": TRASHED}
+                ),
+            },
+            limit,
+            start,
+        )
+
+    def list_by_tag(self, owner: str, tag: str, limit: int, start: dict[str, Any] | None = None) -> Page:
+        self._check_start(start, keys.PARTITION_KEY, keys.user_partition(owner))
+        return self._query(
+            {
+                "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+                "FilterExpression": "#status <> :trashed",
+                "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY, "#status": "status"},
+                "ExpressionAttributeValues": _ser(
+                    {
+                        ":pk": keys.user_partition(owner),
+                        ":prefix": keys.tag_link_sort_key_prefix(tag),
+                        ":trashed": TRASHED,
+                    }
+                ),
+            },
+            limit,
+            start,
+        )
+
+    def list_by_type(self, owner: str, doc_type: str, limit: int, start: dict[str, Any] | None = None) -> Page:
+        partition = keys.owner_type_partition(owner, doc_type)
+        self._check_start(start, keys.GSI1_PARTITION_KEY, partition)
+        return self._query(
+            {
+                "IndexName": keys.GSI1.name,
+                "KeyConditionExpression": "#pk = :pk",
+                "FilterExpression": "#status <> :trashed",
+                "ExpressionAttributeNames": {"#pk": keys.GSI1_PARTITION_KEY, "#status": "status"},
+                "ExpressionAttributeValues": _ser({":pk": partition, ":trashed": TRASHED}),
+            },
+            limit,
+            start,
+        )
+
+    def list_shared_with(self, grantee: str, limit: int, start: dict[str, Any] | None = None) -> Page:
+        partition = keys.grantee_partition(grantee)
+        self._check_start(start, keys.GSI1_PARTITION_KEY, partition)
+        return self._query(
+            {
+                "IndexName": keys.GSI1.name,
+                "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+                "ExpressionAttributeNames": {"#pk": keys.GSI1_PARTITION_KEY, "#sk": keys.GSI1_SORT_KEY},
+                "ExpressionAttributeValues": _ser({":pk": partition, ":prefix": keys.shared_sort_key_prefix()}),
+            },
+            limit,
+            start,
+        )
+
+    def list_trash(self, owner: str, limit: int, start: dict[str, Any] | None = None) -> Page:
+        self._check_start(start, keys.OWNER_ATTRIBUTE, owner)
+        return self._query(
+            {
+                "IndexName": keys.GSI3.name,
+                "KeyConditionExpression": "#owner = :owner",
+                "ExpressionAttributeNames": {"#owner": keys.OWNER_ATTRIBUTE},
+                "ExpressionAttributeValues": _ser({":owner": owner}),
+            },
+            limit,
+            start,
+        )
+
+    # -- AP8 ------------------------------------------------------------------------------
+    def recent_uploads(self, limit: int) -> list[dict[str, Any]]:
+        """One Query per shard, in parallel, merged newest first."""
+
+        def shard(number: int) -> list[dict[str, Any]]:
+            return self._query(
+                {
+                    "IndexName": keys.GSI2.name,
+                    "KeyConditionExpression": "#shard = :shard",
+                    "ExpressionAttributeNames": {"#shard": keys.RECENT_SHARD_ATTRIBUTE},
+                    "ExpressionAttributeValues": _ser({":shard": number}),
+                },
+                limit,
+                None,
+            ).items
+
+        with ThreadPoolExecutor(max_workers=keys.RECENT_SHARD_COUNT) as pool:
+            merged = [item for items in pool.map(shard, range(keys.RECENT_SHARD_COUNT)) for item in items]
+        merged.sort(key=lambda i: (i[keys.CREATED_AT_ATTRIBUTE], i[keys.DOC_ID_ATTRIBUTE]), reverse=True)
+        return merged[:limit]
+
+    # -- upload worker --------------------------------------------------------------------
+    def mark_available(self, document: dict[str, Any]) -> bool:
+        """PENDING -> AVAILABLE (and into the recent feed). False if it was not PENDING."""
+        updated = now_iso()
+        changes = {"status": AVAILABLE, "updatedAt": updated}
+        items = [self._update_document(document, changes, remove=(keys.TTL_ATTRIBUTE,), expect_status=PENDING)]
+        items[0]["Update"]["UpdateExpression"] += ", #shard = :shard"
+        items[0]["Update"]["ExpressionAttributeNames"]["#shard"] = keys.RECENT_SHARD_ATTRIBUTE
+        items[0]["Update"]["ExpressionAttributeValues"][":shard"] = _serializer.serialize(
+            keys.recent_shard(document["docId"])
+        )
+        items += [self._put_link({**document, **changes}, t) for t in document["tags"]]
+        return not self._transact(items)
+
+    def reject_upload(self, document: dict[str, Any]) -> bool:
+        """Remove a PENDING document whose object did not match, and release its quota."""
+        items = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
+                    "ConditionExpression": "#status = :pending",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": _ser({":pending": PENDING}),
+                }
+            },
+            self._release_quota(document),
+            *self._delete_links(document, document["tags"]),
+        ]
+        return not self._transact(items)
+
+    # -- AP9 and friends ------------------------------------------------------------------
+    def _update_document(
+        self,
+        document: dict[str, Any],
+        changes: dict[str, Any],
+        *,
+        remove: Iterable[str] = (),
+        expect_version: int | None = None,
+        expect_status: str | None = None,
+    ) -> dict[str, Any]:
+        names = {f"#a{i}": k for i, k in enumerate(changes)}
+        values = {f":v{i}": v for i, v in enumerate(changes.values())}
+        expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes)))
+        expression += ", #version = #version + :one"
+        names["#version"], values[":one"] = "version", 1
+        removed = list(remove)
+        conditions = ["attribute_exists(#version)"]
+        if expect_version is not None:
+            conditions.append("#version = :expected")
+            values[":expected"] = expect_version
+        if expect_status is not None:
+            names["#st"] = "status"
+            conditions.append("#st = :status")
+            values[":status"] = expect_status
+        if removed:
+            names.update({f"#r{i}": k for i, k in enumerate(removed)})
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
+                "UpdateExpression": expression,
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": _ser(values),
+            }
+        }
+
+    def _put_link(self, document: dict[str, Any], tag: str) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table, "Item": _ser(self._link_item(document, tag))}}
+
+    def _delete_links(self, document: dict[str, Any], tags: Iterable[str]) -> list[dict[str, Any]]:
+        return [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": self._key(document["owner"], keys.tag_link_sort_key(t, document["docId"])),
+                }
+            }
+            for t in tags
+        ]
+
+    def _release_quota(self, document: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._key(document["owner"], keys.profile_sort_key()),
+                "UpdateExpression": "ADD documentCount :minus, byteCount :bytes",
+                "ExpressionAttributeValues": _ser({":minus": -1, ":bytes": -document["size"]}),
+            }
+        }
+
+    def update_document(
+        self, document: dict[str, Any], *, expected_version: int, name: str | None, tags: list[str] | None
+    ) -> dict[str, Any]:
+        """Rename and/or retag `document` (as read) if its version is still `expected_version`."""
+        if document["version"] != expected_version:
+            raise PreconditionFailed("the document changed since you read it")
+        updated = now_iso()
+        changes: dict[str, Any] = {
+            "updatedAt": updated,
+            keys.GSI1_SORT_KEY: keys.updated_sort_key(updated, document["docId"]),
+        }
+        if name is not None:
+            changes["name"] = name
+        if tags is not None:
+            changes["tags"] = tags
+        new = {**document, **changes, "version": expected_version + 1}
+        old_tags, new_tags = set(document["tags"]), set(new["tags"])
+        items = [
+            self._update_document(document, changes, expect_version=expected_version),
+            *(self._put_link(new, t) for t in new["tags"]),
+            *self._delete_links(document, old_tags - new_tags),
+        ]
+        reasons = self._transact(items)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise PreconditionFailed("the document changed since you read it")
+        if reasons:
+            raise Conflict("the document is being changed by another request; try again")
+        return new
+
+    def trash(self, document: dict[str, Any]) -> dict[str, Any]:
+        if document["status"] == TRASHED:
+            raise Conflict("the document is already in the trash")
+        changes = {"status": TRASHED, keys.TRASHED_AT_ATTRIBUTE: now_iso(), keys.TTL_ATTRIBUTE: _epoch(TRASH_TTL),
+                   "statusBeforeTrash": document["status"]}  # fmt: skip
+        new = {**document, **changes, "version": document["version"] + 1}
+        items = [
+            self._update_document(
+                document, changes, remove=(keys.RECENT_SHARD_ATTRIBUTE,), expect_version=document["version"]
+            ),
+            *(self._put_link(new, t) for t in document["tags"]),
+        ]
+        if self._transact(items):
+            raise Conflict("the document changed while moving it to the trash; try again")
+        return new
+
+    def restore(self, document: dict[str, Any]) -> dict[str, Any]:
+        if document["status"] != TRASHED:
+            raise Conflict("the document is not in the trash")
+        status = document.get("statusBeforeTrash", AVAILABLE)
+        changes: dict[str, Any] = {"status": status}
+        removed = [keys.TRASHED_AT_ATTRIBUTE, "statusBeforeTrash"]
+        if status == AVAILABLE:
+            removed.append(keys.TTL_ATTRIBUTE)
+            changes[keys.RECENT_SHARD_ATTRIBUTE] = keys.recent_shard(document["docId"])
+        new = {k: v for k, v in {**document, **changes}.items() if k not in removed}
+        new["version"] = document["version"] + 1
+        items = [
+            self._update_document(document, changes, remove=removed, expect_version=document["version"]),
+            *(self._put_link(new, t) for t in document["tags"]),
+        ]
+        if self._transact(items):
+            raise Conflict("the document changed while restoring it; try again")
+        return new
+
+    def purge(self, document: dict[str, Any]) -> None:
+        """Delete the document, its tag links and shares, and release its quota."""
+        shares = self._query(
+            {
+                "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+                "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
+                "ExpressionAttributeValues": _ser(
+                    {
+                        ":pk": keys.user_partition(document["owner"]),
+                        ":prefix": keys.share_sort_key_prefix(document["docId"]),
+                    }
+                ),
+            },
+            100,
+            None,
+        ).items
+        items = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
+                    "ConditionExpression": "#version = :version",
+                    "ExpressionAttributeNames": {"#version": "version"},
+                    "ExpressionAttributeValues": _ser({":version": document["version"]}),
+                }
+            },
+            self._release_quota(document),
+            *self._delete_links(document, document["tags"]),
+            *(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": _ser({keys.PARTITION_KEY: s[keys.PARTITION_KEY], keys.SORT_KEY: s[keys.SORT_KEY]}),
+                    }
+                }
+                for s in shares
+            ),
+        ]
+        if self._transact(items):
+            raise Conflict("the document changed while purging it; try again")
+
+    # -- AP6 shares -----------------------------------------------------------------------
+    def put_share(self, document: dict[str, Any], grantee: str) -> dict[str, Any]:
+        shared_at = now_iso()
+        share = {
+            keys.PARTITION_KEY: keys.user_partition(document["owner"]),
+            keys.SORT_KEY: keys.share_sort_key(document["docId"], grantee),
+            keys.GSI1_PARTITION_KEY: keys.grantee_partition(grantee),
+            keys.GSI1_SORT_KEY: keys.shared_doc_sort_key(document["docId"]),
+            "grantee": grantee,
+            "sharedAt": shared_at,
+            **{k: document.get(k) for k in LISTING},
+        }
+        items = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
+                    "ConditionExpression": "#status = :available",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": _ser({":available": AVAILABLE}),
+                }
+            },
+            {"Put": {"TableName": self.table, "Item": _ser(share)}},
+        ]
+        if self._transact(items):
+            raise Conflict("only an available document can be shared")
+        return share
+
+    def delete_share(self, owner: str, doc_id: str, grantee: str) -> None:
+        self._call("delete_item", TableName=self.table, Key=self._key(owner, keys.share_sort_key(doc_id, grantee)))
+
+    def find_share(self, grantee: str, doc_id: str) -> dict[str, Any] | None:
+        """The share of `doc_id` with `grantee`, found from the grantee's side (one Query)."""
+        items = self._query(
+            {
+                "IndexName": keys.GSI1.name,
+                "KeyConditionExpression": "#pk = :pk AND #sk = :sk",
+                "ExpressionAttributeNames": {"#pk": keys.GSI1_PARTITION_KEY, "#sk": keys.GSI1_SORT_KEY},
+                "ExpressionAttributeValues": _ser(
+                    {":pk": keys.grantee_partition(grantee), ":sk": keys.shared_doc_sort_key(doc_id)}
+                ),
+            },
+            1,
+            None,
+        ).items
+        return items[0] if items else None
+
+    # -- usage ----------------------------------------------------------------------------
+    def usage(self, owner: str) -> dict[str, int]:
+        response = self._call("get_item", TableName=self.table, Key=self._key(owner, keys.profile_sort_key()))
+        item = _de(response.get("Item", {}))
+        return {"documents": int(item.get("documentCount", 0)), "bytes": int(item.get("byteCount", 0))}

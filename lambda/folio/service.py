@@ -1,0 +1,237 @@
+"""What Folio does for a caller: the rules between the HTTP edge and the adapters.
+
+Identity comes only from the authorizer's claims (`Caller`); every read is of the
+caller's own partition, or of a document shared with the caller through a share item.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from folio import cursor
+from folio.contracts import MAX_NAME_LENGTH, MAX_TAGS, TAG_PATTERN
+from folio.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, PreconditionRequired
+from folio.ids import new_id
+from folio.repository import AVAILABLE, PENDING, TRASHED, DocumentRepository, Page, doc_type_of, now_iso
+from folio.storage import DocumentStorage, object_key
+
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+_TAG = re.compile(TAG_PATTERN)
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$")
+_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    groups: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_bytes: int
+    quota_documents: int
+    quota_bytes: int
+    admins_group: str
+
+
+def valid_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidInput(f"{what} is not a valid id")
+    return value
+
+
+def valid_tags(tags: Any) -> list[str]:
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS or len(set(tags)) != len(tags):
+        raise InvalidInput(f"tags must be a list of at most {MAX_TAGS} distinct tags")
+    if not all(isinstance(t, str) and _TAG.match(t) for t in tags):
+        raise InvalidInput("a tag is 1-32 lowercase letters, digits or hyphens")
+    return list(tags)
+
+
+def valid_name(name: Any) -> str:
+    if (
+        not isinstance(name, str)
+        or not 1 <= len(name) <= MAX_NAME_LENGTH
+        or any(c in name for c in "/\\")
+        or any(ord(c) < 32 for c in name)
+    ):
+        raise InvalidInput(f"name must be 1-{MAX_NAME_LENGTH} characters without slashes or control characters")
+    return name
+
+
+def public(item: dict[str, Any]) -> dict[str, Any]:
+    """The API's view of a document: no keys, no internal attributes."""
+    view = {
+        "id": item["docId"],
+        "name": item["name"],
+        "contentType": item["contentType"],
+        "size": int(item["size"]),
+        "status": item["status"],
+        "tags": list(item.get("tags", [])),
+        "version": int(item["version"]),
+        "createdAt": item["createdAt"],
+        "updatedAt": item["updatedAt"],
+    }
+    if "owner" in item:
+        view["owner"] = item["owner"]
+    return view
+
+
+class DocumentService:
+    def __init__(
+        self, repository: DocumentRepository, storage: DocumentStorage, limits: Limits, cursor_secret: bytes
+    ) -> None:
+        self.repository = repository
+        self.storage = storage
+        self.limits = limits
+        self.secret = cursor_secret
+
+    # -- create ---------------------------------------------------------------------------
+    def create(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(body, dict) or set(body) - {"name", "contentType", "size", "tags"}:
+            raise InvalidInput("the body has unknown fields")
+        name = valid_name(body.get("name"))
+        content_type = body.get("contentType")
+        if not isinstance(content_type, str) or len(content_type) > 127 or not _CONTENT_TYPE.match(content_type):
+            raise InvalidInput("contentType must be a MIME type such as application/pdf")
+        size = body.get("size")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise InvalidInput("size must be a positive number of bytes")
+        if size > self.limits.max_upload_bytes:
+            raise PayloadTooLarge(f"a document may be at most {self.limits.max_upload_bytes} bytes")
+        tags = valid_tags(body.get("tags", []))
+        doc_id, created = new_id(), now_iso()
+        document = {
+            "docId": doc_id,
+            "owner": caller.user_id,
+            "name": name,
+            "contentType": content_type,
+            "docType": doc_type_of(content_type),
+            "size": size,
+            "status": PENDING,
+            "tags": tags,
+            "version": 1,
+            "createdAt": created,
+            "updatedAt": created,
+        }
+        item = self.repository.create_document(
+            document, max_documents=self.limits.quota_documents, max_bytes=self.limits.quota_bytes
+        )
+        key = object_key(self.storage.prefix, caller.user_id, doc_id)
+        return {"document": public(item), "upload": self.storage.upload_form(key, content_type, size)}
+
+    # -- reads ----------------------------------------------------------------------------
+    def get(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        return public(self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id")))
+
+    def _page(self, caller: Caller, query: str, limit: Any, token: str | None, fetch: Any) -> dict[str, Any]:
+        size = self._limit(limit)
+        start = cursor.decode(token, caller=caller.user_id, query=query, secret=self.secret) if token else None
+        page: Page = fetch(size, start)
+        result: dict[str, Any] = {"items": [public(i) for i in page.items]}
+        if page.last_key:
+            result["cursor"] = cursor.encode(page.last_key, caller=caller.user_id, query=query, secret=self.secret)
+        return result
+
+    @staticmethod
+    def _limit(limit: Any) -> int:
+        if limit is None:
+            return DEFAULT_LIMIT
+        if not str(limit).isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+        return int(limit)
+
+    def list(
+        self, caller: Caller, *, tag: str | None, doc_type: str | None, limit: Any, token: str | None
+    ) -> dict[str, Any]:
+        me = caller.user_id
+        if tag is not None and doc_type is not None:
+            raise InvalidInput("filter by tag or by type, not both")
+        if tag is not None:
+            valid_tags([tag])
+            return self._page(
+                caller, f"tag:{tag}", limit, token, lambda n, s: self.repository.list_by_tag(me, tag, n, s)
+            )
+        if doc_type is not None:
+            valid_tags([doc_type])
+            return self._page(
+                caller, f"type:{doc_type}", limit, token, lambda n, s: self.repository.list_by_type(me, doc_type, n, s)
+            )
+        return self._page(caller, "all", limit, token, lambda n, s: self.repository.list_documents(me, n, s))
+
+    def trash_list(self, caller: Caller, limit: Any, token: str | None) -> dict[str, Any]:
+        return self._page(caller, "trash", limit, token, lambda n, s: self.repository.list_trash(caller.user_id, n, s))
+
+    def shared(self, caller: Caller, limit: Any, token: str | None) -> dict[str, Any]:
+        return self._page(
+            caller, "shared", limit, token, lambda n, s: self.repository.list_shared_with(caller.user_id, n, s)
+        )
+
+    def usage(self, caller: Caller) -> dict[str, int]:
+        used = self.repository.usage(caller.user_id)
+        return {**used, "quotaDocuments": self.limits.quota_documents, "quotaBytes": self.limits.quota_bytes}
+
+    def recent(self, caller: Caller, limit: Any) -> dict[str, Any]:
+        if self.limits.admins_group not in caller.groups:
+            raise Forbidden("only administrators may read the recent-uploads feed")
+        items = self.repository.recent_uploads(self._limit(limit))
+        return {"items": [{**{k: i.get(k) for k in ("owner", "name", "contentType", "status")}, "id": i["docId"],
+                           "size": int(i["size"]), "createdAt": i["createdAt"]} for i in items]}  # fmt: skip
+
+    # -- changes --------------------------------------------------------------------------
+    def update(self, caller: Caller, doc_id: str, if_match: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        if if_match is None:
+            raise PreconditionRequired("send If-Match with the version you read")
+        expected = if_match.strip('"')
+        if not expected.isdigit():
+            raise InvalidInput("If-Match must be the document version")
+        if not isinstance(body, dict) or not body or set(body) - {"name", "tags"}:
+            raise InvalidInput("send a name, tags, or both")
+        name = valid_name(body["name"]) if "name" in body else None
+        tags = valid_tags(body["tags"]) if "tags" in body else None
+        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+        if document["status"] == TRASHED:
+            raise NotFound("no such document")
+        return public(self.repository.update_document(document, expected_version=int(expected), name=name, tags=tags))
+
+    def delete(self, caller: Caller, doc_id: str, purge: Any) -> None:
+        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+        if purge not in (None, "true", "false"):
+            raise InvalidInput("purge must be true or false")
+        if purge == "true":
+            self.repository.purge(document)
+        else:
+            self.repository.trash(document)
+
+    def restore(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+        return public(self.repository.restore(document))
+
+    def share(self, caller: Caller, doc_id: str, grantee: str) -> dict[str, Any]:
+        valid_id(grantee, "the user id")
+        if grantee == caller.user_id:
+            raise InvalidInput("you cannot share a document with yourself")
+        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+        share = self.repository.put_share(document, grantee)
+        return {"documentId": doc_id, "userId": grantee, "sharedAt": share["sharedAt"]}
+
+    def unshare(self, caller: Caller, doc_id: str, grantee: str) -> None:
+        self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+        self.repository.delete_share(caller.user_id, doc_id, valid_id(grantee, "the user id"))
+
+    def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
+        valid_id(doc_id, "the document id")
+        try:
+            document = self.repository.get_document(caller.user_id, doc_id)
+        except NotFound:
+            share = self.repository.find_share(caller.user_id, doc_id)
+            if share is None:
+                raise
+            document = self.repository.get_document(share["owner"], doc_id)
+        if document["status"] != AVAILABLE:
+            raise NotFound("the document has no downloadable content")
+        key = object_key(self.storage.prefix, document["owner"], doc_id)
+        return self.storage.download_url(key, document["name"])

@@ -1,0 +1,60 @@
+"""S3: object keys built server-side, and short-lived presigned upload and download forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from folio.keys import InvalidKeyPart
+
+PRESIGN_SECONDS = 300  # the API promises at most five minutes
+
+
+def object_key(prefix: str, owner: str, doc_id: str) -> str:
+    """documents/<owner>/<docId>: never a name a user typed."""
+    for label, part in (("owner", owner), ("doc_id", doc_id)):
+        if not part or "/" in part or part in (".", ".."):
+            raise InvalidKeyPart(f"{label} cannot be part of an object key")
+    return f"{prefix}{owner}/{doc_id}"
+
+
+class DocumentStorage:
+    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def upload_form(self, key: str, content_type: str, size: int) -> dict[str, Any]:
+        """A presigned POST bound to the exact key, content type and size."""
+        form: dict[str, Any] = self.client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
+            ExpiresIn=PRESIGN_SECONDS,
+        )
+        return {"url": form["url"], "fields": form["fields"], "expiresIn": PRESIGN_SECONDS}
+
+    def download_url(self, key: str, file_name: str) -> dict[str, Any]:
+        safe_name = "".join(c if c.isalnum() or c in "._- " else "_" for c in file_name)[:200]
+        url = self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{safe_name}"',
+            },
+            ExpiresIn=PRESIGN_SECONDS,
+        )
+        return {"url": url, "expiresIn": PRESIGN_SECONDS}
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        try:
+            response: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+            return response
+        except self.client.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
