@@ -283,13 +283,12 @@ class DocumentRepository:
     def mark_available(self, document: dict[str, Any]) -> bool:
         """PENDING -> AVAILABLE (and into the recent feed). False if it was not PENDING."""
         updated = now_iso()
-        changes = {"status": AVAILABLE, "updatedAt": updated}
+        changes: dict[str, Any] = {
+            "status": AVAILABLE,
+            "updatedAt": updated,
+            keys.RECENT_SHARD_ATTRIBUTE: keys.recent_shard(document["docId"]),  # joins the recent feed
+        }
         items = [self._update_document(document, changes, remove=(keys.TTL_ATTRIBUTE,), expect_status=PENDING)]
-        items[0]["Update"]["UpdateExpression"] += ", #shard = :shard"
-        items[0]["Update"]["ExpressionAttributeNames"]["#shard"] = keys.RECENT_SHARD_ATTRIBUTE
-        items[0]["Update"]["ExpressionAttributeValues"][":shard"] = _serializer.serialize(
-            keys.recent_shard(document["docId"])
-        )
         items += [self._put_link({**document, **changes}, t) for t in document["tags"]]
         return not self._transact(items)
 

@@ -1,0 +1,106 @@
+"""End to end: create -> HTTP POST of the presigned form to S3 -> upload worker -> AVAILABLE
+-> presigned download fetched over HTTP. And what the worker does with bad objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from folio.handlers import upload_worker
+
+from tests.integration.conftest import BUCKET, PREFIX, Api, Engines, FakeContext, new_user
+
+CONTENT = b"%PDF-1.7 folio test document\n" * 10
+
+
+def object_created(key: str) -> dict[str, Any]:
+    return {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": 0}},
+    }
+
+
+def create(api: Api, owner: str, *, size: int = len(CONTENT), content_type: str = "application/pdf") -> dict[str, Any]:
+    reply = api.call(
+        "create", "POST", "/documents", sub=owner, body={"name": "report.pdf", "contentType": content_type, "size": size}
+    )
+    assert reply.status == 201, reply.body
+    body: dict[str, Any] = reply.body
+    return body
+
+
+def upload(form: dict[str, Any], content: bytes, content_type: str = "application/pdf") -> None:
+    response = requests.post(
+        form["url"], data=form["fields"], files={"file": ("report.pdf", content, content_type)}, timeout=10
+    )
+    assert response.status_code in (200, 204), response.text
+
+
+def test_upload_flow_end_to_end(api: Api, engines: Engines) -> None:
+    owner = new_user()
+    created = create(api, owner)
+    document, form = created["document"], created["upload"]
+
+    upload(form, CONTENT)
+    outcome = upload_worker.handler(object_created(f"{PREFIX}{owner}/{document['id']}"), FakeContext())
+    settled = api.call("read", "GET", f"/documents/{document['id']}", sub=owner)
+    link = api.call("download", "GET", f"/documents/{document['id']}/download", sub=owner)
+    fetched = requests.get(link.body["url"], timeout=10)
+
+    assert form["fields"]["key"] == f"{PREFIX}{owner}/{document['id']}"
+    assert form["expiresIn"] <= 300
+    assert outcome == {"outcome": "available"}
+    assert settled.body["status"] == "AVAILABLE"
+    assert link.status == 200 and link.body["expiresIn"] <= 300
+    assert fetched.status_code == 200
+    assert fetched.content == CONTENT
+
+
+def test_worker_is_safe_to_run_twice(api: Api, engines: Engines) -> None:
+    owner = new_user()
+    created = create(api, owner)
+    upload(created["upload"], CONTENT)
+    key = f"{PREFIX}{owner}/{created['document']['id']}"
+
+    first = upload_worker.handler(object_created(key), FakeContext())
+    second = upload_worker.handler(object_created(key), FakeContext())
+
+    assert (first, second) == ({"outcome": "available"}, {"outcome": "unchanged"})
+    assert engines.s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] == len(CONTENT)
+
+
+def test_object_that_does_not_match_is_deleted_and_quota_released(api: Api, engines: Engines) -> None:
+    owner = new_user()
+    created = create(api, owner, size=len(CONTENT))
+    key = f"{PREFIX}{owner}/{created['document']['id']}"
+    engines.s3.put_object(Bucket=BUCKET, Key=key, Body=CONTENT + b"more", ContentType="application/pdf")
+
+    outcome = upload_worker.handler(object_created(key), FakeContext())
+    usage = api.call("read", "GET", "/me/usage", sub=owner)
+    gone = api.call("read", "GET", f"/documents/{created['document']['id']}", sub=owner)
+
+    assert outcome == {"outcome": "deleted:mismatch"}
+    assert engines.s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount", 0) == 0
+    assert usage.body["documents"] == 0 and usage.body["bytes"] == 0
+    assert gone.status == 404
+
+
+def test_object_without_a_document_is_deleted(engines: Engines) -> None:
+    key = f"{PREFIX}{new_user()}/01NOSUCHDOCUMENT"
+    engines.s3.put_object(Bucket=BUCKET, Key=key, Body=b"stray")
+
+    outcome = upload_worker.handler(object_created(key), FakeContext())
+
+    assert outcome == {"outcome": "deleted:no-document"}
+    assert engines.s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount", 0) == 0
+
+
+def test_pending_document_has_nothing_to_download(api: Api) -> None:
+    owner = new_user()
+    created = create(api, owner)
+
+    reply = api.call("download", "GET", f"/documents/{created['document']['id']}/download", sub=owner)
+
+    assert reply.status == 404
+    assert reply.body["error"]["code"] == "not_found"
