@@ -25,9 +25,9 @@ from typing import Any
 
 import boto3
 import pytest
-from folio import keys
 from moto.server import ThreadedMotoServer
 
+from folio import keys
 from tests.conftest import PROJECT_ROOT
 
 REGION = "us-east-1"
@@ -58,7 +58,15 @@ def dynamodb_endpoint() -> Iterator[str]:
     jar = dynamodb_local_jar()
     port = free_port()
     process = subprocess.Popen(
-        ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-inMemory", "-port", str(port)],
+        [
+            "java",
+            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar),
+            "-inMemory",
+            "-port",
+            str(port),
+        ],
         cwd=jar.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -112,7 +120,10 @@ def create_documents_table(client: Any) -> None:
         TableName=TABLE,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
-        KeySchema=[{"AttributeName": keys.PARTITION_KEY, "KeyType": "HASH"}, {"AttributeName": keys.SORT_KEY, "KeyType": "RANGE"}],
+        KeySchema=[
+            {"AttributeName": keys.PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": keys.SORT_KEY, "KeyType": "RANGE"},
+        ],
         GlobalSecondaryIndexes=indexes,
     )
     client.update_time_to_live(
@@ -236,7 +247,9 @@ class Api:
     def call(self, group: str, method: str, path: str, **event: Any) -> Reply:
         response = self.modules[group].handler(api_event(method, path, **event), FakeContext())
         text = response.get("body") or ""
-        return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers") or {})
+        headers = dict(response.get("headers") or {})
+        headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v})
+        return Reply(response["statusCode"], json.loads(text) if text else None, headers)
 
 
 @pytest.fixture(scope="session")

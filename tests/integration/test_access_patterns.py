@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from folio import keys
 from folio.errors import InvalidCursor, NotFound, PreconditionFailed, QuotaExceeded
 from folio.repository import AVAILABLE, DocumentRepository, RequestLog, doc_type_of, now_iso
-
 from tests.integration.conftest import TABLE, Engines, new_user
 
 
@@ -17,7 +17,9 @@ def repo(engines: Engines) -> DocumentRepository:
     return DocumentRepository(engines.dynamodb, TABLE, RequestLog())
 
 
-def document(owner: str, doc_id: str, *, size: int = 100, tags: tuple[str, ...] = (), content_type: str = "application/pdf") -> dict[str, Any]:
+def document(
+    owner: str, doc_id: str, *, size: int = 100, tags: tuple[str, ...] = (), content_type: str = "application/pdf"
+) -> dict[str, Any]:
     created = now_iso()
     return {
         "docId": doc_id, "owner": owner, "name": f"{doc_id}.bin", "contentType": content_type,

@@ -8,7 +8,9 @@ from tests.integration.conftest import Api, new_user
 def test_create_then_get(api: Api) -> None:
     owner = new_user()
 
-    created = api.call("create", "POST", "/documents", sub=owner, body={"name": "a.pdf", "contentType": "application/pdf", "size": 10})
+    created = api.call(
+        "create", "POST", "/documents", sub=owner, body={"name": "a.pdf", "contentType": "application/pdf", "size": 10}
+    )
     got = api.call("read", "GET", f"/documents/{created.body['document']['id']}", sub=owner)
 
     assert created.status == 201, created.body

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from folio.handlers import upload_worker
 
+from folio.handlers import upload_worker
 from tests.integration.conftest import BUCKET, PREFIX, Api, Engines, FakeContext, new_user
 
 CONTENT = b"%PDF-1.7 folio test document\n" * 10
@@ -23,7 +23,11 @@ def object_created(key: str) -> dict[str, Any]:
 
 def create(api: Api, owner: str, *, size: int = len(CONTENT), content_type: str = "application/pdf") -> dict[str, Any]:
     reply = api.call(
-        "create", "POST", "/documents", sub=owner, body={"name": "report.pdf", "contentType": content_type, "size": size}
+        "create",
+        "POST",
+        "/documents",
+        sub=owner,
+        body={"name": "report.pdf", "contentType": content_type, "size": size},
     )
     assert reply.status == 201, reply.body
     body: dict[str, Any] = reply.body

@@ -1,0 +1,256 @@
+"""The API's promises through the real handlers: errors, cursors, idempotency, isolation, races."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+from folio.contracts import ROUTES
+from tests.integration.conftest import ADMINS, Api, Engines, new_user
+
+
+def create(api: Api, owner: str, **body: Any) -> dict[str, Any]:
+    payload = {"name": "a.pdf", "contentType": "application/pdf", "size": 10, **body}
+    reply = api.call("create", "POST", "/documents", sub=owner, body=payload)
+    assert reply.status == 201, reply.body
+    document: dict[str, Any] = reply.body["document"]
+    return document
+
+
+def available(api: Api, engines: Engines, owner: str) -> dict[str, Any]:
+    """A document that finished uploading (the worker's transition, without S3)."""
+    from folio.handlers import wiring
+
+    document = create(api, owner)
+    wiring.repository().mark_available(wiring.repository().get_document(owner, document["id"]))
+    return document
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+def test_no_claims_is_401_with_a_json_error(api: Api) -> None:
+    reply = api.call("read", "GET", "/documents", sub=None)
+
+    assert reply.status == 401
+    assert reply.body["error"]["code"] == "unauthorized"
+    assert set(reply.body["error"]) == {"code", "message", "requestId"}
+
+
+@pytest.mark.parametrize(
+    ("body", "raw", "status", "code"),
+    [
+        (None, "{not json", 400, "invalid_input"),
+        ({"name": "a", "contentType": "application/pdf", "size": 1, "owner": "x"}, None, 400, "invalid_input"),
+        ({"name": "a/b", "contentType": "application/pdf", "size": 1}, None, 400, "invalid_input"),
+        ({"name": "a", "contentType": "pdf", "size": 1}, None, 400, "invalid_input"),
+        ({"name": "a", "contentType": "application/pdf", "size": 0}, None, 400, "invalid_input"),
+        ({"name": "a", "contentType": "application/pdf", "size": 1, "tags": ["Bad Tag"]}, None, 400, "invalid_input"),
+        ({"name": "a", "contentType": "application/pdf", "size": 11 * 1024 * 1024}, None, 413, "too_large"),
+    ],
+)
+def test_bad_create_requests_get_the_right_status(api: Api, body: Any, raw: str | None, status: int, code: str) -> None:
+    reply = api.call("create", "POST", "/documents", sub=new_user(), body=body, raw_body=raw)
+
+    assert (reply.status, reply.body["error"]["code"]) == (status, code)
+
+
+def test_quota_exceeded_is_422(api: Api) -> None:
+    owner = new_user()
+    for _ in range(25):  # QUOTA_DOCUMENTS in the test environment
+        create(api, owner)
+
+    reply = api.call(
+        "create", "POST", "/documents", sub=owner, body={"name": "x", "contentType": "text/plain", "size": 1}
+    )
+
+    assert (reply.status, reply.body["error"]["code"]) == (422, "quota_exceeded")
+
+
+def test_patch_needs_if_match_and_the_current_version(api: Api) -> None:
+    owner = new_user()
+    document = create(api, owner)
+    path = f"/documents/{document['id']}"
+
+    missing = api.call("modify", "PATCH", path, sub=owner, body={"name": "b.pdf"})
+    stale = api.call("modify", "PATCH", path, sub=owner, body={"name": "b.pdf"}, headers={"If-Match": '"7"'})
+    fresh = api.call("modify", "PATCH", path, sub=owner, body={"name": "b.pdf"}, headers={"If-Match": '"1"'})
+
+    assert (missing.status, missing.body["error"]["code"]) == (428, "if_match_required")
+    assert (stale.status, stale.body["error"]["code"]) == (412, "version_mismatch")
+    assert fresh.status == 200 and fresh.body["name"] == "b.pdf" and fresh.headers["ETag"] == '"2"'
+
+
+def test_restore_of_a_document_not_in_the_trash_is_409(api: Api) -> None:
+    owner = new_user()
+    document = create(api, owner)
+
+    reply = api.call("modify", "POST", f"/documents/{document['id']}/restore", sub=owner)
+
+    assert (reply.status, reply.body["error"]["code"]) == (409, "conflict")
+
+
+def test_trash_restore_purge_through_the_api(api: Api) -> None:
+    owner = new_user()
+    document = create(api, owner)
+    path = f"/documents/{document['id']}"
+
+    assert api.call("modify", "DELETE", path, sub=owner).status == 204
+    assert [d["id"] for d in api.call("read", "GET", "/trash", sub=owner).body["items"]] == [document["id"]]
+    assert api.call("modify", "POST", f"{path}/restore", sub=owner).status == 200
+    assert api.call("modify", "DELETE", path, sub=owner, query={"purge": "true"}).status == 204
+    assert api.call("read", "GET", path, sub=owner).status == 404
+    assert api.call("read", "GET", "/me/usage", sub=owner).body["documents"] == 0
+
+
+def test_errors_never_leak_internals(api: Api) -> None:
+    reply = api.call("read", "GET", "/documents/has%20space", sub=new_user())
+    text = json.dumps(reply.body)
+
+    assert reply.status in (400, 404)
+    for secret in ("folio-documents", "USER#", "DOC#", "Traceback", "botocore"):
+        assert secret not in text
+
+
+# -- cursors ------------------------------------------------------------------------------
+
+
+def test_paging_with_cursors_and_refusing_foreign_or_tampered_ones(api: Api) -> None:
+    owner, other = new_user(), new_user()
+    ids = [create(api, owner)["id"] for _ in range(5)]
+    create(api, other)
+
+    seen, token = [], None
+    while True:
+        query = {"limit": "2", **({"cursor": token} if token else {})}
+        page = api.call("read", "GET", "/documents", sub=owner, query=query)
+        seen += [d["id"] for d in page.body["items"]]
+        token = page.body.get("cursor")
+        if not token:
+            break
+    first = api.call("read", "GET", "/documents", sub=owner, query={"limit": "2"}).body["cursor"]
+    body, mac = first.split(".")
+    tampered = ("A" if body[0] != "A" else "B") + body[1:] + "." + mac
+
+    assert seen == sorted(ids, reverse=True)
+    for bad, who, query in (
+        (first, other, {}),  # another user's cursor
+        (tampered, owner, {}),  # a changed cursor
+        (first, owner, {"tag": "x"}),  # a cursor from another query
+        ("garbage", owner, {}),
+    ):
+        reply = api.call("read", "GET", "/documents", sub=who, query={"cursor": bad, **query})
+        assert (reply.status, reply.body["error"]["code"]) == (400, "invalid_cursor")
+
+
+# -- idempotency --------------------------------------------------------------------------
+
+
+def test_same_idempotency_key_and_payload_gives_the_same_response_and_one_document(api: Api) -> None:
+    owner, key = new_user(), uuid.uuid4().hex
+    body = {"name": "once.pdf", "contentType": "application/pdf", "size": 5}
+
+    first = api.call("create", "POST", "/documents", sub=owner, body=body, headers={"Idempotency-Key": key})
+    again = api.call("create", "POST", "/documents", sub=owner, body=body, headers={"Idempotency-Key": key})
+    changed = api.call(
+        "create", "POST", "/documents", sub=owner, body={**body, "size": 6}, headers={"Idempotency-Key": key}
+    )
+    someone_else = api.call("create", "POST", "/documents", sub=new_user(), body=body, headers={"Idempotency-Key": key})
+
+    assert first.status == again.status == 201
+    assert first.body["document"] == again.body["document"]
+    assert api.call("read", "GET", "/me/usage", sub=owner).body["documents"] == 1
+    assert (changed.status, changed.body["error"]["code"]) == (422, "idempotency_key_reused")
+    assert someone_else.status == 201 and someone_else.body["document"]["id"] != first.body["document"]["id"]
+
+
+# -- concurrency --------------------------------------------------------------------------
+
+
+def test_two_conflicting_patches_exactly_one_wins_in_50_trials(api: Api) -> None:
+    owner = new_user()
+    outcomes = []
+    for trial in range(50):
+        document = create(api, owner, name=f"t{trial}.pdf") if trial % 20 == 0 else document  # type: ignore[has-type]
+        version = api.call("read", "GET", f"/documents/{document['id']}", sub=owner).body["version"]
+        results: list[int] = []
+        barrier = threading.Barrier(2)
+
+        def patch(name: str, version: int = version, document: dict[str, Any] = document) -> None:
+            barrier.wait()
+            reply = api.call(
+                "modify", "PATCH", f"/documents/{document['id']}", sub=owner,
+                body={"name": name}, headers={"If-Match": f'"{version}"'},
+            )  # fmt: skip
+            results.append(reply.status)
+
+        threads = [threading.Thread(target=patch, args=(f"{side}-{trial}.pdf",)) for side in ("left", "right")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        outcomes.append(sorted(results))
+
+    assert outcomes == [[200, 412]] * 50
+
+
+# -- isolation ----------------------------------------------------------------------------
+
+ROLES = ("owner", "other", "grantee", "admin", "anonymous")
+# status per role, in ROLES order, for each route
+EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
+    ("POST", "/documents"): (201, 201, 201, 201, 401),
+    ("GET", "/documents"): (200, 200, 200, 200, 401),
+    ("GET", "/documents/{id}"): (200, 404, 404, 404, 401),
+    ("PATCH", "/documents/{id}"): (200, 404, 404, 404, 401),
+    ("DELETE", "/documents/{id}"): (204, 404, 404, 404, 401),
+    ("POST", "/documents/{id}/restore"): (409, 404, 404, 404, 401),
+    ("GET", "/documents/{id}/download"): (200, 404, 200, 404, 401),
+    ("PUT", "/documents/{id}/shares/{userId}"): (200, 404, 404, 404, 401),
+    ("DELETE", "/documents/{id}/shares/{userId}"): (204, 404, 404, 404, 401),
+    ("GET", "/trash"): (200, 200, 200, 200, 401),
+    ("GET", "/shared"): (200, 200, 200, 200, 401),
+    ("GET", "/me/usage"): (200, 200, 200, 200, 401),
+    ("GET", "/admin/recent"): (403, 403, 403, 200, 401),
+}
+GROUP = {(r.method, r.path): r.group.value for r in ROUTES}
+
+
+def test_the_matrix_covers_every_route() -> None:
+    assert set(EXPECTED) == {(r.method, r.path) for r in ROUTES}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", sorted(EXPECTED), ids=lambda r: f"{r[0]} {r[1]}")
+def test_isolation(api: Api, engines: Engines, route: tuple[str, str], role: str) -> None:
+    owner, grantee, other, admin, third = (new_user() for _ in range(5))
+    document = available(api, engines, owner)
+    api.call("modify", "PUT", f"/documents/{document['id']}/shares/{grantee}", sub=owner)
+    callers = {
+        "owner": (owner, ()),
+        "other": (other, ()),
+        "grantee": (grantee, ()),
+        "admin": (admin, (ADMINS,)),
+        "anonymous": (None, ()),
+    }
+    sub, groups = callers[role]
+    method, template = route
+    path = template.replace("{id}", document["id"]).replace("{userId}", third)
+    extra: dict[str, Any] = {}
+    if method == "POST" and template == "/documents":
+        extra["body"] = {"name": "n.pdf", "contentType": "application/pdf", "size": 3}
+    if method == "PATCH":
+        extra.update(body={"name": "renamed.pdf"}, headers={"If-Match": f'"{document["version"] + 1}"'})
+
+    reply = api.call(GROUP[route], method, path, sub=sub, groups=groups, **extra)
+
+    assert reply.status == EXPECTED[route][ROLES.index(role)], reply.body
+    sees_everyone_by_design = role == "admin" and template == "/admin/recent"
+    if role not in ("owner", "grantee") and not sees_everyone_by_design and reply.status < 300 and reply.body:
+        assert document["id"] not in json.dumps(reply.body), "a non-owner saw the owner's document"
+    if role == "grantee" and template == "/shared":
+        assert [d["id"] for d in reply.body["items"]] == [document["id"]]
