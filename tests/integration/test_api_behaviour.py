@@ -171,31 +171,37 @@ def test_same_idempotency_key_and_payload_gives_the_same_response_and_one_docume
 # -- concurrency --------------------------------------------------------------------------
 
 
+def race(api: Api, owner: str, document_id: str, version: int, names: tuple[str, str]) -> list[int]:
+    """Two PATCHes with the same If-Match, released at the same instant; their statuses."""
+    statuses: list[int] = []
+    barrier = threading.Barrier(len(names))
+
+    def patch(name: str) -> None:
+        barrier.wait()
+        reply = api.call(
+            "modify", "PATCH", f"/documents/{document_id}", sub=owner,
+            body={"name": name}, headers={"If-Match": f'"{version}"'},
+        )  # fmt: skip
+        statuses.append(reply.status)
+
+    threads = [threading.Thread(target=patch, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses)
+
+
 def test_two_conflicting_patches_exactly_one_wins_in_50_trials(api: Api) -> None:
     owner = new_user()
+    document = create(api, owner)
     outcomes = []
     for trial in range(50):
-        document = create(api, owner, name=f"t{trial}.pdf") if trial % 20 == 0 else document  # type: ignore[has-type]
         version = api.call("read", "GET", f"/documents/{document['id']}", sub=owner).body["version"]
-        results: list[int] = []
-        barrier = threading.Barrier(2)
-
-        def patch(name: str, version: int = version, document: dict[str, Any] = document) -> None:
-            barrier.wait()
-            reply = api.call(
-                "modify", "PATCH", f"/documents/{document['id']}", sub=owner,
-                body={"name": name}, headers={"If-Match": f'"{version}"'},
-            )  # fmt: skip
-            results.append(reply.status)
-
-        threads = [threading.Thread(target=patch, args=(f"{side}-{trial}.pdf",)) for side in ("left", "right")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        outcomes.append(sorted(results))
+        outcomes.append(race(api, owner, document["id"], version, (f"left-{trial}.pdf", f"right-{trial}.pdf")))
 
     assert outcomes == [[200, 412]] * 50
+    assert api.call("read", "GET", f"/documents/{document['id']}", sub=owner).body["version"] == 51
 
 
 # -- isolation ----------------------------------------------------------------------------
