@@ -88,8 +88,12 @@ BODY_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 # Response bodies (OpenAPI 3.0 schemas; draft-04 compatible too).
+# Response objects are closed (additionalProperties: false): the fuzz tests validate every
+# response against them, so an internal attribute (a key, an index attribute) that leaks
+# into a response fails a test.
 _DOCUMENT = {
     "type": "object",
+    "additionalProperties": False,
     "required": ["id", "name", "contentType", "size", "status", "tags", "version", "createdAt", "updatedAt"],
     "properties": {
         "id": {"type": "string", "pattern": ID_PATTERN},
@@ -106,6 +110,7 @@ _DOCUMENT = {
 }
 _PAGE = {
     "type": "object",
+    "additionalProperties": False,
     "required": ["items"],
     "properties": {
         "items": {"type": "array", "items": {"$ref": "#/components/schemas/Document"}},
@@ -115,13 +120,40 @@ _PAGE = {
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Document": _DOCUMENT,
     "DocumentPage": _PAGE,
+    # The admin feed (AP8) is read from GSI2, which projects only what an operator needs.
+    "RecentUploads": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["items"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["id", "owner", "name", "contentType", "size", "status", "createdAt"],
+                    "properties": {
+                        "id": {"type": "string", "pattern": ID_PATTERN},
+                        "owner": {"type": "string"},
+                        "name": {"type": "string"},
+                        "contentType": {"type": "string"},
+                        "size": {"type": "integer", "minimum": 0},
+                        "status": {"type": "string", "enum": ["PENDING", "AVAILABLE", "TRASHED"]},
+                        "createdAt": {"type": "string"},
+                    },
+                },
+            }
+        },
+    },
     "CreatedDocument": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["document", "upload"],
         "properties": {
             "document": {"$ref": "#/components/schemas/Document"},
             "upload": {
                 "type": "object",
+                "additionalProperties": False,
                 "required": ["url", "fields", "expiresIn"],
                 "properties": {
                     "url": {"type": "string"},
@@ -133,16 +165,19 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Download": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["url", "expiresIn"],
         "properties": {"url": {"type": "string"}, "expiresIn": {"type": "integer", "maximum": 300}},
     },
     "Share": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["documentId", "userId", "sharedAt"],
         "properties": {"documentId": {"type": "string"}, "userId": {"type": "string"}, "sharedAt": {"type": "string"}},
     },
     "Usage": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["documents", "bytes", "quotaDocuments", "quotaBytes"],
         "properties": {
             "documents": {"type": "integer", "minimum": 0},
@@ -153,10 +188,12 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Error": {
         "type": "object",
+        "additionalProperties": False,
         "required": ["error"],
         "properties": {
             "error": {
                 "type": "object",
+                "additionalProperties": False,
                 "required": ["code", "message"],
                 "properties": {
                     "code": {"type": "string", "description": "stable, machine-readable"},
@@ -179,13 +216,13 @@ ROUTES: tuple[Route, ...] = (
           body="UpdateDocument", headers=("If-Match",), response="Document",
           errors=(400, 401, 404, 412, 428, 429)),
     Route("DELETE", "/documents/{id}", FunctionGroup.MODIFY, "Move a document to the trash, or purge it",
-          query=("purge",), success=204),
+          query=("purge",), success=204, errors=(400, 401, 403, 404, 409, 429)),
     Route("POST", "/documents/{id}/restore", FunctionGroup.MODIFY, "Restore a document from the trash",
           response="Document", errors=(400, 401, 404, 409, 429)),
     Route("GET", "/documents/{id}/download", FunctionGroup.DOWNLOAD, "Get a short-lived download URL",
           response="Download", errors=(400, 401, 404, 409, 429)),
     Route("PUT", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Share a document with a user",
-          response="Share"),
+          response="Share", errors=(400, 401, 403, 404, 409, 429)),
     Route("DELETE", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Stop sharing a document", success=204),
     Route("GET", "/trash", FunctionGroup.READ, "List my trash (AP7)", query=("limit", "cursor"),
           response="DocumentPage", errors=(400, 401, 429)),
@@ -194,7 +231,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/me/usage", FunctionGroup.READ, "My document count, bytes and quota", response="Usage",
           errors=(401, 429)),
     Route("GET", "/admin/recent", FunctionGroup.ADMIN, "Recent uploads across users (AP8)",
-          query=("limit",), admins_only=True, response="DocumentPage", errors=(400, 401, 403, 429)),
+          query=("limit",), admins_only=True, response="RecentUploads", errors=(400, 401, 403, 429)),
 )  # fmt: skip
 
 
