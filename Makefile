@@ -87,7 +87,7 @@ openapi: install ## Regenerate docs/openapi.json from lambda/folio/contracts.py
 	@PYTHONPATH=lambda $(PY) -m folio.openapi > docs/openapi.json
 	@echo "==> docs/openapi.json regenerated; review and commit the diff"
 
-bench: install $(STAMPS)/java ## Measure synth time, test time and resource counts into benchmarks/results.json
+bench: install $(STAMPS)/java ## Measure synth, test time, resources, access-pattern capacity, handler imports, asset size into benchmarks/results.json
 	@$(PY) benchmarks/run.py
 
 clean: ## Remove everything the Makefile installed or generated

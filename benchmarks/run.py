@@ -1,4 +1,4 @@
-"""`make bench`: measure Folio's synth and test times and its size; print and write results.json.
+"""`make bench`: measure Folio's synth and test times, its size, its cold imports and its DynamoDB access patterns.
 
 Measures (median of --runs, default 3, for the synth figures):
 - wall time of `cdk synth` of the whole app (default environment, nag on, validation on);
@@ -6,12 +6,23 @@ Measures (median of --runs, default 3, for the synth figures):
 - wall time of `make test` (one run; --skip-test to leave it out);
 - resources per stack for every environment;
 - with --fresh-clone: `make synth` in a fresh clone, installs included;
-- the Lambda code asset's zipped size (target <= 1 MB without the layer);
-- cold import time of every runtime module a function loads (`python -X importtime`),
-  next to a bare `import boto3` in the same run (target <= 1.5x).
+- the Lambda code asset's zipped size, as CDK packages lambda/ (the Powertools layer is not in it);
+- cold import time of each handler module under lambda/folio/handlers/ (create, read, modify, download,
+  admin, upload_worker; `python -X importtime`, median of 7 rounds, with the function's environment faked),
+  next to a bare `import boto3` timed in the same rounds, and any network I/O a module attempts at import time;
+- for each access pattern AP1-AP9 on DynamoDB Local (benchmarks/access_patterns.py): requests made per
+  operation, Scans, capacity consumed (ReturnConsumedCapacity) next to the theoretical minimum for the
+  item sizes used, with a note on every difference.
 
-Targets (from issue #2): warm synth <= 4x the empty app; `make test` <= 180 s on 2
-cores; fresh-clone `make synth` <= 300 s. The script reports; it never fails on a target.
+Targets: warm synth <= 4x the empty app; `make test` <= 180 s on 2 cores; fresh-clone `make synth`
+<= 300 s (issue #2); Lambda asset <= 1 MB without the layer; each handler's cold import <= 1.5x a bare
+boto3 import; one DynamoDB request per access pattern (AP8: one per shard), 0 Scans in any request
+path, consumed capacity at the minimum. The script reports; it never fails on a target.
+
+`--only access-patterns,imports,asset` runs just those parts (any of synth, resources, asset, imports,
+access-patterns, test, fresh-clone). A partial run merges its figures into the existing
+benchmarks/results.json, keeps the other parts' figures, and records in `measured_at` which commit
+each part was last measured at.
 """
 
 from __future__ import annotations
@@ -40,7 +51,58 @@ TARGETS = {
     "fresh_clone_synth_seconds_max": 300.0,
     "lambda_asset_bytes_max": 1_000_000,
     "import_ratio_to_boto3_max": 1.5,
+    "requests_per_access_pattern": 1,
+    "requests_recent_uploads": "one per shard",
+    "scans_per_request_path": 0,
+    "capacity": "consumed == minimum",
 }
+PARTS = ("synth", "resources", "asset", "imports", "access-patterns", "test", "fresh-clone")
+DEFAULT_PARTS = ("synth", "resources", "asset", "imports", "access-patterns", "test")
+HANDLERS = ("create", "read", "modify", "download", "admin", "upload_worker")
+IMPORT_RUNS = 7
+# What the function's environment holds at cold start (stacks/api_stack.py and Lambda's own variables),
+# with fake values: settings parse at import time, and nothing here may reach AWS.
+FUNCTION_ENVIRONMENT = {
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_SESSION_TOKEN": "bench",
+    "AWS_LAMBDA_FUNCTION_NAME": "folio-bench",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "POWERTOOLS_SERVICE_NAME": "folio",
+    "TABLE_NAME": "folio-documents",
+    "BUCKET_NAME": "folio-documents-bench",
+    "DOCUMENT_PREFIX": "documents/",
+    "IDEMPOTENCY_TABLE_NAME": "folio-idempotency",
+    "CURSOR_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:folio-cursor-AbCdEf",
+    "MAX_UPLOAD_BYTES": str(100 * 1024 * 1024),
+    "QUOTA_DOCUMENTS": "10000",
+    "QUOTA_BYTES": str(10 * 1024**3),
+    "CORS_ORIGINS": "https://folio.example.com",
+    "ADMINS_GROUP": "admins",
+}
+# Run before the import under test (in its own interpreter, never timed): any connection or name lookup
+# raises and is reported.
+NETWORK_GUARD = """
+import json, socket, sys
+attempts = []
+def refuse(name):
+    def call(*args, **kwargs):
+        attempts.append(name + repr(args[1:3] if name.startswith("socket.") else args[:2]))
+        raise OSError("network I/O at import time (refused by benchmarks/run.py)")
+    return call
+socket.socket.connect = refuse("socket.connect")
+socket.socket.connect_ex = refuse("socket.connect_ex")
+socket.getaddrinfo = refuse("getaddrinfo")
+socket.create_connection = refuse("create_connection")
+error = None
+try:
+    __import__(sys.argv[1])
+except Exception as caught:
+    error = f"{type(caught).__name__}: {caught}"
+print(json.dumps({"attempts": attempts, "error": error}))
+"""
 
 
 def timed(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> float:
@@ -77,35 +139,78 @@ def resource_counts() -> dict[str, dict[str, int]]:
 
 
 def lambda_asset_bytes() -> int:
-    """Zipped size of lambda/ as CDK packages it (caches excluded)."""
+    """Zipped size of lambda/ as CDK packages it (the excludes of stacks/api_stack.py)."""
+    caches = {"__pycache__", ".mypy_cache", ".pytest_cache"}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted((ROOT / "lambda").rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            if path.is_file() and not caches & set(path.parts) and path.suffix != ".pyc":
                 archive.write(path, path.relative_to(ROOT / "lambda"))
     return len(buffer.getvalue())
 
 
-def import_microseconds(module: str, runs: int) -> int:
-    """Median cumulative import time of `module` in a fresh interpreter (-X importtime)."""
-    samples = []
-    for _ in range(runs):
-        result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-            cwd=ROOT / "lambda", capture_output=True, text=True, check=True,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1"},
-        )  # fmt: skip
-        last = [line for line in result.stderr.splitlines() if line.startswith("import time:")][-1]
-        samples.append(int(last.split("|")[1]))
-    return int(statistics.median(samples))
+def function_environment() -> dict[str, str]:
+    """This process's environment without any AWS setting of the caller's, plus the function's (faked)."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    return {**inherited, **FUNCTION_ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def runtime_modules() -> list[str]:
-    """Entry points if handlers exist, else every module of the folio package."""
-    handlers = sorted((ROOT / "lambda" / "folio" / "handlers").glob("[!_]*.py"))
-    if handlers:
-        return [f"folio.handlers.{p.stem}" for p in handlers]
-    return sorted(f"folio.{p.stem}" for p in (ROOT / "lambda" / "folio").glob("[!_]*.py"))
+def import_microseconds(module: str) -> int:
+    """Cold import time of `module` in a fresh interpreter (-X importtime): the summed cumulative time of
+    every top-level import after a marker, so the interpreter's own start-up is left out."""
+    marker = "folio-bench-import-starts"
+    code = f"import sys; sys.stderr.write({marker!r} + '\\n'); import {module}"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=ROOT / "lambda", capture_output=True, text=True, check=True, env=function_environment(),
+    )  # fmt: skip
+    lines = result.stderr.split(marker, 1)[1].splitlines()
+    fields = [line.split("|") for line in lines if line.startswith("import time:")]
+    return sum(int(f[1]) for f in fields if not f[2].startswith("  "))
+
+
+def network_at_import(module: str) -> dict[str, Any]:
+    """Connections or name lookups `module` attempts while it is imported (all refused)."""
+    result = subprocess.run(
+        [sys.executable, "-c", NETWORK_GUARD, module],
+        cwd=ROOT / "lambda", capture_output=True, text=True, check=True, env=function_environment(),
+    )  # fmt: skip
+    found: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return found
+
+
+def measure_imports() -> dict[str, Any]:
+    modules = [f"folio.handlers.{name}" for name in HANDLERS]
+    missing = [m for m in modules if not (ROOT / "lambda" / (m.replace(".", "/") + ".py")).is_file()]
+    if missing:
+        raise SystemExit(f"benchmark: handler modules missing: {', '.join(missing)}")
+    # The network check runs first: a module that fails to import without the network cannot be timed.
+    network = {module: network_at_import(module) for module in modules}
+    timed_modules = [m for m in modules if network[m]["error"] is None]
+    # Rounds interleave boto3 and every handler, so a busy machine slows them alike; each ratio is the
+    # median of the per-round ratios, each time the median of the rounds.
+    samples: dict[str, list[int]] = {m: [] for m in ["boto3", *timed_modules]}
+    for _ in range(IMPORT_RUNS):
+        for module in samples:
+            samples[module].append(import_microseconds(module))
+    ratios = {
+        m: statistics.median(t / b for t, b in zip(samples[m], samples["boto3"], strict=True)) for m in timed_modules
+    }
+    return {
+        "cold_import_microseconds": {m: int(statistics.median(times)) for m, times in samples.items()},
+        "import_ratio_to_boto3": {m: round(r, 2) for m, r in ratios.items()},
+        "network_at_import": {m: found for m, found in network.items() if found["attempts"] or found["error"]},
+    }
+
+
+def measure_access_patterns() -> dict[str, Any]:
+    import access_patterns  # benchmarks/ is this script's directory; imported here, as it loads boto3
+
+    try:
+        return access_patterns.measure_access_patterns()
+    except access_patterns.EngineError as error:  # reported like a missed target: the other parts still run
+        print(f"benchmark: access patterns not measured: {error}")
+        return {"error": str(error)}
 
 
 def fresh_clone_synth() -> float:
@@ -116,44 +221,130 @@ def fresh_clone_synth() -> float:
         return timed(["make", "synth"], cwd=Path(clone), env=env)
 
 
+def selected_parts(options: argparse.Namespace) -> list[str]:
+    if options.only:
+        parts = [p.strip() for p in options.only.split(",") if p.strip()]
+        unknown = sorted(set(parts) - set(PARTS))
+        if unknown:
+            raise SystemExit(f"benchmark: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+        return [p for p in PARTS if p in parts]
+    parts = [p for p in DEFAULT_PARTS if not (p == "test" and options.skip_test)]
+    return [*parts, "fresh-clone"] if options.fresh_clone else parts
+
+
+def measure(parts: list[str], runs: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    if "synth" in parts:
+        print("benchmark: warming up (one synth of each app, not counted)")
+        median_synth(None, 1)
+        median_synth(f"{sys.executable} benchmarks/empty_app.py", 1)
+        folio = median_synth(None, runs)
+        empty = median_synth(f"{sys.executable} benchmarks/empty_app.py", runs)
+        results["synth_seconds"] = {"runs": [round(t, 2) for t in folio], "median": round(statistics.median(folio), 2)}
+        results["empty_app_synth_seconds"] = {
+            "runs": [round(t, 2) for t in empty],
+            "median": round(statistics.median(empty), 2),
+        }
+        results["synth_ratio"] = round(statistics.median(folio) / statistics.median(empty), 2)
+    if "resources" in parts:
+        results["resources_per_stack"] = resource_counts()
+    if "asset" in parts:
+        results["lambda_asset_bytes"] = lambda_asset_bytes()
+    if "imports" in parts:
+        print(f"benchmark: cold imports of {len(HANDLERS)} handler modules and boto3 ({IMPORT_RUNS} runs each)")
+        results.update(measure_imports())
+    if "access-patterns" in parts:
+        print("benchmark: access patterns AP1-AP9 on DynamoDB Local (seeding, then one run of each)")
+        results["access_patterns"] = measure_access_patterns()
+    if "test" in parts:
+        print("benchmark: timing `make test` (one run)")
+        results["make_test_seconds"] = round(timed(["make", "test"]), 1)
+    if "fresh-clone" in parts:
+        print("benchmark: timing `make synth` in a fresh clone, installs included")
+        results["fresh_clone_make_synth_seconds"] = round(fresh_clone_synth(), 1)
+    return results
+
+
+def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
+    """A short table of the figures this run measured, each next to its target."""
+    lines = [f"{'figure':<44}{'measured':>14}{'target':>16}  met"]
+
+    def row(figure: str, measured: Any, target: str, met: bool) -> None:
+        lines.append(f"{figure:<44}{measured!s:>14}{target:>16}  {'yes' if met else 'NO'}")
+
+    if "synth" in parts:
+        ratio = results["synth_ratio"]
+        row(
+            "synth / empty app (median s)",
+            ratio,
+            f"<= {TARGETS['synth_ratio_max']}x",
+            ratio <= TARGETS["synth_ratio_max"],
+        )
+    if "asset" in parts:
+        size = results["lambda_asset_bytes"]
+        limit = TARGETS["lambda_asset_bytes_max"]
+        row("Lambda code asset (bytes, no layer)", size, f"<= {limit}", size <= limit)
+    if "imports" in parts:
+        imports = results["cold_import_microseconds"]
+        lines.append(f"{'import boto3 (us)':<44}{imports['boto3']:>14}")
+        for module, ratio in results["import_ratio_to_boto3"].items():
+            limit = TARGETS["import_ratio_to_boto3_max"]
+            row(f"import {module} (us, x boto3)", f"{imports[module]} {ratio}x", f"<= {limit}x", ratio <= limit)
+        for module, found in results["network_at_import"].items():
+            lines.append(f"  network I/O while importing {module}: {found}")
+    if "access-patterns" in parts and "error" in results["access_patterns"]:
+        lines.append(f"access patterns not measured: {results['access_patterns']['error']}")
+    elif "access-patterns" in parts:
+        for name, ap in results["access_patterns"]["patterns"].items():
+            met = ap["requests"] == ap["requests_target"] and ap["scans"] == 0 and ap["at_minimum"]
+            measured = f"{ap['requests']}r {ap['scans']}s {ap['consumed']['total']}u"
+            target = f"{ap['requests_target']}r 0s {ap['minimum']}u"
+            row(f"{name} requests, scans, capacity units", measured, target, met)
+            if not ap["at_minimum"] and ap["consumed_by_part"] == ap["minimum_as_dynamodb_local_counts"]:
+                lines.append(f"  {name}: DynamoDB Local under-counts transactions; its count of the minimum writes is "
+                             f"{ap['consumed']['total']}, so none was wasted")  # fmt: skip
+        lines.append("  (units: capacity consumed on DynamoDB Local vs the minimum; see each pattern's `note`)")
+    if "test" in parts:
+        seconds = results["make_test_seconds"]
+        row(
+            "make test (s)",
+            seconds,
+            f"<= {TARGETS['make_test_seconds_max']}",
+            seconds <= TARGETS["make_test_seconds_max"],
+        )
+    if "fresh-clone" in parts:
+        seconds = results["fresh_clone_make_synth_seconds"]
+        limit = TARGETS["fresh_clone_synth_seconds_max"]
+        row("fresh-clone make synth (s)", seconds, f"<= {limit}", seconds <= limit)
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-test", action="store_true", help="do not time `make test`")
     parser.add_argument("--fresh-clone", action="store_true", help="also time `make synth` in a fresh clone")
+    parser.add_argument("--only", metavar="PARTS", help=f"comma-separated parts to run alone: {','.join(PARTS)}")
     options = parser.parse_args()
+    parts = selected_parts(options)
 
-    print("benchmark: warming up (one synth of each app, not counted)")
-    median_synth(None, 1)
-    median_synth(f"{sys.executable} benchmarks/empty_app.py", 1)
-    folio = median_synth(None, options.runs)
-    empty = median_synth(f"{sys.executable} benchmarks/empty_app.py", options.runs)
-    results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "targets": TARGETS,
-        "synth_seconds": {"runs": [round(t, 2) for t in folio], "median": round(statistics.median(folio), 2)},
-        "empty_app_synth_seconds": {"runs": [round(t, 2) for t in empty], "median": round(statistics.median(empty), 2)},
-    }
-    results["synth_ratio"] = round(statistics.median(folio) / statistics.median(empty), 2)
-    results["resources_per_stack"] = resource_counts()
-    results["lambda_asset_bytes"] = lambda_asset_bytes()
-    boto3_us = import_microseconds("boto3", 5)
-    imports = {module: import_microseconds(module, 5) for module in runtime_modules()}
-    results["cold_import_microseconds"] = {"boto3": boto3_us, **imports}
-    results["import_ratio_to_boto3"] = {m: round(t / boto3_us, 2) for m, t in imports.items()}
-    if not options.skip_test:
-        print("benchmark: timing `make test` (one run)")
-        results["make_test_seconds"] = round(timed(["make", "test"]), 1)
-    if options.fresh_clone:
-        print("benchmark: timing `make synth` in a fresh clone, installs included")
-        results["fresh_clone_make_synth_seconds"] = round(fresh_clone_synth(), 1)
+    measured = measure(parts, options.runs)
+    commit = ""
     if shutil.which("git"):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        results["commit"] = commit.stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        commit = head.stdout.strip()
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    if options.only:  # a partial run keeps the figures of the parts it did not measure
+        results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        results.update({"machine": machine, "targets": TARGETS, **measured})
+    else:
+        results = {"machine": machine, "targets": TARGETS, **measured, "commit": commit}
+    results["measured_at"] = {**results.get("measured_at", {}), **dict.fromkeys(parts, commit)}
 
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"benchmark: written to {RESULTS.relative_to(ROOT)}")
+    print(json.dumps(measured, indent=2))
+    print("\n".join(summary(measured, parts)))
+    print(f"benchmark: written to {RESULTS.relative_to(ROOT)}" + (" (merged)" if options.only else ""))
     return 0
 
 

