@@ -55,3 +55,9 @@ class IdempotencyKeyReused(FolioError):
 
 class PreconditionRequired(FolioError):
     status, code = 428, "if_match_required"
+
+
+class Throttled(FolioError):
+    """DynamoDB refused the request for capacity after the SDK's own retries."""
+
+    status, code = 429, "throttled"

@@ -17,10 +17,12 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from folio import keys
-from folio.errors import Conflict, InvalidCursor, NotFound, PreconditionFailed, QuotaExceeded
+from folio.errors import Conflict, InvalidCursor, NotFound, PreconditionFailed, QuotaExceeded, Throttled
 
 PENDING, AVAILABLE, TRASHED = "PENDING", "AVAILABLE", "TRASHED"
 PENDING_UPLOAD_TTL = timedelta(days=1)
+# DynamoDB's answers when a request is refused for capacity (after botocore's own retries).
+THROTTLING_ERRORS = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 TRASH_TTL = timedelta(days=30)
 
 _serializer = TypeSerializer()
@@ -89,7 +91,12 @@ class DocumentRepository:
 
     # -- plumbing ---------------------------------------------------------------------
     def _call(self, operation: str, **request: Any) -> dict[str, Any]:
-        response: dict[str, Any] = getattr(self.client, operation)(ReturnConsumedCapacity="TOTAL", **request)
+        try:
+            response: dict[str, Any] = getattr(self.client, operation)(ReturnConsumedCapacity="TOTAL", **request)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in THROTTLING_ERRORS:
+                raise Throttled("too many requests right now; try again shortly") from error
+            raise
         self.log.record(operation, response)
         return response
 
@@ -101,7 +108,10 @@ class DocumentRepository:
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            return [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            if "ThrottlingError" in reasons:
+                raise Throttled("too many requests right now; try again shortly") from error
+            return reasons
 
     def _key(self, owner: str, sort_key: str) -> dict[str, Any]:
         return _ser({keys.PARTITION_KEY: keys.user_partition(owner), keys.SORT_KEY: sort_key})
@@ -290,7 +300,18 @@ class DocumentRepository:
         }
         items = [self._update_document(document, changes, remove=(keys.TTL_ATTRIBUTE,), expect_status=PENDING)]
         items += [self._put_link({**document, **changes}, t) for t in document["tags"]]
-        return not self._transact(items)
+        return self._settled(self._transact(items))
+
+    @staticmethod
+    def _settled(reasons: list[str]) -> bool:
+        """True if the upload transaction ran, False if the document was no longer PENDING.
+        Anything else (a conflicting transaction) raises, so the event is retried rather
+        than leaving a PENDING document that holds quota."""
+        if not reasons:
+            return True
+        if reasons[0] == "ConditionalCheckFailed":
+            return False
+        raise Conflict("the document changed while settling its upload; the event will be retried")
 
     def reject_upload(self, document: dict[str, Any]) -> bool:
         """Remove a PENDING document whose object did not match, and release its quota."""
@@ -307,7 +328,7 @@ class DocumentRepository:
             self._release_quota(document),
             *self._delete_links(document, document["tags"]),
         ]
-        return not self._transact(items)
+        return self._settled(self._transact(items))
 
     # -- AP9 and friends ------------------------------------------------------------------
     def _update_document(

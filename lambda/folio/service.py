@@ -7,6 +7,7 @@ caller's own partition, or of a document shared with the caller through a share 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 _TAG = re.compile(TAG_PATTERN)
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$")
 _ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+# ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,18 @@ def public(item: dict[str, Any]) -> dict[str, Any]:
 
 class DocumentService:
     def __init__(
-        self, repository: DocumentRepository, storage: DocumentStorage, limits: Limits, cursor_secret: bytes
+        self,
+        repository: DocumentRepository,
+        storage: DocumentStorage,
+        limits: Limits,
+        cursor_secret: Callable[[], bytes],
     ) -> None:
+        """`cursor_secret` is called only when a cursor is encoded or decoded: reading the
+        secret is a permission of the paging (read) function alone, not of every function."""
         self.repository = repository
         self.storage = storage
         self.limits = limits
-        self.secret = cursor_secret
+        self.cursor_secret = cursor_secret
 
     # -- create ---------------------------------------------------------------------------
     def create(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
@@ -129,18 +138,20 @@ class DocumentService:
 
     def _page(self, caller: Caller, query: str, limit: Any, token: str | None, fetch: Any) -> dict[str, Any]:
         size = self._limit(limit)
-        start = cursor.decode(token, caller=caller.user_id, query=query, secret=self.secret) if token else None
+        start = cursor.decode(token, caller=caller.user_id, query=query, secret=self.cursor_secret()) if token else None
         page: Page = fetch(size, start)
         result: dict[str, Any] = {"items": [public(i) for i in page.items]}
         if page.last_key:
-            result["cursor"] = cursor.encode(page.last_key, caller=caller.user_id, query=query, secret=self.secret)
+            result["cursor"] = cursor.encode(
+                page.last_key, caller=caller.user_id, query=query, secret=self.cursor_secret()
+            )
         return result
 
     @staticmethod
     def _limit(limit: Any) -> int:
         if limit is None:
             return DEFAULT_LIMIT
-        if not str(limit).isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        if not _WHOLE_NUMBER.fullmatch(str(limit)) or not 1 <= int(limit) <= MAX_LIMIT:
             raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
         return int(limit)
 
@@ -186,7 +197,7 @@ class DocumentService:
         if if_match is None:
             raise PreconditionRequired("send If-Match with the version you read")
         expected = if_match.strip('"')
-        if not expected.isdigit():
+        if not _WHOLE_NUMBER.fullmatch(expected):
             raise InvalidInput("If-Match must be the document version")
         if not isinstance(body, dict) or not body or set(body) - {"name", "tags"}:
             raise InvalidInput("send a name, tags, or both")

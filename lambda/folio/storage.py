@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.config import Config
+
 from folio.keys import InvalidKeyPart
 
 PRESIGN_SECONDS = 300  # the API promises at most five minutes
+# botocore presigns S3 URLs with legacy SigV2 unless told otherwise; S3 refuses SigV2 for
+# SSE-KMS objects (the documents bucket) and for buckets created since mid-2020.
+CLIENT_CONFIG = Config(signature_version="s3v4")
 
 
 def object_key(prefix: str, owner: str, doc_id: str) -> str:

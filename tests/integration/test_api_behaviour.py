@@ -260,3 +260,36 @@ def test_isolation(api: Api, engines: Engines, route: tuple[str, str], role: str
         assert document["id"] not in json.dumps(reply.body), "a non-owner saw the owner's document"
     if role == "grantee" and template == "/shared":
         assert [d["id"] for d in reply.body["items"]] == [document["id"]]
+
+
+@pytest.mark.parametrize("limit", ["²", "٣", "0", "101", "1e2", "9" * 5000])
+def test_a_limit_that_is_not_a_plain_number_in_range_is_400(api: Api, limit: str) -> None:
+    reply = api.call("read", "GET", "/documents", sub=new_user(), query={"limit": limit})
+
+    assert (reply.status, reply.body["error"]["code"]) == (400, "invalid_input")
+
+
+@pytest.mark.parametrize("version", ['"²"', "٣", "9" * 5000])
+def test_an_if_match_that_is_not_a_plain_number_is_400(api: Api, version: str) -> None:
+    owner = new_user()
+    document = create(api, owner)
+
+    reply = api.call(
+        "modify", "PATCH", f"/documents/{document['id']}", sub=owner, body={"name": "b"}, headers={"If-Match": version}
+    )
+
+    assert (reply.status, reply.body["error"]["code"]) == (400, "invalid_input")
+
+
+def test_throttling_is_a_429_with_a_json_error(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from folio.errors import Throttled
+    from folio.handlers import wiring
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise Throttled("too many requests right now; try again shortly")
+
+    monkeypatch.setattr(wiring.repository(), "usage", refuse)
+    reply = api.call("read", "GET", "/me/usage", sub=new_user())
+
+    assert reply.status == 429
+    assert reply.body["error"]["code"] == "throttled"

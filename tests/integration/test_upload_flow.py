@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import requests
 
@@ -108,3 +112,32 @@ def test_pending_document_has_nothing_to_download(api: Api) -> None:
 
     assert reply.status == 404
     assert reply.body["error"]["code"] == "not_found"
+
+
+def test_presigned_forms_are_bound_to_key_type_size_and_five_minutes(api: Api, engines: Engines) -> None:
+    """moto's S3 does not enforce POST policies, so read what S3 would enforce from the
+    signed policy document itself, and the expiry from the signed download URL."""
+    owner = new_user()
+    created = create(api, owner, size=len(CONTENT))
+    document, form = created["document"], created["upload"]
+    key = f"{PREFIX}{owner}/{document['id']}"
+    signed_at = datetime.now(UTC)
+
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+    assert {"x-amz-algorithm": "AWS4-HMAC-SHA256"} in policy["conditions"]  # SigV4: S3 refuses V2 with KMS
+    assert {"bucket": BUCKET} in policy["conditions"]
+    assert {"key": key} in policy["conditions"]
+    assert {"Content-Type": "application/pdf"} in policy["conditions"]
+    assert ["content-length-range", len(CONTENT), len(CONTENT)] in policy["conditions"]
+    assert 0 < (expires - signed_at).total_seconds() <= 300
+
+    upload(form, CONTENT)
+    upload_worker.handler(object_created(key), FakeContext())
+    link = api.call("download", "GET", f"/documents/{document['id']}/download", sub=owner)
+    query = parse_qs(urlparse(link.body["url"]).query)
+
+    assert urlparse(link.body["url"]).path.endswith(f"/{key}")
+    assert 0 < int(query["X-Amz-Expires"][0]) <= 300
+    assert query["response-content-disposition"] == ['attachment; filename="report.pdf"']

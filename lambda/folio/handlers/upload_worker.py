@@ -37,8 +37,11 @@ def settle(bucket: str, key: str) -> str:
     if head is None:
         return "gone"
     if int(head["ContentLength"]) != int(document["size"]) or head.get("ContentType") != document["contentType"]:
-        storage.delete(key)
+        # The document goes first: if deleting the object then fails, the retried event
+        # finds no document and deletes the object; the other order could strand a
+        # PENDING document that holds quota.
         repository.reject_upload(document)
+        storage.delete(key)
         return "deleted:mismatch"
     return "available" if repository.mark_available(document) else "unchanged"
 

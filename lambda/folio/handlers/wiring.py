@@ -9,7 +9,7 @@ import boto3
 from folio.repository import DocumentRepository
 from folio.service import DocumentService, Limits
 from folio.settings import Settings
-from folio.storage import DocumentStorage
+from folio.storage import CLIENT_CONFIG, DocumentStorage
 
 
 @cache
@@ -25,12 +25,16 @@ def repository() -> DocumentRepository:
 @cache
 def storage() -> DocumentStorage:
     config = settings()
-    return DocumentStorage(boto3.client("s3"), config.bucket_name, config.document_prefix)
+    return DocumentStorage(boto3.client("s3", config=CLIENT_CONFIG), config.bucket_name, config.document_prefix)
 
 
 @cache
 def cursor_secret() -> bytes:
-    """The cursor HMAC key from Secrets Manager, read once per container."""
+    """The cursor HMAC key from Secrets Manager, read once per container, on first use.
+
+    Only code that encodes or decodes a cursor calls this (the read function's list
+    routes); the other functions' roles may not read the secret, so nothing may call
+    it eagerly at cold start."""
     value = boto3.client("secretsmanager").get_secret_value(SecretId=settings().cursor_secret_arn)
     return str(value["SecretString"]).encode()
 
@@ -39,4 +43,4 @@ def cursor_secret() -> bytes:
 def service() -> DocumentService:
     config = settings()
     limits = Limits(config.max_upload_bytes, config.quota_documents, config.quota_bytes, config.admins_group)
-    return DocumentService(repository(), storage(), limits, cursor_secret())
+    return DocumentService(repository(), storage(), limits, cursor_secret)
