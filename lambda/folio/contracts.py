@@ -48,6 +48,9 @@ class Route:
 TAG_PATTERN = "^[a-z0-9-]{1,32}$"
 ID_PATTERN = "^[0-9A-Za-z_-]{1,64}$"
 MAX_TAGS = 10
+# A purge removes the document, its usage update, its tag links and its shares in one
+# transaction, which DynamoDB caps at 100 items: 2 + MAX_TAGS + MAX_SHARES must fit.
+MAX_SHARES = 25
 MAX_NAME_LENGTH = 255
 MAX_CONTENT_TYPE_LENGTH = 127
 
@@ -221,8 +224,9 @@ ROUTES: tuple[Route, ...] = (
           response="Document", errors=(400, 401, 404, 409, 429)),
     Route("GET", "/documents/{id}/download", FunctionGroup.DOWNLOAD, "Get a short-lived download URL",
           response="Download", errors=(400, 401, 404, 409, 429)),
-    Route("PUT", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Share a document with a user",
-          response="Share", errors=(400, 401, 403, 404, 409, 429)),
+    Route("PUT", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY,
+          "Share a document with a user (again: no change)", response="Share",
+          errors=(400, 401, 403, 404, 409, 422, 429)),
     Route("DELETE", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Stop sharing a document", success=204),
     Route("GET", "/trash", FunctionGroup.READ, "List my trash (AP7)", query=("limit", "cursor"),
           response="DocumentPage", errors=(400, 401, 429)),

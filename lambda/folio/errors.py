@@ -49,6 +49,10 @@ class QuotaExceeded(FolioError):
     status, code = 422, "quota_exceeded"
 
 
+class ShareLimitReached(FolioError):
+    status, code = 422, "share_limit_reached"
+
+
 class IdempotencyKeyReused(FolioError):
     status, code = 422, "idempotency_key_reused"
 

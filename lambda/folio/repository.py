@@ -17,9 +17,21 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from folio import keys
-from folio.errors import Conflict, InvalidCursor, NotFound, PreconditionFailed, QuotaExceeded, Throttled
+from folio.contracts import MAX_SHARES
+from folio.errors import (
+    Conflict,
+    InvalidCursor,
+    NotFound,
+    PreconditionFailed,
+    QuotaExceeded,
+    ShareLimitReached,
+    Throttled,
+)
 
 PENDING, AVAILABLE, TRASHED = "PENDING", "AVAILABLE", "TRASHED"
+# How many users a document is shared with (kept by put_share/delete_share; never listed).
+SHARE_COUNT = "shareCount"
+PRIMARY_KEY = (keys.PARTITION_KEY, keys.SORT_KEY)
 PENDING_UPLOAD_TTL = timedelta(days=1)
 # DynamoDB's answers when a request is refused for capacity (after botocore's own retries).
 THROTTLING_ERRORS = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
@@ -469,7 +481,7 @@ class DocumentRepository:
                     }
                 ),
             },
-            100,
+            MAX_SHARES,
             None,
         ).items
         items = [
@@ -499,6 +511,8 @@ class DocumentRepository:
 
     # -- AP6 shares -----------------------------------------------------------------------
     def put_share(self, document: dict[str, Any], grantee: str) -> dict[str, Any]:
+        """Share an AVAILABLE document, counting shares on the document so a purge always
+        fits one transaction. Sharing again with the same user changes nothing."""
         shared_at = now_iso()
         share = {
             keys.PARTITION_KEY: keys.user_partition(document["owner"]),
@@ -511,22 +525,65 @@ class DocumentRepository:
         }
         items = [
             {
-                "ConditionCheck": {
+                "Update": {
                     "TableName": self.table,
                     "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
-                    "ConditionExpression": "#status = :available",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": _ser({":available": AVAILABLE}),
+                    "UpdateExpression": "SET #shares = if_not_exists(#shares, :zero) + :one",
+                    "ConditionExpression": "#status = :available AND "
+                    "(attribute_not_exists(#shares) OR #shares < :max)",
+                    "ExpressionAttributeNames": {"#status": "status", "#shares": SHARE_COUNT},
+                    "ExpressionAttributeValues": _ser(
+                        {":available": AVAILABLE, ":zero": 0, ":one": 1, ":max": MAX_SHARES}
+                    ),
                 }
             },
-            {"Put": {"TableName": self.table, "Item": _ser(share)}},
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": _ser(share),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY},
+                }
+            },
         ]
-        if self._transact(items):
+        reasons = self._transact(items)
+        if not reasons:
+            return share
+        if reasons[0] == "ConditionalCheckFailed" and document["status"] != AVAILABLE:
             raise Conflict("only an available document can be shared")
-        return share
+        if reasons[1] == "ConditionalCheckFailed":
+            existing = self._call("get_item", TableName=self.table, Key=_ser({k: share[k] for k in PRIMARY_KEY}))
+            if "Item" in existing:
+                return _de(existing["Item"])
+        if reasons[0] == "ConditionalCheckFailed":
+            raise ShareLimitReached(f"a document can be shared with at most {MAX_SHARES} users")
+        raise Conflict("the document is being changed by another request; try again")
 
     def delete_share(self, owner: str, doc_id: str, grantee: str) -> None:
-        self._call("delete_item", TableName=self.table, Key=self._key(owner, keys.share_sort_key(doc_id, grantee)))
+        """Stop sharing; a share that does not exist is already stopped."""
+        items = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": self._key(owner, keys.share_sort_key(doc_id, grantee)),
+                    "ConditionExpression": "attribute_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": self._key(owner, keys.document_sort_key(doc_id)),
+                    "UpdateExpression": "SET #shares = #shares - :one",
+                    "ConditionExpression": "#shares > :zero",
+                    "ExpressionAttributeNames": {"#shares": SHARE_COUNT},
+                    "ExpressionAttributeValues": _ser({":zero": 0, ":one": 1}),
+                }
+            },
+        ]
+        reasons = self._transact(items)
+        if reasons and reasons[0] != "ConditionalCheckFailed":
+            raise Conflict("the document is being changed by another request; try again")
 
     def find_share(self, grantee: str, doc_id: str) -> dict[str, Any] | None:
         """The share of `doc_id` with `grantee`, found from the grantee's side (one Query)."""

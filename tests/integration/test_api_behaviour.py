@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from folio.contracts import ROUTES
+from folio.contracts import MAX_SHARES, MAX_TAGS, ROUTES
 from tests.integration.conftest import ADMINS, Api, Engines, new_user
 
 
@@ -21,11 +21,11 @@ def create(api: Api, owner: str, **body: Any) -> dict[str, Any]:
     return document
 
 
-def available(api: Api, engines: Engines, owner: str) -> dict[str, Any]:
+def available(api: Api, engines: Engines, owner: str, **body: Any) -> dict[str, Any]:
     """A document that finished uploading (the worker's transition, without S3)."""
     from folio.handlers import wiring
 
-    document = create(api, owner)
+    document = create(api, owner, **body)
     wiring.repository().mark_available(wiring.repository().get_document(owner, document["id"]))
     return document
 
@@ -293,3 +293,69 @@ def test_throttling_is_a_429_with_a_json_error(api: Api, monkeypatch: pytest.Mon
 
     assert reply.status == 429
     assert reply.body["error"]["code"] == "throttled"
+
+
+# -- shares and purge ---------------------------------------------------------------------
+
+
+def share(api: Api, owner: str, document_id: str, grantee: str) -> Any:
+    return api.call("modify", "PUT", f"/documents/{document_id}/shares/{grantee}", sub=owner)
+
+
+def test_a_document_is_shared_with_at_most_max_shares_users(api: Api, engines: Engines) -> None:
+    owner = new_user()
+    document = available(api, engines, owner)
+    grantees = [new_user() for _ in range(MAX_SHARES + 1)]
+
+    first = [share(api, owner, document["id"], g).status for g in grantees[:MAX_SHARES]]
+    over = share(api, owner, document["id"], grantees[-1])
+    stopped = api.call("modify", "DELETE", f"/documents/{document['id']}/shares/{grantees[0]}", sub=owner)
+    after_stopping = share(api, owner, document["id"], grantees[-1])
+
+    assert first == [200] * MAX_SHARES
+    assert (over.status, over.body["error"]["code"]) == (422, "share_limit_reached")
+    assert stopped.status == 204
+    assert after_stopping.status == 200
+
+
+def test_sharing_again_changes_nothing_and_takes_no_second_slot(api: Api, engines: Engines) -> None:
+    owner, grantee = new_user(), new_user()
+    document = available(api, engines, owner)
+
+    first = share(api, owner, document["id"], grantee)
+    again = [share(api, owner, document["id"], grantee) for _ in range(MAX_SHARES)]
+    others = [share(api, owner, document["id"], new_user()).status for _ in range(MAX_SHARES - 1)]
+
+    assert first.status == 200
+    assert {(r.status, r.body["sharedAt"]) for r in again} == {(200, first.body["sharedAt"])}
+    assert others == [200] * (MAX_SHARES - 1)
+
+
+def test_stopping_a_share_that_does_not_exist_is_a_204_and_frees_nothing(api: Api, engines: Engines) -> None:
+    owner = new_user()
+    document = available(api, engines, owner)
+    grantees = [new_user() for _ in range(MAX_SHARES)]
+    for grantee in grantees:
+        share(api, owner, document["id"], grantee)
+
+    stopped = api.call("modify", "DELETE", f"/documents/{document['id']}/shares/{new_user()}", sub=owner)
+    over = share(api, owner, document["id"], new_user())
+
+    assert stopped.status == 204
+    assert over.status == 422
+
+
+def test_purging_a_fully_tagged_fully_shared_document_removes_everything(api: Api, engines: Engines) -> None:
+    owner = new_user()
+    tags = [f"t{n}" for n in range(MAX_TAGS)]
+    document = available(api, engines, owner, tags=tags)
+    grantees = [new_user() for _ in range(MAX_SHARES)]
+    for grantee in grantees:
+        assert share(api, owner, document["id"], grantee).status == 200
+
+    purged = api.call("modify", "DELETE", f"/documents/{document['id']}", sub=owner, query={"purge": "true"})
+
+    assert purged.status == 204
+    assert api.call("read", "GET", "/documents", sub=owner, query={"tag": "t0"}).body["items"] == []
+    assert all(api.call("read", "GET", "/shared", sub=g).body["items"] == [] for g in grantees)
+    assert api.call("read", "GET", "/me/usage", sub=owner).body["documents"] == 0

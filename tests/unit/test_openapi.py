@@ -7,7 +7,7 @@ import json
 from openapi_spec_validator import validate
 
 from folio import openapi
-from folio.contracts import ROUTES
+from folio.contracts import MAX_SHARES, MAX_TAGS, ROUTES
 from tests.conftest import PROJECT_ROOT
 
 CHECKED_IN = PROJECT_ROOT / "docs" / "openapi.json"
@@ -31,3 +31,8 @@ def test_every_route_is_documented_with_auth_and_an_error_schema() -> None:
         assert operation["responses"]["401"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"
         }
+
+
+def test_a_purge_of_the_largest_document_fits_one_transaction() -> None:
+    # document + usage update + every tag link + every share, in one TransactWriteItems
+    assert 2 + MAX_TAGS + MAX_SHARES <= 100
