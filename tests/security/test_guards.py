@@ -7,7 +7,9 @@ stops finding problems fails too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -43,6 +45,39 @@ UNSCOPABLE_ACTIONS = frozenset(
 )
 
 IDENTITY_POLICY_TYPES = {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"}
+
+
+@dataclass(frozen=True)
+class WildcardGrant:
+    """A resource ARN with `*` in it that an identity policy may allow, and why."""
+
+    pattern: str  # a regex over the rendered ARN (intrinsics rendered as {Ref}, {GetAtt}, ...)
+    reason: str
+    required_condition: str | None = None  # a condition key the statement must carry
+
+
+# Every wildcard ARN an identity policy may allow. Anything else with `*` in it fails.
+WILDCARD_GRANTS = (
+    WildcardGrant(
+        r"^arn:aws:s3:::[a-z0-9.-]+/documents/\*$",
+        "document objects are documents/<owner>/<docId>, made per request; a function serves every "
+        "user, so its scope is the prefix, and per-user isolation is the code's (isolation matrix)",
+    ),
+    WildcardGrant(
+        r"/documents/\$\{aws:PrincipalTag/owner\}/\*$",
+        "identity pool: the signed-in user's own prefix, from the principal tag mapped from `sub`",
+    ),
+    WildcardGrant(r"^\{GetAtt\}/backup/\*$", "AWS Backup names each recovery point of the table itself"),
+    WildcardGrant(
+        r"^arn:aws:kms:[a-z0-9-]+:\d{12}:key/\*$",
+        "the backup copy key lives in another Region's stack, so it is named by alias; the condition pins it",
+        required_condition="kms:ResourceAliases",
+    ),
+    WildcardGrant(
+        r":log-group:API-Gateway-Execution-Logs_\*$",
+        "API Gateway creates and names its execution log groups (the account's API Gateway logging role)",
+    ),
+)
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
@@ -122,6 +157,40 @@ def unscoped_actions(resource: dict[str, Any]) -> list[str]:
     return found
 
 
+def rendered(value: Any) -> str:
+    """A resource ARN as text: joins joined, other intrinsics as {Ref}, {GetAtt}, ..."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(rendered(part) for part in parts)
+    if isinstance(value, dict) and len(value) == 1:
+        return "{" + next(iter(value)).removeprefix("Fn::") + "}"
+    return str(value)
+
+
+def unlisted_wildcard_resources(resource: dict[str, Any]) -> list[str]:
+    """Allowed resource ARNs with `*` in them (other than "*" itself, which has its own
+    guard) that match no WILDCARD_GRANTS entry, or lack the condition the entry needs."""
+    if resource["Type"] not in IDENTITY_POLICY_TYPES:
+        return []
+    found = []
+    for document in policy_documents(resource):
+        if document is resource["Properties"].get("AssumeRolePolicyDocument"):
+            continue
+        for statement in statements(document):
+            if statement.get("Effect") != "Allow":
+                continue
+            conditions = {key for test in statement.get("Condition", {}).values() for key in test}
+            for arn in map(rendered, as_list(statement.get("Resource", []))):
+                if "*" not in arn or arn == "*":
+                    continue
+                grant = next((g for g in WILDCARD_GRANTS if re.search(g.pattern, arn)), None)
+                if grant is None or (grant.required_condition and grant.required_condition not in conditions):
+                    found.append(arn)
+    return found
+
+
 def aws_managed_policies(resource: dict[str, Any]) -> list[str]:
     if resource["Type"] != "AWS::IAM::Role":
         return []
@@ -164,6 +233,11 @@ def test_no_policy_grants_a_service_wide_action(synth: Synthesized) -> None:
 def test_no_identity_policy_allows_resource_star_outside_the_allowlist(synth: Synthesized) -> None:
     for stack_id, logical_id, resource in all_resources(synth):
         assert unscoped_actions(resource) == [], f"{stack_id}/{logical_id}"
+
+
+def test_every_wildcard_arn_an_identity_policy_allows_is_listed_with_a_reason(synth: Synthesized) -> None:
+    for stack_id, logical_id, resource in all_resources(synth):
+        assert unlisted_wildcard_resources(resource) == [], f"{stack_id}/{logical_id}"
 
 
 def test_no_role_uses_an_aws_managed_policy(synth: Synthesized) -> None:
@@ -220,3 +294,35 @@ def test_action_guards_catch_wildcards() -> None:
     assert service_wide_actions(policy) == ["dynamodb:*"]
     assert unscoped_actions(policy) == ["s3:GetObject"]
     assert aws_managed_policies(role) == ["arn:aws:iam::aws:policy/AdministratorAccess"]
+
+
+def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> None:
+    bucket = "arn:aws:s3:::folio-x-documents-123456789012-us-east-1"
+    policy = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "PolicyDocument": {
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket}/*"},
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket}/documents/*"},
+                    {
+                        "Effect": "Allow",
+                        "Action": "kms:Encrypt",
+                        "Resource": "arn:aws:kms:us-east-2:123456789012:key/*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "dynamodb:Query",
+                        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["Table", "Arn"]}, "/index/*"]]},
+                    },
+                    {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::other/*"},
+                ]
+            }
+        },
+    }
+
+    assert unlisted_wildcard_resources(policy) == [
+        f"{bucket}/*",
+        "arn:aws:kms:us-east-2:123456789012:key/*",
+        "{GetAtt}/index/*",
+    ]
