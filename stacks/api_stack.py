@@ -141,11 +141,13 @@ class ApiStack(cdk.Stack):
         permissions: dict[FunctionGroup, list[iam.PolicyStatement]] = {
             FunctionGroup.CREATE: [
                 iam.PolicyStatement(
-                    sid="CreateDocumentTransaction",
-                    actions=["dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                    sid="CreateDocumentTransaction",  # Put the document and tag links, Update the usage
+                    actions=["dynamodb:PutItem", "dynamodb:UpdateItem"],
                     resources=[table_arn],
                 ),
                 iam.PolicyStatement(
+                    # Powertools: Put (in progress), Update (done), Delete (the create failed); GetItem
+                    # only if a failed conditional Put does not return the record it collided with.
                     sid="IdempotencyRecords",
                     actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                     resources=[idempotency_table.table_arn],
@@ -157,9 +159,10 @@ class ApiStack(cdk.Stack):
                 use_table_key,
             ],
             FunctionGroup.READ: [
+                iam.PolicyStatement(sid="ReadOwnItems", actions=["dynamodb:GetItem"], resources=[table_arn]),
                 iam.PolicyStatement(
-                    sid="ReadOwnItemsAndIndexes",
-                    actions=["dynamodb:GetItem", "dynamodb:Query"],
+                    sid="QueryOwnItemsAndIndexes",  # AP3/AP4 on the table, AP5/AP6 on GSI1, AP7 on GSI3
+                    actions=["dynamodb:Query"],
                     resources=[table_arn, index_arn(keys.GSI1), index_arn(keys.GSI3)],
                 ),
                 read_cursor_secret,
@@ -170,7 +173,6 @@ class ApiStack(cdk.Stack):
                 iam.PolicyStatement(
                     sid="ChangeOwnItems",
                     actions=[
-                        "dynamodb:ConditionCheckItem",
                         "dynamodb:DeleteItem",
                         "dynamodb:GetItem",
                         "dynamodb:PutItem",
@@ -183,6 +185,9 @@ class ApiStack(cdk.Stack):
             ],
             FunctionGroup.DOWNLOAD: [
                 iam.PolicyStatement(sid="ReadDocumentOrShare", actions=["dynamodb:GetItem"], resources=[table_arn]),
+                iam.PolicyStatement(
+                    sid="FindShareWithMe", actions=["dynamodb:Query"], resources=[index_arn(keys.GSI1)]
+                ),
                 iam.PolicyStatement(sid="PresignDownloads", actions=["s3:GetObject"], resources=[objects]),
                 iam.PolicyStatement(sid="DecryptDownloads", actions=["kms:Decrypt"], resources=[bucket_key.key_arn]),
                 use_table_key,
@@ -241,8 +246,10 @@ class ApiStack(cdk.Stack):
             environment=environment,
             statements=[
                 iam.PolicyStatement(
+                    # Read the document; accept it (Update it, Put its tag links) or reject it
+                    # (Delete it and its tag links, Update the usage), each in one transaction.
                     sid="SettleDocument",
-                    actions=["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+                    actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                     resources=[table_arn],
                 ),
                 iam.PolicyStatement(

@@ -529,8 +529,7 @@ class DocumentRepository:
                     "TableName": self.table,
                     "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
                     "UpdateExpression": "SET #shares = if_not_exists(#shares, :zero) + :one",
-                    "ConditionExpression": "#status = :available AND "
-                    "(attribute_not_exists(#shares) OR #shares < :max)",
+                    "ConditionExpression": "#status = :available AND (attribute_not_exists(#shares) OR #shares < :max)",
                     "ExpressionAttributeNames": {"#status": "status", "#shares": SHARE_COUNT},
                     "ExpressionAttributeValues": _ser(
                         {":available": AVAILABLE, ":zero": 0, ":one": 1, ":max": MAX_SHARES}

@@ -1,0 +1,751 @@
+"""Least privilege, checked against what the code really does.
+
+DynamoDB Local and moto enforce no IAM, so the other integration tests cannot notice a
+function whose role lacks a permission its code needs: on AWS that is a 500. Here every
+route of folio.contracts.ROUTES (and the upload worker) runs through its own handler on
+the real engines while a botocore hook records each AWS call, attributed to the function
+being invoked. Each call becomes an IAM action on a resource ARN, and that ARN is
+compared with the statements of *that* function's policy in the synthesized sandbox
+template. The opposite direction (granted, never used) is reported too, and must be
+empty for DynamoDB.
+
+Calls that botocore never sends are checked as well: presigned URLs (the hook sees them
+being built) and presigned POSTs (the signed policy says which bucket and key), and the
+KMS calls AWS makes with the caller's credentials on its behalf (the key comes from the
+encryption settings of the table, bucket or secret in the template).
+
+Template expressions are rendered into comparable strings: a table is named by its key
+schema (`<documents>`, `<idempotency>`), other resources by stack and logical id, and the
+runtime names the test engines use are translated through the functions' environment
+(the test's TABLE_NAME is whatever the deployed TABLE_NAME renders to).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aws_cdk as cdk
+import boto3
+import pytest
+import requests
+
+from folio import keys
+from folio.contracts import ROUTES, FunctionGroup, Route
+from folio.handlers import upload_worker, wiring
+from folio.storage import DocumentStorage
+from stacks.api_stack import _HANDLERS, UPLOAD_WORKER_HANDLER
+from stacks.stage import documents_bucket_name
+from tests.conftest import Synthesized
+from tests.integration.conftest import (
+    ADMINS,
+    BUCKET,
+    IDEMPOTENCY_TABLE,
+    PREFIX,
+    TABLE,
+    Api,
+    Engines,
+    FakeContext,
+    Reply,
+    new_user,
+)
+
+PARTITION = "aws"  # the template's own literal ARNs say "arn:aws:"; both sides render with it
+# The services the runtime code calls; every grant of these must be exercised (DynamoDB)
+# or is reported (S3, Secrets Manager). Logs, X-Ray, ENIs and the dead-letter queue are
+# used by Lambda itself, not by the code, so no test run can exercise them.
+CALLED_SERVICES = ("dynamodb", "s3", "secretsmanager")
+CONTENT = b"%PDF-1.7 least privilege\n" * 8
+
+
+# -- who is calling -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    handler: str  # the template's AWS::Lambda::Function Handler
+
+
+FUNCTIONS = {group: Function(group.value, _HANDLERS[group]) for group in FunctionGroup}
+UPLOAD_WORKER = Function("upload-worker", UPLOAD_WORKER_HANDLER)
+ALL_FUNCTIONS = (*FUNCTIONS.values(), UPLOAD_WORKER)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function: Function
+    label: str  # the route or event, for the report
+
+
+CURRENT: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("invocation", default=None)
+
+
+# -- what is called -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resource as the runtime code names it (test engines' names)."""
+
+    service: str  # dynamodb | s3 | secretsmanager
+    name: str  # table name, bucket name or secret id
+    path: str = ""  # "/index/<name>" of a table, "/<key>" of an object
+
+
+@dataclass(frozen=True)
+class Access:
+    invocation: Invocation
+    operation: str  # what the code did, e.g. "TransactWriteItems/Put", "presigned GetObject"
+    action: str  # the IAM action it needs
+    target: Target | None  # None: an operation this test does not know how to map
+
+
+TRANSACT_WRITE_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+S3_OBJECT_ACTIONS = {
+    "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
+    "PutObject": "s3:PutObject",
+    "DeleteObject": "s3:DeleteObject",
+}
+S3_BUCKET_ACTIONS = {"ListObjectsV2": "s3:ListBucket", "HeadBucket": "s3:ListBucket"}
+
+
+def dynamodb_accesses(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str, Target | None]]:
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        for item in params["TransactItems"]:
+            ((kind, request),) = item.items()
+            action = TRANSACT_WRITE_ACTIONS.get(kind, "GetItem" if kind == "Get" else kind)
+            yield f"{operation}/{kind}", f"dynamodb:{action}", Target("dynamodb", request["TableName"])
+    elif operation in ("BatchGetItem", "BatchWriteItem"):
+        for table in params["RequestItems"]:
+            yield operation, f"dynamodb:{operation}", Target("dynamodb", table)
+    elif "TableName" in params:
+        index = params.get("IndexName")
+        path = f"/index/{index}" if index else ""
+        yield operation, f"dynamodb:{operation}", Target("dynamodb", params["TableName"], path)
+    else:
+        yield operation, f"dynamodb:{operation}", None
+
+
+def s3_accesses(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str, Target | None]]:
+    if operation in S3_OBJECT_ACTIONS:
+        yield operation, S3_OBJECT_ACTIONS[operation], Target("s3", params["Bucket"], f"/{params['Key']}")
+    elif operation in S3_BUCKET_ACTIONS:
+        yield operation, S3_BUCKET_ACTIONS[operation], Target("s3", params["Bucket"])
+    else:
+        yield operation, f"s3:{operation}", None
+
+
+def secretsmanager_accesses(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str, Target | None]]:
+    target = Target("secretsmanager", params["SecretId"]) if operation == "GetSecretValue" else None
+    yield operation, f"secretsmanager:{operation}", target
+
+
+MAPPERS: dict[str, Callable[[str, dict[str, Any]], Iterator[tuple[str, str, Target | None]]]] = {
+    "dynamodb": dynamodb_accesses,
+    "s3": s3_accesses,
+    "secretsmanager": secretsmanager_accesses,
+}
+
+
+def signed_post_target(form: dict[str, Any]) -> Target:
+    """The bucket and key a presigned POST lets its holder write, from the signed policy
+    itself (S3 authorizes the upload against the signer's s3:PutObject)."""
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    bucket, key = None, "*"  # no key condition: any key
+    for condition in policy["conditions"]:
+        if isinstance(condition, dict) and "bucket" in condition:
+            bucket = condition["bucket"]
+        elif isinstance(condition, dict) and "key" in condition:
+            key = condition["key"]
+        elif isinstance(condition, list) and condition[:2] == ["starts-with", "$key"]:
+            key = f"{condition[2]}*"
+    assert bucket is not None, f"a presigned POST without a bucket condition: {policy}"
+    return Target("s3", bucket, f"/{key}")
+
+
+@dataclass
+class Recording:
+    accesses: list[Access] = field(default_factory=list)
+    presigned_posts: int = 0  # seen being built by botocore
+    read_posts: int = 0  # whose signed policy this test read
+    routes: set[tuple[str, str]] = field(default_factory=set)
+    worker_outcomes: set[str] = field(default_factory=set)
+
+    def hook(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        """botocore's provide-client-params: every API call, and every presigned request
+        being built (context["is_presign_request"]), before anything is sent."""
+        invocation = CURRENT.get()
+        if invocation is None:
+            return  # the test's own set-up calls
+        service, operation = model.service_model.service_name, model.name
+        presigned = bool(context.get("is_presign_request"))
+        if presigned and service == "s3" and operation == "CreateBucket":
+            self.presigned_posts += 1  # a POST policy; upload_form's wrapper reads its key
+            return
+        unmapped = [(operation, f"{service}:{operation}", None)]
+        for what, action, target in MAPPERS[service](operation, params) if service in MAPPERS else unmapped:
+            self.accesses.append(Access(invocation, f"presigned {what}" if presigned else what, action, target))
+
+    def read_post(self, form: dict[str, Any]) -> None:
+        invocation = CURRENT.get()
+        assert invocation is not None, "a presigned POST outside any invocation"
+        self.read_posts += 1
+        self.accesses.append(Access(invocation, "presigned POST", "s3:PutObject", signed_post_target(form)))
+
+    @contextmanager
+    def invocation(self, function: Function, label: str) -> Iterator[None]:
+        # Any request may land on a fresh container: drop wiring's cached settings, clients
+        # and secret, so cold-start calls are made (and attributed) on every invocation.
+        for value in vars(wiring).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+        token = CURRENT.set(Invocation(function, label))
+        try:
+            yield
+        finally:
+            CURRENT.reset(token)
+
+    def of(self, function: Function) -> list[Access]:
+        return [a for a in self.accesses if a.invocation.function == function]
+
+
+# -- driving every route ----------------------------------------------------------------------
+
+
+def route_of(method: str, path: str) -> Route:
+    for route in ROUTES:
+        pattern = re.sub(r"\{[^}]+\}", "[^/]+", route.path)
+        if route.method == method and re.fullmatch(pattern, path):
+            return route
+    raise AssertionError(f"{method} {path} is no route of folio.contracts.ROUTES")
+
+
+@dataclass
+class Driver:
+    api: Api
+    engines: Engines
+    recording: Recording
+
+    def call(self, group: FunctionGroup, method: str, path: str, *, expect: int | None = None, **event: Any) -> Reply:
+        route = route_of(method, path)
+        assert route.group is group, f"{method} {route.path} belongs to {route.group}, not {group}"
+        assert f"{self.api.modules[group.value].__name__}.handler" == FUNCTIONS[group].handler
+        label = f"{method} {route.path}" + (f"?{'&'.join(event['query'])}" if event.get("query") else "")
+        with self.recording.invocation(FUNCTIONS[group], label):
+            reply = self.api.call(group.value, method, path, **event)
+        assert reply.status == (expect or route.success), f"{label}: {reply.status} {reply.body}"
+        self.recording.routes.add((route.method, route.path))
+        return reply
+
+    def create(self, owner: str, *, size: int = len(CONTENT), **headers: str) -> dict[str, Any]:
+        body = {"name": "report.pdf", "contentType": "application/pdf", "size": size, "tags": ["alpha", "beta"]}
+        reply = self.call(FunctionGroup.CREATE, "POST", "/documents", sub=owner, body=body, headers=headers)
+        created: dict[str, Any] = reply.body
+        return created
+
+    def settle(self, key: str) -> str:
+        event = {
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": 0}},
+        }
+        with self.recording.invocation(UPLOAD_WORKER, "Object Created"):
+            outcome = str(upload_worker.handler(event, FakeContext())["outcome"])
+        self.recording.worker_outcomes.add(outcome)
+        return outcome
+
+
+def drive_every_route(driver: Driver) -> None:
+    """Every route on its success path, plus the upload worker's two outcomes, plus one keyed
+    create that fails (Powertools then deletes its idempotency record)."""
+    read, modify = FunctionGroup.READ, FunctionGroup.MODIFY
+    owner, grantee, admin = new_user(), new_user(), new_user()
+
+    first = driver.create(owner)
+    keyed = driver.create(owner, **{"Idempotency-Key": "least-privilege-1"})
+    replayed = driver.create(owner, **{"Idempotency-Key": "least-privilege-1"})
+    assert replayed["document"]["id"] == keyed["document"]["id"]
+    too_large = 10**12
+    driver.call(
+        FunctionGroup.CREATE,
+        "POST",
+        "/documents",
+        expect=413,
+        sub=owner,
+        body={"name": "huge.pdf", "contentType": "application/pdf", "size": too_large},
+        headers={"Idempotency-Key": "least-privilege-2"},
+    )
+
+    doc_id = first["document"]["id"]
+    form = first["upload"]
+    uploaded = requests.post(form["url"], data=form["fields"], files={"file": ("r.pdf", CONTENT)}, timeout=10)
+    assert uploaded.status_code in (200, 204), uploaded.text
+    assert driver.settle(f"{PREFIX}{owner}/{doc_id}") == "available"
+    mismatch_key = f"{PREFIX}{owner}/{keyed['document']['id']}"
+    driver.engines.s3.put_object(Bucket=BUCKET, Key=mismatch_key, Body=CONTENT + b"!", ContentType="application/pdf")
+    assert driver.settle(mismatch_key) == "deleted:mismatch"
+    driver.create(owner)  # a second live document, so the first page has a cursor
+
+    page = driver.call(read, "GET", "/documents", sub=owner, query={"limit": "1"})
+    assert "cursor" in page.body, page.body
+    driver.call(read, "GET", "/documents", sub=owner, query={"limit": "1", "cursor": page.body["cursor"]})
+    driver.call(read, "GET", "/documents", sub=owner, query={"tag": "alpha"})
+    driver.call(read, "GET", "/documents", sub=owner, query={"type": "pdf"})
+    version = driver.call(read, "GET", f"/documents/{doc_id}", sub=owner).body["version"]
+    driver.call(
+        modify,
+        "PATCH",
+        f"/documents/{doc_id}",
+        sub=owner,
+        headers={"If-Match": f'"{version}"'},
+        body={"name": "renamed.pdf", "tags": ["alpha", "gamma"]},
+    )
+    driver.call(modify, "PUT", f"/documents/{doc_id}/shares/{grantee}", sub=owner)
+    driver.call(read, "GET", "/shared", sub=grantee)
+    driver.call(FunctionGroup.DOWNLOAD, "GET", f"/documents/{doc_id}/download", sub=grantee)
+    driver.call(FunctionGroup.DOWNLOAD, "GET", f"/documents/{doc_id}/download", sub=owner)
+    driver.call(modify, "DELETE", f"/documents/{doc_id}/shares/{grantee}", sub=owner)
+    driver.call(modify, "DELETE", f"/documents/{doc_id}", sub=owner)
+    driver.call(read, "GET", "/trash", sub=owner)
+    driver.call(modify, "POST", f"/documents/{doc_id}/restore", sub=owner)
+    driver.call(modify, "PUT", f"/documents/{doc_id}/shares/{grantee}", sub=owner)  # purge deletes shares too
+    driver.call(modify, "DELETE", f"/documents/{doc_id}", sub=owner, query={"purge": "true"})
+    driver.call(read, "GET", "/me/usage", sub=owner)
+    driver.call(FunctionGroup.ADMIN, "GET", "/admin/recent", sub=admin, groups=(ADMINS,))
+
+
+# -- the deployment, rendered ------------------------------------------------------------------
+
+
+def wildcard(pattern: str, *, action: bool = False) -> re.Pattern[str]:
+    """IAM's wildcards: `*` any run of characters, `?` one character; nothing else is special.
+    Actions compare case-insensitively, resources exactly."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.IGNORECASE if action else 0)
+
+
+@dataclass(frozen=True)
+class Statement:
+    effect: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    conditional: bool
+
+    def matches(self, action: str, resource: str) -> bool:
+        return any(wildcard(a, action=True).fullmatch(action) for a in self.actions) and any(
+            wildcard(r).fullmatch(resource) for r in self.resources
+        )
+
+
+class Deployment:
+    """The synthesized stage, with CloudFormation expressions rendered into strings."""
+
+    def __init__(self, synth: Synthesized, idempotency_key: str) -> None:
+        self.templates = synth.templates
+        self.idempotency_key = idempotency_key
+        stacks = [s for s in synth.stage.node.children if isinstance(s, cdk.Stack)]
+        self.stack_ids = {stack.stack_name: stack.node.id for stack in stacks}
+        self.env = {stack.node.id: (stack.region, stack.account) for stack in stacks}
+        for region, account in self.env.values():
+            assert not cdk.Token.is_unresolved(region) and not cdk.Token.is_unresolved(account)
+
+    # rendering
+    def render(self, stack: str, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        assert isinstance(value, dict) and len(value) == 1, f"cannot render {value!r}"
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return self._ref(stack, argument)
+        if function == "Fn::GetAtt":
+            logical, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+            return self._get_att(stack, logical, attribute)
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(self.render(stack, part) for part in parts)
+        if function == "Fn::GetStackOutput":
+            source = self.stack_ids[argument["StackName"]]
+            return self.render(source, self.templates[source]["Outputs"][argument["OutputName"]]["Value"])
+        if function == "Fn::ImportValue":
+            name = self.render(stack, argument)
+            for source, template in self.templates.items():
+                for output in template.get("Outputs", {}).values():
+                    if "Export" in output and self.render(source, output["Export"]["Name"]) == name:
+                        return self.render(source, output["Value"])
+            raise AssertionError(f"no stack exports {name}")
+        if function == "Fn::Sub" and isinstance(argument, str):
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub(stack, m.group(1)), argument)
+        raise AssertionError(f"the renderer does not know {function}: {value!r}")
+
+    def _sub(self, stack: str, name: str) -> str:
+        if "." in name:
+            logical, attribute = name.split(".", 1)
+            return self._get_att(stack, logical, attribute)
+        return self._ref(stack, name)
+
+    def _resource(self, stack: str, logical: str) -> dict[str, Any]:
+        resource: dict[str, Any] = self.templates[stack]["Resources"][logical]
+        return resource
+
+    def _symbol(self, stack: str, logical: str) -> str:
+        """A table by what it holds (its key schema); anything else by where it is defined."""
+        resource = self._resource(stack, logical)
+        if resource["Type"] in ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"):
+            schema = [(k["AttributeName"], k["KeyType"]) for k in resource["Properties"]["KeySchema"]]
+            if schema == [(keys.PARTITION_KEY, "HASH"), (keys.SORT_KEY, "RANGE")]:
+                return "<documents>"
+            if schema == [(self.idempotency_key, "HASH")]:
+                return "<idempotency>"
+            raise AssertionError(f"a table this test does not know: {schema}")
+        return f"<{stack}/{logical}>"
+
+    def _ref(self, stack: str, name: str) -> str:
+        region, account = self.env[stack]
+        pseudo = {
+            "AWS::Partition": PARTITION,
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        kind = self._resource(stack, name)["Type"]
+        if kind == "AWS::SecretsManager::Secret":
+            return f"arn:{PARTITION}:secretsmanager:{region}:{account}:secret:{self._symbol(stack, name)}"
+        if kind == "AWS::S3::Bucket" and "BucketName" in self._resource(stack, name)["Properties"]:
+            return self.render(stack, self._resource(stack, name)["Properties"]["BucketName"])
+        return self._symbol(stack, name)
+
+    def _get_att(self, stack: str, logical: str, attribute: str) -> str:
+        region, account = self.env[stack]
+        kind = self._resource(stack, logical)["Type"]
+        if attribute == "Arn" and kind in ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"):
+            return f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{self._symbol(stack, logical)}"
+        if attribute == "Arn" and kind == "AWS::KMS::Key":
+            return f"arn:{PARTITION}:kms:{region}:{account}:key/{self._symbol(stack, logical)}"
+        if attribute == "Arn" and kind == "AWS::S3::Bucket":
+            return f"arn:{PARTITION}:s3:::{self._ref(stack, logical)}"
+        return f"{self._symbol(stack, logical)}.{attribute}"
+
+    # functions and their policies
+    def function(self, handler: str) -> tuple[str, dict[str, Any]]:
+        found = [
+            (stack, function)
+            for stack, function in self._resources("AWS::Lambda::Function")
+            if function["Properties"].get("Handler") == handler
+        ]
+        assert len(found) == 1, f"{len(found)} functions run {handler}"
+        return found[0]
+
+    def statements(self, handler: str) -> list[Statement]:
+        """Every statement of every policy on the function's role (managed or inline)."""
+        stack, function = self.function(handler)
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        resources = self.templates[stack]["Resources"]
+        documents = [
+            resources[ref["Ref"]]["Properties"]["PolicyDocument"]
+            for ref in resources[role]["Properties"].get("ManagedPolicyArns", [])
+        ]
+        documents += [p["PolicyDocument"] for p in resources[role]["Properties"].get("Policies", [])]
+        documents += [
+            r["Properties"]["PolicyDocument"]
+            for r in resources.values()
+            if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+            and {"Ref": role} in r["Properties"].get("Roles", [])
+        ]
+        statements = []
+        for document in documents:
+            for raw in document["Statement"]:
+                assert "NotAction" not in raw and "NotResource" not in raw, f"cannot evaluate {raw}"
+                actions, targets = raw["Action"], raw["Resource"]
+                actions = actions if isinstance(actions, list) else [actions]
+                targets = targets if isinstance(targets, list) else [targets]
+                rendered = tuple(self.render(stack, t) for t in targets)
+                statements.append(Statement(raw["Effect"], tuple(actions), rendered, "Condition" in raw))
+        return statements
+
+    def names(self, handler: str) -> dict[str, str]:
+        """Test-engine value -> deployed value, for every environment variable of the function."""
+        stack, function = self.function(handler)
+        variables = function["Properties"]["Environment"]["Variables"]
+        names: dict[str, str] = {}
+        for variable, value in variables.items():
+            if variable in os.environ:
+                deployed = self.render(stack, value)
+                assert names.setdefault(os.environ[variable], deployed) == deployed, f"{variable} is ambiguous"
+        return names
+
+    def arn(self, handler: str, target: Target) -> str | None:
+        """The target's ARN in the deployment, or None if no environment variable names it."""
+        stack, _ = self.function(handler)
+        region, account = self.env[stack]
+        deployed = self.names(handler).get(target.name)
+        if deployed is None:
+            return None
+        if target.service == "dynamodb":
+            return f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{deployed}{target.path}"
+        if target.service == "s3":
+            return f"arn:{PARTITION}:s3:::{deployed}{target.path}"
+        return deployed  # a secret's id is its ARN
+
+    # encryption: which key AWS uses with the caller's credentials
+    def _resources(self, *kinds: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for stack, template in self.templates.items():
+            for logical, resource in template.get("Resources", {}).items():
+                if resource["Type"] in kinds:
+                    yield stack, {"logical": logical, **resource}
+
+    def key_of(self, handler: str, target: Target) -> str | None:
+        """The customer-managed key that encrypts the target, or None (AWS-owned or managed)."""
+        arn = self.arn(handler, target)
+        if target.service == "dynamodb":
+            for stack, table in self._resources("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"):
+                if arn is not None and arn.startswith(self._get_att(stack, table["logical"], "Arn")):
+                    sse = table["Properties"].get("SSESpecification", {})
+                    for replica in table["Properties"].get("Replicas", []):
+                        if self.render(stack, replica.get("Region", {"Ref": "AWS::Region"})) == self.env[stack][0]:
+                            sse = replica.get("SSESpecification", sse)
+                    key = sse.get("KMSMasterKeyId")
+                    return None if key is None else self.render(stack, key)
+        if target.service == "s3":
+            for stack, bucket in self._resources("AWS::S3::Bucket"):
+                if self._ref(stack, bucket["logical"]) == self.names(handler).get(target.name):
+                    rules = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                    default = rules[0]["ServerSideEncryptionByDefault"]
+                    key = default.get("KMSMasterKeyID") if default["SSEAlgorithm"].startswith("aws:kms") else None
+                    return None if key is None else self.render(stack, key)
+        if target.service == "secretsmanager":
+            for stack, secret in self._resources("AWS::SecretsManager::Secret"):
+                if self._ref(stack, secret["logical"]) == arn:
+                    key = secret["Properties"].get("KmsKeyId")
+                    return None if key is None else self.render(stack, key)
+        raise AssertionError(f"no resource of the deployment is {target}")
+
+
+def implicit_kms_action(access: Access) -> str | None:
+    """The KMS call AWS makes with the caller's credentials for this access, if any. A lower
+    bound, as documented: DynamoDB decrypts the table key for a request on a table with a
+    customer-managed key, Secrets Manager decrypts the secret, S3 needs GenerateDataKey to
+    write and Decrypt to read an SSE-KMS object (HeadObject and DeleteObject need neither)."""
+    assert access.target is not None
+    if access.target.service in ("dynamodb", "secretsmanager"):
+        return "kms:Decrypt"
+    if access.action == "s3:PutObject":
+        return "kms:GenerateDataKey"
+    if access.operation in ("GetObject", "presigned GetObject"):
+        return "kms:Decrypt"
+    return None
+
+
+# Granted but never exercised, on purpose: (function, action, resource as the code names it).
+UNEXERCISED_ON_PURPOSE: tuple[tuple[Function, str, Target], ...] = (
+    # Powertools reads the idempotency record with GetItem only when a failed conditional
+    # put does not return the old item (ReturnValuesOnConditionCheckFailure); DynamoDB and
+    # DynamoDB Local always return it, so no test can reach the fallback.
+    (FUNCTIONS[FunctionGroup.CREATE], "dynamodb:GetItem", Target("dynamodb", IDEMPOTENCY_TABLE)),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    function: Function
+    action: str
+    resource: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"function {self.function.name} calls {self.action} on {self.resource} ({self.why})"
+
+
+@dataclass
+class Verdict:
+    denied: list[Finding]
+    kms_denied: list[Finding]
+    unexercised: list[tuple[Function, str, str]]
+
+    def report(self) -> str:
+        lines = [f"{f}, which its policy does not allow" for f in self.denied + self.kms_denied]
+        lines += [
+            "Granted, but no recorded call used it (for KMS: beyond the documented lower bound of "
+            "implicit_kms_action; Lambda itself also uses the log key for the environment and the "
+            "dead-letter queue):"
+        ]
+        lines += [f"  function {f.name}: {a} on {r}" for f, a, r in self.unexercised]
+        return "\n".join(lines)
+
+
+def unique(findings: list[Finding]) -> list[Finding]:
+    """One finding per (function, action, resource): the first call that needed it."""
+    first: dict[tuple[Function, str, str], Finding] = {}
+    for finding in findings:
+        first.setdefault((finding.function, finding.action, finding.resource), finding)
+    return list(first.values())
+
+
+def allowed(statements: list[Statement], action: str, resource: str) -> bool:
+    if any(s.effect == "Deny" and s.matches(action, resource) for s in statements):
+        return False
+    return any(s.effect == "Allow" and not s.conditional and s.matches(action, resource) for s in statements)
+
+
+def judge(deployment: Deployment, recording: Recording) -> Verdict:
+    denied: list[Finding] = []
+    kms_denied: list[Finding] = []
+    unexercised: list[tuple[Function, str, str]] = []
+    for function in ALL_FUNCTIONS:
+        statements = deployment.statements(function.handler)
+        used: set[tuple[str, str]] = set()
+        needed_kms: set[tuple[str, str, str]] = set()
+        for access in recording.of(function):
+            why = f"{access.operation} in {access.invocation.label}"
+            arn = None if access.target is None else deployment.arn(function.handler, access.target)
+            if arn is None:
+                denied.append(Finding(function, access.action, str(access.target), f"unmapped: {why}"))
+                continue
+            used.add((access.action, arn))
+            if not allowed(statements, access.action, arn):
+                denied.append(Finding(function, access.action, arn, why))
+            kms = implicit_kms_action(access)
+            key = None if kms is None else deployment.key_of(function.handler, access.target)
+            if kms is not None and key is not None:
+                needed_kms.add((kms, key, why))
+        for action, key, why in sorted(needed_kms):
+            used.add((action, key))
+            if not allowed(statements, action, key):
+                kms_denied.append(Finding(function, action, key, f"implicit, for {why}"))
+        for statement in statements:
+            if statement.effect != "Allow":
+                continue
+            for action in statement.actions:
+                if action.split(":")[0] not in (*CALLED_SERVICES, "kms"):
+                    continue
+                for resource in statement.resources:
+                    if not any(
+                        wildcard(action, action=True).fullmatch(a) and wildcard(resource).fullmatch(r) for a, r in used
+                    ):
+                        unexercised.append((function, action, resource))
+    return Verdict(unique(denied), unique(kms_denied), unexercised)
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recording(api: Api, engines: Engines) -> Iterator[Recording]:
+    """Given every route and both upload outcomes driven through their own functions,
+    with every AWS call the code makes recorded and attributed."""
+    recording = Recording()
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    session = boto3.DEFAULT_SESSION
+    # wiring's clients come from the default session (created per invocation, see
+    # Recording.invocation); Powertools' idempotency layer made its own client at import.
+    emitters = [session.events] + [
+        value.client.meta.events
+        for module in (*api.modules.values(), upload_worker)
+        for value in vars(module).values()
+        if hasattr(getattr(value, "client", None), "meta")
+    ]
+    upload_form = DocumentStorage.upload_form
+
+    def read_upload_form(self: DocumentStorage, key: str, content_type: str, size: int) -> dict[str, Any]:
+        form = upload_form(self, key, content_type, size)
+        recording.read_post(form)
+        return form
+
+    def submit_in_context(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        # One request at a time per container: threads a request starts (the admin feed
+        # queries its shards in parallel) act for the same function.
+        return submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
+
+    submit = ThreadPoolExecutor.submit
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DocumentStorage, "upload_form", read_upload_form)
+        patch.setattr(ThreadPoolExecutor, "submit", submit_in_context)
+        for emitter in emitters:
+            emitter.register("provide-client-params", recording.hook, unique_id="least-privilege")
+        try:
+            drive_every_route(Driver(api, engines, recording))
+        finally:
+            for emitter in emitters:
+                emitter.unregister("provide-client-params", unique_id="least-privilege")
+            for value in vars(wiring).values():  # later tests get clients without the hook
+                if callable(getattr(value, "cache_clear", None)):
+                    value.cache_clear()
+    yield recording
+
+
+@pytest.fixture(scope="module")
+def deployment(synthesized: Callable[[str], Synthesized], api: Api) -> Deployment:
+    return Deployment(synthesized("sandbox"), api.modules["create"].persistence.key_attr)
+
+
+@pytest.fixture(scope="module")
+def verdict(deployment: Deployment, recording: Recording) -> Verdict:
+    verdict = judge(deployment, recording)
+    print(verdict.report())  # the unexercised grants are information: `pytest -rP` shows them
+    return verdict
+
+
+# -- the tests ----------------------------------------------------------------------------------
+
+
+def test_every_route_and_function_was_driven_and_recorded(recording: Recording) -> None:
+    # Then: nothing is vacuous: every route ran, every function made calls the hook saw
+    assert recording.routes == {(r.method, r.path) for r in ROUTES}
+    assert recording.worker_outcomes == {"available", "deleted:mismatch"}
+    silent = [f.name for f in ALL_FUNCTIONS if not recording.of(f)]
+    assert not silent, f"no AWS call was recorded for {silent}: the hook is not reaching their clients"
+    assert recording.presigned_posts == recording.read_posts > 0
+
+
+def test_the_renderer_maps_the_test_engines_onto_the_deployment(
+    deployment: Deployment, synthesized: Callable[[str], Synthesized]
+) -> None:
+    # Given the create function's environment in the template
+    names = deployment.names(FUNCTIONS[FunctionGroup.CREATE].handler)
+
+    # Then: the engines' tables and bucket are the deployed ones, named by what they are
+    assert names[TABLE] == "<documents>"
+    assert names[IDEMPOTENCY_TABLE] == "<idempotency>"
+    assert names[BUCKET] == documents_bucket_name(synthesized("sandbox").config)
+
+
+def test_every_call_is_allowed_by_its_own_functions_policy(verdict: Verdict) -> None:
+    # Then
+    assert not verdict.denied, "\n" + "\n".join(f"{f}, which its policy does not allow" for f in verdict.denied)
+
+
+def test_every_key_aws_uses_for_a_call_is_allowed(verdict: Verdict) -> None:
+    # Then: the KMS calls DynamoDB, S3 and Secrets Manager make with the function's credentials
+    assert not verdict.kms_denied, "\n" + "\n".join(f"{f}, which its policy does not allow" for f in verdict.kms_denied)
+
+
+def test_no_dynamodb_permission_is_granted_without_being_used(verdict: Verdict, deployment: Deployment) -> None:
+    # Given the grants left unused on purpose, each with its reason
+    excused = {(f, a, deployment.arn(f.handler, target)) for f, a, target in UNEXERCISED_ON_PURPOSE}
+
+    # When
+    unused = [u for u in verdict.unexercised if u[1].startswith("dynamodb:")]
+
+    # Then: no other DynamoDB grant is unused, and each excuse still excuses a real grant
+    unexcused = [
+        f"function {f.name} is granted {a} on {r}, which no call used" for f, a, r in unused if (f, a, r) not in excused
+    ]
+    assert not unexcused, "\n" + "\n".join(unexcused)
+    assert excused <= set(unused), f"stale entries in UNEXERCISED_ON_PURPOSE: {excused - set(unused)}"
