@@ -653,8 +653,8 @@ def recording(api: Api, engines: Engines) -> Iterator[Recording]:
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
     session = boto3.DEFAULT_SESSION
-    # wiring's clients come from the default session (created per invocation, see
-    # Recording.invocation); Powertools' idempotency layer made its own client at import.
+    # wiring's clients (the idempotency store's included) come from the default session,
+    # created per invocation (see Recording.invocation); module-level clients, if any, too.
     emitters = [session.events] + [
         value.client.meta.events
         for module in (*api.modules.values(), upload_worker)
@@ -692,7 +692,7 @@ def recording(api: Api, engines: Engines) -> Iterator[Recording]:
 
 @pytest.fixture(scope="module")
 def deployment(synthesized: Callable[[str], Synthesized], api: Api) -> Deployment:
-    return Deployment(synthesized("sandbox"), api.modules["create"].persistence.key_attr)
+    return Deployment(synthesized("sandbox"), wiring.idempotency_store().key_attr)
 
 
 @pytest.fixture(scope="module")

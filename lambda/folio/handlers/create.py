@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
@@ -16,19 +16,28 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from folio.errors import Conflict, IdempotencyKeyReused, InvalidInput
 from folio.handlers import wiring
-from folio.handlers.http import caller, create_app, json_body, logger, ok
+from folio.handlers.http import caller, create_app, json_body, ok
+from folio.handlers.logs import logger
 
 app = create_app(wiring.settings().cors_origins)
-persistence = DynamoDBPersistenceLayer(table_name=wiring.settings().idempotency_table_name)
 # A retried request (same caller, same key) within an hour gets the first response again.
 idempotency = IdempotencyConfig(
     event_key_jmespath="key", payload_validation_jmespath="payload", expires_after_seconds=3600
 )
 
 
-@idempotent_function(data_keyword_argument="request", config=idempotency, persistence_store=persistence)
-def create_once(request: dict[str, Any]) -> dict[str, Any]:
+def create_document_for(request: dict[str, Any]) -> dict[str, Any]:
     return wiring.service().create(caller(app), request["body"])
+
+
+def create_once(request: dict[str, Any]) -> dict[str, Any]:
+    """create_document_for, once per (caller, Idempotency-Key). The store is wiring's, made on
+    first use with the shared DynamoDB client, not at import; wrapping is cheap."""
+    once = idempotent_function(
+        data_keyword_argument="request", config=idempotency, persistence_store=wiring.idempotency_store()
+    )(create_document_for)
+    result: dict[str, Any] = once(request=request)
+    return result
 
 
 @app.post("/documents")

@@ -7,13 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 
 from folio.errors import FolioError, InvalidInput, Unauthorized
+from folio.handlers.logs import logger
 from folio.service import Caller
-
-logger = Logger(service="folio")
 
 
 def _cors(origins: tuple[str, ...]) -> CORSConfig:

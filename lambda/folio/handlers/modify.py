@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from folio.handlers import wiring
-from folio.handlers.http import caller, create_app, json_body, logger, ok
+from folio.handlers.http import caller, create_app, json_body, ok
+from folio.handlers.logs import logger
 
 app = create_app(wiring.settings().cors_origins)
 

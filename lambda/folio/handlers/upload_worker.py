@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from folio.errors import NotFound
 from folio.handlers import wiring
-from folio.handlers.http import logger
+from folio.handlers.logs import logger
 from folio.repository import PENDING
 
 

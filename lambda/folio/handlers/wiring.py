@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from folio.repository import DocumentRepository
 from folio.service import DocumentService, Limits
@@ -18,8 +20,20 @@ def settings() -> Settings:
 
 
 @cache
+def dynamodb_client() -> Any:
+    """One DynamoDB client per container, shared by the repository and the idempotency
+    store, so the service model is loaded once (it is most of a cold start's client cost)."""
+    return boto3.client("dynamodb")
+
+
+@cache
 def repository() -> DocumentRepository:
-    return DocumentRepository(boto3.client("dynamodb"), settings().table_name)
+    return DocumentRepository(dynamodb_client(), settings().table_name)
+
+
+@cache
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name, boto3_client=dynamodb_client())
 
 
 @cache
