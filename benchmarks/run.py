@@ -272,18 +272,14 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
     def row(figure: str, measured: Any, target: str, met: bool) -> None:
         lines.append(f"{figure:<44}{measured!s:>14}{target:>16}  {'yes' if met else 'NO'}")
 
+    def at_most(figure: str, measured: float, target_key: str, unit: str = "") -> None:
+        limit = TARGETS[target_key]
+        row(figure, measured, f"<= {limit}{unit}", measured <= limit)
+
     if "synth" in parts:
-        ratio = results["synth_ratio"]
-        row(
-            "synth / empty app (median s)",
-            ratio,
-            f"<= {TARGETS['synth_ratio_max']}x",
-            ratio <= TARGETS["synth_ratio_max"],
-        )
+        at_most("synth / empty app (median s)", results["synth_ratio"], "synth_ratio_max", "x")
     if "asset" in parts:
-        size = results["lambda_asset_bytes"]
-        limit = TARGETS["lambda_asset_bytes_max"]
-        row("Lambda code asset (bytes, no layer)", size, f"<= {limit}", size <= limit)
+        at_most("Lambda code asset (bytes, no layer)", results["lambda_asset_bytes"], "lambda_asset_bytes_max")
     if "imports" in parts:
         imports = results["cold_import_microseconds"]
         lines.append(f"{'import boto3 (us)':<44}{imports['boto3']:>14}")
@@ -305,17 +301,11 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
                              f"{ap['consumed']['total']}, so none was wasted")  # fmt: skip
         lines.append("  (units: capacity consumed on DynamoDB Local vs the minimum; see each pattern's `note`)")
     if "test" in parts:
-        seconds = results["make_test_seconds"]
-        row(
-            "make test (s)",
-            seconds,
-            f"<= {TARGETS['make_test_seconds_max']}",
-            seconds <= TARGETS["make_test_seconds_max"],
-        )
+        at_most("make test (s)", results["make_test_seconds"], "make_test_seconds_max")
     if "fresh-clone" in parts:
-        seconds = results["fresh_clone_make_synth_seconds"]
-        limit = TARGETS["fresh_clone_synth_seconds_max"]
-        row("fresh-clone make synth (s)", seconds, f"<= {limit}", seconds <= limit)
+        at_most(
+            "fresh-clone make synth (s)", results["fresh_clone_make_synth_seconds"], "fresh_clone_synth_seconds_max"
+        )
     return lines
 
 

@@ -143,17 +143,22 @@ def service_wide_actions(resource: dict[str, Any]) -> list[str]:
     return found
 
 
-def unscoped_actions(resource: dict[str, Any]) -> list[str]:
-    """Allowed actions on Resource "*" in identity policies, outside the allowlist."""
+def identity_allow_statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The Allow statements of a role's or policy's permissions (not its trust policy)."""
     if resource["Type"] not in IDENTITY_POLICY_TYPES:
-        return []
-    found = []
+        return
     for document in policy_documents(resource):
         if document is resource["Properties"].get("AssumeRolePolicyDocument"):
             continue
-        for statement in statements(document):
-            if statement.get("Effect") == "Allow" and "*" in as_list(statement.get("Resource", [])):
-                found += [a for a in as_list(statement.get("Action", [])) if a not in UNSCOPABLE_ACTIONS]
+        yield from (statement for statement in statements(document) if statement.get("Effect") == "Allow")
+
+
+def unscoped_actions(resource: dict[str, Any]) -> list[str]:
+    """Allowed actions on Resource "*" in identity policies, outside the allowlist."""
+    found = []
+    for statement in identity_allow_statements(resource):
+        if "*" in as_list(statement.get("Resource", [])):
+            found += [a for a in as_list(statement.get("Action", [])) if a not in UNSCOPABLE_ACTIONS]
     return found
 
 
@@ -172,22 +177,15 @@ def rendered(value: Any) -> str:
 def unlisted_wildcard_resources(resource: dict[str, Any]) -> list[str]:
     """Allowed resource ARNs with `*` in them (other than "*" itself, which has its own
     guard) that match no WILDCARD_GRANTS entry, or lack the condition the entry needs."""
-    if resource["Type"] not in IDENTITY_POLICY_TYPES:
-        return []
     found = []
-    for document in policy_documents(resource):
-        if document is resource["Properties"].get("AssumeRolePolicyDocument"):
-            continue
-        for statement in statements(document):
-            if statement.get("Effect") != "Allow":
+    for statement in identity_allow_statements(resource):
+        conditions = {key for test in statement.get("Condition", {}).values() for key in test}
+        for arn in map(rendered, as_list(statement.get("Resource", []))):
+            if "*" not in arn or arn == "*":
                 continue
-            conditions = {key for test in statement.get("Condition", {}).values() for key in test}
-            for arn in map(rendered, as_list(statement.get("Resource", []))):
-                if "*" not in arn or arn == "*":
-                    continue
-                grant = next((g for g in WILDCARD_GRANTS if re.search(g.pattern, arn)), None)
-                if grant is None or (grant.required_condition and grant.required_condition not in conditions):
-                    found.append(arn)
+            grant = next((g for g in WILDCARD_GRANTS if re.search(g.pattern, arn)), None)
+            if grant is None or (grant.required_condition and grant.required_condition not in conditions):
+                found.append(arn)
     return found
 
 
