@@ -39,13 +39,14 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.json"
 ENVIRONMENTS = ("sandbox", "dev", "prod")
-TARGETS = {
+TARGETS: dict[str, object] = {
     "synth_ratio_max": 4.0,
     "make_test_seconds_max": 180.0,
     "fresh_clone_synth_seconds_max": 300.0,
@@ -105,10 +106,27 @@ print(json.dumps({"attempts": attempts, "error": error}))
 """
 
 
+class CommandFailed(RuntimeError):
+    """A measured command failed: the figure is not a measurement, so it is not reported."""
+
+
 def timed(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    result = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        tail = "\n".join(result.stdout.splitlines()[-40:])
+        raise CommandFailed(f"`{' '.join(command)}` exited {result.returncode}; its last lines:\n{tail}")
     return time.perf_counter() - start
+
+
+def timed_or_failure(results: dict[str, Any], key: str, command: Callable[[], float]) -> None:
+    """results[key] = the command's seconds; a failure is recorded under `failures` and
+    printed, and the other figures are still written."""
+    try:
+        results[key] = round(command(), 1)
+    except CommandFailed as failure:
+        print(f"benchmark: {failure}", file=sys.stderr)
+        results.setdefault("failures", {})[key] = str(failure).splitlines()[0]
 
 
 def cdk(*args: str) -> list[str]:
@@ -258,10 +276,10 @@ def measure(parts: list[str], runs: int) -> dict[str, Any]:
         results["access_patterns"] = measure_access_patterns()
     if "test" in parts:
         print("benchmark: timing `make test` (one run)")
-        results["make_test_seconds"] = round(timed(["make", "test"]), 1)
+        timed_or_failure(results, "make_test_seconds", lambda: timed(["make", "test"]))
     if "fresh-clone" in parts:
         print("benchmark: timing `make synth` in a fresh clone, installs included")
-        results["fresh_clone_make_synth_seconds"] = round(fresh_clone_synth(), 1)
+        timed_or_failure(results, "fresh_clone_make_synth_seconds", fresh_clone_synth)
     return results
 
 
@@ -274,6 +292,7 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
 
     def at_most(figure: str, measured: float, target_key: str, unit: str = "") -> None:
         limit = TARGETS[target_key]
+        assert isinstance(limit, int | float), f"{target_key} is not a number"
         row(figure, measured, f"<= {limit}{unit}", measured <= limit)
 
     if "synth" in parts:
@@ -300,9 +319,11 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
                 lines.append(f"  {name}: DynamoDB Local under-counts transactions; its count of the minimum writes is "
                              f"{ap['consumed']['total']}, so none was wasted")  # fmt: skip
         lines.append("  (units: capacity consumed on DynamoDB Local vs the minimum; see each pattern's `note`)")
-    if "test" in parts:
+    for key, failure in results.get("failures", {}).items():
+        lines.append(f"{key}: not measured, {failure}")
+    if "make_test_seconds" in results and "test" in parts:
         at_most("make test (s)", results["make_test_seconds"], "make_test_seconds_max")
-    if "fresh-clone" in parts:
+    if "fresh_clone_make_synth_seconds" in results and "fresh-clone" in parts:
         at_most(
             "fresh-clone make synth (s)", results["fresh_clone_make_synth_seconds"], "fresh_clone_synth_seconds_max"
         )
