@@ -171,14 +171,9 @@ class ApiStack(cdk.Stack):
             ],
             FunctionGroup.MODIFY: [
                 iam.PolicyStatement(
+                    # The document, its tag links and shares (listed on the document, so no Query).
                     sid="ChangeOwnItems",
-                    actions=[
-                        "dynamodb:DeleteItem",
-                        "dynamodb:GetItem",
-                        "dynamodb:PutItem",
-                        "dynamodb:Query",
-                        "dynamodb:UpdateItem",
-                    ],
+                    actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                     resources=[table_arn],
                 ),
                 use_table_key,

@@ -29,8 +29,10 @@ from folio.errors import (
 )
 
 PENDING, AVAILABLE, TRASHED = "PENDING", "AVAILABLE", "TRASHED"
-# How many users a document is shared with (kept by put_share/delete_share; never listed).
-SHARE_COUNT = "shareCount"
+# Who a document is shared with: a string set on the document (at most MAX_SHARES), kept
+# by put_share/delete_share, so changes can update every share and a purge delete them
+# without a Query. Never listed or returned.
+SHARED_WITH = "sharedWith"
 PRIMARY_KEY = (keys.PARTITION_KEY, keys.SORT_KEY)
 PENDING_UPLOAD_TTL = timedelta(days=1)
 # DynamoDB's answers when a request is refused for capacity (after botocore's own retries).
@@ -351,7 +353,10 @@ class DocumentRepository:
         remove: Iterable[str] = (),
         expect_version: int | None = None,
         expect_status: str | None = None,
+        expect_grantees: bool = False,
     ) -> dict[str, Any]:
+        """The document's Update; with `expect_grantees`, only if it is still shared with
+        exactly the users it was read with (a share does not change the version)."""
         names = {f"#a{i}": k for i, k in enumerate(changes)}
         values = {f":v{i}": v for i, v in enumerate(changes.values())}
         expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes)))
@@ -366,6 +371,11 @@ class DocumentRepository:
             names["#st"] = "status"
             conditions.append("#st = :status")
             values[":status"] = expect_status
+        if expect_grantees:
+            condition, grantee_names, grantee_values = self._grantees_unchanged(document)
+            conditions.append(condition)
+            names.update(grantee_names)
+            values.update(grantee_values)
         if removed:
             names.update({f"#r{i}": k for i, k in enumerate(removed)})
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
@@ -379,6 +389,45 @@ class DocumentRepository:
                 "ExpressionAttributeValues": _ser(values),
             }
         }
+
+    @staticmethod
+    def _grantees_unchanged(document: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+        grantees = document.get(SHARED_WITH)
+        if not grantees:
+            return "attribute_not_exists(#with)", {"#with": SHARED_WITH}, {}
+        return "#with = :with", {"#with": SHARED_WITH}, {":with": set(grantees)}
+
+    def _refresh_shares(self, new: dict[str, Any]) -> list[dict[str, Any]]:
+        """Keep every share's copy of the listing attributes in step with the document. A
+        share of a document that is not AVAILABLE leaves its grantee's list (GSI1 is sparse)
+        and comes back when the document does."""
+        listed = {k: new[k] for k in LISTING if new.get(k) is not None}
+        updates = []
+        for grantee in sorted(new.get(SHARED_WITH, ())):
+            changes = dict(listed)
+            removed: list[str] = []
+            if new["status"] == AVAILABLE:
+                changes[keys.GSI1_PARTITION_KEY] = keys.grantee_partition(grantee)
+                changes[keys.GSI1_SORT_KEY] = keys.shared_doc_sort_key(new["docId"])
+            else:
+                removed = [keys.GSI1_PARTITION_KEY, keys.GSI1_SORT_KEY]
+            names = {f"#a{i}": k for i, k in enumerate(changes)} | {f"#r{i}": k for i, k in enumerate(removed)}
+            expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes)))
+            if removed:
+                expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
+            updates.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._key(new["owner"], keys.share_sort_key(new["docId"], grantee)),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": "attribute_exists(#pk)",
+                        "ExpressionAttributeNames": {**names, "#pk": keys.PARTITION_KEY},
+                        "ExpressionAttributeValues": _ser({f":v{i}": v for i, v in enumerate(changes.values())}),
+                    }
+                }
+            )
+        return updates
 
     def _put_link(self, document: dict[str, Any], tag: str) -> dict[str, Any]:
         return {"Put": {"TableName": self.table, "Item": _ser(self._link_item(document, tag))}}
@@ -422,9 +471,10 @@ class DocumentRepository:
         new = {**document, **changes, "version": expected_version + 1}
         old_tags, new_tags = set(document["tags"]), set(new["tags"])
         items = [
-            self._update_document(document, changes, expect_version=expected_version),
+            self._update_document(document, changes, expect_version=expected_version, expect_grantees=True),
             *(self._put_link(new, t) for t in new["tags"]),
             *self._delete_links(document, old_tags - new_tags),
+            *self._refresh_shares(new),
         ]
         reasons = self._transact(items)
         if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -441,9 +491,14 @@ class DocumentRepository:
         new = {**document, **changes, "version": document["version"] + 1}
         items = [
             self._update_document(
-                document, changes, remove=(keys.RECENT_SHARD_ATTRIBUTE,), expect_version=document["version"]
+                document,
+                changes,
+                remove=(keys.RECENT_SHARD_ATTRIBUTE,),
+                expect_version=document["version"],
+                expect_grantees=True,
             ),
             *(self._put_link(new, t) for t in document["tags"]),
+            *self._refresh_shares(new),
         ]
         if self._transact(items):
             raise Conflict("the document changed while moving it to the trash; try again")
@@ -461,8 +516,11 @@ class DocumentRepository:
         new = {k: v for k, v in {**document, **changes}.items() if k not in removed}
         new["version"] = document["version"] + 1
         items = [
-            self._update_document(document, changes, remove=removed, expect_version=document["version"]),
+            self._update_document(
+                document, changes, remove=removed, expect_version=document["version"], expect_grantees=True
+            ),
             *(self._put_link(new, t) for t in document["tags"]),
+            *self._refresh_shares(new),
         ]
         if self._transact(items):
             raise Conflict("the document changed while restoring it; try again")
@@ -470,28 +528,15 @@ class DocumentRepository:
 
     def purge(self, document: dict[str, Any]) -> None:
         """Delete the document, its tag links and shares, and release its quota."""
-        shares = self._query(
-            {
-                "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-                "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
-                "ExpressionAttributeValues": _ser(
-                    {
-                        ":pk": keys.user_partition(document["owner"]),
-                        ":prefix": keys.share_sort_key_prefix(document["docId"]),
-                    }
-                ),
-            },
-            MAX_SHARES,
-            None,
-        ).items
+        grantees_unchanged, grantee_names, grantee_values = self._grantees_unchanged(document)
         items = [
             {
                 "Delete": {
                     "TableName": self.table,
                     "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
-                    "ConditionExpression": "#version = :version",
-                    "ExpressionAttributeNames": {"#version": "version"},
-                    "ExpressionAttributeValues": _ser({":version": document["version"]}),
+                    "ConditionExpression": f"#version = :version AND {grantees_unchanged}",
+                    "ExpressionAttributeNames": {"#version": "version", **grantee_names},
+                    "ExpressionAttributeValues": _ser({":version": document["version"], **grantee_values}),
                 }
             },
             self._release_quota(document),
@@ -500,10 +545,10 @@ class DocumentRepository:
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": _ser({keys.PARTITION_KEY: s[keys.PARTITION_KEY], keys.SORT_KEY: s[keys.SORT_KEY]}),
+                        "Key": self._key(document["owner"], keys.share_sort_key(document["docId"], grantee)),
                     }
                 }
-                for s in shares
+                for grantee in sorted(document.get(SHARED_WITH, ()))
             ),
         ]
         if self._transact(items):
@@ -511,8 +556,9 @@ class DocumentRepository:
 
     # -- AP6 shares -----------------------------------------------------------------------
     def put_share(self, document: dict[str, Any], grantee: str) -> dict[str, Any]:
-        """Share an AVAILABLE document, counting shares on the document so a purge always
-        fits one transaction. Sharing again with the same user changes nothing."""
+        """Share an AVAILABLE document: the grantee joins the document's `sharedWith` (at most
+        MAX_SHARES, so every fan-out fits one transaction) and the share item is put, together.
+        Sharing again with the same user returns the existing share and changes nothing."""
         shared_at = now_iso()
         share = {
             keys.PARTITION_KEY: keys.user_partition(document["owner"]),
@@ -528,11 +574,12 @@ class DocumentRepository:
                 "Update": {
                     "TableName": self.table,
                     "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
-                    "UpdateExpression": "SET #shares = if_not_exists(#shares, :zero) + :one",
-                    "ConditionExpression": "#status = :available AND (attribute_not_exists(#shares) OR #shares < :max)",
-                    "ExpressionAttributeNames": {"#status": "status", "#shares": SHARE_COUNT},
+                    "UpdateExpression": "ADD #with :grantees",
+                    "ConditionExpression": "#status = :available AND (attribute_not_exists(#with) OR "
+                    "(size(#with) < :max AND NOT contains(#with, :grantee)))",
+                    "ExpressionAttributeNames": {"#status": "status", "#with": SHARED_WITH},
                     "ExpressionAttributeValues": _ser(
-                        {":available": AVAILABLE, ":zero": 0, ":one": 1, ":max": MAX_SHARES}
+                        {":available": AVAILABLE, ":grantees": {grantee}, ":grantee": grantee, ":max": MAX_SHARES}
                     ),
                 }
             },
@@ -548,13 +595,14 @@ class DocumentRepository:
         reasons = self._transact(items)
         if not reasons:
             return share
+        grantees = document.get(SHARED_WITH, set())
         if reasons[0] == "ConditionalCheckFailed" and document["status"] != AVAILABLE:
             raise Conflict("only an available document can be shared")
-        if reasons[1] == "ConditionalCheckFailed":
+        if grantee in grantees or reasons[1] == "ConditionalCheckFailed":
             existing = self._call("get_item", TableName=self.table, Key=_ser({k: share[k] for k in PRIMARY_KEY}))
             if "Item" in existing:
                 return _de(existing["Item"])
-        if reasons[0] == "ConditionalCheckFailed":
+        if reasons[0] == "ConditionalCheckFailed" and len(grantees) >= MAX_SHARES:
             raise ShareLimitReached(f"a document can be shared with at most {MAX_SHARES} users")
         raise Conflict("the document is being changed by another request; try again")
 
@@ -573,10 +621,10 @@ class DocumentRepository:
                 "Update": {
                     "TableName": self.table,
                     "Key": self._key(owner, keys.document_sort_key(doc_id)),
-                    "UpdateExpression": "SET #shares = #shares - :one",
-                    "ConditionExpression": "#shares > :zero",
-                    "ExpressionAttributeNames": {"#shares": SHARE_COUNT},
-                    "ExpressionAttributeValues": _ser({":zero": 0, ":one": 1}),
+                    "UpdateExpression": "DELETE #with :grantees",
+                    "ConditionExpression": "contains(#with, :grantee)",
+                    "ExpressionAttributeNames": {"#with": SHARED_WITH},
+                    "ExpressionAttributeValues": _ser({":grantees": {grantee}, ":grantee": grantee}),
                 }
             },
         ]

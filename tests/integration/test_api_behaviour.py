@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from folio.contracts import MAX_SHARES, MAX_TAGS, ROUTES
+from folio.errors import Conflict
 from tests.integration.conftest import ADMINS, Api, Engines, new_user
 
 
@@ -359,3 +360,51 @@ def test_purging_a_fully_tagged_fully_shared_document_removes_everything(api: Ap
     assert api.call("read", "GET", "/documents", sub=owner, query={"tag": "t0"}).body["items"] == []
     assert all(api.call("read", "GET", "/shared", sub=g).body["items"] == [] for g in grantees)
     assert api.call("read", "GET", "/me/usage", sub=owner).body["documents"] == 0
+
+
+def test_a_grantee_sees_renames_and_retags_of_a_shared_document(api: Api, engines: Engines) -> None:
+    owner, grantee = new_user(), new_user()
+    document = available(api, engines, owner)
+    share(api, owner, document["id"], grantee)
+    version = api.call("read", "GET", f"/documents/{document['id']}", sub=owner).body["version"]
+
+    renamed = api.call(
+        "modify", "PATCH", f"/documents/{document['id']}", sub=owner, body={"name": "renamed.pdf", "tags": ["q3"]},
+        headers={"If-Match": f'"{version}"'},
+    )  # fmt: skip
+    [listed] = api.call("read", "GET", "/shared", sub=grantee).body["items"]
+
+    assert renamed.status == 200
+    assert (listed["name"], listed["tags"], listed["version"]) == ("renamed.pdf", ["q3"], renamed.body["version"])
+
+
+def test_a_trashed_document_leaves_its_grantees_lists_and_comes_back_on_restore(api: Api, engines: Engines) -> None:
+    owner, grantee = new_user(), new_user()
+    document = available(api, engines, owner)
+    share(api, owner, document["id"], grantee)
+
+    api.call("modify", "DELETE", f"/documents/{document['id']}", sub=owner)
+    while_trashed = api.call("read", "GET", "/shared", sub=grantee).body["items"]
+    download_while_trashed = api.call("download", "GET", f"/documents/{document['id']}/download", sub=grantee)
+    api.call("modify", "POST", f"/documents/{document['id']}/restore", sub=owner)
+    after_restore = api.call("read", "GET", "/shared", sub=grantee).body["items"]
+
+    assert while_trashed == []
+    assert download_while_trashed.status == 404
+    assert [(d["id"], d["status"]) for d in after_restore] == [(document["id"], "AVAILABLE")]
+
+
+def test_a_purge_that_raced_a_new_share_is_refused_not_left_with_an_orphan(api: Api, engines: Engines) -> None:
+    from folio.handlers import wiring
+
+    owner, early, late = new_user(), new_user(), new_user()
+    document = available(api, engines, owner)
+    share(api, owner, document["id"], early)
+    repository = wiring.repository()
+    read_before_the_share = repository.get_document(owner, document["id"])
+    share(api, owner, document["id"], late)
+
+    with pytest.raises(Conflict):
+        repository.purge(read_before_the_share)
+
+    assert [d["id"] for d in api.call("read", "GET", "/shared", sub=late).body["items"]] == [document["id"]]
