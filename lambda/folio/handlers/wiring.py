@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from folio.repository import DocumentRepository
 from folio.service import DocumentService, Limits
 from folio.settings import Settings
 from folio.storage import CLIENT_CONFIG, DocumentStorage
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 
 @cache
@@ -33,6 +35,9 @@ def repository() -> DocumentRepository:
 
 @cache
 def idempotency_store() -> DynamoDBPersistenceLayer:
+    # Imported here: only the create function uses idempotency (about 10 ms of imports).
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name, boto3_client=dynamodb_client())
 
 
