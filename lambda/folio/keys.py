@@ -182,11 +182,6 @@ def share_sort_key(doc_id: str, grantee: str) -> str:
     return _join(SHARE_PREFIX, _part("doc_id", doc_id), _part("grantee", grantee))
 
 
-def share_sort_key_prefix(doc_id: str) -> str:
-    """begins_with() prefix for every share of one document."""
-    return _join(SHARE_PREFIX, _part("doc_id", doc_id)) + KEY_SEPARATOR
-
-
 def profile_sort_key() -> str:
     return PROFILE_SORT_KEY
 
