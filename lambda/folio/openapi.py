@@ -32,6 +32,53 @@ _QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+# OpenAPI links: where a response names a document, which requests about the same document
+# may follow, and with which values. Clients read them as documentation; schemathesis'
+# stateful tests follow them (create, then read, rename, share, trash, restore, purge).
+_DOCUMENT_IN_RESPONSE = {
+    "CreatedDocument": ("$response.body#/document/id", "$response.body#/document/version"),
+    "Document": ("$response.body#/id", "$response.body#/version"),
+    "Share": ("$response.body#/documentId", None),
+}
+_DOCUMENT_IN_REQUEST = ("$request.path.id", None)  # for answers without a body (204)
+
+
+# The answers that carry the document's version as an ETag (what If-Match sends back).
+_SENDS_ETAG = {("GET", "/documents/{id}"), ("PATCH", "/documents/{id}")}
+_ETAG = {"type": "string", "pattern": '^"[0-9]+"$'}
+
+
+def _operation_id(route: Route) -> str:
+    return f"{route.method.lower()}{route.path.replace('/', '_').replace('{', '').replace('}', '')}"
+
+
+def _links(route: Route) -> dict[str, Any]:
+    if route.response == "DocumentPage":  # the next page: the same query with the cursor
+        return {
+            _operation_id(route): {
+                "operationId": _operation_id(route),
+                "parameters": {"query.cursor": "$response.body#/cursor"},
+            }
+        }
+    if route.response in _DOCUMENT_IN_RESPONSE:
+        document_id, version = _DOCUMENT_IN_RESPONSE[route.response]
+    elif route.response is None and "id" in route.path_parameters:
+        document_id, version = _DOCUMENT_IN_REQUEST
+    else:
+        return {}
+    links: dict[str, Any] = {}
+    for target in ROUTES:
+        if "id" not in target.path_parameters:
+            continue
+        parameters = {"path.id": document_id}
+        if "If-Match" in target.headers and version is not None:
+            parameters["header.If-Match"] = version
+        if route.response == "Share" and "userId" in target.path_parameters:
+            parameters["path.userId"] = "$response.body#/userId"
+        links[_operation_id(target)] = {"operationId": _operation_id(target), "parameters": parameters}
+    return links
+
+
 def _request_schema(name: str) -> dict[str, Any]:
     return {k: v for k, v in BODY_SCHEMAS[name].items() if k not in ("$schema", "title")}
 
@@ -51,6 +98,11 @@ def _operation(route: Route) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "success"}
     if route.response:
         success["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.response}"}}}
+    if (route.method, route.path) in _SENDS_ETAG:
+        success["headers"] = {"ETag": {"description": "the version, quoted", "schema": _ETAG}}
+    links = _links(route)
+    if links:
+        success["links"] = links
     responses: dict[str, Any] = {str(route.success): success}
     for status in route.errors:
         responses[str(status)] = {
@@ -58,7 +110,7 @@ def _operation(route: Route) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
     operation: dict[str, Any] = {
-        "operationId": f"{route.method.lower()}{route.path.replace('/', '_').replace('{', '').replace('}', '')}",
+        "operationId": _operation_id(route),
         "summary": route.summary,
         "tags": [route.group.value],
         "parameters": parameters,
