@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from folio.contracts import BODY_SCHEMAS, RESPONSE_SCHEMAS, ROUTES, Route
+from folio.contracts import BODY_SCHEMAS, RESPONSE_SCHEMAS, ROUTES, FunctionGroup, Route
 
 _DESCRIPTIONS = {
     400: "invalid input (body, parameter or cursor)",
@@ -70,6 +70,8 @@ def _links(route: Route) -> dict[str, Any]:
     for target in ROUTES:
         if "id" not in target.path_parameters:
             continue
+        if route.response == "CreatedDocument" and target.group is FunctionGroup.DOWNLOAD:
+            continue  # nothing to download before the upload form has been used
         parameters = {"path.id": document_id}
         if "If-Match" in target.headers and version is not None:
             parameters["header.If-Match"] = version
