@@ -22,7 +22,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 PY := $(VENV)/bin/python
 
-.PHONY: help install synth test lint format bench clean test-aws openapi
+.PHONY: help install synth test lint format bench clean test-aws openapi fuzz
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -82,6 +82,9 @@ test: install $(STAMPS)/checkov $(STAMPS)/java lint ## lint, then pytest: infra,
 
 test-aws: install ## Opt-in checks of a deployed environment (FOLIO_ENV=...); needs AWS credentials
 	@$(PY) -m pytest -m aws -q tests/aws
+
+fuzz: install $(STAMPS)/java ## The schemathesis fuzz tests with 10x make test's examples (FOLIO_FUZZ_EXAMPLES=250)
+	@FOLIO_FUZZ_EXAMPLES=$${FOLIO_FUZZ_EXAMPLES:-250} $(PY) -m pytest -q tests/integration/test_fuzz.py
 
 openapi: install ## Regenerate docs/openapi.json from lambda/folio/contracts.py
 	@PYTHONPATH=lambda $(PY) -m folio.openapi > docs/openapi.json
