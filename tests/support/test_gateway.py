@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import requests
+from werkzeug.test import Client
 
 from folio.contracts import ROUTES, FunctionGroup
-from tests.support.gateway import GATEWAY_URL, ApiGateway, Identity, gateway_session
+from tests.support.gateway import GATEWAY_URL, STAGE, ApiGateway, Identity, gateway_session
 
 OWNER = Identity("owner-sub")
 ADMIN = Identity("admin-sub", ("admins",))
@@ -64,6 +65,29 @@ def test_a_request_becomes_the_proxy_event_of_its_route() -> None:
     assert event["headers"]["If-Match"] == '"3"'
     assert json.loads(event["body"]) == {"name": "n.pdf"}
     assert event["requestContext"]["authorizer"]["claims"] == {"sub": "admin-sub", "cognito:groups": "admins"}
+
+
+def test_the_wsgi_front_builds_the_same_event() -> None:
+    # Given: one gateway, driven as schemathesis drives it (WSGI) and by hand (requests)
+    function = RecordingFunction()
+    gateway = ApiGateway({group.value: function for group in FunctionGroup}, TOKENS)
+    headers = {"Authorization": "admin-token", "If-Match": '"3"', "Content-Type": "application/json"}
+    body = json.dumps({"name": "n.pdf"})
+
+    # When: the same request arrives both ways
+    gateway_session(gateway).patch(f"{GATEWAY_URL}/documents/doc%2D1?tag=a%0A&tag=b", headers=headers, data=body)
+    response = Client(gateway).patch(f"{STAGE}/documents/doc%2D1?tag=a%0A&tag=b", headers=headers, data=body)
+
+    # Then: the function sees the same request, and the WSGI response carries the reply
+    by_requests, by_wsgi = function.events
+    for field in ("httpMethod", "resource", "path", "pathParameters", "queryStringParameters", "body"):
+        assert by_wsgi[field] == by_requests[field], field
+    assert by_wsgi["multiValueQueryStringParameters"] == {"tag": ["a\n", "b"]}
+    assert by_wsgi["headers"]["If-Match"] == '"3"'
+    assert by_wsgi["headers"]["Content-Type"] == "application/json"
+    assert by_wsgi["requestContext"]["authorizer"] == by_requests["requestContext"]["authorizer"]
+    assert response.status_code == 200
+    assert response.get_data() == b"{}"
 
 
 def test_every_route_reaches_its_own_function() -> None:
