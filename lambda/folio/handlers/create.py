@@ -14,10 +14,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from folio.errors import Conflict, IdempotencyKeyReused, InvalidInput
+from folio.errors import Conflict, IdempotencyKeyReused
 from folio.handlers import wiring
-from folio.handlers.http import caller, create_app, json_body, ok
+from folio.handlers.http import caller, create_app, header, json_body, ok
 from folio.handlers.logs import logger
+from folio.service import valid_idempotency_key
 
 app = create_app(wiring.settings().cors_origins)
 # A retried request (same caller, same key) within an hour gets the first response again.
@@ -44,11 +45,10 @@ def create_once(request: dict[str, Any]) -> dict[str, Any]:
 def create_document() -> Response[str]:
     who = caller(app)
     body = json_body(app)
-    key = app.current_event.headers.get("Idempotency-Key") or app.current_event.headers.get("idempotency-key")
+    key = header(app, "Idempotency-Key")
     if key is None:
         return ok(201, wiring.service().create(who, body))
-    if not 1 <= len(key) <= 128:
-        raise InvalidInput("Idempotency-Key must be 1-128 characters")
+    valid_idempotency_key(key)
     payload = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     try:
         # The key is scoped to the caller: two users may use the same key independently.
