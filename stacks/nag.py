@@ -217,10 +217,21 @@ API_STAGE_FINDINGS: tuple[Finding, ...] = (
 API_GATEWAY_LOGGING_ROLE_FINDINGS: tuple[Finding, ...] = (
     Finding(
         pack="AwsSolutions",
-        finding="AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:API-Gateway-Execution-Logs_*]",
+        finding=(
+            "AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:"
+            "API-Gateway-Execution-Logs_<{api}>/{stage}:*]"
+        ),
         reason=(
-            "API Gateway names its execution log groups API-Gateway-Execution-Logs_<api id>/<stage> itself; "
-            "the role is limited to log groups with that prefix in this account and Region."
+            "API Gateway creates this API stage's execution log group API-Gateway-Execution-Logs_<api id>/<stage> "
+            "and names its log streams itself; the wildcard is the streams of that one group."
+        ),
+    ),
+    Finding(
+        pack="AwsSolutions",
+        finding="AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:*]",
+        reason=(
+            "Only logs:DescribeLogGroups, which has no resource type (IAM evaluates it on log-group::log-stream:) "
+            "and returns names and settings, never log events; it is limited to this account and Region."
         ),
     ),
 )

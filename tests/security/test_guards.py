@@ -54,6 +54,13 @@ class WildcardGrant:
     pattern: str  # a regex over the rendered ARN (intrinsics rendered as {Ref}, {GetAtt}, ...)
     reason: str
     required_condition: str | None = None  # a condition key the statement must carry
+    only_actions: frozenset[str] | None = None  # if set, the statement may allow nothing else
+
+    def admits(self, actions: set[str], conditions: set[str]) -> bool:
+        """Whether a statement with these actions and condition keys may use the ARN."""
+        if self.required_condition and self.required_condition not in conditions:
+            return False
+        return self.only_actions is None or actions <= self.only_actions
 
 
 # Every wildcard ARN an identity policy may allow. Anything else with `*` in it fails.
@@ -74,8 +81,15 @@ WILDCARD_GRANTS = (
         required_condition="kms:ResourceAliases",
     ),
     WildcardGrant(
-        r":log-group:API-Gateway-Execution-Logs_\*$",
-        "API Gateway creates and names its execution log groups (the account's API Gateway logging role)",
+        r"^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:API-Gateway-Execution-Logs_\{Ref\}/[A-Za-z0-9_]+:\*$",
+        "the streams of the one execution log group API Gateway creates for Folio's API stage, named by "
+        "API Gateway (the account's API Gateway logging role, where Folio manages it)",
+    ),
+    WildcardGrant(
+        r"^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:\*$",
+        "DescribeLogGroups has no resource type (IAM evaluates it on log-group::log-stream:); this "
+        "account and Region is the narrowest it allows, and it reads names, never log events",
+        only_actions=frozenset({"logs:DescribeLogGroups"}),
     ),
 )
 
@@ -176,7 +190,8 @@ def rendered(value: Any) -> str:
 
 def unlisted_wildcard_resources(resource: dict[str, Any]) -> list[str]:
     """Allowed resource ARNs with `*` in them (other than "*" itself, which has its own
-    guard) that match no WILDCARD_GRANTS entry, or lack the condition the entry needs."""
+    guard) that match no WILDCARD_GRANTS entry, lack the condition the entry needs, or
+    come with an action the entry does not allow."""
     found = []
     for statement in identity_allow_statements(resource):
         conditions = {key for test in statement.get("Condition", {}).values() for key in test}
@@ -184,7 +199,8 @@ def unlisted_wildcard_resources(resource: dict[str, Any]) -> list[str]:
             if "*" not in arn or arn == "*":
                 continue
             grant = next((g for g in WILDCARD_GRANTS if re.search(g.pattern, arn)), None)
-            if grant is None or (grant.required_condition and grant.required_condition not in conditions):
+            actions = set(as_list(statement.get("Action", [])))
+            if grant is None or not grant.admits(actions, conditions):
                 found.append(arn)
     return found
 
@@ -314,6 +330,16 @@ def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> Non
                         "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["Table", "Arn"]}, "/index/*"]]},
                     },
                     {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::other/*"},
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:DescribeLogGroups", "logs:PutLogEvents"],
+                        "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "logs:PutLogEvents",
+                        "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:API-Gateway-Execution-Logs_*",
+                    },
                 ]
             }
         },
@@ -323,4 +349,6 @@ def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> Non
         f"{bucket}/*",
         "arn:aws:kms:us-east-2:123456789012:key/*",
         "{GetAtt}/index/*",
+        "arn:aws:logs:us-east-1:123456789012:log-group:*",
+        "arn:aws:logs:us-east-1:123456789012:log-group:API-Gateway-Execution-Logs_*",
     ]
