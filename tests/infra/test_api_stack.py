@@ -350,3 +350,39 @@ def test_without_the_takeover_folio_leaves_the_account_setting_and_its_role_alon
     # The stage still logs: through the role the account provides (docs/operations.md).
     assert "DestinationArn" in stage["Properties"]["AccessLogSetting"]
     assert stage["Properties"]["MethodSettings"][0]["LoggingLevel"] == "ERROR"
+
+
+# -- the functions' network interfaces ---------------------------------------------------------
+
+ENI_WRITES = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:UnassignPrivateIpAddresses",
+)
+
+
+def test_functions_manage_network_interfaces_only_in_their_own_subnets_and_security_group(
+    synth: Synthesized,
+) -> None:
+    prefix = f"arn:aws:ec2:{synth.config.region}:{synth.config.account}"
+    interfaces = f"{prefix}:network-interface/*"
+
+    for logical_id, function in functions(synth).items():
+        vpc = function["Properties"]["VpcConfig"]
+        statements = role_statements(synth, function["Properties"]["Role"]["Fn::GetAtt"][0])
+        subnets = {f"{prefix}:subnet/{render(synth, s)}" for s in vpc["SubnetIds"]}
+        groups = {f"{prefix}:security-group/{render(synth, g)}" for g in vpc["SecurityGroupIds"]}
+
+        def granted(action: str, statements: list[dict[str, Any]] = statements) -> set[str]:
+            return {r for s in statements if action in s["actions"] for r in s["resources"]}
+
+        assert len(subnets) >= 2 and len(groups) == 1, logical_id
+        assert granted("ec2:CreateNetworkInterface") == subnets | groups | {interfaces}, logical_id
+        for action in ENI_WRITES[:1] + ENI_WRITES[2:]:
+            assert granted(action) == {interfaces}, (logical_id, action)
+        # EC2 authorizes Describe* only on "*"; nothing that writes shares that statement.
+        assert granted("ec2:DescribeNetworkInterfaces") == {"*"}, logical_id
+        for statement in statements:
+            if statement["resources"] == ["*"]:
+                assert not set(statement["actions"]) & set(ENI_WRITES), (logical_id, statement)

@@ -29,15 +29,22 @@ STATEFUL_TYPES = frozenset(
     }
 )
 
-# Actions that cannot be scoped to a resource ARN (the service authorizes them only on
-# "*"), and so are the only ones allowed with Resource "*" in an identity policy.
+# Actions that cannot be scoped to a resource ARN (the service authorization reference
+# lists no resource type for them, so IAM needs "*"), and so are the only ones allowed with
+# Resource "*" in an identity policy. EC2's network-interface writes are not among them:
+# they take the ARNs of the subnet, security group and network interface.
 UNSCOPABLE_ACTIONS = frozenset(
     {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "cloudwatch:PutMetricData",
-        "ec2:CreateNetworkInterface",
         "ec2:DescribeNetworkInterfaces",
+    }
+)
+# What Lambda does with a function's role to place it in the VPC, less the Describe.
+NETWORK_INTERFACE_WRITES = frozenset(
+    {
+        "ec2:CreateNetworkInterface",
         "ec2:DeleteNetworkInterface",
         "ec2:AssignPrivateIpAddresses",
         "ec2:UnassignPrivateIpAddresses",
@@ -75,6 +82,13 @@ WILDCARD_GRANTS = (
         "identity pool: the signed-in user's own prefix, from the principal tag mapped from `sub`",
     ),
     WildcardGrant(r"^\{GetAtt\}/backup/\*$", "AWS Backup names each recovery point of the table itself"),
+    WildcardGrant(
+        r"^arn:aws:ec2:[a-z0-9-]+:\d{12}:network-interface/\*$",
+        "Lambda creates, re-addresses and deletes the function's network interfaces with its role; their ids "
+        "exist only once created, so the account's and Region's interfaces, and creating one also needs the "
+        "function's own subnet and security group ARNs",
+        only_actions=NETWORK_INTERFACE_WRITES,
+    ),
     WildcardGrant(
         r"^arn:aws:kms:[a-z0-9-]+:\d{12}:key/\*$",
         "the backup copy key lives in another Region's stack, so it is named by alias; the condition pins it",
@@ -310,6 +324,27 @@ def test_action_guards_catch_wildcards() -> None:
     assert aws_managed_policies(role) == ["arn:aws:iam::aws:policy/AdministratorAccess"]
 
 
+def test_resource_star_guard_refuses_network_interface_writes() -> None:
+    """The managed policy AWSLambdaVPCAccessExecutionRole puts all of these on "*"; only the
+    Describe needs it."""
+    policy = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": sorted(NETWORK_INTERFACE_WRITES | {"ec2:DescribeNetworkInterfaces"}),
+                        "Resource": "*",
+                    }
+                ]
+            }
+        },
+    }
+
+    assert sorted(unscoped_actions(policy)) == sorted(NETWORK_INTERFACE_WRITES)
+
+
 def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> None:
     bucket = "arn:aws:s3:::folio-x-documents-123456789012-us-east-1"
     policy = {
@@ -340,6 +375,16 @@ def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> Non
                         "Action": "logs:PutLogEvents",
                         "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:API-Gateway-Execution-Logs_*",
                     },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ec2:DeleteNetworkInterface", "ec2:DetachNetworkInterface"],
+                        "Resource": "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "ec2:DeleteNetworkInterface",
+                        "Resource": "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
+                    },
                 ]
             }
         },
@@ -351,4 +396,5 @@ def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> Non
         "{GetAtt}/index/*",
         "arn:aws:logs:us-east-1:123456789012:log-group:*",
         "arn:aws:logs:us-east-1:123456789012:log-group:API-Gateway-Execution-Logs_*",
+        "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
     ]
