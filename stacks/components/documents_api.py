@@ -217,6 +217,7 @@ class DocumentsApi(Construct):
         }
         for finding in nag.API_GATEWAY_LOGGING_ROLE_FINDINGS:
             nag.acknowledge(policy, finding, **placeholders)
+        # L1: the only L2 path to this setting is RestApi's cloud_watch_role, which brings CDK's role.
         account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
         # The stage logs from its first request: the role must be set before it exists.
         self.stage.node.add_dependency(account)
