@@ -301,7 +301,7 @@ class _Reader:
 
     def matching(self, key: str, pattern: re.Pattern[str], allowed: str) -> str:
         value = self._get(key)
-        if not isinstance(value, str) or not pattern.match(value):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
             raise self.fail(key, value, allowed)
         return value
 
@@ -362,14 +362,14 @@ def _replica_services(features: Features) -> set[Service]:
 
 def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str | None = None) -> FolioConfig:
     """Validate raw settings into a `FolioConfig`, or raise `ConfigError` on the first problem."""
-    if not _NAME_RE.match(environment):
+    if not _NAME_RE.fullmatch(environment):
         raise ConfigError(environment, "env", environment, "2-16 lowercase letters or digits, starting with a letter")
     top = _Reader(environment, raw)
 
     account_value = top.optional("account")
     if account_value is None:
         account_value = cli_account or PLACEHOLDER_ACCOUNT
-    if not isinstance(account_value, str) or not _ACCOUNT_RE.match(account_value):
+    if not isinstance(account_value, str) or not _ACCOUNT_RE.fullmatch(account_value):
         raise top.fail("account", account_value, "a 12-digit AWS account id, or null to use the CLI's account")
 
     f = top.section("features")
@@ -429,7 +429,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
 
     origins = top.string_list("cors_origins")
     for index, origin in enumerate(origins):
-        if not _ORIGIN_RE.match(origin):
+        if not _ORIGIN_RE.fullmatch(origin):
             raise top.fail(
                 f"cors_origins[{index}]", origin, "an https:// origin without path or wildcard, or http://localhost"
             )
@@ -494,6 +494,6 @@ def _urls(reader: _Reader, key: str) -> list[str]:
     if not urls:
         raise reader.fail(key, urls, "at least one URL")
     for index, url in enumerate(urls):
-        if not _URL_RE.match(url):
+        if not _URL_RE.fullmatch(url):
             raise reader.fail(f"{key}[{index}]", url, "an https:// URL (or http://localhost) without query or fragment")
     return urls

@@ -59,25 +59,35 @@ IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,128}$"
 # Code points a document name may not contain, besides "/" and "\\":
 # - C0 controls, DEL and C1 controls (0x9b is an 8-bit CSI: names reach the admin feed,
 #   logs and terminals);
-# - UTF-16 surrogates: a lone one cannot be encoded as UTF-8, which DynamoDB requires
-#   (a pair arrives as one code point and is not affected);
+# - lone UTF-16 surrogates: not encodable as UTF-8, which DynamoDB requires;
 # - bidirectional-text controls (marks, embeddings, overrides, isolates), which make
-#   "invoice\u202efdp.exe" display as "invoiceexe.pdf".
+#   "invoice\u202efdp.exe" display as "invoiceexe.pdf";
+# - invisible breaks and spaces that make look-alike names or split a line where a name
+#   is shown: U+200B, U+2028/U+2029 (line and paragraph separators), U+FEFF. The joiners
+#   U+200C/U+200D stay allowed: Persian, Indic scripts and emoji sequences need them.
 NAME_FORBIDDEN_RANGES: tuple[tuple[int, int], ...] = (
     (0x0000, 0x001F),
     (0x007F, 0x009F),
     (0x061C, 0x061C),
+    (0x200B, 0x200B),
     (0x200E, 0x200F),
-    (0x202A, 0x202E),
+    (0x2028, 0x202E),
     (0x2066, 0x2069),
     (0xD800, 0xDFFF),
+    (0xFEFF, 0xFEFF),
 )
-NAME_PATTERN = (
-    "^[^/\\\\"
-    + "".join(f"\\u{low:04x}" + (f"-\\u{high:04x}" if high != low else "") for low, high in NAME_FORBIDDEN_RANGES)
-    + "]+$"
+# Everything allowed in one character class, or a well-formed surrogate pair: ECMA-262
+# without the "u" flag reads a string as UTF-16 units, where every character above U+FFFF
+# (every emoji) is a pair; with the "u" flag, in Java and in Python it is one code point
+# and matches the class. A lone surrogate matches neither branch in any of them.
+_FORBIDDEN_CLASS = "".join(
+    f"\\u{low:04x}" + (f"-\\u{high:04x}" if high != low else "") for low, high in NAME_FORBIDDEN_RANGES
 )
-NAME_RULE = "1-255 characters without slashes, control characters or bidirectional-text controls"
+NAME_PATTERN = f"^(?:[^/\\\\{_FORBIDDEN_CLASS}]|[\\ud800-\\udbff][\\udc00-\\udfff])+$"
+# The same rule over code points, as the handlers apply it (Python strings are code points,
+# so no surrogate, paired or not, is acceptable there).
+NAME_CODE_POINTS_PATTERN = f"^[^/\\\\{_FORBIDDEN_CLASS}]+$"
+NAME_RULE = "1-255 characters without slashes, control characters, bidirectional-text controls or invisible separators"
 
 
 @dataclass(frozen=True)
@@ -292,7 +302,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/shared", FunctionGroup.READ, "List documents shared with me (AP6)",
           query=("limit", "cursor"), response="DocumentPage", errors=(400, 401, 429)),
     Route("GET", "/me/usage", FunctionGroup.READ, "My document count, bytes and quota", response="Usage",
-          errors=(401, 429)),
+          errors=(400, 401, 429)),
     Route("GET", "/admin/recent", FunctionGroup.ADMIN, "Recent uploads across users (AP8)",
           query=("limit",), admins_only=True, response="RecentUploads", errors=(400, 401, 403, 429)),
 )  # fmt: skip

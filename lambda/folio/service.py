@@ -20,7 +20,7 @@ from folio.contracts import (
     MAX_CONTENT_TYPE_LENGTH,
     MAX_NAME_LENGTH,
     MAX_TAGS,
-    NAME_PATTERN,
+    NAME_CODE_POINTS_PATTERN,
     NAME_RULE,
     TAG_PATTERN,
 )
@@ -43,7 +43,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 _TAG = re.compile(TAG_PATTERN)
 _CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN)
 _ID = re.compile(ID_PATTERN)
-_NAME = re.compile(NAME_PATTERN)
+_NAME = re.compile(NAME_CODE_POINTS_PATTERN)
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.

@@ -167,6 +167,43 @@ def test_ordinary_names_in_any_script_are_accepted(api: Api, name: str) -> None:
     assert reply.body["document"]["name"] == name
 
 
+# -- events API Gateway would not send ---------------------------------------------------
+
+
+@pytest.mark.parametrize("sub", ["a#b", "x/y", "..", "USER#someone-else", "a" * 65, "a\nb"])
+def test_a_subject_that_is_not_a_user_id_is_a_401_before_any_write(api: Api, sub: str) -> None:
+    # Cognito subs are UUIDs; anything else would become part of table and object keys.
+    reply = api.call("create", "POST", "/documents", sub=sub, body=VALID_CREATE)
+
+    assert (reply.status, reply.body["error"]["code"]) == (401, "unauthorized")
+
+
+def test_an_event_without_request_context_is_answered_not_raised(api: Api) -> None:
+    from folio.handlers import read
+    from tests.integration.conftest import FakeContext, api_event
+
+    event = api_event("GET", "/me/usage", sub=new_user())
+    del event["requestContext"]
+
+    response = read.handler(event, FakeContext())
+
+    assert response["statusCode"] == 401
+
+
+def test_a_header_without_a_value_is_no_header(api: Api) -> None:
+    from folio.handlers import create
+    from tests.integration.conftest import FakeContext, api_event
+
+    owner = new_user()
+    event = api_event("POST", "/documents", sub=owner, body=VALID_CREATE)
+    event["headers"]["Idempotency-Key"] = None
+    first, second = (create.handler(dict(event), FakeContext()) for _ in range(2))
+
+    # Two creates, not one replayed: a None value is not the key "None".
+    assert first["statusCode"] == second["statusCode"] == 201
+    assert json.loads(first["body"])["document"]["id"] != json.loads(second["body"])["document"]["id"]
+
+
 # -- item 5: a former grantee, while the index still lists the share --------------------
 
 

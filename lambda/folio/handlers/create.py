@@ -10,14 +10,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
-from folio.errors import Conflict, IdempotencyKeyReused
+from folio.errors import Conflict, IdempotencyKeyReused, Throttled
 from folio.handlers import wiring
 from folio.handlers.http import caller, create_app, header, json_body, ok
 from folio.handlers.logs import logger
+from folio.repository import THROTTLING_ERRORS
 from folio.service import valid_idempotency_key
 
 app = create_app(wiring.settings().cors_origins)
@@ -57,7 +60,25 @@ def create_document() -> Response[str]:
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request") from error
     except IdempotencyAlreadyInProgressError as error:
         raise Conflict("a request with this Idempotency-Key is still in progress") from error
+    except IdempotencyPersistenceLayerError as error:
+        # Powertools wraps whatever the idempotency table answered; throttling is a 429
+        # like everywhere else, and anything else stays a 500 (logged, never shown).
+        if throttled(error):
+            raise Throttled("too many requests right now; try again shortly") from error
+        raise
     return ok(201, result)
+
+
+def throttled(error: BaseException) -> bool:
+    """Whether DynamoDB's throttling is anywhere in the chain of causes."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, Throttled) or (
+            isinstance(seen, ClientError) and seen.response.get("Error", {}).get("Code") in THROTTLING_ERRORS
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @logger.inject_lambda_context

@@ -4,18 +4,22 @@ the one exception-to-HTTP map, CORS, and JSON error bodies without internals."""
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 
+from folio.contracts import ID_PATTERN
 from folio.errors import FolioError, InvalidInput, Unauthorized, UnsupportedMediaType
 from folio.handlers.logs import logger
 from folio.service import Caller
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+_USER_ID = re.compile(ID_PATTERN)
 
 
 def _cors(origins: tuple[str, ...]) -> CORSConfig:
@@ -37,8 +41,10 @@ def create_app(origins: tuple[str, ...]) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(cors=_cors(origins))
 
     def request_id() -> str | None:
-        context = app.current_event.request_context
-        return context.request_id if context else None
+        # Also called while answering a malformed event, so it must not raise itself.
+        context = app.current_event.get("requestContext")
+        found = context.get("requestId") if isinstance(context, dict) else None
+        return found if isinstance(found, str) else None
 
     @app.exception_handler(FolioError)
     def folio_error(error: FolioError) -> Response[str]:
@@ -75,11 +81,17 @@ def refuse_control_characters_in_the_path(
 
 def caller(app: APIGatewayRestResolver) -> Caller:
     """Who is calling, from the Cognito authorizer's claims only (never path, query or body)."""
-    context = app.current_event.request_context
-    claims: dict[str, Any] = (context.authorizer.claims or {}) if context and context.authorizer else {}
+    context = app.current_event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    found = authorizer.get("claims") if isinstance(authorizer, dict) else None
+    claims: dict[str, Any] = found if isinstance(found, dict) else {}
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise Unauthorized("sign in first")
+    # A Cognito sub is a UUID. It becomes part of table keys and object keys, so anything
+    # else (a forged or misrouted event) is refused before it gets near them.
+    if not _USER_ID.fullmatch(sub):
+        raise Unauthorized("the token does not name a valid user")
     raw_groups = claims.get("cognito:groups", "")
     groups = raw_groups if isinstance(raw_groups, list) else str(raw_groups).strip("[]").replace(",", " ").split()
     return Caller(user_id=sub, groups=frozenset(groups))
@@ -95,8 +107,8 @@ def header(app: APIGatewayRestResolver, name: str) -> str | None:
     """A request header by name, whatever case the client (or API Gateway) used."""
     wanted = name.lower()
     for key, value in (app.current_event.headers or {}).items():
-        if key.lower() == wanted:
-            return str(value)
+        if key.lower() == wanted and isinstance(value, str):
+            return value
     return None
 
 
