@@ -290,6 +290,7 @@ class ApiStack(cdk.Stack):
             throttle_burst_limit=api.throttle_burst_limit,
             log_key=self.key,
             log_retention=LOG_RETENTION,
+            manage_account_logging_role=api.manage_account_logging_role,
         )
         if waf:
             ApiFirewall(

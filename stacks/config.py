@@ -52,6 +52,10 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _URL_RE = re.compile(
     r"^https://[a-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$|^http://localhost(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$"
 )
+_LOGGING_ROLE_CHOICES = (
+    "true (Folio sets the API Gateway CloudWatch role of this account and Region, replacing the one "
+    "every API there logs with) or false (the account already has a role that may write Folio's log groups)"
+)
 _DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -129,11 +133,16 @@ class DocumentSettings:
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """REST API stage throttling (per account and Region, shared by every method)."""
+    """REST API stage throttling (per account and Region, shared by every method), and who
+    owns the account's API Gateway CloudWatch role."""
 
     throttle_rate_limit: int
     throttle_burst_limit: int
     waf_requests_per_ip: int  # per 5 minutes; above it WAF blocks the address
+    # API Gateway delivers every API's access and execution logs in an account and Region with
+    # one role, set by the one AWS::ApiGateway::Account. True: Folio sets its own role there
+    # (replacing any other, so other APIs' logs stop). False: the account provides the role.
+    manage_account_logging_role: bool
 
 
 @dataclass(frozen=True)
@@ -185,7 +194,9 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
                  "callback_urls": ["http://localhost:5173/callback"], "logout_urls": ["http://localhost:5173/"]},
         "documents": {"noncurrent_version_retention_days": 7, "access_log_retention_days": 90,
                       "max_upload_bytes": 100 * 1024**2, "quota_documents": 1_000, "quota_bytes": 1024**3},
-        "api": {"throttle_rate_limit": 50, "throttle_burst_limit": 100, "waf_requests_per_ip": 500},
+        # Whatever account the CLI's credentials name, perhaps shared: leave its logging role alone.
+        "api": {"throttle_rate_limit": 50, "throttle_burst_limit": 100, "waf_requests_per_ip": 500,
+                "manage_account_logging_role": False},
     },
     "dev": {
         "account": "111111111111",
@@ -206,7 +217,9 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
                  "logout_urls": ["https://dev.folio.example.com/", "http://localhost:5173/"]},
         "documents": {"noncurrent_version_retention_days": 30, "access_log_retention_days": 365,
                       "max_upload_bytes": 100 * 1024**2, "quota_documents": 10_000, "quota_bytes": 10 * 1024**3},
-        "api": {"throttle_rate_limit": 100, "throttle_burst_limit": 200, "waf_requests_per_ip": 1_000},
+        # An account of its own: Folio owns the logging role, so its logs cannot be cut off.
+        "api": {"throttle_rate_limit": 100, "throttle_burst_limit": 200, "waf_requests_per_ip": 1_000,
+                "manage_account_logging_role": True},
     },
     "prod": {
         "account": "222222222222",
@@ -226,7 +239,9 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
                  "callback_urls": ["https://folio.example.com/callback"], "logout_urls": ["https://folio.example.com/"]},
         "documents": {"noncurrent_version_retention_days": 90, "access_log_retention_days": 730,
                       "max_upload_bytes": 1024**3, "quota_documents": 100_000, "quota_bytes": 100 * 1024**3},
-        "api": {"throttle_rate_limit": 1_000, "throttle_burst_limit": 2_000, "waf_requests_per_ip": 2_000},
+        # An account of its own: Folio owns the logging role, so its logs cannot be cut off.
+        "api": {"throttle_rate_limit": 1_000, "throttle_burst_limit": 2_000, "waf_requests_per_ip": 2_000,
+                "manage_account_logging_role": True},
     },
 }  # fmt: skip
 
@@ -265,10 +280,10 @@ class _Reader:
     def section(self, key: str) -> _Reader:
         return _Reader(self.environment, self._get(key), f"{self.prefix}{key}.")
 
-    def boolean(self, key: str) -> bool:
+    def boolean(self, key: str, allowed: str = "true or false") -> bool:
         value = self._get(key)
         if not isinstance(value, bool):
-            raise self.fail(key, value, "true or false")
+            raise self.fail(key, value, allowed)
         return value
 
     def integer(self, key: str, bounds: tuple[int, int]) -> int:
@@ -286,7 +301,7 @@ class _Reader:
 
     def matching(self, key: str, pattern: re.Pattern[str], allowed: str) -> str:
         value = self._get(key)
-        if not isinstance(value, str) or not pattern.match(value):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
             raise self.fail(key, value, allowed)
         return value
 
@@ -347,14 +362,14 @@ def _replica_services(features: Features) -> set[Service]:
 
 def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str | None = None) -> FolioConfig:
     """Validate raw settings into a `FolioConfig`, or raise `ConfigError` on the first problem."""
-    if not _NAME_RE.match(environment):
+    if not _NAME_RE.fullmatch(environment):
         raise ConfigError(environment, "env", environment, "2-16 lowercase letters or digits, starting with a letter")
     top = _Reader(environment, raw)
 
     account_value = top.optional("account")
     if account_value is None:
         account_value = cli_account or PLACEHOLDER_ACCOUNT
-    if not isinstance(account_value, str) or not _ACCOUNT_RE.match(account_value):
+    if not isinstance(account_value, str) or not _ACCOUNT_RE.fullmatch(account_value):
         raise top.fail("account", account_value, "a 12-digit AWS account id, or null to use the CLI's account")
 
     f = top.section("features")
@@ -414,7 +429,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
 
     origins = top.string_list("cors_origins")
     for index, origin in enumerate(origins):
-        if not _ORIGIN_RE.match(origin):
+        if not _ORIGIN_RE.fullmatch(origin):
             raise top.fail(
                 f"cors_origins[{index}]", origin, "an https:// origin without path or wildcard, or http://localhost"
             )
@@ -449,6 +464,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
         throttle_rate_limit=p.integer("throttle_rate_limit", THROTTLE_RATE_RANGE),
         throttle_burst_limit=p.integer("throttle_burst_limit", THROTTLE_BURST_RANGE),
         waf_requests_per_ip=p.integer("waf_requests_per_ip", WAF_RATE_RANGE),
+        manage_account_logging_role=p.boolean("manage_account_logging_role", _LOGGING_ROLE_CHOICES),
     )
     p.finish()
     top.finish()
@@ -478,6 +494,6 @@ def _urls(reader: _Reader, key: str) -> list[str]:
     if not urls:
         raise reader.fail(key, urls, "at least one URL")
     for index, url in enumerate(urls):
-        if not _URL_RE.match(url):
+        if not _URL_RE.fullmatch(url):
             raise reader.fail(f"{key}[{index}]", url, "an https:// URL (or http://localhost) without query or fragment")
     return urls

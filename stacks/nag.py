@@ -217,10 +217,21 @@ API_STAGE_FINDINGS: tuple[Finding, ...] = (
 API_GATEWAY_LOGGING_ROLE_FINDINGS: tuple[Finding, ...] = (
     Finding(
         pack="AwsSolutions",
-        finding="AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:API-Gateway-Execution-Logs_*]",
+        finding=(
+            "AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:"
+            "API-Gateway-Execution-Logs_<{api}>/{stage}:*]"
+        ),
         reason=(
-            "API Gateway names its execution log groups API-Gateway-Execution-Logs_<api id>/<stage> itself; "
-            "the role is limited to log groups with that prefix in this account and Region."
+            "API Gateway creates this API stage's execution log group API-Gateway-Execution-Logs_<api id>/<stage> "
+            "and names its log streams itself; the wildcard is the streams of that one group."
+        ),
+    ),
+    Finding(
+        pack="AwsSolutions",
+        finding="AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:*]",
+        reason=(
+            "Only logs:DescribeLogGroups, which has no resource type (IAM evaluates it on log-group::log-stream:) "
+            "and returns names and settings, never log events; it is limited to this account and Region."
         ),
     ),
 )
@@ -247,17 +258,20 @@ XRAY_WRITES = Finding(
     pack="AwsSolutions",
     finding="AwsSolutions-IAM5[Resource::*]",
     reason=(
-        "Only X-Ray's PutTraceSegments/PutTelemetryRecords and the ENI actions Lambda needs to join the VPC "
-        "use Resource '*': neither supports resource-level permissions. Every other statement names its ARNs."
+        "Only X-Ray's PutTraceSegments/PutTelemetryRecords and EC2's DescribeNetworkInterfaces use Resource '*': "
+        "the service authorization reference lists no resource type for them. Every other statement names ARNs."
+    ),
+)
+NETWORK_INTERFACES = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::arn:aws:ec2:{region}:{account}:network-interface/*]",
+    reason=(
+        "Lambda creates the function's network interfaces with its role, so their ids exist only afterwards; "
+        "creating one also needs the ARNs of the function's own subnets and security group, named exactly."
     ),
 )
 # The same decisions as checkov skips (check id, comment) in each resource's Metadata.
 CHECKOV_NO_CACHE = ("CKV_AWS_120", _NO_CACHE)
-CHECKOV_ENI_ACTIONS = (
-    "CKV_AWS_111",
-    "The only unconstrained write actions are the ENI actions Lambda performs to place the function in "
-    "the VPC (as in AWS's own Lambda VPC execution policy); EC2 does not scope them to a resource.",
-)
 
 DOCUMENT_OBJECTS = Finding(
     pack="AwsSolutions",

@@ -45,8 +45,76 @@ class Route:
         return tuple(part[1:-1] for part in self.path.split("/") if part.startswith("{"))
 
 
+# Patterns are ECMA-262, as JSON Schema and API Gateway read them: "$" is the end of input.
+# Python's re.match would let "$" match before a trailing newline, so the handlers apply
+# them with re.fullmatch only (tests/unit/test_contracts.py checks both).
 TAG_PATTERN = "^[a-z0-9-]{1,32}$"
 ID_PATTERN = "^[0-9A-Za-z_-]{1,64}$"
+CONTENT_TYPE_PATTERN = "^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$"
+# If-Match carries the version from the ETag a read returned: "7" (as sent back) or 7.
+IF_MATCH_PATTERN = '^(?:"[0-9]{1,9}"|[0-9]{1,9})$'
+# Visible ASCII only: the key is stored in the idempotency table and logged, so no
+# control characters or text that is not encodable as UTF-8.
+IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,128}$"
+# Code points a document name may not contain, besides "/" and "\\":
+# - C0 controls, DEL and C1 controls (0x9b is an 8-bit CSI: names reach the admin feed,
+#   logs and terminals);
+# - lone UTF-16 surrogates: not encodable as UTF-8, which DynamoDB requires;
+# - bidirectional-text controls (marks, embeddings, overrides, isolates), which make
+#   "invoice\u202efdp.exe" display as "invoiceexe.pdf";
+# - invisible breaks and spaces that make look-alike names or split a line where a name
+#   is shown: U+200B, U+2028/U+2029 (line and paragraph separators), U+FEFF. The joiners
+#   U+200C/U+200D stay allowed: Persian, Indic scripts and emoji sequences need them.
+NAME_FORBIDDEN_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x001F),
+    (0x007F, 0x009F),
+    (0x061C, 0x061C),
+    (0x200B, 0x200B),
+    (0x200E, 0x200F),
+    (0x2028, 0x202E),
+    (0x2066, 0x2069),
+    (0xD800, 0xDFFF),
+    (0xFEFF, 0xFEFF),
+)
+# Everything allowed in one character class, or a well-formed surrogate pair: ECMA-262
+# without the "u" flag reads a string as UTF-16 units, where every character above U+FFFF
+# (every emoji) is a pair; with the "u" flag, in Java and in Python it is one code point
+# and matches the class. A lone surrogate matches neither branch in any of them.
+_FORBIDDEN_CLASS = "".join(
+    f"\\u{low:04x}" + (f"-\\u{high:04x}" if high != low else "") for low, high in NAME_FORBIDDEN_RANGES
+)
+NAME_PATTERN = f"^(?:[^/\\\\{_FORBIDDEN_CLASS}]|[\\ud800-\\udbff][\\udc00-\\udfff])+$"
+# The same rule over code points, as the handlers apply it (Python strings are code points,
+# so no surrogate, paired or not, is acceptable there).
+NAME_CODE_POINTS_PATTERN = f"^[^/\\\\{_FORBIDDEN_CLASS}]+$"
+NAME_RULE = "1-255 characters without slashes, control characters, bidirectional-text controls or invisible separators"
+
+
+@dataclass(frozen=True)
+class HeaderRule:
+    """A request header a handler reads, as the published contract states it. API Gateway's
+    own validator only checks presence, so it treats every header as optional: the handler
+    enforces these (a missing required header is 428, a malformed one 400)."""
+
+    pattern: str
+    required: bool
+    description: str
+
+
+HEADERS: dict[str, HeaderRule] = {
+    "If-Match": HeaderRule(
+        IF_MATCH_PATTERN,
+        required=True,
+        description='The version you read, as its ETag returned it ("3"). Missing: 428; another version: 412.',
+    ),
+    "Idempotency-Key": HeaderRule(
+        IDEMPOTENCY_KEY_PATTERN,
+        required=False,
+        description="Retrying with the same key and body within an hour returns the first response.",
+    ),
+}
+# GET /documents filters by one of these at a time; both together is a 400.
+EXCLUSIVE_LIST_FILTERS = ("tag", "type")
 MAX_TAGS = 10
 # A purge removes the document, its usage update, its tag links and its shares in one
 # transaction, which DynamoDB caps at 100 items: 2 + MAX_TAGS + MAX_SHARES must fit.
@@ -54,7 +122,7 @@ MAX_SHARES = 25
 MAX_NAME_LENGTH = 255
 MAX_CONTENT_TYPE_LENGTH = 127
 
-_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": "^[^\\u0000-\\u001f/\\\\]+$"}
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": NAME_PATTERN}
 _TAGS = {
     "type": "array",
     "maxItems": MAX_TAGS,
@@ -74,7 +142,7 @@ BODY_SCHEMAS: dict[str, dict[str, Any]] = {
             "contentType": {
                 "type": "string",
                 "maxLength": MAX_CONTENT_TYPE_LENGTH,
-                "pattern": "^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$",
+                "pattern": CONTENT_TYPE_PATTERN,
             },
             "size": {"type": "integer", "minimum": 1},
             "tags": _TAGS,
@@ -211,29 +279,30 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/documents", FunctionGroup.CREATE, "Create a document and get an upload form (AP1)",
           body="CreateDocument", headers=("Idempotency-Key",), success=201, response="CreatedDocument",
-          errors=(400, 401, 409, 413, 422, 429)),
+          errors=(400, 401, 409, 413, 415, 422, 429)),
     Route("GET", "/documents", FunctionGroup.READ, "List my documents, newest first (AP3/AP4/AP5)",
           query=("tag", "type", "limit", "cursor"), response="DocumentPage", errors=(400, 401, 429)),
     Route("GET", "/documents/{id}", FunctionGroup.READ, "Get one of my documents (AP2)", response="Document"),
     Route("PATCH", "/documents/{id}", FunctionGroup.MODIFY, "Rename or retag a document (AP9)",
           body="UpdateDocument", headers=("If-Match",), response="Document",
-          errors=(400, 401, 404, 412, 428, 429)),
+          errors=(400, 401, 404, 409, 412, 415, 428, 429)),
     Route("DELETE", "/documents/{id}", FunctionGroup.MODIFY, "Move a document to the trash, or purge it",
           query=("purge",), success=204, errors=(400, 401, 403, 404, 409, 429)),
     Route("POST", "/documents/{id}/restore", FunctionGroup.MODIFY, "Restore a document from the trash",
           response="Document", errors=(400, 401, 404, 409, 429)),
     Route("GET", "/documents/{id}/download", FunctionGroup.DOWNLOAD, "Get a short-lived download URL",
-          response="Download", errors=(400, 401, 404, 409, 429)),
+          response="Download", errors=(400, 401, 404, 429)),
     Route("PUT", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY,
           "Share a document with a user (again: no change)", response="Share",
           errors=(400, 401, 403, 404, 409, 422, 429)),
-    Route("DELETE", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Stop sharing a document", success=204),
+    Route("DELETE", "/documents/{id}/shares/{userId}", FunctionGroup.MODIFY, "Stop sharing a document", success=204,
+          errors=(400, 401, 403, 404, 409, 429)),
     Route("GET", "/trash", FunctionGroup.READ, "List my trash (AP7)", query=("limit", "cursor"),
           response="DocumentPage", errors=(400, 401, 429)),
     Route("GET", "/shared", FunctionGroup.READ, "List documents shared with me (AP6)",
           query=("limit", "cursor"), response="DocumentPage", errors=(400, 401, 429)),
     Route("GET", "/me/usage", FunctionGroup.READ, "My document count, bytes and quota", response="Usage",
-          errors=(401, 429)),
+          errors=(400, 401, 429)),
     Route("GET", "/admin/recent", FunctionGroup.ADMIN, "Recent uploads across users (AP8)",
           query=("limit",), admins_only=True, response="RecentUploads", errors=(400, 401, 403, 429)),
 )  # fmt: skip

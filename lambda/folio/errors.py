@@ -45,6 +45,10 @@ class PayloadTooLarge(FolioError):
     status, code = 413, "too_large"
 
 
+class UnsupportedMediaType(FolioError):
+    status, code = 415, "unsupported_media_type"
+
+
 class QuotaExceeded(FolioError):
     status, code = 422, "quota_exceeded"
 

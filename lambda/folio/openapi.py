@@ -9,25 +9,39 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from folio.contracts import BODY_SCHEMAS, RESPONSE_SCHEMAS, ROUTES, FunctionGroup, Route
+from folio.contracts import (
+    BODY_SCHEMAS,
+    EXCLUSIVE_LIST_FILTERS,
+    HEADERS,
+    ID_PATTERN,
+    RESPONSE_SCHEMAS,
+    ROUTES,
+    TAG_PATTERN,
+    FunctionGroup,
+    Route,
+)
 
 _DESCRIPTIONS = {
     400: "invalid input (body, parameter or cursor)",
     401: "no or invalid token",
     403: "signed in, but not allowed",
     404: "no such document for this caller",
-    409: "conflicts with the current state or a reused idempotency key",
+    409: "conflicts with the current state, or another request changed the document at the same time",
     412: "If-Match does not match the current version",
     413: "larger than the upload limit",
+    415: "the body is not declared as application/json",
     422: "well-formed but not acceptable (quota exceeded, idempotency payload mismatch)",
     428: "If-Match is required",
     429: "throttled",
 }
+_EXCLUSIVE_FILTERS = " and ".join(f"`{name}`" for name in EXCLUSIVE_LIST_FILTERS) + (
+    " exclude each other: send at most one of them (both together: 400)."
+)
 _QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 100},
     "cursor": {"type": "string", "maxLength": 2048},
-    "tag": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"},
-    "type": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"},
+    "tag": {"type": "string", "pattern": TAG_PATTERN},
+    "type": {"type": "string", "pattern": TAG_PATTERN},
     "purge": {"type": "boolean"},
 }
 
@@ -87,14 +101,23 @@ def _request_schema(name: str) -> dict[str, Any]:
 
 def _operation(route: Route) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9A-Za-z_-]{1,64}$"}}
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": ID_PATTERN}}
         for name in route.path_parameters
     ]
+    exclusive = set(EXCLUSIVE_LIST_FILTERS) <= set(route.query)
+    for name in route.query:
+        parameter = {"name": name, "in": "query", "required": False, "schema": _QUERY_SCHEMAS[name]}
+        if exclusive and name in EXCLUSIVE_LIST_FILTERS:
+            parameter["description"] = _EXCLUSIVE_FILTERS
+        parameters.append(parameter)
     parameters += [
-        {"name": name, "in": "query", "required": False, "schema": _QUERY_SCHEMAS[name]} for name in route.query
-    ]
-    parameters += [
-        {"name": name, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 128}}
+        {
+            "name": name,
+            "in": "header",
+            "required": HEADERS[name].required,
+            "description": HEADERS[name].description,
+            "schema": {"type": "string", "pattern": HEADERS[name].pattern},
+        }
         for name in route.headers
     ]
     success: dict[str, Any] = {"description": "success"}
@@ -126,6 +149,8 @@ def _operation(route: Route) -> dict[str, Any]:
         }
     if route.admins_only:
         operation["description"] = "Only members of the `admins` user-pool group."
+    if exclusive:
+        operation["description"] = _EXCLUSIVE_FILTERS
     return operation
 
 

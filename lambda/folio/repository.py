@@ -478,7 +478,11 @@ class DocumentRepository:
         ]
         reasons = self._transact(items)
         if reasons and reasons[0] == "ConditionalCheckFailed":
-            raise PreconditionFailed("the document changed since you read it")
+            # The condition covers the version and the grantee set: only a new version is
+            # a 412; a share or unshare that landed in between is a race to retry (409).
+            current = self.get_document(document["owner"], document["docId"])
+            if current["version"] != expected_version:
+                raise PreconditionFailed("the document changed since you read it")
         if reasons:
             raise Conflict("the document is being changed by another request; try again")
         return new

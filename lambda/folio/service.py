@@ -12,16 +12,40 @@ from dataclasses import dataclass
 from typing import Any
 
 from folio import cursor
-from folio.contracts import MAX_NAME_LENGTH, MAX_TAGS, TAG_PATTERN
+from folio.contracts import (
+    CONTENT_TYPE_PATTERN,
+    ID_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
+    IF_MATCH_PATTERN,
+    MAX_CONTENT_TYPE_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_TAGS,
+    NAME_CODE_POINTS_PATTERN,
+    NAME_RULE,
+    TAG_PATTERN,
+)
 from folio.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, PreconditionRequired
 from folio.ids import new_id
-from folio.repository import AVAILABLE, PENDING, TRASHED, DocumentRepository, Page, doc_type_of, now_iso
+from folio.repository import (
+    AVAILABLE,
+    PENDING,
+    SHARED_WITH,
+    TRASHED,
+    DocumentRepository,
+    Page,
+    doc_type_of,
+    now_iso,
+)
 from folio.storage import DocumentStorage, object_key
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+# Every pattern is applied with fullmatch: with match, "$" also matches before a final "\n".
 _TAG = re.compile(TAG_PATTERN)
-_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$")
-_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+_CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN)
+_ID = re.compile(ID_PATTERN)
+_NAME = re.compile(NAME_CODE_POINTS_PATTERN)
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
@@ -41,28 +65,49 @@ class Limits:
 
 
 def valid_id(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidInput(f"{what} is not a valid id")
     return value
 
 
 def valid_tags(tags: Any) -> list[str]:
-    if not isinstance(tags, list) or len(tags) > MAX_TAGS or len(set(tags)) != len(tags):
+    # Each item is checked before set(): an unhashable item ({} or []) would make set() raise.
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
         raise InvalidInput(f"tags must be a list of at most {MAX_TAGS} distinct tags")
-    if not all(isinstance(t, str) and _TAG.match(t) for t in tags):
+    if not all(isinstance(t, str) and _TAG.fullmatch(t) for t in tags):
         raise InvalidInput("a tag is 1-32 lowercase letters, digits or hyphens")
+    if len(set(tags)) != len(tags):
+        raise InvalidInput(f"tags must be a list of at most {MAX_TAGS} distinct tags")
     return list(tags)
 
 
 def valid_name(name: Any) -> str:
-    if (
-        not isinstance(name, str)
-        or not 1 <= len(name) <= MAX_NAME_LENGTH
-        or any(c in name for c in "/\\")
-        or any(ord(c) < 32 for c in name)
-    ):
-        raise InvalidInput(f"name must be 1-{MAX_NAME_LENGTH} characters without slashes or control characters")
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
+        raise InvalidInput(f"name must be {NAME_RULE}")
     return name
+
+
+def valid_content_type(content_type: Any) -> str:
+    if (
+        not isinstance(content_type, str)
+        or len(content_type) > MAX_CONTENT_TYPE_LENGTH
+        or not _CONTENT_TYPE.fullmatch(content_type)
+    ):
+        raise InvalidInput("contentType must be a MIME type such as application/pdf")
+    return content_type
+
+
+def expected_version(if_match: str) -> int:
+    """The version an If-Match names: the ETag as a read returned it ("7") or bare (7)."""
+    if not _IF_MATCH.fullmatch(if_match):
+        raise InvalidInput('If-Match must be the document version, as the ETag returned it (e.g. "3")')
+    return int(if_match.strip('"'))
+
+
+def valid_idempotency_key(key: str) -> str:
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidInput("Idempotency-Key must be 1-128 visible ASCII characters")
+    return key
 
 
 def public(item: dict[str, Any]) -> dict[str, Any]:
@@ -103,9 +148,7 @@ class DocumentService:
         if not isinstance(body, dict) or set(body) - {"name", "contentType", "size", "tags"}:
             raise InvalidInput("the body has unknown fields")
         name = valid_name(body.get("name"))
-        content_type = body.get("contentType")
-        if not isinstance(content_type, str) or len(content_type) > 127 or not _CONTENT_TYPE.match(content_type):
-            raise InvalidInput("contentType must be a MIME type such as application/pdf")
+        content_type = valid_content_type(body.get("contentType"))
         size = body.get("size")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise InvalidInput("size must be a positive number of bytes")
@@ -196,9 +239,7 @@ class DocumentService:
     def update(self, caller: Caller, doc_id: str, if_match: str | None, body: dict[str, Any]) -> dict[str, Any]:
         if if_match is None:
             raise PreconditionRequired("send If-Match with the version you read")
-        expected = if_match.strip('"')
-        if not _WHOLE_NUMBER.fullmatch(expected):
-            raise InvalidInput("If-Match must be the document version")
+        expected = expected_version(if_match)
         if not isinstance(body, dict) or not body or set(body) - {"name", "tags"}:
             raise InvalidInput("send a name, tags, or both")
         name = valid_name(body["name"]) if "name" in body else None
@@ -206,7 +247,7 @@ class DocumentService:
         document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
         if document["status"] == TRASHED:
             raise NotFound("no such document")
-        return public(self.repository.update_document(document, expected_version=int(expected), name=name, tags=tags))
+        return public(self.repository.update_document(document, expected_version=expected, name=name, tags=tags))
 
     def delete(self, caller: Caller, doc_id: str, purge: Any) -> None:
         document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
@@ -238,10 +279,14 @@ class DocumentService:
         try:
             document = self.repository.get_document(caller.user_id, doc_id)
         except NotFound:
+            # GSI1 finds the owner; it is eventually consistent, so just after an unshare it
+            # may still list the share. The strongly read document's grantee set decides.
             share = self.repository.find_share(caller.user_id, doc_id)
             if share is None:
                 raise
             document = self.repository.get_document(share["owner"], doc_id)
+            if caller.user_id not in document.get(SHARED_WITH, set()):
+                raise
         if document["status"] != AVAILABLE:
             raise NotFound("the document has no downloadable content")
         key = object_key(self.storage.prefix, document["owner"], doc_id)

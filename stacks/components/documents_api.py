@@ -48,7 +48,14 @@ class DocumentsApi(Construct):
     """A regional REST API whose every non-OPTIONS method has the Cognito authorizer and
     a request validator (body model and required parameters); JSON access logs, ERROR
     execution logs, no data trace, X-Ray, stage throttling; JSON gateway responses with
-    CORS headers; no response cache (responses are per-user)."""
+    CORS headers; no response cache (responses are per-user).
+
+    API Gateway delivers both kinds of logs with the one CloudWatch role of the account and
+    Region (`AWS::ApiGateway::Account`). With `manage_account_logging_role` this construct
+    sets that role to one that may write exactly this stage's log groups, which replaces the
+    role of every other API there; without it, the account must already have a role that can
+    write them (docs/operations.md), and nothing account-wide is created.
+    """
 
     def __init__(
         self,
@@ -62,6 +69,7 @@ class DocumentsApi(Construct):
         throttle_burst_limit: int,
         log_key: kms.IKey,
         log_retention: logs.RetentionDays,
+        manage_account_logging_role: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(
@@ -72,7 +80,8 @@ class DocumentsApi(Construct):
             "Api",
             description="Folio documents API",
             endpoint_configuration=apigw.EndpointConfiguration(types=[apigw.EndpointType.REGIONAL]),
-            cloud_watch_role=False,  # Folio provides its own role below (no AWS managed policy)
+            # Never CDK's role: it carries an AWS managed policy on "*". Folio's is below, if wanted.
+            cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
@@ -92,8 +101,8 @@ class DocumentsApi(Construct):
                 max_age=cdk.Duration.hours(1),
             ),
         )
-        self._account_logging_role()
         self.stage = self.api.deployment_stage
+        self.account_logging_role = self._account_logging_role() if manage_account_logging_role else None
         for finding in nag.API_STAGE_FINDINGS:
             nag.acknowledge(self.stage, finding)
         nag.skip_checkov(self.stage, *nag.CHECKOV_NO_CACHE)
@@ -148,46 +157,71 @@ class DocumentsApi(Construct):
             operation_name=f"{route.method.lower()}{route.path.replace('/', '_').replace('{', '').replace('}', '')}",
         )
 
-    def _account_logging_role(self) -> None:
-        """API Gateway writes execution logs with an account-wide role. CDK's default
-        attaches an AWS managed policy; this one lists the actions on API Gateway's own
-        log groups only."""
+    def _account_logging_role(self) -> iam.Role:
+        """Set the account's API Gateway CloudWatch role to one that may write only this
+        stage's access log group and the execution log group API Gateway makes for it.
+
+        CDK's own role attaches AmazonAPIGatewayPushToCloudWatchLogs (logs actions on "*").
+        This one names the groups: the access log group by its ARN, and
+        API-Gateway-Execution-Logs_<api id>/<stage>, which API Gateway creates and names.
+        """
         stack = cdk.Stack.of(self)
+
+        def log_group_arn(name: str) -> str:
+            return stack.format_arn(
+                service="logs", resource="log-group", resource_name=name, arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+            )
+
+        execution_logs = log_group_arn(f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{STAGE_NAME}")
         role = iam.Role(
             self,
             "CloudWatchRole",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
-            description="API Gateway (account setting): write execution logs",
+            description="API Gateway (account setting): write Folio's access and execution logs",
         )
         policy = iam.ManagedPolicy(
             self,
             "CloudWatchPolicy",
-            description="API Gateway may write only its own execution log groups",
+            description="API Gateway may write only the log groups of Folio's API stage",
             statements=[
                 iam.PolicyStatement(
+                    sid="WriteAccessLogs",  # the group's Arn ends in ":*": every stream in it
+                    actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                    resources=[self.access_logs.log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteExecutionLogs",  # the group itself (API Gateway creates it), and its streams
                     actions=[
                         "logs:CreateLogGroup",
                         "logs:CreateLogStream",
-                        "logs:DescribeLogGroups",
                         "logs:DescribeLogStreams",
                         "logs:PutLogEvents",
                     ],
-                    resources=[
-                        stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="API-Gateway-Execution-Logs_*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    ],
-                )
+                    resources=[execution_logs, f"{execution_logs}:*"],
+                ),
+                iam.PolicyStatement(
+                    # No resource type in the service authorization reference: IAM evaluates it
+                    # on "log-group::log-stream:", so this account's and Region's groups is the least.
+                    sid="FindLogGroups",
+                    actions=["logs:DescribeLogGroups"],
+                    resources=[log_group_arn("*")],
+                ),
             ],
         )
         role.add_managed_policy(policy)
+        placeholders = {
+            "region": stack.region,
+            "account": stack.account,
+            "api": nag.logical_id(self.api),
+            "stage": STAGE_NAME,
+        }
         for finding in nag.API_GATEWAY_LOGGING_ROLE_FINDINGS:
-            nag.acknowledge(policy, finding, region=stack.region, account=stack.account)
+            nag.acknowledge(policy, finding, **placeholders)
+        # L1: the only L2 path to this setting is RestApi's cloud_watch_role, which brings CDK's role.
         account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
-        self.api.deployment_stage.node.add_dependency(account)
+        # The stage logs from its first request: the role must be set before it exists.
+        self.stage.node.add_dependency(account)
+        return role
 
 
 def _json_schema(schema: Mapping[str, object]) -> apigw.JsonSchema:

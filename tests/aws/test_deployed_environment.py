@@ -79,3 +79,24 @@ def test_documents_bucket_blocks_public_access(config: Any) -> None:
     block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
     assert all(block.values())
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+
+
+def test_the_accounts_api_gateway_logging_role_may_write_the_stages_access_logs(config: Any) -> None:
+    """Both answers to api.manage_account_logging_role end in a role set in the account
+    setting that can write the stage's access log group; with `true`, it is Folio's own."""
+    [api_id] = stack_resources(config, "Api", "AWS::ApiGateway::RestApi")
+    apigateway = boto3.client("apigateway", region_name=config.region)
+    role_arn = apigateway.get_account().get("cloudwatchRoleArn")
+    destination = apigateway.get_stage(restApiId=api_id, stageName="v1")["accessLogSettings"]["destinationArn"]
+    stream = f"{destination.removesuffix(':*')}:log-stream:folio-check"
+
+    assert role_arn, "no API Gateway CloudWatch role is set for this account and Region"
+    results = boto3.client("iam").simulate_principal_policy(
+        PolicySourceArn=role_arn, ActionNames=["logs:CreateLogStream", "logs:PutLogEvents"], ResourceArns=[stream]
+    )["EvaluationResults"]
+    assert {r["EvalActionName"]: r["EvalDecision"] for r in results} == {
+        "logs:CreateLogStream": "allowed",
+        "logs:PutLogEvents": "allowed",
+    }
+    folio_roles = stack_resources(config, "Api", "AWS::IAM::Role")
+    assert (role_arn.rsplit("/", 1)[1] in folio_roles) is config.api.manage_account_logging_role

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import pytest
 
 from folio.contracts import BODY_SCHEMAS, ROUTES, FunctionGroup
 from stacks.api_stack import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION
-from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized
+from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, synthesize
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
@@ -19,8 +20,80 @@ def synth(request: pytest.FixtureRequest, synthesized: Callable[[str], Synthesiz
     return synthesized(request.param)
 
 
+@pytest.fixture(scope="module")
+def by_logging_role_choice(
+    synthesized: Callable[[str], Synthesized], tmp_path_factory: pytest.TempPathFactory
+) -> dict[bool, Synthesized]:
+    """The sandbox as shipped, and the sandbox with the other answer to
+    `api.manage_account_logging_role`: both choices, whatever the defaults are."""
+    shipped = synthesized("sandbox")
+    choice = shipped.config.api.manage_account_logging_role
+    other_api = dataclasses.replace(shipped.config.api, manage_account_logging_role=not choice)
+    other = synthesize(dataclasses.replace(shipped.config, api=other_api), tmp_path_factory.mktemp("cdk-other-choice"))
+    return {choice: shipped, not choice: other}
+
+
 def resources(synth: Synthesized, resource_type: str) -> dict[str, dict[str, Any]]:
     return synth.template("Api").find_resources(resource_type)
+
+
+def render(synth: Synthesized, value: Any) -> str:
+    """A value of the Api template as text, as CloudFormation would resolve it: a reference
+    becomes <LogicalId>, a cross-stack output <OutputName>, a log group's Arn the ARN
+    CloudFormation returns for it (with the `:*` suffix), and joins are joined."""
+    if isinstance(value, str):
+        return value
+    ((function, argument),) = value.items()
+    if function == "Fn::Join":
+        separator, parts = argument
+        return str(separator).join(render(synth, part) for part in parts)
+    if function == "Ref":
+        return f"<{argument}>"
+    if function == "Fn::GetStackOutput":
+        return f"<{argument['OutputName']}>"
+    if function == "Fn::GetAtt":
+        logical_id, attribute = argument
+        if attribute == "Arn" and synth.templates["Api"]["Resources"][logical_id]["Type"] == "AWS::Logs::LogGroup":
+            return f"arn:aws:logs:{synth.config.region}:{synth.config.account}:log-group:<{logical_id}>:*"
+        return f"<{logical_id}.{attribute}>"
+    raise AssertionError(f"cannot render {value!r}")
+
+
+def iam_pattern(pattern: str) -> re.Pattern[str]:
+    """IAM's wildcards: `*` any run of characters, `?` one character."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+
+
+def role_statements(synth: Synthesized, role_id: str) -> list[dict[str, Any]]:
+    """The Allow statements of every customer-managed policy on a role, resources rendered."""
+    policies = resources(synth, "AWS::IAM::ManagedPolicy")
+    role = resources(synth, "AWS::IAM::Role")[role_id]["Properties"]
+    assert "Policies" not in role, "permissions live in customer-managed policies"
+    found = []
+    for arn in role.get("ManagedPolicyArns", []):
+        for statement in policies[arn["Ref"]]["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            found.append(
+                {
+                    "actions": as_list(statement["Action"]),
+                    "resources": [render(synth, r) for r in as_list(statement["Resource"])],
+                    "condition": statement.get("Condition"),
+                }
+            )
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def allows(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+    return any(
+        action in s["actions"]
+        and not s["condition"]
+        and any(iam_pattern(r).fullmatch(resource) for r in s["resources"])
+        for s in statements
+    )
 
 
 def route_of(method: dict[str, Any], paths: dict[str, str]) -> tuple[str, str]:
@@ -206,3 +279,110 @@ def test_uploads_reach_the_worker_through_eventbridge(synth: Synthesized) -> Non
     assert data_bucket[0]["Properties"]["NotificationConfiguration"] == {
         "EventBridgeConfiguration": {"EventBridgeEnabled": True}
     }
+
+
+# -- the account's API Gateway CloudWatch role ------------------------------------------------
+
+
+def trusted_by_api_gateway(synth: Synthesized) -> list[str]:
+    return [
+        role_id
+        for role_id, role in resources(synth, "AWS::IAM::Role").items()
+        if "apigateway.amazonaws.com" in json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+    ]
+
+
+def test_each_environment_sets_the_account_logging_role_only_if_its_config_says_so(synth: Synthesized) -> None:
+    manages = synth.config.api.manage_account_logging_role
+
+    assert len(resources(synth, "AWS::ApiGateway::Account")) == (1 if manages else 0)
+    assert len(trusted_by_api_gateway(synth)) == (1 if manages else 0)
+
+
+def test_folios_logging_role_may_write_the_stages_access_logs_and_its_execution_logs(
+    by_logging_role_choice: dict[bool, Synthesized],
+) -> None:
+    synth = by_logging_role_choice[True]
+    [stage] = resources(synth, "AWS::ApiGateway::Stage").values()
+    [(account_id, account)] = resources(synth, "AWS::ApiGateway::Account").items()
+    role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    statements = role_statements(synth, role_id)
+    region, account_number = synth.config.region, synth.config.account
+    # Where API Gateway writes: the access log group the stage names, and the execution log
+    # group it creates for this API's stage, API-Gateway-Execution-Logs_<api id>/<stage>.
+    access_group = render(synth, stage["Properties"]["AccessLogSetting"]["DestinationArn"]).removesuffix(":*")
+    api_id = render(synth, stage["Properties"]["RestApiId"])
+    execution_group = (
+        f"arn:aws:logs:{region}:{account_number}:log-group:"
+        f"API-Gateway-Execution-Logs_{api_id}/{stage['Properties']['StageName']}"
+    )
+
+    assert trusted_by_api_gateway(synth) == [role_id]
+    assert account_id in stage.get("DependsOn", []), "the stage must not log before the role is set"
+    for group in (access_group, execution_group):
+        stream = f"{group}:log-stream:any-stream"
+        assert allows(statements, "logs:CreateLogStream", stream), group
+        assert allows(statements, "logs:PutLogEvents", stream), group
+        assert allows(statements, "logs:DescribeLogStreams", f"{group}:*"), group
+    assert allows(statements, "logs:CreateLogGroup", execution_group)
+    # DescribeLogGroups has no resource type; IAM evaluates it as log-group::log-stream:.
+    assert allows(
+        statements, "logs:DescribeLogGroups", f"arn:aws:logs:{region}:{account_number}:log-group::log-stream:"
+    )
+    # ...and nothing else: not another API's logs, not another Region's, not any other group.
+    for elsewhere in (
+        f"arn:aws:logs:{region}:{account_number}:log-group:API-Gateway-Execution-Logs_other/v1:log-stream:x",
+        f"arn:aws:logs:{region}:{account_number}:log-group:/aws/lambda/other:log-stream:x",
+        f"arn:aws:logs:eu-north-1:{account_number}:log-group:{access_group.rsplit(':', 1)[1]}:log-stream:x",
+    ):
+        assert not allows(statements, "logs:PutLogEvents", elsewhere), elsewhere
+    assert not allows(statements, "logs:CreateLogGroup", f"arn:aws:logs:{region}:{account_number}:log-group:other")
+
+
+def test_without_the_takeover_folio_leaves_the_account_setting_and_its_role_alone(
+    by_logging_role_choice: dict[bool, Synthesized],
+) -> None:
+    synth = by_logging_role_choice[False]
+    [stage] = resources(synth, "AWS::ApiGateway::Stage").values()
+
+    assert resources(synth, "AWS::ApiGateway::Account") == {}
+    assert trusted_by_api_gateway(synth) == []
+    # The stage still logs: through the role the account provides (docs/operations.md).
+    assert "DestinationArn" in stage["Properties"]["AccessLogSetting"]
+    assert stage["Properties"]["MethodSettings"][0]["LoggingLevel"] == "ERROR"
+
+
+# -- the functions' network interfaces ---------------------------------------------------------
+
+ENI_WRITES = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:UnassignPrivateIpAddresses",
+)
+
+
+def test_functions_manage_network_interfaces_only_in_their_own_subnets_and_security_group(
+    synth: Synthesized,
+) -> None:
+    prefix = f"arn:aws:ec2:{synth.config.region}:{synth.config.account}"
+    interfaces = f"{prefix}:network-interface/*"
+
+    for logical_id, function in functions(synth).items():
+        vpc = function["Properties"]["VpcConfig"]
+        statements = role_statements(synth, function["Properties"]["Role"]["Fn::GetAtt"][0])
+        subnets = {f"{prefix}:subnet/{render(synth, s)}" for s in vpc["SubnetIds"]}
+        groups = {f"{prefix}:security-group/{render(synth, g)}" for g in vpc["SecurityGroupIds"]}
+
+        def granted(action: str, statements: list[dict[str, Any]] = statements) -> set[str]:
+            return {r for s in statements if action in s["actions"] for r in s["resources"]}
+
+        assert len(subnets) >= 2 and len(groups) == 1, logical_id
+        assert granted("ec2:CreateNetworkInterface") == subnets | groups | {interfaces}, logical_id
+        for action in ENI_WRITES[:1] + ENI_WRITES[2:]:
+            assert granted(action) == {interfaces}, (logical_id, action)
+        # EC2 authorizes Describe* only on "*"; nothing that writes shares that statement.
+        assert granted("ec2:DescribeNetworkInterfaces") == {"*"}, logical_id
+        for statement in statements:
+            if statement["resources"] == ["*"]:
+                assert not set(statement["actions"]) & set(ENI_WRITES), (logical_id, statement)

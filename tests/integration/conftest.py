@@ -141,7 +141,7 @@ def api_event(
     groups: tuple[str, ...] = (),
     body: Any = None,
     query: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str | None] | None = None,
     raw_body: str | None = None,
     claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -154,7 +154,15 @@ def api_event(
         "resource": path,
         "path": path,
         "httpMethod": method,
-        "headers": {"Content-Type": "application/json", "Origin": "https://folio.example.com", **(headers or {})},
+        "headers": {
+            name: value
+            for name, value in {
+                "Content-Type": "application/json",
+                "Origin": "https://folio.example.com",
+                **(headers or {}),
+            }.items()
+            if value is not None  # None: the request does not send this header
+        },
         "multiValueHeaders": {},
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,

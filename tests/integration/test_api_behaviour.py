@@ -408,3 +408,33 @@ def test_a_purge_that_raced_a_new_share_is_refused_not_left_with_an_orphan(api: 
         repository.purge(read_before_the_share)
 
     assert [d["id"] for d in api.call("read", "GET", "/shared", sub=late).body["items"]] == [document["id"]]
+
+
+def test_a_patch_that_raced_a_share_is_a_409_not_a_version_mismatch(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a PATCH whose read happened before a share landed (the version is unchanged,
+    # the grantee set is not)
+    from folio.handlers import wiring
+    from folio.repository import DocumentRepository
+
+    owner, grantee = new_user(), new_user()
+    document = available(api, engines, owner)
+    version = api.call("read", "GET", f"/documents/{document['id']}", sub=owner).body["version"]
+    original = DocumentRepository.update_document
+
+    def share_lands_first(self: DocumentRepository, *args: Any, **kwargs: Any) -> Any:
+        assert share(api, owner, document["id"], grantee).status == 200
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DocumentRepository, "update_document", share_lands_first)
+
+    # When it writes
+    reply = api.call(
+        "modify", "PATCH", f"/documents/{document['id']}", sub=owner,
+        headers={"If-Match": f'"{version}"'}, body={"name": "b.pdf"},
+    )  # fmt: skip
+
+    # Then it is told to retry (409), not that its version is stale (412): the version still matches
+    assert (reply.status, reply.body["error"]["code"]) == (409, "conflict")
+    assert wiring.repository().get_document(owner, document["id"])["version"] == version

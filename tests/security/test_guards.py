@@ -29,15 +29,22 @@ STATEFUL_TYPES = frozenset(
     }
 )
 
-# Actions that cannot be scoped to a resource ARN (the service authorizes them only on
-# "*"), and so are the only ones allowed with Resource "*" in an identity policy.
+# Actions that cannot be scoped to a resource ARN (the service authorization reference
+# lists no resource type for them, so IAM needs "*"), and so are the only ones allowed with
+# Resource "*" in an identity policy. EC2's network-interface writes are not among them:
+# they take the ARNs of the subnet, security group and network interface.
 UNSCOPABLE_ACTIONS = frozenset(
     {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "cloudwatch:PutMetricData",
-        "ec2:CreateNetworkInterface",
         "ec2:DescribeNetworkInterfaces",
+    }
+)
+# What Lambda does with a function's role to place it in the VPC, less the Describe.
+NETWORK_INTERFACE_WRITES = frozenset(
+    {
+        "ec2:CreateNetworkInterface",
         "ec2:DeleteNetworkInterface",
         "ec2:AssignPrivateIpAddresses",
         "ec2:UnassignPrivateIpAddresses",
@@ -54,6 +61,13 @@ class WildcardGrant:
     pattern: str  # a regex over the rendered ARN (intrinsics rendered as {Ref}, {GetAtt}, ...)
     reason: str
     required_condition: str | None = None  # a condition key the statement must carry
+    only_actions: frozenset[str] | None = None  # if set, the statement may allow nothing else
+
+    def admits(self, actions: set[str], conditions: set[str]) -> bool:
+        """Whether a statement with these actions and condition keys may use the ARN."""
+        if self.required_condition and self.required_condition not in conditions:
+            return False
+        return self.only_actions is None or actions <= self.only_actions
 
 
 # Every wildcard ARN an identity policy may allow. Anything else with `*` in it fails.
@@ -69,13 +83,27 @@ WILDCARD_GRANTS = (
     ),
     WildcardGrant(r"^\{GetAtt\}/backup/\*$", "AWS Backup names each recovery point of the table itself"),
     WildcardGrant(
+        r"^arn:aws:ec2:[a-z0-9-]+:\d{12}:network-interface/\*$",
+        "Lambda creates, re-addresses and deletes the function's network interfaces with its role; their ids "
+        "exist only once created, so the account's and Region's interfaces, and creating one also needs the "
+        "function's own subnet and security group ARNs",
+        only_actions=NETWORK_INTERFACE_WRITES,
+    ),
+    WildcardGrant(
         r"^arn:aws:kms:[a-z0-9-]+:\d{12}:key/\*$",
         "the backup copy key lives in another Region's stack, so it is named by alias; the condition pins it",
         required_condition="kms:ResourceAliases",
     ),
     WildcardGrant(
-        r":log-group:API-Gateway-Execution-Logs_\*$",
-        "API Gateway creates and names its execution log groups (the account's API Gateway logging role)",
+        r"^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:API-Gateway-Execution-Logs_\{Ref\}/[A-Za-z0-9_]+:\*$",
+        "the streams of the one execution log group API Gateway creates for Folio's API stage, named by "
+        "API Gateway (the account's API Gateway logging role, where Folio manages it)",
+    ),
+    WildcardGrant(
+        r"^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:\*$",
+        "DescribeLogGroups has no resource type (IAM evaluates it on log-group::log-stream:); this "
+        "account and Region is the narrowest it allows, and it reads names, never log events",
+        only_actions=frozenset({"logs:DescribeLogGroups"}),
     ),
 )
 
@@ -176,7 +204,8 @@ def rendered(value: Any) -> str:
 
 def unlisted_wildcard_resources(resource: dict[str, Any]) -> list[str]:
     """Allowed resource ARNs with `*` in them (other than "*" itself, which has its own
-    guard) that match no WILDCARD_GRANTS entry, or lack the condition the entry needs."""
+    guard) that match no WILDCARD_GRANTS entry, lack the condition the entry needs, or
+    come with an action the entry does not allow."""
     found = []
     for statement in identity_allow_statements(resource):
         conditions = {key for test in statement.get("Condition", {}).values() for key in test}
@@ -184,7 +213,8 @@ def unlisted_wildcard_resources(resource: dict[str, Any]) -> list[str]:
             if "*" not in arn or arn == "*":
                 continue
             grant = next((g for g in WILDCARD_GRANTS if re.search(g.pattern, arn)), None)
-            if grant is None or (grant.required_condition and grant.required_condition not in conditions):
+            actions = set(as_list(statement.get("Action", [])))
+            if grant is None or not grant.admits(actions, conditions):
                 found.append(arn)
     return found
 
@@ -294,6 +324,27 @@ def test_action_guards_catch_wildcards() -> None:
     assert aws_managed_policies(role) == ["arn:aws:iam::aws:policy/AdministratorAccess"]
 
 
+def test_resource_star_guard_refuses_network_interface_writes() -> None:
+    """The managed policy AWSLambdaVPCAccessExecutionRole puts all of these on "*"; only the
+    Describe needs it."""
+    policy = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": sorted(NETWORK_INTERFACE_WRITES | {"ec2:DescribeNetworkInterfaces"}),
+                        "Resource": "*",
+                    }
+                ]
+            }
+        },
+    }
+
+    assert sorted(unscoped_actions(policy)) == sorted(NETWORK_INTERFACE_WRITES)
+
+
 def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> None:
     bucket = "arn:aws:s3:::folio-x-documents-123456789012-us-east-1"
     policy = {
@@ -314,6 +365,26 @@ def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> Non
                         "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["Table", "Arn"]}, "/index/*"]]},
                     },
                     {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::other/*"},
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:DescribeLogGroups", "logs:PutLogEvents"],
+                        "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "logs:PutLogEvents",
+                        "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:API-Gateway-Execution-Logs_*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ec2:DeleteNetworkInterface", "ec2:DetachNetworkInterface"],
+                        "Resource": "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "ec2:DeleteNetworkInterface",
+                        "Resource": "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
+                    },
                 ]
             }
         },
@@ -323,4 +394,7 @@ def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> Non
         f"{bucket}/*",
         "arn:aws:kms:us-east-2:123456789012:key/*",
         "{GetAtt}/index/*",
+        "arn:aws:logs:us-east-1:123456789012:log-group:*",
+        "arn:aws:logs:us-east-1:123456789012:log-group:API-Gateway-Execution-Logs_*",
+        "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
     ]

@@ -256,3 +256,51 @@ def test_throttling_out_of_range_is_rejected() -> None:
     error = rejected(sandbox_with(api__throttle_burst_limit=0))
 
     assert error.key == "api.throttle_burst_limit"
+
+
+# -- the account's API Gateway CloudWatch role: Folio's, or the account's own ---------------
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, "false"])
+def test_taking_over_the_account_logging_role_must_be_a_deliberate_true_or_false(value: object) -> None:
+    raw = sandbox_with(api__manage_account_logging_role=value)
+
+    error = rejected(raw)
+
+    assert error.key == "api.manage_account_logging_role"
+    assert error.value == value
+    # The message says what each answer does, because one of them is account-wide.
+    assert "true" in error.allowed and "false" in error.allowed
+    assert "replac" in error.allowed and "every API" in error.allowed
+
+
+def test_the_account_logging_role_choice_has_no_silent_default() -> None:
+    raw = sandbox_with()
+    del raw["api"]["manage_account_logging_role"]
+
+    error = rejected(raw)
+
+    assert error.key == "api.manage_account_logging_role"
+    assert "required" in error.allowed
+
+
+def test_only_the_dedicated_accounts_of_dev_and_prod_take_over_the_account_logging_role() -> None:
+    """sandbox deploys into whatever account the CLI's credentials name, which may hold other
+    APIs that rely on the account's role; dev and prod have accounts of their own."""
+    choices = {name: load_config(name).api.manage_account_logging_role for name in ENVIRONMENTS}
+
+    assert choices == {"sandbox": False, "dev": True, "prod": True}
+
+
+def test_no_two_environments_take_over_the_logging_role_of_the_same_account_and_region() -> None:
+    """One role per account and Region: a second Folio environment that also took it over
+    would cut the first one's logs off."""
+    owners: dict[tuple[str, str], str] = {}
+    for name, raw in ENVIRONMENTS.items():
+        if not raw["api"]["manage_account_logging_role"]:
+            continue
+        place = (str(raw["account"]), str(raw["region"]))
+        assert place not in owners, f"{name} and {owners[place]} both manage the role of {place}"
+        owners[place] = name
+
+    assert owners, "expected at least one environment that manages the role"

@@ -10,14 +10,18 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
-from folio.errors import Conflict, IdempotencyKeyReused, InvalidInput
+from folio.errors import Conflict, IdempotencyKeyReused, Throttled
 from folio.handlers import wiring
-from folio.handlers.http import caller, create_app, json_body, ok
+from folio.handlers.http import caller, create_app, header, json_body, ok
 from folio.handlers.logs import logger
+from folio.repository import THROTTLING_ERRORS
+from folio.service import valid_idempotency_key
 
 app = create_app(wiring.settings().cors_origins)
 # A retried request (same caller, same key) within an hour gets the first response again.
@@ -44,11 +48,10 @@ def create_once(request: dict[str, Any]) -> dict[str, Any]:
 def create_document() -> Response[str]:
     who = caller(app)
     body = json_body(app)
-    key = app.current_event.headers.get("Idempotency-Key") or app.current_event.headers.get("idempotency-key")
+    key = header(app, "Idempotency-Key")
     if key is None:
         return ok(201, wiring.service().create(who, body))
-    if not 1 <= len(key) <= 128:
-        raise InvalidInput("Idempotency-Key must be 1-128 characters")
+    valid_idempotency_key(key)
     payload = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     try:
         # The key is scoped to the caller: two users may use the same key independently.
@@ -57,7 +60,25 @@ def create_document() -> Response[str]:
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request") from error
     except IdempotencyAlreadyInProgressError as error:
         raise Conflict("a request with this Idempotency-Key is still in progress") from error
+    except IdempotencyPersistenceLayerError as error:
+        # Powertools wraps whatever the idempotency table answered; throttling is a 429
+        # like everywhere else, and anything else stays a 500 (logged, never shown).
+        if throttled(error):
+            raise Throttled("too many requests right now; try again shortly") from error
+        raise
     return ok(201, result)
+
+
+def throttled(error: BaseException) -> bool:
+    """Whether DynamoDB's throttling is anywhere in the chain of causes."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, Throttled) or (
+            isinstance(seen, ClientError) and seen.response.get("Error", {}).get("Code") in THROTTLING_ERRORS
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @logger.inject_lambda_context

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from folio.handlers import wiring
-from folio.handlers.http import caller, create_app, json_body, ok
+from folio.handlers.http import caller, create_app, header, json_body, ok
 from folio.handlers.logs import logger
 
 app = create_app(wiring.settings().cors_origins)
@@ -16,7 +16,7 @@ app = create_app(wiring.settings().cors_origins)
 
 @app.patch("/documents/<doc_id>")
 def update_document(doc_id: str) -> Response[str]:
-    if_match = app.current_event.headers.get("If-Match") or app.current_event.headers.get("if-match")
+    if_match = header(app, "If-Match")
     document = wiring.service().update(caller(app), doc_id, if_match, json_body(app))
     return ok(200, document, {"ETag": f'"{document["version"]}"'})
 
