@@ -7,8 +7,8 @@ handlers on DynamoDB Local and moto, behind an in-process API Gateway (tests/sup
   handler unvalidated (as any non-JSON Content-Type does on AWS): the handlers alone must
   refuse them with a documented 4xx.
 - Stateful: schemathesis follows the document's links (create, then read, rename, share,
-  trash, restore, purge the same document) as an owner and another user, and a model of who
-  owns and who was granted what says which answers the other user may get.
+  trash, restore, purge the same document) as an owner and another user, and an oracle of who
+  owns, who was granted and what was purged (tests/support/visibility.py) says who may get a 2xx.
 - Explicit cases: one well-behaved request per operation gets its documented success, and the
   malformed inputs an outside review found (issue 7, items 1-3) get a 4xx, never a 5xx.
 
@@ -47,6 +47,7 @@ from folio import openapi
 from folio.contracts import EXCLUSIVE_LIST_FILTERS, ID_PATTERN, ROUTES, Route
 from tests.integration.conftest import ADMINS, Api, new_user
 from tests.support.gateway import GATEWAY_URL, ApiGateway, Identity, body_model_errors, gateway_session
+from tests.support.visibility import Visibility
 
 EXAMPLES = int(os.environ.get("FOLIO_FUZZ_EXAMPLES", "25"))
 STATEFUL_RUNS = 2 * EXAMPLES
@@ -242,17 +243,13 @@ def test_bodies_that_bypass_the_gateway_model(case: Case) -> None:
 
 
 class TwoUsers(in_sequences.as_state_machine()):  # type: ignore[misc]
-    """Sequences on the same documents by the owner and another user. The model: documents by
-    owner, grants by (document, user), purged documents; a user who neither owns nor was
-    granted a document must get no 2xx about it, a grantee may only download it, and after a
-    purge nobody gets a 2xx about it again."""
+    """Sequences on the same documents by the owner and another user; tests/support/visibility.py
+    says who may get a 2xx about which document."""
 
     def setup(self) -> None:
         sign_in_fresh_users(GATEWAY, MODEL_BYPASSED)
         self.acting = "owner"
-        self.owners: dict[str, str] = {}
-        self.grants: set[tuple[str, str]] = set()
-        self.purged: set[str] = set()
+        self.visibility = Visibility()
 
     @rule(name=st.sampled_from(["owner", "other"]))
     def sign_in_as(self, name: str) -> None:
@@ -269,25 +266,15 @@ class TwoUsers(in_sequences.as_state_machine()):  # type: ignore[misc]
 
     def after_call(self, response: Response, case: Case) -> None:
         super().after_call(response, case)
-        document = case.path_parameters.get("id")
-        owner = self.owners.get(str(document))
-        succeeded = 200 <= response.status_code < 300
-        assert not (succeeded and document in self.purged), (
-            f"{response.status_code} for {case.method} {case.formatted_path} after the document was purged"
-        )
-        if case.method == "POST" and case.path == "/documents" and response.status_code == 201:
-            created = response.json()["document"]
-            self.owners[created["id"]] = self.acting
-            CREATED_WITH[created["id"]] = token(self.acting)
-            self.upload(created["id"])
-        elif owner is not None and owner != self.acting and succeeded:
-            granted = (document, self.acting) in self.grants
-            assert granted and case.path.endswith("/download"), (
-                f"{self.acting} got {response.status_code} for {case.method} {case.formatted_path} "
-                f"on {owner}'s document (granted: {granted})"
-            )
-        elif owner == self.acting and succeeded:
-            self._record_grants(case, str(document))
+        created = case.method == "POST" and case.path == "/documents" and response.status_code == 201
+        body = response.json() if created else None
+        self.visibility.observe(
+            self.acting, case.method, case.path, case.path_parameters, case.query, response.status_code, body,
+            user_ids={name: identity.sub for name, identity in USERS.items()},
+        )  # fmt: skip
+        if created:
+            CREATED_WITH[body["document"]["id"]] = token(self.acting)
+            self.upload(body["document"]["id"])
 
     def upload(self, document: str) -> None:
         """What the upload worker does once the file is in the bucket (uploads go to S3, not
@@ -295,18 +282,7 @@ class TwoUsers(in_sequences.as_state_machine()):  # type: ignore[misc]
         from folio.handlers import wiring
 
         repository = wiring.repository()
-        repository.mark_available(repository.get_document(USERS[self.acting].sub, document))
-
-    def _record_grants(self, case: Case, document: str) -> None:
-        grantee = next((n for n, i in USERS.items() if i.sub == case.path_parameters.get("userId")), None)
-        if case.path.endswith("/shares/{userId}") and grantee:
-            if case.method == "PUT":
-                self.grants.add((document, grantee))
-            else:
-                self.grants.discard((document, grantee))
-        elif case.path == "/documents/{id}" and case.method == "DELETE" and case.query.get("purge") in (True, "true"):
-            self.grants = {(d, u) for d, u in self.grants if d != document}
-            self.purged.add(document)
+        repository.mark_available(repository.get_document(GATEWAY.identities[token(self.acting)].sub, document))
 
 
 def test_stateful_sequences_across_two_users() -> None:
