@@ -97,9 +97,14 @@ class ApiStack(cdk.Stack):
             self,
             "CursorSecret",
             description="Folio: HMAC key that makes pagination cursors tamper-evident",
-            encryption_key=self.key,
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
         )
+        # The key is set on the L1 resource: the L2's encryption_key would also let every principal
+        # of the account use the key through Secrets Manager, kms:CreateGrant included. The key
+        # policy delegates use to IAM, where only the read function may decrypt with it.
+        cfn_secret = self.cursor_secret.node.default_child
+        assert isinstance(cfn_secret, secretsmanager.CfnSecret)
+        cfn_secret.kms_key_id = self.key.key_arn
         for finding in nag.CURSOR_SECRET_FINDINGS:
             nag.acknowledge(self.cursor_secret, finding)
 
