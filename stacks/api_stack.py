@@ -208,6 +208,9 @@ class ApiStack(cdk.Stack):
             encryption_master_key=self.key,
             enforce_ssl=True,
             retention_period=DEAD_LETTER_RETENTION,
+            # Declares it a dead-letter queue (Control Tower CT.SQS.PR.1). ALLOW_ALL is SQS's
+            # default made explicit: queues of this account and Region may redrive into it.
+            redrive_allow_policy=sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.ALLOW_ALL),
         )
         for finding in nag.DEAD_LETTER_QUEUE_FINDINGS:
             nag.acknowledge(self.dead_letters, finding)
@@ -266,6 +269,8 @@ class ApiStack(cdk.Stack):
         )
         worker = self.upload_worker.function
         nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
+        for api_function in (*self.functions.values(), self.upload_worker):
+            nag.acknowledge(api_function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
         events.Rule(
             self,
             "ObjectCreated",
@@ -296,6 +301,8 @@ class ApiStack(cdk.Stack):
             log_key=self.key,
             log_retention=LOG_RETENTION,
         )
+        # On the root resource: it holds every method, and so every invoke permission.
+        nag.acknowledge(self.documents_api.api.root, nag.API_INVOKE_PERMISSIONS)
         if waf:
             ApiFirewall(
                 self,

@@ -1,8 +1,9 @@
-"""cdk-nag wiring, and the one place that acknowledges a finding.
+"""cdk-nag and Control Tower wiring, and the one place that acknowledges a finding.
 
-Every rule pack is registered on the App, so it checks every stack of every Stage
-(the sandbox stage and, later, the pipeline's stages). An unacknowledged finding
-fails the synth.
+Every rule pack, and AWS Control Tower's proactive controls (run by cfn-guard through
+the `cdk-validator-cfnguard` plugin), are registered on the App, so they check every
+stack of every Stage (the sandbox stage and, later, the pipeline's stages). An
+unacknowledged finding of either fails the synth.
 
 An acknowledgement is a reviewed decision, so each one is a named constant here
 with the exact finding id and the reason the control's intent is met another way.
@@ -14,8 +15,10 @@ construct that raises the finding; nothing else in the code base calls
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import aws_cdk as cdk
 from cdk_nag import (
@@ -26,9 +29,12 @@ from cdk_nag import (
     PCIDSS321Checks,
     ServerlessChecks,
 )
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from constructs import IConstruct
 
 PACK_NAMES: tuple[str, ...] = ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+# The name the Control Tower plugin reports under, and the prefix of its acknowledgement ids.
+CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
 
 # Below this a reason cannot say which control it replaces and how.
 MIN_REASON_LENGTH = 60
@@ -46,8 +52,9 @@ def nag_packs(app: cdk.App) -> list[NagPack]:
 
 
 def register_nag_packs(app: cdk.App) -> None:
-    """Run every pack over the whole app at synth; any finding fails the synth."""
-    cdk.Validations.of(app).add_plugins(*nag_packs(app))
+    """Run every pack and every Control Tower proactive control over the whole app at synth;
+    any finding fails the synth."""
+    cdk.Validations.of(app).add_plugins(*nag_packs(app), control_tower_controls())
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,12 @@ class Finding:
     pack: str
     finding: str
     reason: str
+    control: str = ""  # Control Tower findings only: the control's id (CT.<SERVICE>.PR.<n>)
 
     def __post_init__(self) -> None:
+        if self.pack == CONTROL_TOWER_PLUGIN:
+            _check_control_tower_finding(self)
+            return
         if self.pack not in PACK_NAMES:
             raise ValueError(f"unknown cdk-nag pack {self.pack!r}; known: {', '.join(PACK_NAMES)}")
         if not self.finding.startswith(self.pack + "-"):
@@ -117,8 +128,11 @@ def validation_failures(assembly_directory: str) -> list[str]:
     for plugin in report.get("pluginReports", []):
         for violation in plugin.get("violations", []):
             for construct in violation.get("violatingConstructs", []):
+                # cfn-guard sometimes reports a check whose path is not a resource; the
+                # plugin cannot name it, so the report has no construct path for it.
+                where = construct["constructPath"] or "a resource the plugin could not name"
                 failures.append(
-                    f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']} "
+                    f"{violation['ruleName']} at {where}: {violation['description']} "
                     f"(acknowledge with '{plugin['pluginName']}::{violation['ruleName']}' in stacks/nag.py "
                     "only if the control's intent is met another way)"
                 )
@@ -265,5 +279,96 @@ DOCUMENT_OBJECTS = Finding(
     reason=(
         "Object keys are documents/<owner>/<docId>, built server-side; the function serves every user, so it "
         "needs the documents prefix. Which owner's object it touches is decided by the checked document item."
+    ),
+)
+
+
+# --- AWS Control Tower proactive controls (cfn-guard) ---------------------------------
+#
+# The controls are the Guard rules bundled with the plugin (cfn-guard 3.1.1, offline). A
+# finding is acknowledged like a nag finding, by the Guard rule's name, as
+# `cdk-validator-cfnguard::<rule>`; aws-cdk-lib matches acknowledgements by construct path,
+# so one on a construct covers its children. Several rules accept only literal values or
+# Refs within the same template, so they misread Folio's cross-stack references
+# (`Fn::GetStackOutput`) and ARNs built with `Fn::Join`: where that is the only reason, a
+# test in tests/security/test_control_tower.py proves the resource complies.
+
+_CONTROL_ID = re.compile(r"CT\.[A-Z0-9]+\.PR\.[0-9]+")
+_GUARD_RULE_NAME = re.compile(r"[a-z0-9]+(_[a-z0-9]+)*")
+
+
+def control_tower_controls() -> cdk.IPolicyValidationPlugin:
+    """Every Control Tower proactive control bundled with the plugin; none is disabled.
+
+    The plugin (0.0.62) implements the Beta1 plugin interface, which aws-cdk-lib 2.275 still
+    runs through `Validations.add_plugins` (tests/security/test_nag.py proves it reports);
+    only the Python type names differ.
+    """
+    return cast(cdk.IPolicyValidationPlugin, CfnGuardValidator(control_tower_rules_enabled=True))
+
+
+def _check_control_tower_finding(finding: Finding) -> None:
+    if not _CONTROL_ID.fullmatch(finding.control):
+        raise ValueError(f"{finding.finding}: control {finding.control!r} is not a Control Tower id (CT.S3.PR.9)")
+    if not _GUARD_RULE_NAME.fullmatch(finding.finding):
+        raise ValueError(f"{finding.finding!r} is not a Guard rule name (as reported: lambda_inside_vpc_check)")
+    if len(finding.reason) < MIN_REASON_LENGTH:
+        raise ValueError(f"reason for {finding.control} is too short to explain how the control's intent is met")
+
+
+FUNCTIONS_IN_VPC_ACROSS_STACKS = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.LAMBDA.PR.3",
+    finding="lambda_inside_vpc_check",
+    reason=(
+        "The function is in the VPC: its VpcConfig names the Network stack's isolated subnets and the functions' "
+        "security group through Fn::GetStackOutput, which the rule cannot follow (it reads literal ids and Refs "
+        "within one template only); test_control_tower.py resolves every reference to prove it."
+    ),
+)
+
+API_INVOKE_PERMISSIONS = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.LAMBDA.PR.2",
+    finding="lambda_function_public_access_prohibited_check",
+    reason=(
+        "Every permission under the REST API lets only apigateway.amazonaws.com invoke, with SourceArn set to "
+        "this API's own execute-api ARN (stage, method and path); the rule does not read an ARN built with "
+        "Fn::Join. test_control_tower.py checks principal and SourceArn of each permission."
+    ),
+)
+
+# The access-log bucket: the end of the logging chain, written by S3 itself.
+ACCESS_LOG_BUCKET_CONTROLS: tuple[Finding, ...] = (
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.10",
+        finding="s3_bucket_default_encryption_kms_check",
+        reason=_SSE_S3_ONLY,
+    ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.2",
+        finding="s3_bucket_logging_enabled_check",
+        reason="This is the access-log bucket: logging its own access would log into itself without end "
+        "(the same decision as the checkov skip CKV_AWS_18 in its Metadata).",
+    ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.9",
+        finding="s3_bucket_object_lock_enabled_check",
+        reason="S3 refuses to deliver server access logs to a bucket with a default Object Lock retention, so "
+        "Object Lock could protect nothing here; the bucket is versioned, RETAINed and expires logs by lifecycle.",
+    ),
+)
+
+DOCUMENT_BUCKET_OBJECT_LOCK = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.S3.PR.9",
+    finding="s3_bucket_object_lock_enabled_check",
+    reason=(
+        "Users purge their documents and Folio promises the bytes go (old versions expire by lifecycle); a "
+        "default Object Lock retention would keep them against that promise. Versioning and RETAIN protect "
+        "against overwrites and stack deletion."
     ),
 )

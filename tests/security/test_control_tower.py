@@ -1,6 +1,8 @@
 """What AWS Control Tower's proactive controls need, proven on the templates.
 
-Here: the key-policy statement CT.KMS.PR.3 asks for, on every key.
+The controls run at every synth (stacks/nag.py registers them). Here: the key-policy
+statement CT.KMS.PR.3 asks for, on every key, and the proof behind each acknowledgement
+in stacks/nag.py whose rule cannot follow a cross-stack reference or an `Fn::Join`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import fnmatch
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
@@ -63,3 +66,67 @@ def test_the_allow_check_sees_an_unconditioned_create_grant() -> None:
     assert allows_action({"Effect": "Allow", "Action": "kms:*"}, "kms:CreateGrant")
     assert not allows_action({"Effect": "Deny", "Action": "kms:CreateGrant"}, "kms:CreateGrant")
     assert not allows_action({"Effect": "Allow", "Action": ["kms:Decrypt"]}, "kms:CreateGrant")
+
+
+# --- The proof behind each acknowledgement of a misread reference --------------------
+
+
+def resolve(synth: Synthesized, stack_id: str, value: Any) -> tuple[str, dict[str, Any]]:
+    """The resource a Ref, Fn::GetAtt or Fn::GetStackOutput points at: (stack id, resource)."""
+    if "Fn::GetStackOutput" in value:
+        reference = value["Fn::GetStackOutput"]
+        stacks = {stack.stack_name: stack for stack in synth.stage.node.children if isinstance(stack, cdk.Stack)}
+        target = stacks[reference["StackName"]]
+        assert reference["Region"] == target.region, f"{reference} reads another Region's stack"
+        output = synth.templates[target.node.id]["Outputs"][reference["OutputName"]]["Value"]
+        return resolve(synth, target.node.id, output)
+    logical_id = value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+    return stack_id, synth.templates[stack_id]["Resources"][logical_id]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_every_function_is_in_the_vpcs_isolated_subnets(
+    environment: str, synthesized: Callable[[str], Synthesized]
+) -> None:
+    """Backs FUNCTIONS_IN_VPC_ACROSS_STACKS (CT.LAMBDA.PR.3): the rule cannot read Fn::GetStackOutput."""
+    synth = synthesized(environment)
+    functions = [(s, lid, r) for s, lid, r in all_resources(synth) if r["Type"] == "AWS::Lambda::Function"]
+    assert functions, "no function found: the test would prove nothing"
+
+    for stack_id, logical_id, function in functions:
+        vpc_config = function["Properties"].get("VpcConfig", {})
+        subnets = [resolve(synth, stack_id, s)[1] for s in vpc_config.get("SubnetIds", [])]
+        groups = [resolve(synth, stack_id, g)[1] for g in vpc_config.get("SecurityGroupIds", [])]
+
+        assert len(subnets) >= 2, f"{logical_id} is not in the VPC's subnets of two AZs"
+        for subnet in subnets:
+            assert subnet["Type"] == "AWS::EC2::Subnet"
+            assert subnet["Properties"].get("MapPublicIpOnLaunch") is False, f"{logical_id}: a public subnet"
+        assert groups and all(g["Type"] == "AWS::EC2::SecurityGroup" for g in groups), logical_id
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_every_invoke_permission_names_its_caller(environment: str, synthesized: Callable[[str], Synthesized]) -> None:
+    """Backs API_INVOKE_PERMISSIONS (CT.LAMBDA.PR.2): the rule cannot read an ARN built with Fn::Join.
+
+    Every permission lets one AWS service invoke, and only from one of this stack's resources:
+    a local reference, or this account's and Region's execute-api ARN of a REST API in the stack.
+    """
+    synth = synthesized(environment)
+    config = synth.config
+    permissions = [(s, lid, r) for s, lid, r in all_resources(synth) if r["Type"] == "AWS::Lambda::Permission"]
+    assert permissions, "no permission found: the test would prove nothing"
+
+    for stack_id, logical_id, permission in permissions:
+        properties = permission["Properties"]
+        source = properties["SourceArn"]
+        assert properties["Principal"].endswith(".amazonaws.com"), f"{logical_id}: not a service principal"
+        assert "FunctionUrlAuthType" not in properties
+        if "Fn::Join" in source:
+            separator, parts = source["Fn::Join"]
+            assert separator == ""
+            assert parts[0] == f"arn:aws:execute-api:{config.region}:{config.account}:", logical_id
+            assert resolve(synth, stack_id, parts[1])[1]["Type"] == "AWS::ApiGateway::RestApi", logical_id
+            assert str(parts[2]).startswith("/"), logical_id  # then stage (or test-invoke), method, path
+        else:
+            assert resolve(synth, stack_id, source)[0] == stack_id, f"{logical_id}: SourceArn is not local"
