@@ -10,18 +10,28 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import aws_cdk as cdk
+import jsii
 import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
 from stacks import nag
 from stacks.config import load_config
-from stacks.nag import CONTROL_TOWER_PLUGIN, PACK_NAMES, Finding, acknowledge, validation_failures
+from stacks.nag import (
+    CONTROL_TOWER_PLUGIN,
+    PACK_NAMES,
+    ControlTowerControls,
+    Finding,
+    acknowledge,
+    validation_failures,
+)
 from stacks.stage import FolioStage
 from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, cdk_context, synthesize
 
@@ -231,12 +241,18 @@ def add_non_compliant_stack(stage: FolioStage) -> None:
 
 
 @pytest.fixture(scope="module")
-def non_compliant_findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str, str]]:
-    """(plugin, rule, construct path) of every finding in a FolioStage with a non-compliant stack."""
+def non_compliant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FolioStage with a non-compliant stack added, synthesized (and failed) once."""
     outdir = tmp_path_factory.mktemp("non-compliant")
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         synthesize(load_config("sandbox"), outdir, extend=add_non_compliant_stack)
-    report = json.loads((outdir / "validation-report.json").read_text())
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def non_compliant_findings(non_compliant_assembly: Path) -> set[tuple[str, str, str]]:
+    """(plugin, rule, construct path) of every finding in a FolioStage with a non-compliant stack."""
+    report = json.loads((non_compliant_assembly / "validation-report.json").read_text())
     return {
         (plugin["pluginName"], violation["ruleName"], construct["constructPath"])
         for plugin in report["pluginReports"]
@@ -264,6 +280,42 @@ def test_control_tower_flags_a_key_that_lets_anyone_create_grants(
         "kms_create_grant_aws_service_check",
         "FolioSandbox/NonCompliant/PlainKey",
     ) in non_compliant_findings
+
+
+@jsii.implements(cdk.IPolicyValidationContextBeta1)
+class TemplatePaths:
+    def __init__(self, paths: list[str]) -> None:
+        self._paths = paths
+
+    @property
+    def template_paths(self) -> list[str]:
+        return self._paths
+
+
+def test_control_tower_skips_only_rules_that_could_not_apply(non_compliant_assembly: Path) -> None:
+    """Folio runs the plugin without the rules for resource types no template holds; it must
+    find exactly what the plugin with every rule finds (here over templates full of findings)."""
+    context = TemplatePaths([str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))])
+
+    def found(report: Any) -> set[tuple[str, str]]:
+        return {(v.rule_name, r.resource_logical_id) for v in report.violations for r in v.violating_resources}
+
+    every_rule = found(CfnGuardValidator(control_tower_rules_enabled=True).validate(context))
+    as_folio_runs_it = found(ControlTowerControls().validate(cast(Any, context)))
+
+    assert len(every_rule) > 40
+    assert as_folio_runs_it == every_rule
+
+
+def test_a_plugin_that_did_not_run_fails_the_synth(tmp_path: Path) -> None:
+    report = {
+        "pluginReports": [
+            {"pluginName": "cdk-validator-cfnguard", "conclusion": "failure", "metadata": {"error": "boom"}}
+        ]
+    }
+    (tmp_path / "validation-report.json").write_text(json.dumps(report))
+
+    assert validation_failures(str(tmp_path)) == ["cdk-validator-cfnguard did not run: boom"]
 
 
 def test_cli_process_mode_findings_are_caught_by_app_py(tmp_path: Path) -> None:
