@@ -35,9 +35,11 @@ def main() -> int:
     assembly = app.synth()
     failures = validation_failures(assembly.directory)
     for failure in failures:
-        print(f"folio: cdk-nag: {failure}", file=sys.stderr)
+        print(f"folio: policy validation: {failure}", file=sys.stderr)
     if failures:
-        print(f"folio: {len(failures)} unacknowledged cdk-nag finding(s); synth failed", file=sys.stderr)
+        print(
+            f"folio: {len(failures)} unacknowledged cdk-nag or Control Tower finding(s); synth failed", file=sys.stderr
+        )
         return 1
     return 0
 

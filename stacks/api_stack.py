@@ -97,9 +97,14 @@ class ApiStack(cdk.Stack):
             self,
             "CursorSecret",
             description="Folio: HMAC key that makes pagination cursors tamper-evident",
-            encryption_key=self.key,
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
         )
+        # The key is set on the L1 resource: the L2's encryption_key would also let every principal
+        # of the account use the key through Secrets Manager, kms:CreateGrant included. The key
+        # policy delegates use to IAM, where only the read function may decrypt with it.
+        cfn_secret = self.cursor_secret.node.default_child
+        assert isinstance(cfn_secret, secretsmanager.CfnSecret)
+        cfn_secret.kms_key_id = self.key.key_arn
         for finding in nag.CURSOR_SECRET_FINDINGS:
             nag.acknowledge(self.cursor_secret, finding)
 
@@ -203,6 +208,9 @@ class ApiStack(cdk.Stack):
             encryption_master_key=self.key,
             enforce_ssl=True,
             retention_period=DEAD_LETTER_RETENTION,
+            # Declares it a dead-letter queue (Control Tower CT.SQS.PR.1). ALLOW_ALL is SQS's
+            # default made explicit: queues of this account and Region may redrive into it.
+            redrive_allow_policy=sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.ALLOW_ALL),
         )
         for finding in nag.DEAD_LETTER_QUEUE_FINDINGS:
             nag.acknowledge(self.dead_letters, finding)
@@ -261,6 +269,8 @@ class ApiStack(cdk.Stack):
         )
         worker = self.upload_worker.function
         nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
+        for api_function in (*self.functions.values(), self.upload_worker):
+            nag.acknowledge(api_function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
         events.Rule(
             self,
             "ObjectCreated",
@@ -292,6 +302,8 @@ class ApiStack(cdk.Stack):
             log_retention=LOG_RETENTION,
             manage_account_logging_role=api.manage_account_logging_role,
         )
+        # On the root resource: it holds every method, and so every invoke permission.
+        nag.acknowledge(self.documents_api.api.root, nag.API_INVOKE_PERMISSIONS)
         if waf:
             ApiFirewall(
                 self,

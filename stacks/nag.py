@@ -1,8 +1,9 @@
-"""cdk-nag wiring, and the one place that acknowledges a finding.
+"""cdk-nag and Control Tower wiring, and the one place that acknowledges a finding.
 
-Every rule pack is registered on the App, so it checks every stack of every Stage
-(the sandbox stage and, later, the pipeline's stages). An unacknowledged finding
-fails the synth.
+Every rule pack, and AWS Control Tower's proactive controls (run by cfn-guard through
+the `cdk-validator-cfnguard` plugin), are registered on the App, so they check every
+stack of every Stage (the sandbox stage and, later, the pipeline's stages). An
+unacknowledged finding of either fails the synth.
 
 An acknowledgement is a reviewed decision, so each one is a named constant here
 with the exact finding id and the reason the control's intent is met another way.
@@ -13,11 +14,17 @@ construct that raises the finding; nothing else in the code base calls
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
+import re
+import tarfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any, cast
 
 import aws_cdk as cdk
+import jsii
 from cdk_nag import (
     AwsSolutionsChecks,
     HIPAASecurityChecks,
@@ -26,9 +33,13 @@ from cdk_nag import (
     PCIDSS321Checks,
     ServerlessChecks,
 )
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 from constructs import IConstruct
 
 PACK_NAMES: tuple[str, ...] = ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+# The name the Control Tower plugin reports under, and the prefix of its acknowledgement ids.
+CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
 
 # Below this a reason cannot say which control it replaces and how.
 MIN_REASON_LENGTH = 60
@@ -46,8 +57,9 @@ def nag_packs(app: cdk.App) -> list[NagPack]:
 
 
 def register_nag_packs(app: cdk.App) -> None:
-    """Run every pack over the whole app at synth; any finding fails the synth."""
-    cdk.Validations.of(app).add_plugins(*nag_packs(app))
+    """Run every pack and every Control Tower proactive control over the whole app at synth;
+    any finding fails the synth."""
+    cdk.Validations.of(app).add_plugins(*nag_packs(app), control_tower_controls())
 
 
 @dataclass(frozen=True)
@@ -57,8 +69,12 @@ class Finding:
     pack: str
     finding: str
     reason: str
+    control: str = ""  # Control Tower findings only: the control's id (CT.<SERVICE>.PR.<n>)
 
     def __post_init__(self) -> None:
+        if self.pack == CONTROL_TOWER_PLUGIN:
+            _check_control_tower_finding(self)
+            return
         if self.pack not in PACK_NAMES:
             raise ValueError(f"unknown cdk-nag pack {self.pack!r}; known: {', '.join(PACK_NAMES)}")
         if not self.finding.startswith(self.pack + "-"):
@@ -115,10 +131,17 @@ def validation_failures(assembly_directory: str) -> list[str]:
     report = json.loads(report_file.read_text())
     failures = []
     for plugin in report.get("pluginReports", []):
+        if plugin.get("conclusion") == "failure" and not plugin.get("violations"):
+            # A plugin that crashed checked nothing: that fails the synth too.
+            error = plugin.get("metadata", {}).get("error", "no report")
+            failures.append(f"{plugin['pluginName']} did not run: {error}")
         for violation in plugin.get("violations", []):
             for construct in violation.get("violatingConstructs", []):
+                # cfn-guard sometimes reports a check whose path is not a resource; the
+                # plugin cannot name it, so the report has no construct path for it.
+                where = construct["constructPath"] or "a resource the plugin could not name"
                 failures.append(
-                    f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']} "
+                    f"{violation['ruleName']} at {where}: {violation['description']} "
                     f"(acknowledge with '{plugin['pluginName']}::{violation['ruleName']}' in stacks/nag.py "
                     "only if the control's intent is met another way)"
                 )
@@ -279,5 +302,166 @@ DOCUMENT_OBJECTS = Finding(
     reason=(
         "Object keys are documents/<owner>/<docId>, built server-side; the function serves every user, so it "
         "needs the documents prefix. Which owner's object it touches is decided by the checked document item."
+    ),
+)
+
+
+# --- AWS Control Tower proactive controls (cfn-guard) ---------------------------------
+#
+# The controls are the Guard rules bundled with the plugin (cfn-guard 3.1.1, offline). A
+# finding is acknowledged like a nag finding, by the Guard rule's name, as
+# `cdk-validator-cfnguard::<rule>`; aws-cdk-lib matches acknowledgements by construct path,
+# so one on a construct covers its children. Several rules accept only literal values or
+# Refs within the same template, so they misread Folio's cross-stack references
+# (`Fn::GetStackOutput`) and ARNs built with `Fn::Join`: where that is the only reason, a
+# test in tests/security/test_control_tower.py proves the resource complies.
+
+_CONTROL_ID = re.compile(r"CT\.[A-Z0-9]+\.PR\.[0-9]+")
+_GUARD_RULE_NAME = re.compile(r"[a-z0-9]+(_[a-z0-9]+)*")
+
+
+@functools.cache
+def _control_tower_rule_types() -> dict[str, frozenset[str]]:
+    """Rule file name (as `disabled_rules` takes it: ct-s3-pr-1) -> the resource types it names.
+
+    Read from the plugin's own package, so an upgrade brings its new rules along.
+    """
+    (package,) = Path(control_tower_package.__file__).parent.glob("*.jsii.tgz")
+    rule_types = {}
+    with tarfile.open(package) as archive:
+        for member in archive:
+            if member.name.startswith("package/rules/control-tower/cfn-guard/") and member.name.endswith(".guard"):
+                text = archive.extractfile(member).read().decode()  # type: ignore[union-attr]
+                rule_types[PurePosixPath(member.name).stem] = frozenset(_QUOTED_RESOURCE_TYPE.findall(text))
+    return rule_types
+
+
+_QUOTED_RESOURCE_TYPE = re.compile(r"[\"'](AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)[\"']")
+
+
+@jsii.implements(cdk.IPolicyValidationPlugin)
+class ControlTowerControls:
+    """Every Control Tower proactive control bundled with `cdk-validator-cfnguard`, none disabled.
+
+    cfn-guard evaluates each of its 237 rules against every template, even a rule whose
+    resource type no template holds (which can only SKIP): that was 6 s of Folio's synth.
+    So at validation time the plugin runs without the rules that name none of the
+    templates' resource types (a rule that names no type always runs): the same findings,
+    in about a quarter of the time. Delegating also bridges the plugin's Beta1 interface.
+    """
+
+    @property
+    def name(self) -> str:
+        return CONTROL_TOWER_PLUGIN
+
+    @property
+    def version(self) -> str:
+        return importlib.metadata.version("cdklabs.cdk-validator-cfnguard")
+
+    @property
+    def rule_ids(self) -> list[str] | None:
+        return None
+
+    def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
+        present: set[str] = set()
+        for template in context.template_paths:
+            resources = json.loads(Path(template).read_text()).get("Resources", {})
+            present.update(resource["Type"] for resource in resources.values())
+        idle = [rule for rule, types in _control_tower_rule_types().items() if types and not types & present]
+        plugin = CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=idle)
+        report = plugin.validate(cast(Any, context))
+        # The same report, re-typed from the plugin's Beta1 structs to aws-cdk-lib's current ones.
+        return cdk.PolicyValidationPluginReport(
+            success=report.success,
+            metadata=report.metadata,
+            plugin_version=self.version,
+            violations=[
+                cdk.PolicyViolation(
+                    rule_name=violation.rule_name,
+                    description=violation.description,
+                    fix=violation.fix,
+                    rule_metadata=violation.rule_metadata,
+                    severity=violation.severity,
+                    violating_resources=[
+                        cdk.PolicyViolatingResource(
+                            locations=resource.locations,
+                            resource_logical_id=resource.resource_logical_id,
+                            template_path=resource.template_path,
+                        )
+                        for resource in violation.violating_resources
+                    ],
+                )
+                for violation in report.violations
+            ],
+        )
+
+
+def control_tower_controls() -> cdk.IPolicyValidationPlugin:
+    return ControlTowerControls()
+
+
+def _check_control_tower_finding(finding: Finding) -> None:
+    if not _CONTROL_ID.fullmatch(finding.control):
+        raise ValueError(f"{finding.finding}: control {finding.control!r} is not a Control Tower id (CT.S3.PR.9)")
+    if not _GUARD_RULE_NAME.fullmatch(finding.finding):
+        raise ValueError(f"{finding.finding!r} is not a Guard rule name (as reported: lambda_inside_vpc_check)")
+    if len(finding.reason) < MIN_REASON_LENGTH:
+        raise ValueError(f"reason for {finding.control} is too short to explain how the control's intent is met")
+
+
+FUNCTIONS_IN_VPC_ACROSS_STACKS = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.LAMBDA.PR.3",
+    finding="lambda_inside_vpc_check",
+    reason=(
+        "The function is in the VPC: its VpcConfig names the Network stack's isolated subnets and the functions' "
+        "security group through Fn::GetStackOutput, which the rule cannot follow (it reads literal ids and Refs "
+        "within one template only); test_control_tower.py resolves every reference to prove it."
+    ),
+)
+
+API_INVOKE_PERMISSIONS = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.LAMBDA.PR.2",
+    finding="lambda_function_public_access_prohibited_check",
+    reason=(
+        "Every permission under the REST API lets only apigateway.amazonaws.com invoke, with SourceArn set to "
+        "this API's own execute-api ARN (stage, method and path); the rule does not read an ARN built with "
+        "Fn::Join. test_control_tower.py checks principal and SourceArn of each permission."
+    ),
+)
+
+# The access-log bucket: the end of the logging chain, written by S3 itself.
+ACCESS_LOG_BUCKET_CONTROLS: tuple[Finding, ...] = (
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.10",
+        finding="s3_bucket_default_encryption_kms_check",
+        reason=_SSE_S3_ONLY,
+    ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.2",
+        finding="s3_bucket_logging_enabled_check",
+        reason="This is the access-log bucket: logging its own access would log into itself without end "
+        "(the same decision as the checkov skip CKV_AWS_18 in its Metadata).",
+    ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.9",
+        finding="s3_bucket_object_lock_enabled_check",
+        reason="S3 refuses to deliver server access logs to a bucket with a default Object Lock retention, so "
+        "Object Lock could protect nothing here; the bucket is versioned, RETAINed and expires logs by lifecycle.",
+    ),
+)
+
+DOCUMENT_BUCKET_OBJECT_LOCK = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.S3.PR.9",
+    finding="s3_bucket_object_lock_enabled_check",
+    reason=(
+        "Users purge their documents and Folio promises the bytes go (old versions expire by lifecycle); a "
+        "default Object Lock retention would keep them against that promise. Versioning and RETAIN protect "
+        "against overwrites and stack deletion."
     ),
 )

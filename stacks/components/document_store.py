@@ -56,8 +56,15 @@ class DocumentStore(Construct):
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        for finding in nag.ACCESS_LOG_BUCKET_FINDINGS:
+        for finding in (*nag.ACCESS_LOG_BUCKET_FINDINGS, *nag.ACCESS_LOG_BUCKET_CONTROLS):
             nag.acknowledge(self.access_logs, finding)
+        # Deleted or overwritten logs show up as EventBridge events (Control Tower CT.S3.PR.4);
+        # set on the L1 resource, as for the documents bucket below.
+        cfn_access_logs = self.access_logs.node.default_child
+        assert isinstance(cfn_access_logs, s3.CfnBucket)
+        cfn_access_logs.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
         nag.skip_checkov(
             self.access_logs,
             "CKV_AWS_18",
@@ -103,5 +110,5 @@ class DocumentStore(Construct):
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
-        for finding in nag.DOCUMENT_BUCKET_FINDINGS:
+        for finding in (*nag.DOCUMENT_BUCKET_FINDINGS, nag.DOCUMENT_BUCKET_OBJECT_LOCK):
             nag.acknowledge(self.bucket, finding)

@@ -1,4 +1,5 @@
-"""A customer-managed KMS key with rotation, RETAIN, and a key policy without `kms:*`."""
+"""A customer-managed KMS key with rotation, RETAIN, and a key policy without `kms:*` whose grants
+are only for AWS resources."""
 
 from __future__ import annotations
 
@@ -46,8 +47,12 @@ _KEY_USE_ACTIONS = [
     "kms:GenerateDataKeyWithoutPlaintext",
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
-    "kms:CreateGrant",
 ]
+
+# A grant gives its grantee lasting use of the key outside both policies. AWS services
+# (DynamoDB, Lambda's environment encryption, AWS Backup) create grants for their own
+# resources and say so with kms:GrantIsForAWSResource; nobody else needs one.
+_GRANT_IS_FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
 class EncryptionKey(Construct):
@@ -83,6 +88,26 @@ class EncryptionKey(Construct):
                     principals=[account_root],
                     actions=_KEY_USE_ACTIONS,
                     resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="GrantsThroughIamForAwsResources",
+                    principals=[account_root],
+                    actions=["kms:CreateGrant"],
+                    resources=["*"],
+                    conditions=_GRANT_IS_FOR_AWS_RESOURCE,
+                ),
+                # AWS Control Tower CT.KMS.PR.3, in the exact form its rule checks: whatever
+                # any other statement or identity policy allows, no one but an AWS service
+                # creates a grant that is not for an AWS resource.
+                iam.PolicyStatement(
+                    sid="GrantsOnlyForAwsServices",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:CreateGrant"],
+                    resources=["*"],
+                    conditions={
+                        "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+                    },
                 ),
             ]
         )

@@ -1,21 +1,37 @@
-"""cdk-nag: every pack covers every stage, and every acknowledgement is listed, specific and budgeted."""
+"""cdk-nag and Control Tower: every pack and the controls cover every stage, and every acknowledgement
+is listed, specific and budgeted."""
 
 from __future__ import annotations
 
 import ast
 import json
+import re
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import aws_cdk as cdk
+import jsii
 import pytest
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
+from stacks import nag
 from stacks.config import load_config
-from stacks.nag import PACK_NAMES, Finding, acknowledge, validation_failures
+from stacks.nag import (
+    CONTROL_TOWER_PLUGIN,
+    PACK_NAMES,
+    ControlTowerControls,
+    Finding,
+    acknowledge,
+    validation_failures,
+)
 from stacks.stage import FolioStage
 from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, cdk_context, synthesize
 
@@ -35,6 +51,14 @@ from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, cdk_con
 #    1  the dead-letter queue has no dead-letter queue
 #    1  MFA optional (sandbox, dev) | 1 identity pool own prefix (dev, prod)
 ACKNOWLEDGEMENT_BUDGET = 43
+
+# The same for AWS Control Tower's controls (the cfn-guard plugin), counted apart. Today 11
+# in every environment (docs/security-review.md):
+#    6  CT.LAMBDA.PR.3 one per function: the VPC comes through Fn::GetStackOutput
+#    1  CT.LAMBDA.PR.2 on the REST API's root: invoke permissions' SourceArn is an Fn::Join
+#    3  access-log bucket: SSE-S3 only (CT.S3.PR.10), no log of the log (PR.2), no Object Lock (PR.9)
+#    1  documents bucket: no Object Lock, documents are purgeable (CT.S3.PR.9)
+CONTROL_TOWER_ACKNOWLEDGEMENT_BUDGET = 11
 
 
 # Acknowledgements aws-cdk-lib makes itself, for its built-in CloudFormation validator:
@@ -85,10 +109,21 @@ def test_acknowledgements_are_listed_specific_and_within_budget(
 ) -> None:
     everything = acknowledgements(synthesized(environment))
     found = [a for a in everything if (a.pack, a.finding) not in LIBRARY_ACKNOWLEDGEMENTS]
+    controls = [a for a in found if a.pack == CONTROL_TOWER_PLUGIN]
+    found = [a for a in found if a.pack != CONTROL_TOWER_PLUGIN]
 
-    print(f"\n{environment}: {len(found)} acknowledgement(s) (+{len(everything) - len(found)} by aws-cdk-lib)")
+    print(
+        f"\n{environment}: {len(found)} cdk-nag and {len(controls)} Control Tower acknowledgement(s) "
+        f"(+{len(everything) - len(found) - len(controls)} by aws-cdk-lib)"
+    )
     for ack in everything:
         print(f"  {ack.pack:15} {ack.finding}\n    at {ack.path}\n    because {ack.reason}")
+    assert len(controls) <= CONTROL_TOWER_ACKNOWLEDGEMENT_BUDGET
+    rules = bundled_control_tower_rules()
+    for ack in controls:
+        assert ack.finding in rules, f"{ack.finding} is no Control Tower rule bundled with the plugin"
+        assert len(ack.reason) >= 60
+        assert not ack.on_stack_or_stage, f"{ack.path} is a stack or stage; acknowledge on the resource"
     assert len(found) <= ACKNOWLEDGEMENT_BUDGET
     for ack in found:
         assert ack.pack in PACK_NAMES
@@ -97,6 +132,31 @@ def test_acknowledgements_are_listed_specific_and_within_budget(
             assert "[" in ack.finding, f"{ack.finding} must name the exact resource or policy it accepts"
         assert len(ack.reason) >= 60
         assert not ack.on_stack_or_stage, f"{ack.path} is a stack or stage; acknowledge on the resource"
+
+
+def bundled_control_tower_rules() -> dict[str, str]:
+    """Guard rule name -> Control Tower control id, for every rule shipped in the plugin package."""
+    (package,) = Path(control_tower_package.__file__).parent.glob("*.jsii.tgz")
+    rules = {}
+    with tarfile.open(package) as archive:
+        for member in archive:
+            if member.name.endswith(".guard") and "/control-tower/" in member.name:
+                text = archive.extractfile(member).read().decode()  # type: ignore[union-attr]
+                control = re.search(r"\[(CT\.[A-Z0-9]+\.PR\.[0-9]+)\]", text)
+                for rule in re.findall(r"^rule (\w+) when", text, re.MULTILINE):
+                    rules[rule] = control.group(1) if control else ""
+    return rules
+
+
+def test_control_tower_findings_name_a_bundled_rule_and_its_control() -> None:
+    rules = bundled_control_tower_rules()
+    findings = [v for value in vars(nag).values() for v in (value if isinstance(value, tuple) else (value,))]
+    controls = [f for f in findings if isinstance(f, Finding) and f.pack == CONTROL_TOWER_PLUGIN]
+
+    assert controls, "stacks/nag.py acknowledges no Control Tower control: nothing to check"
+    assert rules["kms_create_grant_aws_service_check"] == "CT.KMS.PR.3"
+    for finding in controls:
+        assert rules.get(finding.finding) == finding.control, f"{finding.finding} is not {finding.control}'s rule"
 
 
 def test_only_stacks_nag_calls_validations_acknowledge() -> None:
@@ -136,6 +196,20 @@ def test_vague_or_mismatched_acknowledgements_are_refused(pack: str, finding: st
         Finding(pack=pack, finding=finding, reason=reason)
 
 
+@pytest.mark.parametrize(
+    ("finding", "control", "reason"),
+    [
+        ("lambda_inside_vpc_check", "", "r" * 60),  # no control id
+        ("lambda_inside_vpc_check", "CT.LAMBDA.3", "r" * 60),
+        ("CT.LAMBDA.PR.3", "CT.LAMBDA.PR.3", "r" * 60),  # the control id, not the rule the plugin reports
+        ("lambda_inside_vpc_check", "CT.LAMBDA.PR.3", "it is fine"),
+    ],
+)
+def test_vague_control_tower_acknowledgements_are_refused(finding: str, control: str, reason: str) -> None:
+    with pytest.raises(ValueError):
+        Finding(pack=CONTROL_TOWER_PLUGIN, finding=finding, control=control, reason=reason)
+
+
 def add_non_compliant_stack(stage: FolioStage) -> None:
     """Resources that break rules of every pack: unencrypted, unlogged, untraced."""
     stack = cdk.Stack(
@@ -143,6 +217,23 @@ def add_non_compliant_stack(stage: FolioStage) -> None:
     )
     s3.CfnBucket(stack, "PlainBucket")
     sqs.CfnQueue(stack, "PlainQueue")
+    # CT.KMS.PR.3: nothing limits who may create grants.
+    kms.CfnKey(
+        stack,
+        "PlainKey",
+        enable_key_rotation=True,
+        key_policy={
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{stage.config.account}:root"},
+                    "Action": ["kms:Decrypt", "kms:CreateGrant"],
+                    "Resource": "*",
+                }
+            ],
+        },
+    )
     lambda_.Function(
         stack,
         "PlainFunction",
@@ -153,25 +244,81 @@ def add_non_compliant_stack(stage: FolioStage) -> None:
 
 
 @pytest.fixture(scope="module")
-def non_compliant_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+def non_compliant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FolioStage with a non-compliant stack added, synthesized (and failed) once."""
     outdir = tmp_path_factory.mktemp("non-compliant")
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         synthesize(load_config("sandbox"), outdir, extend=add_non_compliant_stack)
-    report = json.loads((outdir / "validation-report.json").read_text())
-    by_pack: dict[str, set[str]] = {}
-    for plugin in report["pluginReports"]:
-        for violation in plugin["violations"]:
-            for construct in violation["violatingConstructs"]:
-                by_pack.setdefault(plugin["pluginName"], set()).add(construct["constructPath"])
-    return by_pack
+    return outdir
 
 
-@pytest.mark.parametrize("pack", PACK_NAMES)
-def test_every_pack_checks_stacks_inside_a_folio_stage(pack: str, non_compliant_report: dict[str, set[str]]) -> None:
-    paths = non_compliant_report.get(pack, set())
+@pytest.fixture(scope="module")
+def non_compliant_findings(non_compliant_assembly: Path) -> set[tuple[str, str, str]]:
+    """(plugin, rule, construct path) of every finding in a FolioStage with a non-compliant stack."""
+    report = json.loads((non_compliant_assembly / "validation-report.json").read_text())
+    return {
+        (plugin["pluginName"], violation["ruleName"], construct["constructPath"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    }
+
+
+@pytest.mark.parametrize("pack", [*PACK_NAMES, CONTROL_TOWER_PLUGIN])
+def test_every_pack_checks_stacks_inside_a_folio_stage(
+    pack: str, non_compliant_findings: set[tuple[str, str, str]]
+) -> None:
+    paths = {path for plugin, _, path in non_compliant_findings if plugin == pack}
 
     assert any(p.startswith("FolioSandbox/NonCompliant/") for p in paths), f"{pack} saw nothing wrong: {paths}"
-    assert not any(p.startswith("FolioSandbox/Data/") for p in paths), "the real stacks must stay clean"
+    real_stacks = {p for p in paths if p.startswith("FolioSandbox/") and not p.startswith("FolioSandbox/NonCompliant/")}
+    assert real_stacks == set(), "the real stacks must stay clean"
+
+
+def test_control_tower_flags_a_key_that_lets_anyone_create_grants(
+    non_compliant_findings: set[tuple[str, str, str]],
+) -> None:
+    assert (
+        CONTROL_TOWER_PLUGIN,
+        "kms_create_grant_aws_service_check",
+        "FolioSandbox/NonCompliant/PlainKey",
+    ) in non_compliant_findings
+
+
+@jsii.implements(cdk.IPolicyValidationContextBeta1)
+class TemplatePaths:
+    def __init__(self, paths: list[str]) -> None:
+        self._paths = paths
+
+    @property
+    def template_paths(self) -> list[str]:
+        return self._paths
+
+
+def test_control_tower_skips_only_rules_that_could_not_apply(non_compliant_assembly: Path) -> None:
+    """Folio runs the plugin without the rules for resource types no template holds; it must
+    find exactly what the plugin with every rule finds (here over templates full of findings)."""
+    context = TemplatePaths([str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))])
+
+    def found(report: Any) -> set[tuple[str, str]]:
+        return {(v.rule_name, r.resource_logical_id) for v in report.violations for r in v.violating_resources}
+
+    every_rule = found(CfnGuardValidator(control_tower_rules_enabled=True).validate(context))
+    as_folio_runs_it = found(ControlTowerControls().validate(cast(Any, context)))
+
+    assert len(every_rule) > 40
+    assert as_folio_runs_it == every_rule
+
+
+def test_a_plugin_that_did_not_run_fails_the_synth(tmp_path: Path) -> None:
+    report = {
+        "pluginReports": [
+            {"pluginName": "cdk-validator-cfnguard", "conclusion": "failure", "metadata": {"error": "boom"}}
+        ]
+    }
+    (tmp_path / "validation-report.json").write_text(json.dumps(report))
+
+    assert validation_failures(str(tmp_path)) == ["cdk-validator-cfnguard did not run: boom"]
 
 
 def test_cli_process_mode_findings_are_caught_by_app_py(tmp_path: Path) -> None:
@@ -188,4 +335,8 @@ def test_cli_process_mode_findings_are_caught_by_app_py(tmp_path: Path) -> None:
     failures = validation_failures(assembly.directory)
 
     assert failures, "validation_failures() must see what process mode swallows"
-    assert all("FolioSandbox/NonCompliant/" in f for f in failures)
+    assert any(
+        f.startswith("kms_create_grant_aws_service_check at FolioSandbox/NonCompliant/PlainKey") for f in failures
+    )
+    named = [f for f in failures if "the plugin could not name" not in f]
+    assert all("FolioSandbox/NonCompliant/" in f for f in named)
