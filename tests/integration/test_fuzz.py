@@ -12,12 +12,14 @@ handlers on DynamoDB Local and moto, behind an in-process API Gateway (tests/sup
 - Explicit cases: one well-behaved request per operation gets its documented success, and the
   malformed inputs an outside review found (issue 7, items 1-3) get a 4xx, never a 5xx.
 
-schemathesis' checks run on each response: not_a_server_error, status_code_conformance,
-content_type_conformance, response_schema_conformance, response_headers_conformance (ETag),
-positive_data_acceptance, negative_data_rejection, missing_required_header, unsupported_method
-(API Gateway answers an undeclared method with 403, which the check accepts), and, in the
-stateless tests, ignored_auth (it re-sends without a token and with a wrong one); in the
-stateful test also ensure_resource_availability, while use_after_free is off there (see config()).
+All 14 of schemathesis' built-in checks run on each response: not_a_server_error,
+status_code_conformance, content_type_conformance, response_schema_conformance,
+response_headers_conformance (ETag), positive_data_acceptance, negative_data_rejection,
+missing_required_header, unsupported_method (API Gateway answers an undeclared method with
+403, which the check accepts), allow_header_conformance, ignored_auth (it re-sends without a
+token and with a wrong one), use_after_free, ensure_resource_availability and
+object_level_authorization (inert: it needs schemathesis' own multi-identity auth; TwoUsers
+does that job). The stateful test turns off use_after_free and ignored_auth (see config()).
 Where the document says something only in prose, keep_failure() says which refusals are right.
 
 FOLIO_FUZZ_EXAMPLES sets examples per operation (default 25) and state machine runs; `make fuzz`
