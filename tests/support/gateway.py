@@ -7,8 +7,9 @@ REST API does before and after a Lambda proxy integration (stacks/components/doc
 - resource and method matching from folio.contracts.ROUTES: an unknown resource or method
   is API Gateway's 403 MISSING_AUTHENTICATION_TOKEN;
 - the Cognito authorizer: an `Authorization` header that carries one of the tokens this
-  gateway knows becomes that user's claims; a missing or unknown one is 401 UNAUTHORIZED,
-  before any validation (authorizers run first);
+  gateway knows (bare, as the OpenAPI document's apiKey scheme says, or as a `Bearer` token)
+  becomes that user's claims; a missing or unknown one is 401 UNAUTHORIZED, before any
+  validation (authorizers run first);
 - the request validator: path parameters are required (they always are once the resource
   matches; query strings and headers are optional in the gateway's model, so nothing to
   check), and with `apply_body_models` the body of a request whose Content-Type is
@@ -160,7 +161,7 @@ class ApiGateway:
         if route is None:
             return _gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
         by_name = CaseInsensitiveDict(headers)
-        identity = self.identities.get(by_name.get("Authorization") or "")
+        identity = self.identities.get((by_name.get("Authorization") or "").removeprefix("Bearer "))
         if identity is None:
             return _gateway_error(401, "UNAUTHORIZED", "Unauthorized")
         content_type = (by_name.get("Content-Type") or "application/json").split(";")[0].strip().lower()

@@ -103,6 +103,15 @@ def test_every_route_reaches_its_own_function() -> None:
         assert functions[route.group].events[-1]["httpMethod"] == route.method
 
 
+@pytest.mark.parametrize("authorization", ["owner-token", "Bearer owner-token"])
+def test_a_known_token_becomes_its_users_claims(authorization: str) -> None:
+    function = RecordingFunction()
+
+    gateway_with(function).get(f"{GATEWAY_URL}/documents", headers={"Authorization": authorization})
+
+    assert function.events[0]["requestContext"]["authorizer"]["claims"] == {"sub": "owner-sub", "cognito:groups": ""}
+
+
 def test_the_reply_becomes_the_http_response() -> None:
     reply = {
         "statusCode": 201,
@@ -121,7 +130,7 @@ def test_the_reply_becomes_the_http_response() -> None:
     assert response.raw.headers.getlist("Content-Type") == ["application/json"]
 
 
-@pytest.mark.parametrize("authorization", [None, "", "someone-else", "Bearer owner-token"])
+@pytest.mark.parametrize("authorization", [None, "", "someone-else", "Bearer someone-else", "owner-token "])
 def test_a_missing_or_unknown_token_is_401_before_the_function(authorization: str | None) -> None:
     function = RecordingFunction()
     session = gateway_with(function)
