@@ -32,6 +32,7 @@ from stacks.components.api_firewall import ApiFirewall
 from stacks.components.api_function import ApiFunction
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
+from stacks.components.function_baseline import FunctionBaselinePolicy
 from stacks.components.user_directory import ADMINS_GROUP
 from stacks.config import ApiSettings, DocumentSettings
 
@@ -214,6 +215,14 @@ class ApiStack(cdk.Stack):
         )
         for finding in nag.DEAD_LETTER_QUEUE_FINDINGS:
             nag.acknowledge(self.dead_letters, finding)
+        baseline = FunctionBaselinePolicy(
+            self,
+            "FunctionBaseline",
+            vpc=vpc,
+            security_group=functions_security_group,
+            dead_letter_queue=self.dead_letters,
+            dead_letter_key=self.key,
+        )
         self.functions: dict[FunctionGroup, ApiFunction] = {}
         for group, statements in permissions.items():
             self.functions[group] = ApiFunction(
@@ -233,6 +242,7 @@ class ApiStack(cdk.Stack):
                 dead_letter_queue=self.dead_letters,
                 vpc=vpc,
                 security_group=functions_security_group,
+                baseline_policy=baseline.policy,
             )
             if group in (FunctionGroup.CREATE, FunctionGroup.DOWNLOAD):
                 nag.acknowledge(self.functions[group].policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
@@ -266,6 +276,7 @@ class ApiStack(cdk.Stack):
             dead_letter_queue=self.dead_letters,
             vpc=vpc,
             security_group=functions_security_group,
+            baseline_policy=baseline.policy,
         )
         worker = self.upload_worker.function
         nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)

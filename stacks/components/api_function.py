@@ -13,20 +13,20 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks import nag
+from stacks.components.function_baseline import FUNCTION_SUBNETS
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-SUBNET_TYPE = ec2.SubnetType.PRIVATE_ISOLATED  # the VPC has no other kind
 
 
 class ApiFunction(Construct):
     """A python3.14/arm64 function on the shared code asset and the Powertools layer,
     with active tracing, an encrypted log group with retention, and a role of its own
-    whose only permissions are `statements` (plus writing its own logs and traces).
+    whose only permissions are `statements`, writing its own logs, and the stack's
+    `FunctionBaselinePolicy` (traces, VPC interfaces, dead letters).
 
     The role is handed to Lambda without policy updates, so CDK cannot quietly add an
-    inline policy: every permission is in the one customer-managed policy below.
+    inline policy: every permission is in the two customer-managed policies.
     """
 
     def __init__(
@@ -48,14 +48,9 @@ class ApiFunction(Construct):
         dead_letter_queue: sqs.IQueue,
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
+        baseline_policy: iam.IManagedPolicy,  # what every function may do (FunctionBaselinePolicy)
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = cdk.Stack.of(self)
-        subnets = vpc.select_subnets(subnet_type=SUBNET_TYPE).subnet_ids
-
-        def ec2_arn(resource: str, name: str) -> str:
-            return stack.format_arn(service="ec2", resource=resource, resource_name=name)
-
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -79,54 +74,11 @@ class ApiFunction(Construct):
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[self.log_group.log_group_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="WriteTraces",  # X-Ray authorizes these only on "*"
-                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                    resources=["*"],
-                ),
-                # Lambda places the function in the VPC with the function's own role: it creates,
-                # re-addresses and deletes network interfaces in the function's subnets, with its
-                # security group. EC2 scopes those to the ARNs below; an interface's id exists only
-                # once it is created, so interfaces are this account's and Region's.
-                iam.PolicyStatement(
-                    sid="FindNetworkInterfaces",  # no resource type in EC2's authorization reference
-                    actions=["ec2:DescribeNetworkInterfaces"],
-                    resources=["*"],
-                ),
-                iam.PolicyStatement(
-                    sid="CreateNetworkInterfaces",
-                    actions=["ec2:CreateNetworkInterface"],
-                    resources=[
-                        *(ec2_arn("subnet", subnet) for subnet in subnets),
-                        ec2_arn("security-group", security_group.security_group_id),
-                        ec2_arn("network-interface", "*"),
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="ManageNetworkInterfaces",
-                    actions=[
-                        "ec2:AssignPrivateIpAddresses",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:UnassignPrivateIpAddresses",
-                    ],
-                    resources=[ec2_arn("network-interface", "*")],
-                ),
-                iam.PolicyStatement(
-                    sid="DeadLetterFailedAsyncInvocations",
-                    actions=["sqs:SendMessage"],
-                    resources=[dead_letter_queue.queue_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="EncryptDeadLetters",  # the queue and the environment share the log key
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=[log_key.key_arn],
-                ),
                 *statements,
             ],
         )
         self.role.add_managed_policy(self.policy)
-        nag.acknowledge(self.policy, nag.XRAY_WRITES)
-        nag.acknowledge(self.policy, nag.NETWORK_INTERFACES, region=stack.region, account=stack.account)
+        self.role.add_managed_policy(baseline_policy)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -148,6 +100,6 @@ class ApiFunction(Construct):
             dead_letter_queue_enabled=True,
             dead_letter_queue=dead_letter_queue,
             vpc=vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=SUBNET_TYPE),
+            vpc_subnets=ec2.SubnetSelection(subnet_type=FUNCTION_SUBNETS),
             security_groups=[security_group],
         )

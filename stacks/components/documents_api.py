@@ -148,7 +148,9 @@ class DocumentsApi(Construct):
         parameters |= {f"method.request.header.{name}": False for name in route.headers}
         return resource.add_method(
             route.method,
-            apigw.LambdaIntegration(function),
+            # No test-invoke permission: TestInvokeMethod skips the Cognito authorizer, so the
+            # console's test feature would be a way to call a function as nobody in particular.
+            apigw.LambdaIntegration(function, allow_test_invoke=False),
             authorizer=self.authorizer,
             authorization_type=apigw.AuthorizationType.COGNITO,
             request_validator=self.body_validator if route.body else self.parameter_validator,

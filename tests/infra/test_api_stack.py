@@ -386,3 +386,26 @@ def test_functions_manage_network_interfaces_only_in_their_own_subnets_and_secur
         for statement in statements:
             if statement["resources"] == ["*"]:
                 assert not set(statement["actions"]) & set(ENI_WRITES), (logical_id, statement)
+
+
+def test_only_the_deployed_stage_may_invoke_the_functions_never_test_invoke(synth: Synthesized) -> None:
+    # TestInvokeMethod skips the Cognito authorizer: no permission may admit it.
+    permissions = resources(synth, "AWS::Lambda::Permission")
+    source_arns = [json.dumps(p["Properties"].get("SourceArn")) for p in permissions.values()]
+
+    assert len(permissions) >= len(ROUTES)
+    assert not [arn for arn in source_arns if "test-invoke-stage" in arn]
+
+
+def test_the_decisions_with_wildcards_are_made_once_for_all_functions(synth: Synthesized) -> None:
+    # Every function's role carries the one baseline policy; its own policy has no "*".
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions(synth).values()]
+    all_roles = resources(synth, "AWS::IAM::Role")
+    policies = resources(synth, "AWS::IAM::ManagedPolicy")
+    attached = [{arn["Ref"] for arn in all_roles[role]["Properties"]["ManagedPolicyArns"]} for role in roles]
+    (baseline,) = set.intersection(*attached)
+    for own in set.union(*attached) - {baseline}:
+        statements = policies[own]["Properties"]["PolicyDocument"]["Statement"]
+        assert "*" not in [r for s in statements for r in as_list(s["Resource"])], own
+    baseline_resources = json.dumps(policies[baseline]["Properties"]["PolicyDocument"])
+    assert "network-interface/*" in baseline_resources

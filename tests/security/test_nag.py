@@ -37,10 +37,10 @@ from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, cdk_con
 
 # The most acknowledgements one environment may carry. Raising it is a reviewed change:
 # say in the commit which finding is new and why its control is met another way.
-# Today (docs/security-review.md), sandbox 40 / dev 43 / prod 42:
-#   17  IAM5: on 6 function policies X-Ray + DescribeNetworkInterfaces ("*") and the account's
-#       network-interface/* (ENI ids exist only once Lambda creates them), documents/* on 3,
-#       backup role 2
+# Today (docs/security-review.md), sandbox 30 / dev 33 / prod 32:
+#    7  IAM5: on the functions' one baseline policy X-Ray + DescribeNetworkInterfaces ("*") and
+#       the account's network-interface/* (ENI ids exist only once Lambda creates them),
+#       documents/* on 3 function policies, backup role 2
 #    2  IAM5: the API Gateway logging role's execution-log streams and DescribeLogGroups, only
 #       where api.manage_account_logging_role (dev, prod)
 #    6  access-log bucket: SSE-S3 only, not replicated (3 packs each)
@@ -50,7 +50,7 @@ from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, cdk_con
 #    3  VPC default security group left open but unused (closing it needs a custom resource)
 #    1  the dead-letter queue has no dead-letter queue
 #    1  MFA optional (sandbox, dev) | 1 identity pool own prefix (dev, prod)
-ACKNOWLEDGEMENT_BUDGET = 43
+ACKNOWLEDGEMENT_BUDGET = 33
 
 # The same for AWS Control Tower's controls (the cfn-guard plugin), counted apart. Today 11
 # in every environment (docs/security-review.md):
@@ -306,7 +306,9 @@ def test_control_tower_skips_only_rules_that_could_not_apply(non_compliant_assem
     every_rule = found(CfnGuardValidator(control_tower_rules_enabled=True).validate(context))
     as_folio_runs_it = found(ControlTowerControls().validate(cast(Any, context)))
 
-    assert len(every_rule) > 40
+    # Enough findings, of enough different rules, that a skipped rule would show.
+    assert len(every_rule) > 25
+    assert len({rule for rule, _ in every_rule}) > 5
     assert as_folio_runs_it == every_rule
 
 
