@@ -42,8 +42,7 @@ import jsonschema
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
-from urllib3 import HTTPResponse
-from urllib3._collections import HTTPHeaderDict
+from urllib3 import HTTPHeaderDict, HTTPResponse
 
 from folio.contracts import BODY_SCHEMAS, ROUTES, Route
 
