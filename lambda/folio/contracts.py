@@ -65,6 +65,7 @@ IDEMPOTENCY_KEY_PATTERN = "^[!-~]{1,128}$"
 # - invisible breaks and spaces that make look-alike names or split a line where a name
 #   is shown: U+200B, U+2028/U+2029 (line and paragraph separators), U+FEFF. The joiners
 #   U+200C/U+200D stay allowed: Persian, Indic scripts and emoji sequences need them.
+SURROGATES = (0xD800, 0xDFFF)
 NAME_FORBIDDEN_RANGES: tuple[tuple[int, int], ...] = (
     (0x0000, 0x001F),
     (0x007F, 0x009F),
@@ -73,20 +74,22 @@ NAME_FORBIDDEN_RANGES: tuple[tuple[int, int], ...] = (
     (0x200E, 0x200F),
     (0x2028, 0x202E),
     (0x2066, 0x2069),
-    (0xD800, 0xDFFF),
+    SURROGATES,
     (0xFEFF, 0xFEFF),
 )
-# Everything allowed in one character class, or a well-formed surrogate pair: ECMA-262
-# without the "u" flag reads a string as UTF-16 units, where every character above U+FFFF
-# (every emoji) is a pair; with the "u" flag, in Java and in Python it is one code point
-# and matches the class. A lone surrogate matches neither branch in any of them.
 _FORBIDDEN_CLASS = "".join(
-    f"\\u{low:04x}" + (f"-\\u{high:04x}" if high != low else "") for low, high in NAME_FORBIDDEN_RANGES
+    f"\\u{low:04x}" + (f"-\\u{high:04x}" if high != low else "")
+    for low, high in NAME_FORBIDDEN_RANGES
+    if (low, high) != SURROGATES
 )
-NAME_PATTERN = f"^(?:[^/\\\\{_FORBIDDEN_CLASS}]|[\\ud800-\\udbff][\\udc00-\\udfff])+$"
-# The same rule over code points, as the handlers apply it (Python strings are code points,
-# so no surrogate, paired or not, is acceptable there).
-NAME_CODE_POINTS_PATTERN = f"^[^/\\\\{_FORBIDDEN_CLASS}]+$"
+# The published pattern leaves surrogates out: a class with surrogate escapes means
+# different things in ECMA-262 with and without the "u" flag (without it, every emoji is a
+# pair of surrogates), and Rust's regex engine (jsonschema-rs, so schemathesis) refuses to
+# compile one. A lone surrogate cannot be excluded portably, so the handlers refuse it and
+# the schema's description says so.
+NAME_PATTERN = f"^[^/\\\\{_FORBIDDEN_CLASS}]+$"
+# The rule as the handlers apply it, over code points: surrogates too.
+NAME_CODE_POINTS_PATTERN = f"^[^/\\\\{_FORBIDDEN_CLASS}\\ud800-\\udfff]+$"
 NAME_RULE = "1-255 characters without slashes, control characters, bidirectional-text controls or invisible separators"
 
 
@@ -122,7 +125,13 @@ MAX_SHARES = 25
 MAX_NAME_LENGTH = 255
 MAX_CONTENT_TYPE_LENGTH = 127
 
-_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": NAME_PATTERN}
+_NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_NAME_LENGTH,
+    "pattern": NAME_PATTERN,
+    "description": f"{NAME_RULE}; a lone UTF-16 surrogate (not encodable as UTF-8) is refused too",
+}
 _TAGS = {
     "type": "array",
     "maxItems": MAX_TAGS,
