@@ -131,20 +131,23 @@ def validation_failures(assembly_directory: str) -> list[str]:
     report = json.loads(report_file.read_text())
     failures = []
     for plugin in report.get("pluginReports", []):
-        if plugin.get("conclusion") == "failure" and not plugin.get("violations"):
-            # A plugin that crashed checked nothing: that fails the synth too.
-            error = plugin.get("metadata", {}).get("error", "no report")
-            failures.append(f"{plugin['pluginName']} did not run: {error}")
+        found = []
         for violation in plugin.get("violations", []):
             for construct in violation.get("violatingConstructs", []):
                 # cfn-guard sometimes reports a check whose path is not a resource; the
                 # plugin cannot name it, so the report has no construct path for it.
                 where = construct["constructPath"] or "a resource the plugin could not name"
-                failures.append(
+                found.append(
                     f"{violation['ruleName']} at {where}: {violation['description']} "
                     f"(acknowledge with '{plugin['pluginName']}::{violation['ruleName']}' in stacks/nag.py "
                     "only if the control's intent is met another way)"
                 )
+        if plugin.get("conclusion") == "failure" and not found:
+            # The verdict decides, not the report's shape: a plugin that crashed checked
+            # nothing, and a failure that names no construct is still a failure.
+            error = plugin.get("metadata", {}).get("error", "no finding named")
+            found.append(f"{plugin['pluginName']} did not run: {error}")
+        failures += found
     return failures
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+from stacks.components.documents_api import STAGE_NAME
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
 
 
@@ -127,6 +128,14 @@ def test_every_invoke_permission_names_its_caller(environment: str, synthesized:
             assert separator == ""
             assert parts[0] == f"arn:aws:execute-api:{config.region}:{config.account}:", logical_id
             assert resolve(synth, stack_id, parts[1])[1]["Type"] == "AWS::ApiGateway::RestApi", logical_id
-            assert str(parts[2]).startswith("/"), logical_id  # then stage (or test-invoke), method, path
+            # then the deployed stage, one method and its path: never any stage ("*"),
+            # any method, or test-invoke-stage (TestInvokeMethod skips the authorizer)
+            _, _, slash, stage, method_and_path = parts
+            stage_resource = resolve(synth, stack_id, stage)[1]
+            assert slash == "/", logical_id
+            assert stage_resource["Type"] == "AWS::ApiGateway::Stage", logical_id
+            assert stage_resource["Properties"]["StageName"] == STAGE_NAME, logical_id
+            method = str(method_and_path).split("/")[1]
+            assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"}, f"{logical_id}: {method_and_path}"
         else:
             assert resolve(synth, stack_id, source)[0] == stack_id, f"{logical_id}: SourceArn is not local"

@@ -323,6 +323,15 @@ def test_a_plugin_that_did_not_run_fails_the_synth(tmp_path: Path) -> None:
     assert validation_failures(str(tmp_path)) == ["cdk-validator-cfnguard did not run: boom"]
 
 
+def test_a_failed_verdict_whose_violations_name_no_construct_fails_the_synth(tmp_path: Path) -> None:
+    violation = {"ruleName": "some_check", "description": "d", "violatingConstructs": []}
+    report = {"pluginReports": [{"pluginName": "cdk-validator-cfnguard", "conclusion": "failure",
+                                 "violations": [violation]}]}  # fmt: skip
+    (tmp_path / "validation-report.json").write_text(json.dumps(report))
+
+    assert validation_failures(str(tmp_path)) == ["cdk-validator-cfnguard did not run: no finding named"]
+
+
 def test_cli_process_mode_findings_are_caught_by_app_py(tmp_path: Path) -> None:
     """Under the CDK CLI the app runs in "process" mode, where aws-cdk-lib does not raise on
     findings; app.py must still fail. Reproduce that mode and check what app.py relies on."""
