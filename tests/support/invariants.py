@@ -1,0 +1,84 @@
+"""What must hold in a user's partition after any sequence of writes, whoever interleaved them.
+
+- every tag link belongs to a document that has that tag, and every tag of a document has
+  a link; each link's listing copy is the document's;
+- every share item belongs to a document whose grantee set names its grantee, and every
+  grantee has a share item; each share's listing copy is the document's, and it is in the
+  grantee's list (GSI1 keys) exactly while the document is AVAILABLE;
+- the usage item counts exactly the user's documents and their bytes.
+
+`violations` is a pure function of the partition's items (deserialized), so it is tested
+on hand-made items; `partition_items` reads them from a table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from folio import keys
+from folio.repository import AVAILABLE, LISTING, SHARED_WITH
+
+_deserializer = TypeDeserializer()
+
+
+def partition_items(client: Any, table: str, owner: str) -> list[dict[str, Any]]:
+    """Every item of `owner`'s partition, strongly read."""
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY},
+        "ExpressionAttributeValues": {":pk": {"S": keys.user_partition(owner)}},
+        "ConsistentRead": True,
+    }
+    while True:
+        response = client.query(**request)
+        items += [{k: _deserializer.deserialize(v) for k, v in item.items()} for item in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            return items
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _listing(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item.get(k) for k in LISTING}
+
+
+def violations(items: list[dict[str, Any]]) -> list[str]:
+    """Each invariant of the module docstring that `items` (one partition) breaks, in words."""
+    documents = {i["docId"]: i for i in items if i[keys.SORT_KEY].startswith(keys.document_sort_key_prefix())}
+    found: list[str] = []
+    links = [i for i in items if i[keys.SORT_KEY].startswith(keys.TAG_PREFIX + keys.KEY_SEPARATOR)]
+    shares = [i for i in items if i[keys.SORT_KEY].startswith(keys.SHARE_PREFIX + keys.KEY_SEPARATOR)]
+    linked = {link[keys.SORT_KEY] for link in links}
+    for doc_id, document in documents.items():
+        for tag in document.get("tags", []):
+            if keys.tag_link_sort_key(tag, doc_id) not in linked:
+                found.append(f"document {doc_id} has tag {tag!r} but no link for it")
+        granted = {s["grantee"] for s in shares if s["docId"] == doc_id}
+        for grantee in set(document.get(SHARED_WITH, set())) - granted:
+            found.append(f"document {doc_id} is shared with {grantee} but has no share item")
+    for link in links:
+        document = documents.get(link["docId"])
+        if document is None or link[keys.SORT_KEY] not in {
+            keys.tag_link_sort_key(t, link["docId"]) for t in document.get("tags", [])
+        }:
+            found.append(f"link {link[keys.SORT_KEY]} names no tag of a document")
+        elif _listing(link) != _listing(document):
+            found.append(f"link {link[keys.SORT_KEY]} copies {_listing(link)}, the document is {_listing(document)}")
+    for share in shares:
+        document = documents.get(share["docId"])
+        if document is None or share["grantee"] not in document.get(SHARED_WITH, set()):
+            found.append(f"share {share[keys.SORT_KEY]} has no document shared with its grantee")
+            continue
+        if _listing(share) != _listing(document):
+            found.append(f"share {share[keys.SORT_KEY]} copies {_listing(share)}, the document is {_listing(document)}")
+        if (keys.GSI1_PARTITION_KEY in share) != (document["status"] == AVAILABLE):
+            found.append(f"share {share[keys.SORT_KEY]} is listed for its grantee while {document['status']}")
+    profiles = [i for i in items if i[keys.SORT_KEY] == keys.profile_sort_key()]
+    usage = (int(profiles[0].get("documentCount", 0)), int(profiles[0].get("byteCount", 0))) if profiles else (0, 0)
+    actual = (len(documents), sum(int(d["size"]) for d in documents.values()))
+    if usage != actual:
+        found.append(f"usage counts {usage} (documents, bytes), the documents are {actual}")
+    return found
