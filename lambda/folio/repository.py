@@ -67,6 +67,13 @@ def doc_type_of(content_type: str) -> str:
     return sub if sub in ("pdf", "zip", "json") else "other"
 
 
+def awaiting_upload(document: dict[str, Any]) -> bool:
+    """Whether the document's upload is still to be settled: PENDING, or trashed while PENDING."""
+    return document["status"] == PENDING or (
+        document["status"] == TRASHED and document.get("statusBeforeTrash") == PENDING
+    )
+
+
 @dataclass
 class RequestLog:
     """Requests made and capacity consumed, per DynamoDB operation."""
@@ -304,21 +311,43 @@ class DocumentRepository:
         return merged[:limit]
 
     # -- upload worker --------------------------------------------------------------------
+    # Both writes are conditioned on the version the worker read, because the tag links
+    # they write or delete are the tags of that version: False means the document changed
+    # since (a retag, a trash, a restore, a settle by another delivery), and the worker
+    # reads it again and decides again.
     def mark_available(self, document: dict[str, Any]) -> bool:
-        """PENDING -> AVAILABLE (and into the recent feed). False if it was not PENDING."""
-        updated = now_iso()
-        changes: dict[str, Any] = {
-            "status": AVAILABLE,
-            "updatedAt": updated,
-            keys.RECENT_SHARD_ATTRIBUTE: keys.recent_shard(document["docId"]),  # joins the recent feed
-        }
-        items = [self._update_document(document, changes, remove=(keys.TTL_ATTRIBUTE,), expect_status=PENDING)]
-        items += [self._put_link({**document, **changes}, t) for t in document["tags"]]
+        """Settle an upload of `document` as read. PENDING -> AVAILABLE (and into the recent
+        feed); a document trashed while its upload was on the way stays in the trash and
+        will be restored AVAILABLE. False if the document is no longer as read, or was not
+        awaiting its upload."""
+        if not awaiting_upload(document):
+            return False
+        changes: dict[str, Any] = {"updatedAt": now_iso()}
+        removed: tuple[str, ...] = ()
+        if document["status"] == TRASHED:
+            changes["statusBeforeTrash"] = AVAILABLE  # restore() puts it into the recent feed
+        else:
+            changes["status"] = AVAILABLE
+            changes[keys.RECENT_SHARD_ATTRIBUTE] = keys.recent_shard(document["docId"])  # joins the recent feed
+            removed = (keys.TTL_ATTRIBUTE,)
+        new = {**document, **changes, "version": document["version"] + 1}
+        items = [
+            self._update_document(
+                document,
+                changes,
+                remove=removed,
+                expect_version=document["version"],
+                expect_status=document["status"],
+                expect_grantees=True,
+            ),
+            *(self._put_link(new, t) for t in document["tags"]),
+            *self._refresh_shares(new),
+        ]
         return self._settled(self._transact(items))
 
     @staticmethod
     def _settled(reasons: list[str]) -> bool:
-        """True if the upload transaction ran, False if the document was no longer PENDING.
+        """True if the upload transaction ran, False if the document was not as read.
         Anything else (a conflicting transaction) raises, so the event is retried rather
         than leaving a PENDING document that holds quota."""
         if not reasons:
@@ -328,15 +357,19 @@ class DocumentRepository:
         raise Conflict("the document changed while settling its upload; the event will be retried")
 
     def reject_upload(self, document: dict[str, Any]) -> bool:
-        """Remove a PENDING document whose object did not match, and release its quota."""
+        """Remove a document whose object did not match, with the tag links of the version
+        read, and release its quota. False if the document is no longer as read. (It has
+        never been AVAILABLE, so it has no shares: put_share refuses anything else.)"""
+        if not awaiting_upload(document):
+            return False
         items = [
             {
                 "Delete": {
                     "TableName": self.table,
                     "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
-                    "ConditionExpression": "#status = :pending",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": _ser({":pending": PENDING}),
+                    "ConditionExpression": "#status = :status AND #version = :version",
+                    "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                    "ExpressionAttributeValues": _ser({":status": document["status"], ":version": document["version"]}),
                 }
             },
             self._release_quota(document),

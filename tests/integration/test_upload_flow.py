@@ -141,3 +141,42 @@ def test_presigned_forms_are_bound_to_key_type_size_and_five_minutes(api: Api, e
     assert urlparse(link.body["url"]).path.endswith(f"/{key}")
     assert 0 < int(query["X-Amz-Expires"][0]) <= 300
     assert query["response-content-disposition"] == ['attachment; filename="report.pdf"']
+
+
+def test_an_upload_that_lands_in_the_trash_is_settled_and_restores_available(api: Api, engines: Engines) -> None:
+    # Given a document trashed while its upload was on the way
+    owner = new_user()
+    created = create(api, owner)
+    path = f"/documents/{created['document']['id']}"
+    assert api.call("modify", "DELETE", path, sub=owner).status == 204
+
+    # When the object lands, and the owner restores the document
+    upload(created["upload"], CONTENT)
+    outcome = upload_worker.handler(object_created(f"{PREFIX}{owner}{path[len('/documents') :]}"), FakeContext())
+    in_trash = api.call("read", "GET", "/trash", sub=owner).body["items"]
+    restored = api.call("modify", "POST", f"{path}/restore", sub=owner)
+    link = api.call("download", "GET", f"{path}/download", sub=owner)
+    usage = api.call("read", "GET", "/me/usage", sub=owner).body
+
+    # Then it was settled on arrival and comes back with its content
+    assert outcome == {"outcome": "available:in-trash"}
+    assert [d["status"] for d in in_trash] == ["TRASHED"]
+    assert (restored.status, restored.body["status"]) == (200, "AVAILABLE")
+    assert link.status == 200 and requests.get(link.body["url"], timeout=10).content == CONTENT
+    assert (usage["documents"], usage["bytes"]) == (1, len(CONTENT))
+
+
+def test_a_bad_upload_that_lands_in_the_trash_is_deleted_and_its_quota_released(api: Api, engines: Engines) -> None:
+    owner = new_user()
+    created = create(api, owner)
+    key = f"{PREFIX}{owner}/{created['document']['id']}"
+    assert api.call("modify", "DELETE", f"/documents/{created['document']['id']}", sub=owner).status == 204
+    engines.s3.put_object(Bucket=BUCKET, Key=key, Body=CONTENT + b"more", ContentType="application/pdf")
+
+    outcome = upload_worker.handler(object_created(key), FakeContext())
+    usage = api.call("read", "GET", "/me/usage", sub=owner).body
+
+    assert outcome == {"outcome": "deleted:mismatch"}
+    assert engines.s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount", 0) == 0
+    assert api.call("read", "GET", "/trash", sub=owner).body["items"] == []
+    assert (usage["documents"], usage["bytes"]) == (0, 0)

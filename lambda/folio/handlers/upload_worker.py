@@ -1,6 +1,11 @@
 """S3 "Object Created" (via EventBridge): settle a PENDING document, or remove a bad object.
 
-Safe to run twice: a document that is no longer PENDING is left alone, and deleting an
+A document trashed while its upload was on the way is settled on arrival too, in the
+trash: a restore then brings it back AVAILABLE (or it was rejected, and is gone).
+Every write is conditioned on the version read; when another request changed the document
+in between, the worker reads it again and decides again.
+
+Safe to run twice: a document whose upload is settled is left alone, and deleting an
 object that is already gone is not an error.
 """
 
@@ -10,10 +15,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from folio.errors import NotFound
+from folio.errors import Conflict, NotFound
 from folio.handlers import wiring
 from folio.handlers.logs import logger
-from folio.repository import PENDING
+from folio.repository import TRASHED, DocumentRepository, awaiting_upload
+from folio.storage import DocumentStorage
+
+# Each attempt follows a change by another request (a user's retag, trash or restore); a
+# document that keeps changing is left to EventBridge's retries of the event.
+SETTLE_ATTEMPTS = 5
 
 
 def settle(bucket: str, key: str) -> str:
@@ -26,12 +36,23 @@ def settle(bucket: str, key: str) -> str:
         storage.delete(key)
         return "deleted:unknown-key"
     owner, doc_id = parts
+    for _ in range(SETTLE_ATTEMPTS):
+        outcome = settle_as_read(storage, repository, key, owner, doc_id)
+        if outcome is not None:
+            return outcome
+    raise Conflict("the document kept changing while its upload was settled; the event will be retried")
+
+
+def settle_as_read(
+    storage: DocumentStorage, repository: DocumentRepository, key: str, owner: str, doc_id: str
+) -> str | None:
+    """Read the document and settle it; None if it changed between the read and the write."""
     try:
         document = repository.get_document(owner, doc_id)
     except NotFound:
         storage.delete(key)
         return "deleted:no-document"
-    if document["status"] != PENDING:
+    if not awaiting_upload(document):
         return "unchanged"
     head = storage.head(key)
     if head is None:
@@ -40,10 +61,13 @@ def settle(bucket: str, key: str) -> str:
         # The document goes first: if deleting the object then fails, the retried event
         # finds no document and deletes the object; the other order could strand a
         # PENDING document that holds quota.
-        repository.reject_upload(document)
+        if not repository.reject_upload(document):
+            return None
         storage.delete(key)
         return "deleted:mismatch"
-    return "available" if repository.mark_available(document) else "unchanged"
+    if not repository.mark_available(document):
+        return None
+    return "available:in-trash" if document["status"] == TRASHED else "available"
 
 
 @logger.inject_lambda_context

@@ -1,0 +1,145 @@
+"""Every repository write that follows a read, with a conflicting change run between the
+read and the write, and the partition invariants (tests/support/invariants.py) afterwards.
+
+The conflicting change is a real API call made from inside the repository method, before
+the original runs: deterministic, unlike a race of threads. It runs once; a writer that
+re-reads and tries again meets no second change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from folio import keys
+from folio.handlers import upload_worker, wiring
+from folio.repository import DocumentRepository
+from tests.integration.conftest import BUCKET, PREFIX, TABLE, Api, Engines, FakeContext, new_user
+from tests.integration.test_upload_flow import CONTENT, create, object_created, upload
+from tests.support.invariants import partition_items, violations
+
+
+def assert_consistent(engines: Engines, *owners: str) -> None:
+    for owner in owners:
+        assert violations(partition_items(engines.dynamodb, TABLE, owner)) == []
+
+
+def before(monkeypatch: pytest.MonkeyPatch, method: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Run `change(document as read)` once, just before the first call of `method` writes."""
+    original = getattr(DocumentRepository, method)
+    pending = [change]
+
+    def change_lands_first(self: DocumentRepository, document: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if pending:
+            pending.pop()(document)
+        return original(self, document, *args, **kwargs)
+
+    monkeypatch.setattr(DocumentRepository, method, change_lands_first)
+
+
+def patch(api: Api, owner: str, document: dict[str, Any], **body: Any) -> None:
+    reply = api.call(
+        "modify", "PATCH", f"/documents/{document['docId']}", sub=owner,
+        body=body, headers={"If-Match": f'"{document["version"]}"'},
+    )  # fmt: skip
+    assert reply.status == 200, reply.body
+
+
+def tagged_upload(api: Api, owner: str, tags: list[str]) -> tuple[str, str]:
+    """A PENDING document with `tags` whose object has just arrived: (document id, key)."""
+    reply = api.call(
+        "create", "POST", "/documents", sub=owner,
+        body={"name": "report.pdf", "contentType": "application/pdf", "size": len(CONTENT), "tags": tags},
+    )  # fmt: skip
+    assert reply.status == 201, reply.body
+    upload(reply.body["upload"], CONTENT)
+    doc_id = reply.body["document"]["id"]
+    return doc_id, f"{PREFIX}{owner}/{doc_id}"
+
+
+# -- the upload worker ------------------------------------------------------------------------
+
+
+def test_a_retag_between_the_workers_read_and_its_settle_leaves_no_link_for_the_old_tag(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an upload the worker has read, and a retag that lands before it writes
+    owner = new_user()
+    doc_id, key = tagged_upload(api, owner, ["old"])
+    before(monkeypatch, "mark_available", lambda read: patch(api, owner, read, tags=["new"]))
+
+    # When the worker settles it
+    outcome = upload_worker.handler(object_created(key), FakeContext())
+
+    # Then it settled the document as it is now, not as it was read
+    old = api.call("read", "GET", "/documents", sub=owner, query={"tag": "old"}).body["items"]
+    new = api.call("read", "GET", "/documents", sub=owner, query={"tag": "new"}).body["items"]
+    assert outcome == {"outcome": "available"}
+    assert old == []
+    assert [(d["id"], d["status"], d["tags"]) for d in new] == [(doc_id, "AVAILABLE", ["new"])]
+    assert_consistent(engines, owner)
+
+
+def test_a_retag_between_the_workers_read_and_its_reject_leaves_no_link_behind(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an object that does not match its document, and a retag that lands before the reject
+    owner = new_user()
+    created = create(api, owner, size=len(CONTENT))
+    doc_id = created["document"]["id"]
+    key = f"{PREFIX}{owner}/{doc_id}"
+    engines.s3.put_object(Bucket=BUCKET, Key=key, Body=CONTENT + b"more", ContentType="application/pdf")
+    before(monkeypatch, "reject_upload", lambda read: patch(api, owner, read, tags=["late"]))
+
+    # When the worker rejects it
+    outcome = upload_worker.handler(object_created(key), FakeContext())
+
+    # Then the document, every link and the quota are gone, whatever the tags were
+    assert outcome == {"outcome": "deleted:mismatch"}
+    assert api.call("read", "GET", "/documents", sub=owner, query={"tag": "late"}).body["items"] == []
+    assert [i[keys.SORT_KEY] for i in partition_items(engines.dynamodb, TABLE, owner)] == [keys.profile_sort_key()]
+    assert_consistent(engines, owner)
+
+
+def test_a_trash_between_the_workers_read_and_its_settle_settles_it_in_the_trash(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an upload the worker has read as PENDING, and a trash that lands before it writes
+    owner = new_user()
+    doc_id, key = tagged_upload(api, owner, ["t"])
+    path = f"/documents/{doc_id}"
+    before(monkeypatch, "mark_available", lambda _: api.call("modify", "DELETE", path, sub=owner))
+
+    # When the worker settles it, and the owner then restores it
+    outcome = upload_worker.handler(object_created(key), FakeContext())
+    assert_consistent(engines, owner)
+    restored = api.call("modify", "POST", f"{path}/restore", sub=owner)
+    link = api.call("download", "GET", f"{path}/download", sub=owner)
+
+    # Then it comes back AVAILABLE, with content to download
+    assert outcome == {"outcome": "available:in-trash"}
+    assert (restored.status, restored.body["status"]) == (200, "AVAILABLE")
+    assert link.status == 200
+    assert_consistent(engines, owner)
+
+
+def test_a_restore_between_the_workers_read_and_its_settle_in_the_trash_settles_it_restored(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an upload that landed in the trash, read so by the worker, and a restore before it writes
+    owner = new_user()
+    doc_id, key = tagged_upload(api, owner, ["t"])
+    path = f"/documents/{doc_id}"
+    assert api.call("modify", "DELETE", path, sub=owner).status == 204
+    before(monkeypatch, "mark_available", lambda _: api.call("modify", "POST", f"{path}/restore", sub=owner))
+
+    # When the worker settles it
+    outcome = upload_worker.handler(object_created(key), FakeContext())
+
+    # Then it is AVAILABLE outside the trash, and in the recent feed
+    document = wiring.repository().get_document(owner, doc_id)
+    assert outcome == {"outcome": "available"}
+    assert document["status"] == "AVAILABLE" and "recentShard" in document and "expiresAt" not in document
+    assert_consistent(engines, owner)
