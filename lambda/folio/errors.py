@@ -37,6 +37,11 @@ class Conflict(FolioError):
     status, code = 409, "conflict"
 
 
+class DocumentChanged(Conflict):
+    """A write conditioned on the document as read found it changed: read it again and
+    decide again. Where the caller gives up retrying, it is the 409 of any other race."""
+
+
 class PreconditionFailed(FolioError):
     status, code = 412, "version_mismatch"
 

@@ -20,6 +20,7 @@ from folio import keys
 from folio.contracts import MAX_SHARES
 from folio.errors import (
     Conflict,
+    DocumentChanged,
     InvalidCursor,
     NotFound,
     PreconditionFailed,
@@ -595,7 +596,10 @@ class DocumentRepository:
     def put_share(self, document: dict[str, Any], grantee: str) -> dict[str, Any]:
         """Share an AVAILABLE document: the grantee joins the document's `sharedWith` (at most
         MAX_SHARES, so every fan-out fits one transaction) and the share item is put, together.
-        Sharing again with the same user returns the existing share and changes nothing."""
+        Sharing again with the same user returns the existing share and changes nothing.
+        The share copies the listing attributes of `document` as read, so the write is
+        conditioned on its version: DocumentChanged if a rename, retag, trash or restore
+        landed in between (the caller reads again and decides again)."""
         shared_at = now_iso()
         share = {
             keys.PARTITION_KEY: keys.user_partition(document["owner"]),
@@ -612,11 +616,17 @@ class DocumentRepository:
                     "TableName": self.table,
                     "Key": self._key(document["owner"], keys.document_sort_key(document["docId"])),
                     "UpdateExpression": "ADD #with :grantees",
-                    "ConditionExpression": "#status = :available AND (attribute_not_exists(#with) OR "
-                    "(size(#with) < :max AND NOT contains(#with, :grantee)))",
-                    "ExpressionAttributeNames": {"#status": "status", "#with": SHARED_WITH},
+                    "ConditionExpression": "#version = :version AND #status = :available AND "
+                    "(attribute_not_exists(#with) OR (size(#with) < :max AND NOT contains(#with, :grantee)))",
+                    "ExpressionAttributeNames": {"#version": "version", "#status": "status", "#with": SHARED_WITH},
                     "ExpressionAttributeValues": _ser(
-                        {":available": AVAILABLE, ":grantees": {grantee}, ":grantee": grantee, ":max": MAX_SHARES}
+                        {
+                            ":version": document["version"],
+                            ":available": AVAILABLE,
+                            ":grantees": {grantee},
+                            ":grantee": grantee,
+                            ":max": MAX_SHARES,
+                        }
                     ),
                 }
             },
@@ -641,6 +651,9 @@ class DocumentRepository:
                 return _de(existing["Item"])
         if reasons[0] == "ConditionalCheckFailed" and len(grantees) >= MAX_SHARES:
             raise ShareLimitReached(f"a document can be shared with at most {MAX_SHARES} users")
+        if reasons[0] == "ConditionalCheckFailed":
+            # As read, the document passed every condition: its version, status or grantees changed since.
+            raise DocumentChanged("the document changed while sharing it; try again")
         raise Conflict("the document is being changed by another request; try again")
 
     def delete_share(self, owner: str, doc_id: str, grantee: str) -> None:

@@ -24,7 +24,7 @@ from folio.contracts import (
     NAME_RULE,
     TAG_PATTERN,
 )
-from folio.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, PreconditionRequired
+from folio.errors import DocumentChanged, Forbidden, InvalidInput, NotFound, PayloadTooLarge, PreconditionRequired
 from folio.ids import new_id
 from folio.repository import (
     AVAILABLE,
@@ -39,6 +39,7 @@ from folio.repository import (
 from folio.storage import DocumentStorage, object_key
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+SHARE_ATTEMPTS = 3
 # Every pattern is applied with fullmatch: with match, "$" also matches before a final "\n".
 _TAG = re.compile(TAG_PATTERN)
 _CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN)
@@ -266,9 +267,19 @@ class DocumentService:
         valid_id(grantee, "the user id")
         if grantee == caller.user_id:
             raise InvalidInput("you cannot share a document with yourself")
-        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
-        share = self.repository.put_share(document, grantee)
+        share = self._share_as_it_is_now(caller.user_id, valid_id(doc_id, "the document id"), grantee)
         return {"documentId": doc_id, "userId": grantee, "sharedAt": share["sharedAt"]}
+
+    def _share_as_it_is_now(self, owner: str, doc_id: str, grantee: str) -> dict[str, Any]:
+        """A share names no version (no If-Match), so a rename, retag or another share that
+        lands between the read and the write is not the caller's conflict: read again and
+        share the document as it is now. Only a document that keeps changing is a 409."""
+        for _ in range(SHARE_ATTEMPTS - 1):
+            try:
+                return self.repository.put_share(self.repository.get_document(owner, doc_id), grantee)
+            except DocumentChanged:
+                continue
+        return self.repository.put_share(self.repository.get_document(owner, doc_id), grantee)
 
     def unshare(self, caller: Caller, doc_id: str, grantee: str) -> None:
         self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from folio import keys
+from folio.errors import Conflict
 from folio.handlers import upload_worker, wiring
 from folio.repository import DocumentRepository
 from tests.integration.conftest import BUCKET, PREFIX, TABLE, Api, Engines, FakeContext, new_user
@@ -26,10 +27,12 @@ def assert_consistent(engines: Engines, *owners: str) -> None:
         assert violations(partition_items(engines.dynamodb, TABLE, owner)) == []
 
 
-def before(monkeypatch: pytest.MonkeyPatch, method: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """Run `change(document as read)` once, just before the first call of `method` writes."""
+def before(
+    monkeypatch: pytest.MonkeyPatch, method: str, change: Callable[[dict[str, Any]], None], *, times: int = 1
+) -> None:
+    """Run `change(document as read)` just before each of the first `times` calls of `method` writes."""
     original = getattr(DocumentRepository, method)
-    pending = [change]
+    pending = [change] * times
 
     def change_lands_first(self: DocumentRepository, document: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         if pending:
@@ -142,4 +145,78 @@ def test_a_restore_between_the_workers_read_and_its_settle_in_the_trash_settles_
     document = wiring.repository().get_document(owner, doc_id)
     assert outcome == {"outcome": "available"}
     assert document["status"] == "AVAILABLE" and "recentShard" in document and "expiresAt" not in document
+    assert_consistent(engines, owner)
+
+
+def test_an_upload_whose_document_keeps_changing_is_left_to_the_events_retry(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = new_user()
+    doc_id, key = tagged_upload(api, owner, ["t"])
+    before(monkeypatch, "mark_available", lambda read: patch(api, owner, read, name=f"v{read['version']}"), times=99)
+
+    with pytest.raises(Conflict):
+        upload_worker.handler(object_created(key), FakeContext())
+
+    assert wiring.repository().get_document(owner, doc_id)["status"] == "PENDING"
+    assert_consistent(engines, owner)
+
+
+# -- shares -----------------------------------------------------------------------------------
+
+
+def available(api: Api, owner: str, tags: list[str]) -> str:
+    doc_id, key = tagged_upload(api, owner, tags)
+    assert upload_worker.handler(object_created(key), FakeContext()) == {"outcome": "available"}
+    return doc_id
+
+
+@pytest.mark.parametrize(
+    "change", [{"name": "renamed.pdf"}, {"tags": ["new"]}, {"name": "both.pdf", "tags": []}], ids=str
+)
+def test_a_rename_or_retag_between_a_shares_read_and_its_write_reaches_the_grantee(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
+) -> None:
+    # Given a share that read the document, and a rename or retag that lands before it writes
+    owner, grantee = new_user(), new_user()
+    doc_id = available(api, owner, ["old"])
+    before(monkeypatch, "put_share", lambda read: patch(api, owner, read, **change))
+
+    # When the share writes
+    reply = api.call("modify", "PUT", f"/documents/{doc_id}/shares/{grantee}", sub=owner)
+
+    # Then the grantee's copy is the document as it is now
+    current = api.call("read", "GET", f"/documents/{doc_id}", sub=owner).body
+    [listed] = api.call("read", "GET", "/shared", sub=grantee).body["items"]
+    assert reply.status == 200, reply.body
+    fields = ("name", "tags", "status", "version")
+    assert {k: listed[k] for k in fields} == {k: current[k] for k in fields}
+    assert_consistent(engines, owner)
+
+
+def test_a_trash_between_a_shares_read_and_its_write_is_a_409_and_shares_nothing(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, grantee = new_user(), new_user()
+    doc_id = available(api, owner, ["t"])
+    before(monkeypatch, "put_share", lambda _: api.call("modify", "DELETE", f"/documents/{doc_id}", sub=owner))
+
+    reply = api.call("modify", "PUT", f"/documents/{doc_id}/shares/{grantee}", sub=owner)
+
+    assert (reply.status, reply.body["error"]["code"]) == (409, "conflict")
+    assert api.call("read", "GET", "/shared", sub=grantee).body["items"] == []
+    assert_consistent(engines, owner)
+
+
+def test_a_share_that_keeps_losing_to_renames_is_a_409_and_shares_nothing(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, grantee = new_user(), new_user()
+    doc_id = available(api, owner, ["t"])
+    before(monkeypatch, "put_share", lambda read: patch(api, owner, read, name=f"v{read['version']}"), times=99)
+
+    reply = api.call("modify", "PUT", f"/documents/{doc_id}/shares/{grantee}", sub=owner)
+
+    assert (reply.status, reply.body["error"]["code"]) == (409, "conflict")
+    assert api.call("read", "GET", "/shared", sub=grantee).body["items"] == []
     assert_consistent(engines, owner)
