@@ -146,6 +146,11 @@ class DocumentService:
 
     # -- create ---------------------------------------------------------------------------
     def create(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        """A PENDING document and a form to upload its content."""
+        return self.with_upload_form(caller, self.create_document(caller, body))
+
+    def create_document(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        """A PENDING document (the API's view), with its quota reserved."""
         if not isinstance(body, dict) or set(body) - {"name", "contentType", "size", "tags"}:
             raise InvalidInput("the body has unknown fields")
         name = valid_name(body.get("name"))
@@ -173,8 +178,18 @@ class DocumentService:
         item = self.repository.create_document(
             document, max_documents=self.limits.quota_documents, max_bytes=self.limits.quota_bytes
         )
-        key = object_key(self.storage.prefix, caller.user_id, doc_id)
-        return {"document": public(item), "upload": self.storage.upload_form(key, content_type, size)}
+        return public(item)
+
+    def with_upload_form(self, caller: Caller, document: dict[str, Any]) -> dict[str, Any]:
+        """A create's answer: `document` (the caller's, as create_document returned it) and
+        an upload form signed now, bound to its key and to the content type and size its
+        quota was reserved for. Signed on every answer, replays included: a form lives
+        300 s, a replayable answer an hour."""
+        key = object_key(self.storage.prefix, caller.user_id, document["id"])
+        return {
+            "document": document,
+            "upload": self.storage.upload_form(key, document["contentType"], document["size"]),
+        }
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, caller: Caller, doc_id: str) -> dict[str, Any]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 import requests
 
 from folio.handlers import upload_worker
@@ -180,3 +182,54 @@ def test_a_bad_upload_that_lands_in_the_trash_is_deleted_and_its_quota_released(
     assert engines.s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount", 0) == 0
     assert api.call("read", "GET", "/trash", sub=owner).body["items"] == []
     assert (usage["documents"], usage["bytes"]) == (0, 0)
+
+
+def signed_policy(form: dict[str, Any]) -> dict[str, Any]:
+    policy: dict[str, Any] = json.loads(base64.b64decode(form["fields"]["policy"]))
+    return policy
+
+
+def test_a_replayed_create_gets_a_freshly_signed_form_for_the_same_upload(api: Api, engines: Engines) -> None:
+    # Given a create that was answered, and its replay (same Idempotency-Key) a moment later
+    owner, key = new_user(), "replay-1"
+    body = {"name": "report.pdf", "contentType": "application/pdf", "size": len(CONTENT)}
+    first = api.call("create", "POST", "/documents", sub=owner, body=body, headers={"Idempotency-Key": key})
+    time.sleep(1.1)  # the policy's expiry has a resolution of one second
+    again = api.call("create", "POST", "/documents", sub=owner, body=body, headers={"Idempotency-Key": key})
+    first_policy, again_policy = signed_policy(first.body["upload"]), signed_policy(again.body["upload"])
+
+    # Then the replay is the same document with a form signed now, bound exactly as the first
+    object_key = f"{PREFIX}{owner}/{first.body['document']['id']}"
+    assert (first.status, again.status) == (201, 201)
+    assert again.body["document"] == first.body["document"]
+    assert again_policy["expiration"] > first_policy["expiration"]
+    assert again.body["upload"]["fields"]["x-amz-signature"] != first.body["upload"]["fields"]["x-amz-signature"]
+    for policy in (first_policy, again_policy):
+        assert {"key": object_key} in policy["conditions"]
+        assert {"Content-Type": "application/pdf"} in policy["conditions"]
+        assert ["content-length-range", len(CONTENT), len(CONTENT)] in policy["conditions"]
+    assert api.call("read", "GET", "/me/usage", sub=owner).body["documents"] == 1
+
+    # And the replay's form uploads the document
+    upload(again.body["upload"], CONTENT)
+    assert upload_worker.handler(object_created(object_key), FakeContext()) == {"outcome": "available"}
+
+
+def test_a_replay_of_a_create_answered_before_forms_were_signed_per_answer_gets_a_fresh_form(
+    api: Api, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an idempotency record that holds a whole earlier answer, with its form long dead
+    from folio.handlers import create as create_handler
+
+    owner = new_user()
+    document = create(api, owner)["document"]
+    dead = {"url": "https://expired.example", "fields": {"policy": "e30="}, "expiresIn": 300}
+    monkeypatch.setattr(create_handler, "create_once", lambda request: {"document": document, "upload": dead})
+
+    # When it is replayed
+    body = {"name": "report.pdf", "contentType": "application/pdf", "size": len(CONTENT)}
+    again = api.call("create", "POST", "/documents", sub=owner, body=body, headers={"Idempotency-Key": "old"})
+
+    # Then the answer is that document with a form signed now
+    assert again.status == 201 and again.body["document"] == document
+    assert {"key": f"{PREFIX}{owner}/{document['id']}"} in signed_policy(again.body["upload"])["conditions"]

@@ -1,4 +1,7 @@
-"""POST /documents: a PENDING document and a presigned upload form, idempotent per key."""
+"""POST /documents: a PENDING document and a presigned upload form, idempotent per key.
+
+Only the document is remembered for a replay; the upload form is signed afresh on every
+answer, so a client that retries within the hour never gets a form that has expired."""
 
 from __future__ import annotations
 
@@ -24,19 +27,20 @@ from folio.repository import THROTTLING_ERRORS
 from folio.service import valid_idempotency_key
 
 app = create_app(wiring.settings().cors_origins)
-# A retried request (same caller, same key) within an hour gets the first response again.
+# A retried request (same caller, same key) within an hour gets the same document again.
 idempotency = IdempotencyConfig(
     event_key_jmespath="key", payload_validation_jmespath="payload", expires_after_seconds=3600
 )
 
 
 def create_document_for(request: dict[str, Any]) -> dict[str, Any]:
-    return wiring.service().create(caller(app), request["body"])
+    return wiring.service().create_document(caller(app), request["body"])
 
 
 def create_once(request: dict[str, Any]) -> dict[str, Any]:
-    """create_document_for, once per (caller, Idempotency-Key). The store is wiring's, made on
-    first use with the shared DynamoDB client, not at import; wrapping is cheap."""
+    """create_document_for, once per (caller, Idempotency-Key): the document, remembered for
+    an hour. The store is wiring's, made on first use with the shared DynamoDB client, not
+    at import; wrapping is cheap."""
     once = idempotent_function(
         data_keyword_argument="request", config=idempotency, persistence_store=wiring.idempotency_store()
     )(create_document_for)
@@ -55,7 +59,7 @@ def create_document() -> Response[str]:
     payload = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     try:
         # The key is scoped to the caller: two users may use the same key independently.
-        result = create_once(request={"key": f"{who.user_id}:{key}", "payload": payload, "body": body})
+        document = create_once(request={"key": f"{who.user_id}:{key}", "payload": payload, "body": body})
     except IdempotencyValidationError as error:
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request") from error
     except IdempotencyAlreadyInProgressError as error:
@@ -66,7 +70,10 @@ def create_document() -> Response[str]:
         if throttled(error):
             raise Throttled("too many requests right now; try again shortly") from error
         raise
-    return ok(201, result)
+    # Records stored before forms were signed per answer hold the whole answer (for an hour
+    # after such a deploy).
+    document = document.get("document", document)
+    return ok(201, wiring.service().with_upload_form(who, document))
 
 
 def throttled(error: BaseException) -> bool:
