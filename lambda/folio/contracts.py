@@ -113,7 +113,8 @@ HEADERS: dict[str, HeaderRule] = {
     "Idempotency-Key": HeaderRule(
         IDEMPOTENCY_KEY_PATTERN,
         required=False,
-        description="Retrying with the same key and body within an hour returns the first response.",
+        description="Retrying with the same key and body within an hour returns the same document, with an upload "
+        "form signed anew.",
     ),
 }
 # GET /documents filters by one of these at a time; both together is a 400.
