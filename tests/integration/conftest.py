@@ -32,6 +32,7 @@ from tests.integration.engines import (
     free_port,
     java_available,
 )
+from tests.support.invariants import table_violations
 
 REGION = "us-east-1"
 TABLE = "folio-documents"
@@ -77,6 +78,22 @@ class Engines:
     moto_endpoint: str
 
 
+# The engines of this session once started; empty for a run of modules that never needed them.
+STARTED: list[Engines] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def invariants_hold_after_each_module() -> Iterator[None]:
+    """After every integration test module, on the real engines: tag links match each
+    document's tags, share items its grantee set, each user's usage the sum of their
+    documents, and no purged document is listed anywhere (tests/support/invariants.py).
+    A module that leaves the table inconsistent fails here, whichever test did it."""
+    yield
+    if STARTED:
+        problems = table_violations(STARTED[0].dynamodb, TABLE)
+        assert problems == [], f"{len(problems)} broken invariant(s), first: " + "; ".join(problems[:5])
+
+
 @pytest.fixture(scope="session")
 def engines(dynamodb_endpoint: str, moto_endpoint: str) -> Engines:
     env = {
@@ -119,7 +136,8 @@ def engines(dynamodb_endpoint: str, moto_endpoint: str) -> Engines:
             "ADMINS_GROUP": ADMINS,
         }
     )
-    return Engines(dynamodb, s3, moto_endpoint)
+    STARTED.append(Engines(dynamodb, s3, moto_endpoint))
+    return STARTED[0]
 
 
 class FakeContext:

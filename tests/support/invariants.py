@@ -8,7 +8,9 @@
 - the usage item counts exactly the user's documents and their bytes.
 
 `violations` is a pure function of the partition's items (deserialized), so it is tested
-on hand-made items; `partition_items` reads them from a table.
+on hand-made items; `partition_items` reads them from a table, and `table_violations`
+checks every user partition of a table (tests/integration/conftest.py runs it after each
+test module, on DynamoDB Local).
 """
 
 from __future__ import annotations
@@ -39,6 +41,23 @@ def partition_items(client: Any, table: str, owner: str) -> list[dict[str, Any]]
         if "LastEvaluatedKey" not in response:
             return items
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def table_violations(client: Any, table: str) -> list[str]:
+    """`violations` of every user partition in `table`, each prefixed with its partition.
+    A Scan: for a test engine's table after a test module, never for production code."""
+    partitions: dict[str, list[dict[str, Any]]] = {}
+    request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        response = client.scan(**request)
+        for raw in response.get("Items", []):
+            item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
+            if str(item[keys.PARTITION_KEY]).startswith(keys.USER_PREFIX + keys.KEY_SEPARATOR):
+                partitions.setdefault(item[keys.PARTITION_KEY], []).append(item)
+        if "LastEvaluatedKey" not in response:
+            break
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return [f"{partition}: {problem}" for partition, items in partitions.items() for problem in violations(items)]
 
 
 def _listing(item: dict[str, Any]) -> dict[str, Any]:
