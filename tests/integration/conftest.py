@@ -86,6 +86,7 @@ def engines(dynamodb_endpoint: str, moto_endpoint: str) -> Engines:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": dynamodb_endpoint,  # DynamoDB Local serves the stream API too
         "AWS_ENDPOINT_URL_S3": moto_endpoint,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
@@ -104,6 +105,9 @@ def engines(dynamodb_endpoint: str, moto_endpoint: str) -> Engines:
     )
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
+    # Versioned, as DocumentStore builds it: a delete leaves the old version, so a test can see
+    # whether the lifecycle worker removed every version and delete marker.
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     secret = boto3.client("secretsmanager").create_secret(Name="folio-cursor", SecretString=uuid.uuid4().hex * 2)
     os.environ.update(
         {
