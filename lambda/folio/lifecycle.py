@@ -31,8 +31,9 @@ from folio import keys
 
 REMOVE = "REMOVE"
 TTL_USER_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-# DynamoDB Streams rounds ApproximateCreationDateTime down (to the minute, in records seen in
-# practice): an item deleted in the minute it expired may carry an earlier time than its expiresAt.
+# A record's ApproximateCreationDateTime is rounded down: to the second, says the Streams API
+# reference; to the minute in DynamoDB Local's records and in AWS's sample events. Allow for the
+# coarser: an item deleted in the minute it expired may carry a time before its expiresAt.
 STREAM_TIME_RESOLUTION_SECONDS = 60
 # What the worker needs from the old image of a removed document.
 REQUIRED_ATTRIBUTES = ("owner", keys.DOC_ID_ATTRIBUTE, "size")
