@@ -432,3 +432,25 @@ def test_the_worker_makes_exactly_the_calls_its_role_grants(
             }
         else:
             assert params["Bucket"] == BUCKET and params["Key"].startswith(PREFIX) and params["VersionId"]
+
+
+def test_the_runbooks_hand_made_record_removes_an_orphaned_object(api: Api, engines: Engines) -> None:
+    """docs/operations.md: an object left by a document removed before the worker existed goes
+    with a REMOVE record holding only the keys, owner, docId and size 0; no quota moves."""
+    owner = new_user()
+    available_document(api, owner, ["alpha"])
+    orphan = "01ORPHANEDBEFORETHEWORKER0"
+    engines.s3.put_object(Bucket=BUCKET, Key=object_key(owner, orphan), Body=CONTENT)
+    engines.s3.put_object(Bucket=BUCKET, Key=object_key(owner, orphan), Body=SECOND_VERSION)
+    item_keys = {"PK": {"S": keys.user_partition(owner)}, "SK": {"S": keys.document_sort_key(orphan)}}
+    image = {**item_keys, "owner": {"S": owner}, "docId": {"S": orphan}, "size": {"N": "0"}}
+    record = {
+        "eventName": "REMOVE",
+        "dynamodb": {"Keys": item_keys, "OldImage": image, "SequenceNumber": "1"},
+    }
+
+    response = run_worker([record])
+
+    assert response == NO_FAILURES
+    assert object_versions(engines, object_key(owner, orphan)) == []
+    assert usage(api, owner) == {"documents": 1, "bytes": len(CONTENT)}
