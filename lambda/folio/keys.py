@@ -137,6 +137,9 @@ SHARED_PREFIX = "SHARED"
 TYPE_PREFIX = "TYPE"
 UPDATED_PREFIX = "UPDATED"
 PROFILE_SORT_KEY = "PROFILE"
+# A document whose quota has been given back leaves this marker behind for a while, so that
+# releasing it again (a replayed stream record) is refused. Not a document: never "DOC#...".
+RELEASED_PREFIX = "RELEASED"
 
 
 class InvalidKeyPart(ValueError):
@@ -180,6 +183,11 @@ def tag_link_sort_key_prefix(tag: str) -> str:
 
 def share_sort_key(doc_id: str, grantee: str) -> str:
     return _join(SHARE_PREFIX, _part("doc_id", doc_id), _part("grantee", grantee))
+
+
+def quota_released_sort_key(doc_id: str) -> str:
+    """SK of the marker that says the quota of `doc_id` was released (in the owner's partition)."""
+    return _join(RELEASED_PREFIX, _part("doc_id", doc_id))
 
 
 def profile_sort_key() -> str:

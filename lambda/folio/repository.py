@@ -39,6 +39,10 @@ PENDING_UPLOAD_TTL = timedelta(days=1)
 # DynamoDB's answers when a request is refused for capacity (after botocore's own retries).
 THROTTLING_ERRORS = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 TRASH_TTL = timedelta(days=30)
+# How long a quota-release marker outlives the release: longer than any stream record can be
+# re-delivered (24 h of stream retention) or replayed from the lifecycle worker's on-failure queue
+# (14 days), so a replay always finds it.
+QUOTA_RELEASE_MARKER_TTL = timedelta(days=15)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -359,7 +363,7 @@ class DocumentRepository:
 
     def reject_upload(self, document: dict[str, Any]) -> bool:
         """Remove a document whose object did not match, with the tag links of the version
-        read, and release its quota. False if the document is no longer as read. (It has
+        read, and release its quota (with the release marker). False if the document is no longer as read. (It has
         never been AVAILABLE, so it has no shares: put_share refuses anything else.)"""
         if not awaiting_upload(document):
             return False
@@ -374,6 +378,9 @@ class DocumentRepository:
                 }
             },
             self._release_quota(document),
+            # The same marker as every other release: a rejection replayed after the
+            # document's expiry and the lifecycle worker's TTL release cannot both count.
+            self._quota_release_marker(document),
             *self._delete_links(document, document["tags"]),
         ]
         return self._settled(self._transact(items))
@@ -565,7 +572,9 @@ class DocumentRepository:
         return new
 
     def purge(self, document: dict[str, Any]) -> None:
-        """Delete the document, its tag links and shares, and release its quota."""
+        """Delete the document, its tag links and shares, and release its quota (marking it
+        released, so the lifecycle worker never releases it again). The object goes later: the
+        lifecycle worker deletes every version when the document's REMOVE reaches it."""
         grantees_unchanged, grantee_names, grantee_values = self._grantees_unchanged(document)
         items = [
             {
@@ -578,19 +587,59 @@ class DocumentRepository:
                 }
             },
             self._release_quota(document),
+            self._quota_release_marker(document),
             *self._delete_links(document, document["tags"]),
-            *(
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": self._key(document["owner"], keys.share_sort_key(document["docId"], grantee)),
-                    }
-                }
-                for grantee in sorted(document.get(SHARED_WITH, ()))
-            ),
+            *self._delete_shares(document),
         ]
         if self._transact(items):
             raise Conflict("the document changed while purging it; try again")
+
+    # -- lifecycle worker -----------------------------------------------------------------
+    def _delete_shares(self, document: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": self._key(document["owner"], keys.share_sort_key(document["docId"], grantee)),
+                }
+            }
+            for grantee in sorted(document.get(SHARED_WITH, ()))
+        ]
+
+    def _quota_release_marker(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Put the marker that says this document's quota is released; refused if it already is.
+        Every transaction that releases a document's quota includes it (one item, one WCU)."""
+        marker = {
+            keys.PARTITION_KEY: keys.user_partition(document["owner"]),
+            keys.SORT_KEY: keys.quota_released_sort_key(document["docId"]),
+            keys.TTL_ATTRIBUTE: _epoch(QUOTA_RELEASE_MARKER_TTL),
+        }
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": _ser(marker),
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY},
+            }
+        }
+
+    def delete_leftovers(self, document: dict[str, Any]) -> None:
+        """Delete the tag links and share items of a document that has left the table, named by
+        its last image. Each DeleteItem is unconditional, so deleting what a purge already deleted
+        is a no-op. Nothing can write them again: every writer conditions on the document item."""
+        for write in (*self._delete_links(document, document["tags"]), *self._delete_shares(document)):
+            self._call("delete_item", **write["Delete"])
+
+    def release_expired_quota(self, document: dict[str, Any]) -> bool:
+        """Give back the quota of a document that expired, exactly once: the release and its
+        marker are one transaction, refused when the marker exists (a replay, or a purge that
+        released it). True if released now, False if it had been already."""
+        reasons = self._transact([self._quota_release_marker(document), self._release_quota(document)])
+        if not reasons:
+            return True
+        if reasons[0] == "ConditionalCheckFailed":
+            return False
+        raise Conflict("the owner's usage is being changed by another request; the record will be retried")
 
     # -- AP6 shares -----------------------------------------------------------------------
     def put_share(self, document: dict[str, Any], grantee: str) -> dict[str, Any]:

@@ -63,3 +63,17 @@ class DocumentStorage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_every_version(self, key: str) -> int:
+        """Delete every version and delete marker of exactly `key` (the bucket is versioned, so
+        a plain delete would only hide the bytes); return how many there were. Listing by the
+        key as prefix is what lets the role's s3:ListBucketVersions be limited to an s3:prefix;
+        other keys that merely start with it are left alone. Safe to repeat: a second call
+        finds nothing to delete."""
+        found: list[str] = []
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key):
+            for kind in ("Versions", "DeleteMarkers"):
+                found += [entry["VersionId"] for entry in page.get(kind, []) if entry["Key"] == key]
+        for version_id in found:
+            self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+        return len(found)

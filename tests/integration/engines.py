@@ -20,6 +20,8 @@ from folio import keys
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 LOOPBACK = "127.0.0.1"
+# stacks/components/documents_table.py: dynamo_stream=NEW_AND_OLD_IMAGES (tests/infra checks it there).
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 
 
 class EngineError(RuntimeError):
@@ -108,7 +110,8 @@ def key_schema(index: keys.IndexSchema) -> list[dict[str, str]]:
 
 
 def create_documents_table(client: Any, table_name: str) -> None:
-    """The table as DocumentsTable builds it: keys, GSIs and projections from folio.keys."""
+    """The table as DocumentsTable builds it: keys, GSIs and projections from folio.keys, TTL, and
+    a NEW_AND_OLD_IMAGES stream (the lifecycle worker reads the old image of a removed item)."""
     attributes = {keys.PARTITION_KEY: "S", keys.SORT_KEY: "S"}
     for index in keys.GLOBAL_SECONDARY_INDEXES:
         for attribute in (*index.partition_keys, *index.sort_keys):
@@ -128,6 +131,7 @@ def create_documents_table(client: Any, table_name: str) -> None:
             {"AttributeName": keys.SORT_KEY, "KeyType": "RANGE"},
         ],
         GlobalSecondaryIndexes=indexes,
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
     )
     client.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": keys.TTL_ATTRIBUTE}
