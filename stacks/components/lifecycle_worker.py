@@ -26,10 +26,12 @@ LIFECYCLE_WORKER_HANDLER = "folio.handlers.lifecycle_worker.handler"
 # failing record (bisect), each part retried at most RETRY_ATTEMPTS times; no record is
 # retried once it is MAX_RECORD_AGE old. Either way its description goes to the failure
 # queue, so a document's leftovers (object, tag links, shares, quota) last at most
-# MAX_RECORD_AGE before an operator is told (docs/operations.md).
+# MAX_RECORD_AGE before an operator is told (docs/operations.md). The age stays well below
+# the stream's fixed 24-hour retention: a record that could not be processed (the function
+# throttled, or failing for hours) is described in the queue before DynamoDB trims it.
 BATCH_SIZE = 25
 RETRY_ATTEMPTS = 5
-MAX_RECORD_AGE = cdk.Duration.days(1)
+MAX_RECORD_AGE = cdk.Duration.hours(6)
 # How long a failed batch's description waits in the failure queue for an operator.
 FAILURE_RETENTION = cdk.Duration.days(14)
 # Lambda's poller calls these with the function's role; AWS's own stream-only policy
@@ -92,10 +94,11 @@ class LifecycleWorker(Construct):
         statements = [
             iam.PolicyStatement(sid="ReadTableStream", actions=STREAM_READ_ACTIONS, resources=[table_stream_arn]),
             iam.PolicyStatement(
-                # The document's tag links and shares (named on the removed item, so no Query),
-                # and the owner's usage; each step conditioned so a replay changes nothing.
+                # Delete the tag links and shares named on the removed item (so no Query); release
+                # an expired document's quota in one transaction: Put a release marker (only if
+                # absent, so a replay changes nothing) and Update the owner's usage.
                 sid="CleanUpDocumentItems",
-                actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                actions=["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 resources=[table_arn],
             ),
             iam.PolicyStatement(
