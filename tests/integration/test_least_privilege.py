@@ -519,6 +519,9 @@ class Deployment:
         kind = self._resource(stack, logical)["Type"]
         if attribute == "Arn" and kind in ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"):
             return f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{self._symbol(stack, logical)}"
+        if attribute == "StreamArn" and kind in ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"):
+            # The stream of the stack's own Region (a global table has one per replica).
+            return f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{self._symbol(stack, logical)}/stream/<label>"
         if attribute == "Arn" and kind == "AWS::KMS::Key":
             return f"arn:{PARTITION}:kms:{region}:{account}:key/{self._symbol(stack, logical)}"
         if attribute == "Arn" and kind == "AWS::S3::Bucket":
@@ -595,6 +598,30 @@ class Deployment:
             return f"arn:{PARTITION}:s3:::{deployed}{target.path}"
         return deployed  # a secret's id is its ARN
 
+    def event_sources(self, handler: str) -> list[tuple[str, str | None, str | None]]:
+        """(source ARN, on-failure destination ARN, that destination's key ARN) of every event
+        source mapping that invokes the function. Lambda's poller reads the source and writes
+        the destination with the function's role, so no run of the code can exercise those."""
+        stack, function = self.function(handler)
+        found = []
+        for _, mapping in self._resources("AWS::Lambda::EventSourceMapping"):
+            properties = mapping["Properties"]
+            if properties["FunctionName"] != {"Ref": function["logical"]}:
+                continue
+            destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            key = None
+            if destination is not None:
+                queue = self._resource(stack, destination["Fn::GetAtt"][0])["Properties"]
+                key = self.render(stack, queue["KmsMasterKeyId"]) if "KmsMasterKeyId" in queue else None
+            found.append(
+                (
+                    self.render(stack, properties["EventSourceArn"]),
+                    None if destination is None else self.render(stack, destination),
+                    key,
+                )
+            )
+        return found
+
     # encryption: which key AWS uses with the caller's credentials
     def _resources(self, *kinds: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for stack, template in self.templates.items():
@@ -645,6 +672,17 @@ def implicit_kms_action(access: Access) -> str | None:
 
 
 # Granted but never exercised, on purpose: (function, action, resource as the code names it).
+# What Lambda's poller does with the function's role for a DynamoDB stream mapping (the
+# Lambda developer guide's list for DynamoDB event sources, and SQS on-failure destinations).
+STREAM_POLLER_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+FAILURE_DESTINATION_ACTIONS = ("sqs:SendMessage",)
+ENCRYPTED_DESTINATION_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+
 UNEXERCISED_ON_PURPOSE: tuple[tuple[Function, str, Target], ...] = (
     # Powertools reads the idempotency record with GetItem only when a failed conditional
     # put does not return the old item (ReturnValuesOnConditionCheckFailure); DynamoDB and
@@ -830,15 +868,24 @@ def test_every_key_aws_uses_for_a_call_is_allowed(verdict: Verdict) -> None:
 
 
 def test_no_dynamodb_permission_is_granted_without_being_used(verdict: Verdict, deployment: Deployment) -> None:
-    # Given the grants left unused on purpose, each with its reason
+    # Given the grants left unused on purpose, each with its reason, and the grants Lambda's
+    # poller uses to read a function's stream (checked by the test after this one)
     excused = {(f, a, deployment.arn(f.handler, target)) for f, a, target in UNEXERCISED_ON_PURPOSE}
+    polled = {
+        (f, a, source)
+        for f in ALL_FUNCTIONS
+        for source, _, _ in deployment.event_sources(f.handler)
+        for a in STREAM_POLLER_ACTIONS
+    }
 
     # When
     unused = [u for u in verdict.unexercised if u[1].startswith("dynamodb:")]
 
     # Then: no other DynamoDB grant is unused, and each excuse still excuses a real grant
     unexcused = [
-        f"function {f.name} is granted {a} on {r}, which no call used" for f, a, r in unused if (f, a, r) not in excused
+        f"function {f.name} is granted {a} on {r}, which no call used"
+        for f, a, r in unused
+        if (f, a, r) not in excused | polled
     ]
     assert not unexcused, "\n" + "\n".join(unexcused)
     assert excused <= set(unused), f"stale entries in UNEXERCISED_ON_PURPOSE: {excused - set(unused)}"
@@ -871,3 +918,30 @@ def test_versions_are_listed_and_deleted_with_actions_of_their_own() -> None:
     assert listing[1:] == ("s3:ListBucketVersions", Target("s3", BUCKET, context=(("s3:prefix", f"{PREFIX}u/d"),)))
     assert deletion[1:] == ("s3:DeleteObjectVersion", Target("s3", BUCKET, f"/{PREFIX}u/d"))
     assert plain[1] == "s3:DeleteObject"
+
+
+def test_lambda_may_read_each_mapped_stream_and_describe_failures_with_the_functions_role(
+    deployment: Deployment,
+) -> None:
+    # Given every event source mapping of every function (the lifecycle worker's, at least)
+    mapped = {f: deployment.event_sources(f.handler) for f in ALL_FUNCTIONS}
+    assert mapped[LIFECYCLE_WORKER], "the lifecycle worker has no event source mapping"
+
+    for function, sources in mapped.items():
+        statements = deployment.statements(function.handler)
+        for source, destination, destination_key in sources:
+            # Then: the poller reads the stream, and decrypts it with the table's key...
+            table_key = deployment.key_of(function.handler, Target("dynamodb", TABLE))
+            table = deployment.arn(function.handler, Target("dynamodb", TABLE))
+            assert source == f"{table}/stream/<label>", (
+                f"{function.name} reads {source}, not the documents table's stream"
+            )
+            for action in STREAM_POLLER_ACTIONS:
+                assert allowed(statements, action, source), f"{function.name}: {action} on {source}"
+            assert table_key is not None and allowed(statements, "kms:Decrypt", table_key), function.name
+            # ...and describes a batch it gave up on in the failure queue, encrypting it
+            assert destination is not None, f"{function.name}: a mapping without an on-failure destination"
+            for action in FAILURE_DESTINATION_ACTIONS:
+                assert allowed(statements, action, destination), f"{function.name}: {action} on {destination}"
+            for action in ENCRYPTED_DESTINATION_ACTIONS if destination_key else ():
+                assert allowed(statements, action, str(destination_key)), f"{function.name}: {action}"
