@@ -146,8 +146,9 @@ class LifecycleWorker(Construct):
         function = self.worker.function
         nag.acknowledge(self.worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket.bucket_name)
         nag.acknowledge(function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
-        # The role takes no policy updates, so the grants DynamoEventSource and SqsDlq would
-        # add are dropped: the statements above are the whole of it.
+        # The L2 mapping, not DynamoEventSource (which would also want ListStreams on "*"); the
+        # role takes no policy updates, so SqsDlq's grant is dropped: the statements above are
+        # the whole of what the worker and Lambda's poller may do.
         self.mapping = lambda_.EventSourceMapping(
             self,
             "StreamMapping",
