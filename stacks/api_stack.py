@@ -1,4 +1,4 @@
-"""The stateless stack: the documents API, its functions, WAF and the upload worker.
+"""The stateless stack: the documents API, its functions, WAF, the upload and lifecycle workers.
 
 Nothing here stores user data; it can be replaced freely. It reaches the Data stack's
 table, bucket, keys and user pool through same-Region references.
@@ -33,6 +33,7 @@ from stacks.components.api_function import ApiFunction
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
 from stacks.components.function_baseline import FunctionBaselinePolicy
+from stacks.components.lifecycle_worker import LifecycleWorker
 from stacks.components.user_directory import ADMINS_GROUP
 from stacks.config import ApiSettings, DocumentSettings
 
@@ -58,7 +59,8 @@ UPLOAD_WORKER_HANDLER = "folio.handlers.upload_worker.handler"
 
 class ApiStack(cdk.Stack):
     """Five API functions (one per permission group of folio.contracts), the REST API,
-    its WAF, and the upload worker fed by S3 "Object Created" events through EventBridge."""
+    its WAF, the upload worker fed by S3 "Object Created" events through EventBridge, and the
+    lifecycle worker fed by the table's stream."""
 
     def __init__(
         self,
@@ -128,6 +130,10 @@ class ApiStack(cdk.Stack):
             "ADMINS_GROUP": ADMINS_GROUP,
         }
         table_arn = table.table_arn
+        # TableV2 keeps a stream per replica; this is the home Region's, where the mapping lives.
+        table_stream_arn = table.table_stream_arn
+        if table_stream_arn is None:
+            raise ValueError("the documents table has no stream for the lifecycle worker")
 
         def index_arn(index: keys.IndexSchema) -> str:
             return f"{table_arn}/index/{index.name}"
@@ -274,6 +280,25 @@ class ApiStack(cdk.Stack):
             log_retention=LOG_RETENTION,
             reserved_concurrency=function_concurrency,
             dead_letter_queue=self.dead_letters,
+            vpc=vpc,
+            security_group=functions_security_group,
+            baseline_policy=baseline.policy,
+        )
+        self.lifecycle_worker = LifecycleWorker(
+            self,
+            "LifecycleWorker",
+            table_arn=table_arn,
+            table_stream_arn=table_stream_arn,
+            table_key=table_key,
+            bucket=bucket,
+            document_prefix=document_prefix,
+            key=self.key,
+            code=code,
+            layers=[layer],
+            memory_mb=lambda_memory_mb,
+            environment=environment,
+            log_retention=LOG_RETENTION,
+            reserved_concurrency=function_concurrency,
             vpc=vpc,
             security_group=functions_security_group,
             baseline_policy=baseline.policy,

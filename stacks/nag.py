@@ -280,6 +280,22 @@ DEAD_LETTER_QUEUE_FINDINGS: tuple[Finding, ...] = (
         ),
     ),
 )
+LIFECYCLE_FAILURE_QUEUE = Finding(
+    pack="Serverless",
+    finding="Serverless-SQSRedrivePolicy",
+    reason=(
+        "This queue is itself where the lifecycle worker's stream mapping describes a batch it gave up on (and "
+        "the worker's own dead-letter queue); descriptions wait 14 days for an operator, a queue behind it "
+        "would only move them."
+    ),
+)
+_NO_ALARM_TOPIC = (
+    "Open item: Folio has no alarm topic yet (config alarm_email is not wired to SNS), so the lifecycle "
+    "failure-queue alarm changes state without notifying; docs/operations.md says to watch it until it has one."
+)
+ALARM_WITHOUT_TOPIC: tuple[Finding, ...] = (
+    *(Finding(pack=p, finding=f"{p}-CloudWatchAlarmAction", reason=_NO_ALARM_TOPIC) for p in PACK_NAMES[2:4]),
+)
 XRAY_WRITES = Finding(
     pack="AwsSolutions",
     finding="AwsSolutions-IAM5[Resource::*]",
@@ -467,4 +483,11 @@ DOCUMENT_BUCKET_OBJECT_LOCK = Finding(
         "default Object Lock retention would keep them against that promise. Versioning and RETAIN protect "
         "against overwrites and stack deletion."
     ),
+)
+
+ALARM_WITHOUT_TOPIC_CONTROL = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.CLOUDWATCH.PR.1",
+    finding="cloudwatch_alarm_action_check",
+    reason=_NO_ALARM_TOPIC,
 )

@@ -33,7 +33,9 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 ]
-S3_ACTIONS = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+S3_ACTIONS = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"]
+# The lifecycle worker lists a removed document's object versions, under the documents prefix only.
+S3_LISTING_ACTIONS = ["s3:ListBucketVersions"]
 
 
 class NetworkStack(cdk.Stack):
@@ -48,7 +50,8 @@ class NetworkStack(cdk.Stack):
         *,
         cidr: str,
         table_arns: list[str],
-        document_objects_arn: str,
+        documents_bucket_arn: str,
+        document_prefix: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -97,8 +100,20 @@ class NetworkStack(cdk.Stack):
                 sid="FolioDocumentsOnly",
                 principals=[iam.AnyPrincipal()],
                 actions=S3_ACTIONS,
-                resources=[document_objects_arn],
+                resources=[f"{documents_bucket_arn}/{document_prefix}*"],
                 conditions={"StringEquals": {"aws:PrincipalAccount": self.account}},
+            )
+        )
+        s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="FolioDocumentVersionsOnly",
+                principals=[iam.AnyPrincipal()],
+                actions=S3_LISTING_ACTIONS,
+                resources=[documents_bucket_arn],
+                conditions={
+                    "StringEquals": {"aws:PrincipalAccount": self.account},
+                    "StringLike": {"s3:prefix": f"{document_prefix}*"},
+                },
             )
         )
         # Isolated subnets route nowhere but the endpoints, so HTTPS "anywhere" reaches

@@ -107,7 +107,8 @@ class FolioStage(cdk.Stage):
                 f"{self.data.table.table_arn}/index/*",
                 self.data.idempotency_table.table_arn,
             ],
-            document_objects_arn=f"arn:aws:s3:::{bucket}/documents/*",
+            documents_bucket_arn=f"arn:aws:s3:::{bucket}",
+            document_prefix=self.data.document_prefix,
         )
         self.api = ApiStack(
             self,

@@ -225,7 +225,7 @@ def test_every_function_is_python314_arm64_traced_with_explicit_memory_timeout_a
 ) -> None:
     found = functions(synth)
 
-    assert len(found) == len(FunctionGroup) + 1  # one per group, plus the upload worker
+    assert len(found) == len(FunctionGroup) + 2  # one per group, plus the upload and lifecycle workers
     for logical_id, function in found.items():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14", logical_id

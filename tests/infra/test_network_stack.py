@@ -37,12 +37,33 @@ def test_gateway_endpoints_admit_only_folio_resources_and_actions(synth: Synthes
 
     assert len(gateways) == 2
     for endpoint in gateways:
-        [statement] = endpoint["PolicyDocument"]["Statement"]
-        rendered = json.dumps(statement["Resource"])
-        assert "*" not in json.dumps(statement["Action"])
-        assert rendered.count('"arn:') + rendered.count("Fn::") >= 1
-        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": synth.config.account}}
-        assert '"*"' not in rendered
+        for statement in endpoint["PolicyDocument"]["Statement"]:
+            rendered = json.dumps(statement["Resource"])
+            assert "*" not in json.dumps(statement["Action"])
+            assert rendered.count('"arn:') + rendered.count("Fn::") >= 1
+            assert statement["Condition"]["StringEquals"] == {"aws:PrincipalAccount": synth.config.account}
+            assert '"*"' not in rendered
+
+
+def test_the_s3_endpoint_admits_what_the_lifecycle_worker_does_and_only_under_the_documents_prefix(
+    synth: Synthesized,
+) -> None:
+    # Given the S3 gateway endpoint's statements, action -> [(resource, condition)]
+    [s3] = [
+        e["Properties"]
+        for e in resources(synth, "AWS::EC2::VPCEndpoint").values()
+        if ".s3" in json.dumps(e["Properties"]["ServiceName"])
+    ]
+    admitted: dict[str, list[tuple[str, Any]]] = {}
+    for statement in s3["PolicyDocument"]["Statement"]:
+        for action in statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]:
+            admitted.setdefault(action, []).append((statement["Resource"], statement["Condition"]))
+    bucket = f"arn:aws:s3:::folio-{synth.config.name}-documents-{synth.config.account}-{synth.config.region}"
+    account = {"StringEquals": {"aws:PrincipalAccount": synth.config.account}}
+
+    # Then: a removed document's versions can be listed and deleted through it, nothing wider
+    assert admitted["s3:DeleteObjectVersion"] == [(f"{bucket}/documents/*", account)]
+    assert admitted["s3:ListBucketVersions"] == [(bucket, {**account, "StringLike": {"s3:prefix": "documents/*"}})]
 
 
 def test_interface_endpoints_for_what_the_functions_call_with_private_dns(synth: Synthesized) -> None:

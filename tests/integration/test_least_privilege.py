@@ -2,11 +2,12 @@
 
 DynamoDB Local and moto enforce no IAM, so the other integration tests cannot notice a
 function whose role lacks a permission its code needs: on AWS that is a 500. Here every
-route of folio.contracts.ROUTES (and the upload worker) runs through its own handler on
+route of folio.contracts.ROUTES (and the upload and lifecycle workers) runs through its own handler on
 the real engines while a botocore hook records each AWS call, attributed to the function
 being invoked. Each call becomes an IAM action on a resource ARN, and that ARN is
 compared with the statements of *that* function's policy in the synthesized sandbox
-template. The opposite direction (granted, never used) is reported too, and must be
+template; a statement's string conditions are evaluated against the request (S3's
+`s3:prefix` of a listing). The opposite direction (granted, never used) is reported too, and must be
 empty for DynamoDB.
 
 Calls that botocore never sends are checked as well: presigned URLs (the hook sees them
@@ -24,9 +25,12 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import importlib
 import json
 import os
 import re
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -43,6 +47,7 @@ from folio.contracts import ROUTES, FunctionGroup, Route
 from folio.handlers import upload_worker, wiring
 from folio.storage import DocumentStorage
 from stacks.api_stack import _HANDLERS, UPLOAD_WORKER_HANDLER
+from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
 from stacks.stage import documents_bucket_name
 from tests.conftest import Synthesized
 from tests.integration.conftest import (
@@ -50,6 +55,7 @@ from tests.integration.conftest import (
     BUCKET,
     IDEMPOTENCY_TABLE,
     PREFIX,
+    REGION,
     TABLE,
     Api,
     Engines,
@@ -77,7 +83,8 @@ class Function:
 
 FUNCTIONS = {group: Function(group.value, _HANDLERS[group]) for group in FunctionGroup}
 UPLOAD_WORKER = Function("upload-worker", UPLOAD_WORKER_HANDLER)
-ALL_FUNCTIONS = (*FUNCTIONS.values(), UPLOAD_WORKER)
+LIFECYCLE_WORKER = Function("lifecycle-worker", LIFECYCLE_WORKER_HANDLER)
+ALL_FUNCTIONS = (*FUNCTIONS.values(), UPLOAD_WORKER, LIFECYCLE_WORKER)
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,8 @@ class Target:
     service: str  # dynamodb | s3 | secretsmanager
     name: str  # table name, bucket name or secret id
     path: str = ""  # "/index/<name>" of a table, "/<key>" of an object
+    # The request's condition keys that Folio's policies test, e.g. (("s3:prefix", "documents/u/d"),)
+    context: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,11 @@ S3_OBJECT_ACTIONS = {
     "PutObject": "s3:PutObject",
     "DeleteObject": "s3:DeleteObject",
 }
-S3_BUCKET_ACTIONS = {"ListObjectsV2": "s3:ListBucket", "HeadBucket": "s3:ListBucket"}
+S3_BUCKET_ACTIONS = {
+    "ListObjectsV2": "s3:ListBucket",
+    "HeadBucket": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+}
 
 
 def dynamodb_accesses(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str, Target | None]]:
@@ -142,10 +155,15 @@ def dynamodb_accesses(operation: str, params: dict[str, Any]) -> Iterator[tuple[
 
 
 def s3_accesses(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str, Target | None]]:
-    if operation in S3_OBJECT_ACTIONS:
+    if operation == "DeleteObject" and "VersionId" in params:
+        # Deleting one version (not adding a delete marker) is an action of its own.
+        yield f"{operation}/VersionId", "s3:DeleteObjectVersion", Target("s3", params["Bucket"], f"/{params['Key']}")
+    elif operation in S3_OBJECT_ACTIONS:
         yield operation, S3_OBJECT_ACTIONS[operation], Target("s3", params["Bucket"], f"/{params['Key']}")
     elif operation in S3_BUCKET_ACTIONS:
-        yield operation, S3_BUCKET_ACTIONS[operation], Target("s3", params["Bucket"])
+        # A listing's Prefix is what IAM's s3:prefix condition key tests.
+        context = (("s3:prefix", params["Prefix"]),) if "Prefix" in params else ()
+        yield operation, S3_BUCKET_ACTIONS[operation], Target("s3", params["Bucket"], context=context)
     else:
         yield operation, f"s3:{operation}", None
 
@@ -185,6 +203,7 @@ class Recording:
     read_posts: int = 0  # whose signed policy this test read
     routes: set[tuple[str, str]] = field(default_factory=set)
     worker_outcomes: set[str] = field(default_factory=set)
+    removals: set[str] = field(default_factory=set)  # the lifecycle worker's records, by kind
 
     def hook(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         """botocore's provide-client-params: every API call, and every presigned request
@@ -269,10 +288,47 @@ class Driver:
         self.recording.worker_outcomes.add(outcome)
         return outcome
 
+    def document_item(self, owner: str, doc_id: str) -> dict[str, Any]:
+        """The document's item as the stream's OldImage carries it (read by the test itself)."""
+        key = {
+            keys.PARTITION_KEY: {"S": keys.user_partition(owner)},
+            keys.SORT_KEY: {"S": keys.document_sort_key(doc_id)},
+        }
+        item: dict[str, Any] = self.engines.dynamodb.get_item(TableName=TABLE, Key=key)["Item"]
+        return item
+
+    def remove(self, old_image: dict[str, Any], kind: str) -> None:
+        """Hand the lifecycle worker the stream record of the item's removal, as Lambda's
+        mapping delivers it; `kind` "ttl" marks it as TTL's own deletion."""
+        handler = importlib.import_module(LIFECYCLE_WORKER_HANDLER.rsplit(".", 1)[0]).handler
+        record: dict[str, Any] = {
+            "eventID": uuid.uuid4().hex,
+            "eventName": "REMOVE",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": {
+                "ApproximateCreationDateTime": time.time(),
+                "Keys": {k: old_image[k] for k in (keys.PARTITION_KEY, keys.SORT_KEY)},
+                "OldImage": old_image,
+                "SequenceNumber": str(len(self.recording.removals) + 1).zfill(21),
+                "SizeBytes": 512,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            },
+            "eventSourceARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/{TABLE}/stream/2026-11-29T00:00:00.000",
+        }
+        if kind == "ttl":
+            record["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+        with self.recording.invocation(LIFECYCLE_WORKER, f"REMOVE ({kind})"):
+            response = handler({"Records": [record]}, FakeContext())
+        assert response == {"batchItemFailures": []}, f"the lifecycle worker failed the {kind} removal: {response}"
+        self.recording.removals.add(kind)
+
 
 def drive_every_route(driver: Driver) -> None:
     """Every route on its success path, plus the upload worker's two outcomes, plus one keyed
-    create that fails (Powertools then deletes its idempotency record)."""
+    create that fails (Powertools then deletes its idempotency record), plus the lifecycle
+    worker's two kinds of removal (a purge's, and TTL's of a pending upload)."""
     read, modify = FunctionGroup.READ, FunctionGroup.MODIFY
     owner, grantee, admin = new_user(), new_user(), new_user()
 
@@ -324,7 +380,16 @@ def drive_every_route(driver: Driver) -> None:
     driver.call(read, "GET", "/trash", sub=owner)
     driver.call(modify, "POST", f"/documents/{doc_id}/restore", sub=owner)
     driver.call(modify, "PUT", f"/documents/{doc_id}/shares/{grantee}", sub=owner)  # purge deletes shares too
+    purged = driver.document_item(owner, doc_id)
     driver.call(modify, "DELETE", f"/documents/{doc_id}", sub=owner, query={"purge": "true"})
+    driver.remove(purged, "purge")  # the object's versions go; the items went with the purge
+    # A pending upload that expires: TTL deletes the item alone, the worker the rest and its quota.
+    expiring = driver.create(owner)["document"]["id"]
+    expired = driver.document_item(owner, expiring)
+    driver.engines.dynamodb.delete_item(
+        TableName=TABLE, Key={k: expired[k] for k in (keys.PARTITION_KEY, keys.SORT_KEY)}
+    )
+    driver.remove(expired, "ttl")
     driver.call(read, "GET", "/me/usage", sub=owner)
     driver.call(FunctionGroup.ADMIN, "GET", "/admin/recent", sub=admin, groups=(ADMINS,))
 
@@ -339,16 +404,34 @@ def wildcard(pattern: str, *, action: bool = False) -> re.Pattern[str]:
     return re.compile(regex, re.IGNORECASE if action else 0)
 
 
+# The condition operators this test can evaluate; a statement with any other never grants here.
+STRING_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda pattern, value: pattern == value,
+    "StringLike": lambda pattern, value: wildcard(pattern).fullmatch(value) is not None,
+}
+
+
 @dataclass(frozen=True)
 class Statement:
     effect: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]
-    conditional: bool
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (operator, key, values)
 
     def matches(self, action: str, resource: str) -> bool:
         return any(wildcard(a, action=True).fullmatch(action) for a in self.actions) and any(
             wildcard(r).fullmatch(resource) for r in self.resources
+        )
+
+    def holds(self, context: tuple[tuple[str, str], ...]) -> bool:
+        """Every condition is met by the request's context. A key the request does not carry,
+        or an operator this test cannot evaluate, fails the condition (as IAM fails a missing key)."""
+        request = dict(context)
+        return all(
+            operator in STRING_OPERATORS
+            and key in request
+            and any(STRING_OPERATORS[operator](value, request[key]) for value in values)
+            for operator, key, values in self.conditions
         )
 
 
@@ -436,6 +519,9 @@ class Deployment:
         kind = self._resource(stack, logical)["Type"]
         if attribute == "Arn" and kind in ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"):
             return f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{self._symbol(stack, logical)}"
+        if attribute == "StreamArn" and kind in ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table"):
+            # The stream of the stack's own Region (a global table has one per replica).
+            return f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{self._symbol(stack, logical)}/stream/<label>"
         if attribute == "Arn" and kind == "AWS::KMS::Key":
             return f"arn:{PARTITION}:kms:{region}:{account}:key/{self._symbol(stack, logical)}"
         if attribute == "Arn" and kind == "AWS::S3::Bucket":
@@ -476,7 +562,16 @@ class Deployment:
                 actions = actions if isinstance(actions, list) else [actions]
                 targets = targets if isinstance(targets, list) else [targets]
                 rendered = tuple(self.render(stack, t) for t in targets)
-                statements.append(Statement(raw["Effect"], tuple(actions), rendered, "Condition" in raw))
+                conditions = tuple(
+                    (
+                        operator,
+                        key,
+                        tuple(self.render(stack, v) for v in (values if isinstance(values, list) else [values])),
+                    )
+                    for operator, tests in raw.get("Condition", {}).items()
+                    for key, values in tests.items()
+                )
+                statements.append(Statement(raw["Effect"], tuple(actions), rendered, conditions))
         return statements
 
     def names(self, handler: str) -> dict[str, str]:
@@ -502,6 +597,30 @@ class Deployment:
         if target.service == "s3":
             return f"arn:{PARTITION}:s3:::{deployed}{target.path}"
         return deployed  # a secret's id is its ARN
+
+    def event_sources(self, handler: str) -> list[tuple[str, str | None, str | None]]:
+        """(source ARN, on-failure destination ARN, that destination's key ARN) of every event
+        source mapping that invokes the function. Lambda's poller reads the source and writes
+        the destination with the function's role, so no run of the code can exercise those."""
+        stack, function = self.function(handler)
+        found = []
+        for _, mapping in self._resources("AWS::Lambda::EventSourceMapping"):
+            properties = mapping["Properties"]
+            if properties["FunctionName"] != {"Ref": function["logical"]}:
+                continue
+            destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            key = None
+            if destination is not None:
+                queue = self._resource(stack, destination["Fn::GetAtt"][0])["Properties"]
+                key = self.render(stack, queue["KmsMasterKeyId"]) if "KmsMasterKeyId" in queue else None
+            found.append(
+                (
+                    self.render(stack, properties["EventSourceArn"]),
+                    None if destination is None else self.render(stack, destination),
+                    key,
+                )
+            )
+        return found
 
     # encryption: which key AWS uses with the caller's credentials
     def _resources(self, *kinds: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -553,6 +672,17 @@ def implicit_kms_action(access: Access) -> str | None:
 
 
 # Granted but never exercised, on purpose: (function, action, resource as the code names it).
+# What Lambda's poller does with the function's role for a DynamoDB stream mapping (the
+# Lambda developer guide's list for DynamoDB event sources, and SQS on-failure destinations).
+STREAM_POLLER_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+FAILURE_DESTINATION_ACTIONS = ("sqs:SendMessage",)
+ENCRYPTED_DESTINATION_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+
 UNEXERCISED_ON_PURPOSE: tuple[tuple[Function, str, Target], ...] = (
     # Powertools reads the idempotency record with GetItem only when a failed conditional
     # put does not return the old item (ReturnValuesOnConditionCheckFailure); DynamoDB and
@@ -597,10 +727,10 @@ def unique(findings: list[Finding]) -> list[Finding]:
     return list(first.values())
 
 
-def allowed(statements: list[Statement], action: str, resource: str) -> bool:
+def allowed(statements: list[Statement], action: str, resource: str, context: tuple[tuple[str, str], ...] = ()) -> bool:
     if any(s.effect == "Deny" and s.matches(action, resource) for s in statements):
         return False
-    return any(s.effect == "Allow" and not s.conditional and s.matches(action, resource) for s in statements)
+    return any(s.effect == "Allow" and s.matches(action, resource) and s.holds(context) for s in statements)
 
 
 def judge(deployment: Deployment, recording: Recording) -> Verdict:
@@ -618,7 +748,7 @@ def judge(deployment: Deployment, recording: Recording) -> Verdict:
                 denied.append(Finding(function, access.action, str(access.target), f"unmapped: {why}"))
                 continue
             used.add((access.action, arn))
-            if not allowed(statements, access.action, arn):
+            if not allowed(statements, access.action, arn, access.target.context if access.target else ()):
                 denied.append(Finding(function, access.action, arn, why))
             kms = implicit_kms_action(access)
             key = None if kms is None else deployment.key_of(function.handler, access.target)
@@ -709,6 +839,7 @@ def test_every_route_and_function_was_driven_and_recorded(recording: Recording) 
     # Then: nothing is vacuous: every route ran, every function made calls the hook saw
     assert recording.routes == {(r.method, r.path) for r in ROUTES}
     assert recording.worker_outcomes == {"available", "deleted:mismatch"}
+    assert recording.removals == {"purge", "ttl"}
     silent = [f.name for f in ALL_FUNCTIONS if not recording.of(f)]
     assert not silent, f"no AWS call was recorded for {silent}: the hook is not reaching their clients"
     assert recording.presigned_posts == recording.read_posts > 0
@@ -737,15 +868,80 @@ def test_every_key_aws_uses_for_a_call_is_allowed(verdict: Verdict) -> None:
 
 
 def test_no_dynamodb_permission_is_granted_without_being_used(verdict: Verdict, deployment: Deployment) -> None:
-    # Given the grants left unused on purpose, each with its reason
+    # Given the grants left unused on purpose, each with its reason, and the grants Lambda's
+    # poller uses to read a function's stream (checked by the test after this one)
     excused = {(f, a, deployment.arn(f.handler, target)) for f, a, target in UNEXERCISED_ON_PURPOSE}
+    polled = {
+        (f, a, source)
+        for f in ALL_FUNCTIONS
+        for source, _, _ in deployment.event_sources(f.handler)
+        for a in STREAM_POLLER_ACTIONS
+    }
 
     # When
     unused = [u for u in verdict.unexercised if u[1].startswith("dynamodb:")]
 
     # Then: no other DynamoDB grant is unused, and each excuse still excuses a real grant
     unexcused = [
-        f"function {f.name} is granted {a} on {r}, which no call used" for f, a, r in unused if (f, a, r) not in excused
+        f"function {f.name} is granted {a} on {r}, which no call used"
+        for f, a, r in unused
+        if (f, a, r) not in excused | polled
     ]
     assert not unexcused, "\n" + "\n".join(unexcused)
     assert excused <= set(unused), f"stale entries in UNEXERCISED_ON_PURPOSE: {excused - set(unused)}"
+
+
+# -- the judge itself: conditions and S3 versions ---------------------------------------------
+
+
+def test_a_grant_with_a_condition_allows_only_requests_that_meet_it() -> None:
+    # Given the lifecycle worker's kind of grant: list versions, only under the documents prefix
+    bucket = "arn:aws:s3:::folio-documents-test"
+    grant = Statement("Allow", ("s3:ListBucketVersions",), (bucket,), (("StringLike", "s3:prefix", ("documents/*",)),))
+
+    # Then: a listing under the prefix is allowed; elsewhere, or with no prefix at all, it is not
+    assert allowed([grant], "s3:ListBucketVersions", bucket, (("s3:prefix", "documents/u/d"),))
+    assert not allowed([grant], "s3:ListBucketVersions", bucket, (("s3:prefix", "other/u/d"),))
+    assert not allowed([grant], "s3:ListBucketVersions", bucket)
+    # ...and an operator this test cannot evaluate never grants
+    unknown = Statement("Allow", ("s3:ListBucketVersions",), (bucket,), (("ArnLike", "aws:SourceArn", ("*",)),))
+    assert not allowed([unknown], "s3:ListBucketVersions", bucket, (("aws:SourceArn", "x"),))
+
+
+def test_versions_are_listed_and_deleted_with_actions_of_their_own() -> None:
+    # When the worker's two S3 calls are mapped
+    [listing] = s3_accesses("ListObjectVersions", {"Bucket": BUCKET, "Prefix": f"{PREFIX}u/d"})
+    [deletion] = s3_accesses("DeleteObject", {"Bucket": BUCKET, "Key": f"{PREFIX}u/d", "VersionId": "v1"})
+    [plain] = s3_accesses("DeleteObject", {"Bucket": BUCKET, "Key": f"{PREFIX}u/d"})
+
+    # Then
+    assert listing[1:] == ("s3:ListBucketVersions", Target("s3", BUCKET, context=(("s3:prefix", f"{PREFIX}u/d"),)))
+    assert deletion[1:] == ("s3:DeleteObjectVersion", Target("s3", BUCKET, f"/{PREFIX}u/d"))
+    assert plain[1] == "s3:DeleteObject"
+
+
+def test_lambda_may_read_each_mapped_stream_and_describe_failures_with_the_functions_role(
+    deployment: Deployment,
+) -> None:
+    # Given every event source mapping of every function (the lifecycle worker's, at least)
+    mapped = {f: deployment.event_sources(f.handler) for f in ALL_FUNCTIONS}
+    assert mapped[LIFECYCLE_WORKER], "the lifecycle worker has no event source mapping"
+
+    for function, sources in mapped.items():
+        statements = deployment.statements(function.handler)
+        for source, destination, destination_key in sources:
+            # Then: the poller reads the stream, and decrypts it with the table's key...
+            table_key = deployment.key_of(function.handler, Target("dynamodb", TABLE))
+            table = deployment.arn(function.handler, Target("dynamodb", TABLE))
+            assert source == f"{table}/stream/<label>", (
+                f"{function.name} reads {source}, not the documents table's stream"
+            )
+            for action in STREAM_POLLER_ACTIONS:
+                assert allowed(statements, action, source), f"{function.name}: {action} on {source}"
+            assert table_key is not None and allowed(statements, "kms:Decrypt", table_key), function.name
+            # ...and describes a batch it gave up on in the failure queue, encrypting it
+            assert destination is not None, f"{function.name}: a mapping without an on-failure destination"
+            for action in FAILURE_DESTINATION_ACTIONS:
+                assert allowed(statements, action, destination), f"{function.name}: {action} on {destination}"
+            for action in ENCRYPTED_DESTINATION_ACTIONS if destination_key else ():
+                assert allowed(statements, action, str(destination_key)), f"{function.name}: {action}"

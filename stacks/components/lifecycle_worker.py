@@ -1,0 +1,179 @@
+"""The lifecycle worker: the table stream's reader that cleans up after a document leaves the table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from folio.lifecycle import lifecycle_filter_patterns
+from stacks import nag
+from stacks.components.api_function import ApiFunction
+
+LIFECYCLE_WORKER_HANDLER = "folio.handlers.lifecycle_worker.handler"
+
+# The stream mapping's limits. A batch that keeps failing is split in halves down to the
+# failing record (bisect), each part retried at most RETRY_ATTEMPTS times; no record is
+# retried once it is MAX_RECORD_AGE old. Either way its description goes to the failure
+# queue, so a document's leftovers (object, tag links, shares, quota) last at most
+# MAX_RECORD_AGE before an operator is told (docs/operations.md). The age stays well below
+# the stream's fixed 24-hour retention: a record that could not be processed (the function
+# throttled, or failing for hours) is described in the queue before DynamoDB trims it.
+BATCH_SIZE = 25
+RETRY_ATTEMPTS = 5
+MAX_RECORD_AGE = cdk.Duration.hours(6)
+# How long a failed batch's description waits in the failure queue for an operator.
+FAILURE_RETENTION = cdk.Duration.days(14)
+# Lambda's poller calls these with the function's role; AWS's own stream-only policy
+# example names the stream ARN for all four.
+STREAM_READ_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
+
+
+class LifecycleWorker(Construct):
+    """A function fed by the documents table's stream, through an event source mapping
+    that passes on only what `folio.lifecycle.lifecycle_filter_patterns()` selects (a
+    document item removed, by purge or by TTL), reports partial batch failures, bisects a
+    failing batch, and bounds retries and record age. What still fails is described in a
+    KMS-encrypted, TLS-only failure queue kept 14 days, watched by an alarm.
+
+    The failure queue is also the function's own dead-letter queue for asynchronous
+    invocations, so everything the worker could not do waits in one place.
+
+    The role names exactly what the worker touches: the stream, the table and its key,
+    the failure queue and its key, the versions of objects under the documents prefix.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table_arn: str,
+        table_stream_arn: str,  # the stream of the home Region's replica: the mapping lives there
+        table_key: kms.IKey,
+        bucket: s3.IBucket,  # imported by name, so its name is a plain string
+        document_prefix: str,
+        key: kms.IKey,  # encrypts the failure queue, the logs and the environment
+        code: lambda_.Code,
+        layers: Sequence[lambda_.ILayerVersion],
+        memory_mb: int,
+        environment: Mapping[str, str],
+        log_retention: logs.RetentionDays,
+        reserved_concurrency: int,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        baseline_policy: iam.IManagedPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.failures = sqs.Queue(
+            self,
+            "Failures",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=FAILURE_RETENTION,
+            # Declares it a dead-letter queue (Control Tower CT.SQS.PR.1), as DeadLetters does.
+            redrive_allow_policy=sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.ALLOW_ALL),
+        )
+        nag.acknowledge(self.failures, nag.LIFECYCLE_FAILURE_QUEUE)
+        statements = [
+            iam.PolicyStatement(sid="ReadTableStream", actions=STREAM_READ_ACTIONS, resources=[table_stream_arn]),
+            iam.PolicyStatement(
+                # Delete the tag links and shares named on the removed item (so no Query); release
+                # an expired document's quota in one transaction: Put a release marker (only if
+                # absent, so a replay changes nothing) and Update the owner's usage.
+                sid="CleanUpDocumentItems",
+                actions=["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="UseTableKey",  # the table's items and its stream records
+                actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[table_key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="FindObjectVersions",
+                actions=["s3:ListBucketVersions"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": f"{document_prefix}*"}},
+            ),
+            iam.PolicyStatement(
+                sid="DeleteObjectVersions",
+                actions=["s3:DeleteObjectVersion"],
+                resources=[bucket.arn_for_objects(f"{document_prefix}*")],
+            ),
+            iam.PolicyStatement(
+                sid="DescribeFailedBatches", actions=["sqs:SendMessage"], resources=[self.failures.queue_arn]
+            ),
+            iam.PolicyStatement(
+                sid="EncryptFailedBatches", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+            ),
+        ]
+        self.worker = ApiFunction(
+            self,
+            "Function",
+            handler=LIFECYCLE_WORKER_HANDLER,
+            description="Folio: delete what a removed document owned (object versions, tag links, shares, quota)",
+            code=code,
+            layers=layers,
+            memory_mb=memory_mb,
+            timeout=cdk.Duration.seconds(30),  # a batch of 25 removals, a few calls each
+            environment=environment,
+            statements=statements,
+            log_key=key,
+            log_retention=log_retention,
+            reserved_concurrency=reserved_concurrency,
+            dead_letter_queue=self.failures,
+            vpc=vpc,
+            security_group=security_group,
+            baseline_policy=baseline_policy,
+        )
+        function = self.worker.function
+        nag.acknowledge(self.worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket.bucket_name)
+        nag.acknowledge(function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
+        # The L2 mapping, not DynamoEventSource (which would also want ListStreams on "*"); the
+        # role takes no policy updates, so SqsDlq's grant is dropped: the statements above are
+        # the whole of what the worker and Lambda's poller may do.
+        self.mapping = lambda_.EventSourceMapping(
+            self,
+            "StreamMapping",
+            target=function,
+            event_source_arn=table_stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=BATCH_SIZE,
+            bisect_batch_on_error=True,
+            retry_attempts=RETRY_ATTEMPTS,
+            max_record_age=MAX_RECORD_AGE,
+            report_batch_item_failures=True,
+            on_failure=event_sources.SqsDlq(self.failures),
+            filters=[lambda_.FilterCriteria.filter(pattern) for pattern in lifecycle_filter_patterns()],
+        )
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "FailuresWaiting",
+            alarm_description="Folio: the lifecycle worker gave up on a batch; see docs/operations.md",
+            metric=self.failures.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for finding in (*nag.ALARM_WITHOUT_TOPIC, nag.ALARM_WITHOUT_TOPIC_CONTROL):
+            nag.acknowledge(self.alarm, finding)
