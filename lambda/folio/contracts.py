@@ -120,8 +120,9 @@ HEADERS: dict[str, HeaderRule] = {
 # GET /documents filters by one of these at a time; both together is a 400.
 EXCLUSIVE_LIST_FILTERS = ("tag", "type")
 MAX_TAGS = 10
-# A purge removes the document, its usage update, its tag links and its shares in one
-# transaction, which DynamoDB caps at 100 items: 2 + MAX_TAGS + MAX_SHARES must fit.
+# A purge removes the document, its tag links and its shares, updates the usage and puts the
+# quota-release marker in one transaction, which DynamoDB caps at 100 items:
+# 3 + MAX_TAGS + MAX_SHARES must fit (tests/unit/test_lifecycle.py counts what is sent).
 MAX_SHARES = 25
 MAX_NAME_LENGTH = 255
 MAX_CONTENT_TYPE_LENGTH = 127
