@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 from botocore.stub import Stubber
@@ -15,6 +14,7 @@ from folio import keys, lifecycle
 from folio.contracts import MAX_SHARES, MAX_TAGS
 from folio.errors import Conflict
 from folio.repository import AVAILABLE, SHARED_WITH, DocumentRepository
+from tests.support.stubbed_dynamodb import cancelled, offline_client
 
 NOW = 1_800_000_000  # the record's ApproximateCreationDateTime
 DOCUMENT: dict[str, Any] = {
@@ -124,20 +124,12 @@ def test_the_filter_is_a_remove_of_a_document_sort_key() -> None:
 
 @pytest.fixture
 def stubbed() -> Iterator[tuple[DocumentRepository, Stubber, list[dict[str, Any]]]]:
-    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    client = offline_client()
     sent: list[dict[str, Any]] = []
     client.meta.events.register("provide-client-params.dynamodb.*", lambda params, **_: sent.append(params))
     with Stubber(client) as stubber:
         yield DocumentRepository(client, "folio-documents"), stubber, sent
         stubber.assert_no_pending_responses()
-
-
-def cancelled(*reasons: str) -> dict[str, Any]:
-    return {
-        "service_error_code": "TransactionCanceledException",
-        "http_status_code": 400,
-        "modeled_fields": {"CancellationReasons": [{"Code": reason} for reason in reasons]},
-    }
 
 
 def test_a_purge_of_the_largest_document_fits_one_transaction_and_marks_its_release(

@@ -8,14 +8,13 @@ service's answer given by the test.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
 from folio.errors import Conflict, Throttled
 from folio.repository import PENDING, DocumentRepository
+from tests.support.stubbed_dynamodb import cancelled, offline_client
 
 DOCUMENT = {
     "docId": "01ABC",
@@ -34,19 +33,10 @@ DOCUMENT = {
 
 @pytest.fixture
 def stubbed() -> Iterator[tuple[DocumentRepository, Stubber]]:
-    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    client = offline_client()
     with Stubber(client) as stubber:
         yield DocumentRepository(client, "folio-documents"), stubber
         stubber.assert_no_pending_responses()
-
-
-def cancelled(*reasons: str) -> dict[str, Any]:
-    """A TransactionCanceledException with one cancellation reason per item."""
-    return {
-        "service_error_code": "TransactionCanceledException",
-        "http_status_code": 400,
-        "modeled_fields": {"CancellationReasons": [{"Code": reason} for reason in reasons]},
-    }
 
 
 @pytest.mark.parametrize(
