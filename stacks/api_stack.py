@@ -28,8 +28,8 @@ from constructs import Construct
 from folio import keys
 from folio.contracts import FunctionGroup
 from stacks import nag
-from stacks.components.api_firewall import ApiFirewall
 from stacks.components.alarm_topic import AlarmTopic
+from stacks.components.api_firewall import ApiFirewall
 from stacks.components.api_function import ApiFunction
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
@@ -60,8 +60,8 @@ UPLOAD_WORKER_HANDLER = "folio.handlers.upload_worker.handler"
 
 class ApiStack(cdk.Stack):
     """Five API functions (one per permission group of folio.contracts), the REST API,
-    its WAF, the upload worker fed by S3 "Object Created" events through EventBridge, and the
-    lifecycle worker fed by the table's stream."""
+    its WAF, the upload worker fed by S3 "Object Created" events through EventBridge, the
+    lifecycle worker fed by the table's stream, and the topic its alarm notifies."""
 
     def __init__(
         self,
