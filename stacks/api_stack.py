@@ -28,6 +28,7 @@ from constructs import Construct
 from folio import keys
 from folio.contracts import FunctionGroup
 from stacks import nag
+from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
 from stacks.components.api_function import ApiFunction
 from stacks.components.documents_api import DocumentsApi
@@ -59,8 +60,8 @@ UPLOAD_WORKER_HANDLER = "folio.handlers.upload_worker.handler"
 
 class ApiStack(cdk.Stack):
     """Five API functions (one per permission group of folio.contracts), the REST API,
-    its WAF, the upload worker fed by S3 "Object Created" events through EventBridge, and the
-    lifecycle worker fed by the table's stream."""
+    its WAF, the upload worker fed by S3 "Object Created" events through EventBridge, the
+    lifecycle worker fed by the table's stream, and the topic its alarm notifies."""
 
     def __init__(
         self,
@@ -83,6 +84,7 @@ class ApiStack(cdk.Stack):
         environment_name: str,
         vpc: ec2.IVpc,
         functions_security_group: ec2.ISecurityGroup,
+        alarm_email: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -95,7 +97,12 @@ class ApiStack(cdk.Stack):
             for_log_groups=True,
             # EventBridge encrypts what it sends to the dead-letter queue with this key.
             service_principals=["events.amazonaws.com"],
+            # ... and CloudWatch the notifications of the API's alarms to the alarm topic.
+            for_alarm_notifications=True,
         ).key
+        # Here, with the alarms it serves and the key that encrypts it: the Api stack is
+        # replaceable, and a topic holds nothing but a subscription.
+        self.alarm_topic = AlarmTopic(self, "AlarmTopic", key=self.key, email=alarm_email).topic
         self.cursor_secret = secretsmanager.Secret(
             self,
             "CursorSecret",
@@ -302,6 +309,7 @@ class ApiStack(cdk.Stack):
             vpc=vpc,
             security_group=functions_security_group,
             baseline_policy=baseline.policy,
+            alarm_topic=self.alarm_topic,
         )
         worker = self.upload_worker.function
         nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)

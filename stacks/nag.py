@@ -289,12 +289,14 @@ LIFECYCLE_FAILURE_QUEUE = Finding(
         "would only move them."
     ),
 )
-_NO_ALARM_TOPIC = (
-    "Open item: Folio has no alarm topic yet (config alarm_email is not wired to SNS), so the lifecycle "
-    "failure-queue alarm changes state without notifying; docs/operations.md says to watch it until it has one."
-)
-ALARM_WITHOUT_TOPIC: tuple[Finding, ...] = (
-    *(Finding(pack=p, finding=f"{p}-CloudWatchAlarmAction", reason=_NO_ALARM_TOPIC) for p in PACK_NAMES[2:4]),
+ALARM_MAIL_WITHOUT_REDRIVE = Finding(
+    pack="Serverless",
+    finding="Serverless-SNSRedrivePolicy",
+    reason=(
+        "The alarm topic's only subscription is an e-mail to the environment's alarm address; a notification "
+        "SNS cannot deliver loses no data: the alarm stays in ALARM in CloudWatch and the failed batches wait "
+        "14 days in their queue, which is what docs/operations.md tells the operator to check."
+    ),
 )
 XRAY_WRITES = Finding(
     pack="AwsSolutions",
@@ -483,11 +485,4 @@ DOCUMENT_BUCKET_OBJECT_LOCK = Finding(
         "default Object Lock retention would keep them against that promise. Versioning and RETAIN protect "
         "against overwrites and stack deletion."
     ),
-)
-
-ALARM_WITHOUT_TOPIC_CONTROL = Finding(
-    pack=CONTROL_TOWER_PLUGIN,
-    control="CT.CLOUDWATCH.PR.1",
-    finding="cloudwatch_alarm_action_check",
-    reason=_NO_ALARM_TOPIC,
 )

@@ -131,6 +131,7 @@ class FolioStage(cdk.Stage):
             environment_name=name,
             vpc=self.network.vpc,
             functions_security_group=self.network.functions_security_group,
+            alarm_email=config.alarm_email,
         )
 
 

@@ -10,6 +10,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from stacks.components.alarm_topic import alarms_of_this_account
+
 # What the account's administrators (through IAM) may do to the key itself. Listed
 # explicitly because the default key policy grants `kms:*`, which Folio's guard tests
 # forbid: deleting or disabling a key is the one way to lose every table replica.
@@ -71,6 +73,7 @@ class EncryptionKey(Construct):
         alias: str | None = None,
         for_log_groups: bool = False,
         service_principals: Sequence[str] = (),
+        for_alarm_notifications: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -149,6 +152,18 @@ class EncryptionKey(Construct):
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
                     resources=["*"],
                     conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                )
+            )
+        if for_alarm_notifications:
+            # CloudWatch publishes alarm notifications to an encrypted topic with its own
+            # service principal; it may use the key only on behalf of this account's alarms.
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="CloudWatchAlarmsOfThisAccount",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],
+                    conditions=alarms_of_this_account(self),
                 )
             )
         self.key = kms.Key(

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -49,7 +51,8 @@ class LifecycleWorker(Construct):
     that passes on only what `folio.lifecycle.lifecycle_filter_patterns()` selects (a
     document item removed, by purge or by TTL), reports partial batch failures, bisects a
     failing batch, and bounds retries and record age. What still fails is described in a
-    KMS-encrypted, TLS-only failure queue kept 14 days, watched by an alarm.
+    KMS-encrypted, TLS-only failure queue kept 14 days, watched by an alarm that notifies
+    the alarm topic when the queue fills and when it is empty again.
 
     The failure queue is also the function's own dead-letter queue for asynchronous
     invocations, so everything the worker could not do waits in one place.
@@ -78,6 +81,7 @@ class LifecycleWorker(Construct):
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
         baseline_policy: iam.IManagedPolicy,
+        alarm_topic: sns.ITopic,  # told when the failure queue fills and when it is empty again
     ) -> None:
         super().__init__(scope, construct_id)
         self.failures = sqs.Queue(
@@ -175,5 +179,6 @@ class LifecycleWorker(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for finding in (*nag.ALARM_WITHOUT_TOPIC, nag.ALARM_WITHOUT_TOPIC_CONTROL):
-            nag.acknowledge(self.alarm, finding)
+        notify = cloudwatch_actions.SnsAction(alarm_topic)
+        self.alarm.add_alarm_action(notify)
+        self.alarm.add_ok_action(notify)

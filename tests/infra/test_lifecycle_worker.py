@@ -134,20 +134,103 @@ def test_what_still_fails_waits_in_an_encrypted_tls_only_queue_for_14_days(synth
     assert function["Properties"]["DeadLetterConfig"]["TargetArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
 
 
-def test_an_alarm_watches_the_failure_queues_depth(synth: Synthesized) -> None:
+def failure_alarm(synth: Synthesized) -> dict[str, Any]:
     queue_id = failure_queue(synth)
-    alarms = [
+    [alarm] = [
         a["Properties"]
         for a in resources(synth, "AWS::CloudWatch::Alarm").values()
         if a["Properties"].get("Dimensions")
         == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
     ]
+    return alarm
 
-    [alarm] = alarms
+
+def test_an_alarm_watches_the_failure_queues_depth(synth: Synthesized) -> None:
+    alarm = failure_alarm(synth)
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["Threshold"] == 0
     assert alarm["EvaluationPeriods"] == 1
+
+
+def this_accounts_alarms(synth: Synthesized) -> dict[str, Any]:
+    """The confused-deputy conditions CloudWatch's requests carry: only alarms of this account and Region."""
+    return {
+        "StringEquals": {"aws:SourceAccount": synth.config.account},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{synth.config.region}:{synth.config.account}:alarm:*"},
+    }
+
+
+def alarm_topic(synth: Synthesized) -> tuple[str, dict[str, Any]]:
+    """The topic the failure alarm notifies; both its alarm and its OK action name it."""
+    alarm = failure_alarm(synth)
+    assert alarm.get("ActionsEnabled", True) is True
+    [topic_ref] = alarm["AlarmActions"]
+    assert alarm["OKActions"] == [topic_ref]
+    topic_id = topic_ref["Ref"]
+    return topic_id, resources(synth, "AWS::SNS::Topic")[topic_id]["Properties"]
+
+
+def test_the_failure_alarm_notifies_an_alarm_topic_on_alarm_and_on_ok(synth: Synthesized) -> None:
+    _, topic = alarm_topic(synth)
+    assert topic["DisplayName"]
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_only_this_accounts_cloudwatch_may_use_for_it(
+    synth: Synthesized,
+) -> None:
+    _, topic = alarm_topic(synth)
+    key_id = topic["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = resources(synth, "AWS::KMS::Key")[key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    statements = key["KeyPolicy"]["Statement"]
+    cloudwatch = [s for s in statements if "cloudwatch.amazonaws.com" in as_list(s["Principal"].get("Service", []))]
+
+    # CloudWatch publishes to an encrypted topic with its own service principal: it needs
+    # exactly the data key and decrypt, and only for alarms of this account.
+    [statement] = cloudwatch
+    assert statement["Effect"] == "Allow"
+    assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["Condition"] == this_accounts_alarms(synth)
+    # Nobody else gets key use from the key policy alone except through the account's IAM.
+    for other in statements:
+        if other is statement or other["Effect"] == "Deny":
+            continue
+        principal = other["Principal"]
+        assert "AWS" in principal or "Condition" in other, other
+
+
+def test_the_alarm_topic_accepts_only_tls_and_only_this_accounts_alarms(synth: Synthesized) -> None:
+    topic_id, _ = alarm_topic(synth)
+    [policy] = [
+        p["Properties"]["PolicyDocument"]
+        for p in resources(synth, "AWS::SNS::TopicPolicy").values()
+        if {"Ref": topic_id} in p["Properties"]["Topics"]
+    ]
+    statements = policy["Statement"]
+    assert any(
+        s["Effect"] == "Deny"
+        and s["Principal"] in ("*", {"AWS": "*"})
+        and "sns:Publish" in as_list(s["Action"])
+        and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    [publish] = allows
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert publish["Action"] == "sns:Publish"
+    assert publish["Resource"] == {"Ref": topic_id}
+    assert publish["Condition"] == this_accounts_alarms(synth)
+
+
+def test_the_alarm_topic_mails_the_configured_address(synth: Synthesized) -> None:
+    topic_id, _ = alarm_topic(synth)
+    subscriptions = [
+        s["Properties"]
+        for s in resources(synth, "AWS::SNS::Subscription").values()
+        if s["Properties"]["TopicArn"] == {"Ref": topic_id}
+    ]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", synth.config.alarm_email)]
 
 
 def own_statements(synth: Synthesized) -> list[dict[str, Any]]:
