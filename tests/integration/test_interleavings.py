@@ -273,26 +273,41 @@ WRITES = {
 }
 
 
-def settle(api: Api, document: Document, read: dict[str, Any]) -> bool:
-    return upload_worker.handler(object_created(document.key), FakeContext())["outcome"].startswith("available")
+def share(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "PUT", f"{d.path}/shares/{new_user()}", sub=d.owner).status == 200
+
+
+def unshare(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "DELETE", f"{d.path}/shares/{d.grantee}", sub=d.owner).status == 204
+
+
+def rename_and_retag(api: Api, d: Document, read: dict[str, Any]) -> bool:
+    patch(api, d.owner, read, name="other.pdf", tags=["other"])  # asserts the 200
+    return True
+
+
+def trash(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "DELETE", d.path, sub=d.owner).status == 204
+
+
+def restore(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "POST", f"{d.path}/restore", sub=d.owner).status == 200
+
+
+def settle(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return upload_worker.handler(object_created(d.key), FakeContext())["outcome"].startswith("available")
+
+
+def purge(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "DELETE", d.path, sub=d.owner, query={"purge": "true"}).status == 204
 
 
 # Each conflicting change, made through the API (or the upload worker) with the version the
 # service read; True if it changed the document.
 CONFLICTS: dict[str, Callable[[Api, Document, dict[str, Any]], bool]] = {
-    "share": lambda api, d, _: api.call("modify", "PUT", f"{d.path}/shares/{new_user()}", sub=d.owner).status == 200,
-    "unshare": lambda api, d, _: api.call("modify", "DELETE", f"{d.path}/shares/{d.grantee}", sub=d.owner).status
-    == 204,
-    "retag": lambda api, d, read: api.call(
-        "modify", "PATCH", d.path, sub=d.owner, body={"name": "other.pdf", "tags": ["other"]},
-        headers={"If-Match": f'"{read["version"]}"'},
-    ).status == 200,  # fmt: skip
-    "trash": lambda api, d, _: api.call("modify", "DELETE", d.path, sub=d.owner).status == 204,
-    "restore": lambda api, d, _: api.call("modify", "POST", f"{d.path}/restore", sub=d.owner).status == 200,
-    "settle": settle,
-    "purge": lambda api, d, _: api.call("modify", "DELETE", d.path, sub=d.owner, query={"purge": "true"}).status
-    == 204,
-}
+    "share": share, "unshare": unshare, "retag": rename_and_retag, "trash": trash, "restore": restore,
+    "settle": settle, "purge": purge,
+}  # fmt: skip
 
 # The state the document is in when the client reads it: AVAILABLE ones are shared with one user.
 AVAILABLE_SHARED, PENDING, TRASHED_SHARED, PENDING_TRASHED = "available", "pending", "trashed", "pending-trashed"
