@@ -23,6 +23,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from folio import lifecycle
 from tests.conftest import PROJECT_ROOT
 from tests.integration.engines import (
     DynamoDBLocal,
@@ -32,7 +33,9 @@ from tests.integration.engines import (
     free_port,
     java_available,
 )
-from tests.support.invariants import table_violations
+from tests.support.event_filter import passes
+from tests.support.invariants import bucket_violations, table_violations
+from tests.support.streams import StreamReader, lambda_event, lambda_record
 
 REGION = "us-east-1"
 TABLE = "folio-documents"
@@ -76,6 +79,7 @@ class Engines:
     dynamodb: Any
     s3: Any
     moto_endpoint: str
+    stream: StreamReader  # the documents table's stream, from before the first write
 
 
 # The engines of this session once started; empty for a run of modules that never needed them.
@@ -88,13 +92,40 @@ def invariants_hold_after_each_module() -> Iterator[None]:
     """After every integration test module, on the real engines: tag links match each
     document's tags, share items its grantee set, each user's usage the sum of their
     documents, and no purged document is listed anywhere (tests/support/invariants.py).
-    A module that leaves the table inconsistent fails here, whichever test did it."""
+    A module that leaves the table inconsistent fails here, whichever test did it.
+
+    Then the bucket: "no current object without a document, once the lifecycle worker has
+    run". No worker runs by itself here, so this fixture runs it, as Lambda would: every
+    record the module wrote to the table's stream, through the worker's own event filter,
+    to `lifecycle_worker.handler` (a record it already had is a replay, which changes
+    nothing). The table is checked before the worker runs, so the worker's cleanup of
+    leftovers cannot hide a writer that left them. A TTL removal a test emulated reaches the
+    worker without TTL's identity, as one replicated from another Region does, and is
+    recognised by its expiry. Any object then left without a document is a violation:
+    one the worker failed to delete, or one no removal will ever reach."""
     yield
     if STARTED:
+        engines = STARTED[0]
         # Each problem is reported by the module that left it, not again by every later one.
-        problems = [p for p in table_violations(STARTED[0].dynamodb, TABLE) if p not in REPORTED]
+        found = table_violations(engines.dynamodb, TABLE)
+        found += run_the_lifecycle_worker(engines.stream)
+        found += bucket_violations(engines.s3, BUCKET, PREFIX, engines.dynamodb, TABLE)
+        problems = [p for p in found if p not in REPORTED]
         REPORTED.update(problems)
         assert problems == [], f"{len(problems)} broken invariant(s), first: " + "; ".join(problems[:5])
+
+
+def run_the_lifecycle_worker(stream: StreamReader) -> list[str]:
+    """Hand the worker every record since the last call that its filter passes; a record it
+    reports as failed is a problem."""
+    from folio.handlers import lifecycle_worker
+
+    shaped = [lambda_record(r, stream.stream_arn) for r in stream.read()]
+    delivered = [r for r in shaped if passes(lifecycle.lifecycle_filter_patterns(), r)]
+    if not delivered:
+        return []
+    failures = lifecycle_worker.handler(lambda_event(delivered), FakeContext())["batchItemFailures"]
+    return [f"the lifecycle worker failed the record {f['itemIdentifier']}" for f in failures]
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +154,7 @@ def engines(dynamodb_endpoint: str, moto_endpoint: str) -> Engines:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
+    stream = StreamReader(dynamodb, boto3.client("dynamodbstreams"), TABLE)
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     # Versioned, as DocumentStore builds it: a delete leaves the old version, so a test can see
@@ -143,7 +175,7 @@ def engines(dynamodb_endpoint: str, moto_endpoint: str) -> Engines:
             "ADMINS_GROUP": ADMINS,
         }
     )
-    STARTED.append(Engines(dynamodb, s3, moto_endpoint))
+    STARTED.append(Engines(dynamodb, s3, moto_endpoint, stream))
     return STARTED[0]
 
 

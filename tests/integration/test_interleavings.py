@@ -9,15 +9,17 @@ re-reads and tries again meets no second change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from folio import keys
+from folio.contracts import ROUTES
 from folio.errors import Conflict
 from folio.handlers import upload_worker, wiring
 from folio.repository import DocumentRepository
-from tests.integration.conftest import BUCKET, PREFIX, TABLE, Api, Engines, FakeContext, new_user
+from tests.integration.conftest import BUCKET, PREFIX, TABLE, Api, Engines, FakeContext, Reply, new_user
 from tests.integration.test_upload_flow import CONTENT, create, object_created, upload
 from tests.support.invariants import partition_items, violations
 
@@ -222,3 +224,177 @@ def test_a_share_that_keeps_losing_to_renames_is_a_409_and_shares_nothing(
     assert (reply.status, reply.body["error"]["code"]) == (409, "conflict")
     assert api.call("read", "GET", "/shared", sub=grantee).body["items"] == []
     assert_consistent(engines, owner)
+
+
+# -- rename, retag, trash, restore, purge: every conflicting change -----------------------
+
+
+@dataclass(frozen=True)
+class Document:
+    owner: str
+    doc_id: str
+    key: str
+    grantee: str  # the user it was shared with before the test, if it was AVAILABLE
+
+    @property
+    def path(self) -> str:
+        return f"/documents/{self.doc_id}"
+
+
+@dataclass(frozen=True)
+class Write:
+    """An API request whose service reads the document and then calls `repository_method`."""
+
+    repository_method: str
+    method: str
+    suffix: str = ""
+    query: dict[str, str] | None = None
+    body: dict[str, Any] | None = None  # sent with If-Match: the version the client read
+
+    def send(self, api: Api, document: Document, version: int) -> Reply:
+        headers = {"If-Match": f'"{version}"'} if self.method == "PATCH" else None
+        return api.call(
+            "modify", self.method, document.path + self.suffix, sub=document.owner,
+            query=self.query, body=self.body, headers=headers,
+        )  # fmt: skip
+
+    def documented(self) -> set[int]:
+        template = "/documents/{id}" + self.suffix
+        route = next(r for r in ROUTES if (r.method, r.path) == (self.method, template))
+        return {route.success, *route.errors}
+
+
+WRITES = {
+    "rename": Write("update_document", "PATCH", body={"name": "renamed.pdf"}),
+    "retag": Write("update_document", "PATCH", body={"tags": ["new", "a"]}),
+    "trash": Write("trash", "DELETE"),
+    "restore": Write("restore", "POST", "/restore"),
+    "purge": Write("purge", "DELETE", query={"purge": "true"}),
+}
+
+
+def share(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "PUT", f"{d.path}/shares/{new_user()}", sub=d.owner).status == 200
+
+
+def unshare(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "DELETE", f"{d.path}/shares/{d.grantee}", sub=d.owner).status == 204
+
+
+def rename_and_retag(api: Api, d: Document, read: dict[str, Any]) -> bool:
+    patch(api, d.owner, read, name="other.pdf", tags=["other"])  # asserts the 200
+    return True
+
+
+def trash(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "DELETE", d.path, sub=d.owner).status == 204
+
+
+def restore(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "POST", f"{d.path}/restore", sub=d.owner).status == 200
+
+
+def settle(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return upload_worker.handler(object_created(d.key), FakeContext())["outcome"].startswith("available")
+
+
+def purge(api: Api, d: Document, _: dict[str, Any]) -> bool:
+    return api.call("modify", "DELETE", d.path, sub=d.owner, query={"purge": "true"}).status == 204
+
+
+# Each conflicting change, made through the API (or the upload worker) with the version the
+# service read; True if it changed the document.
+CONFLICTS: dict[str, Callable[[Api, Document, dict[str, Any]], bool]] = {
+    "share": share, "unshare": unshare, "retag": rename_and_retag, "trash": trash, "restore": restore,
+    "settle": settle, "purge": purge,
+}  # fmt: skip
+
+# The state the document is in when the client reads it: AVAILABLE ones are shared with one user.
+AVAILABLE_SHARED, PENDING, TRASHED_SHARED, PENDING_TRASHED = "available", "pending", "trashed", "pending-trashed"
+
+# (write, conflicting change, starting state, status of the write, status of the client's retry
+# after a fresh read). 409 and 412 say "read again and retry"; 404 that it is gone. A conflict
+# that cannot happen in a state (sharing or renaming a trashed document) has no row.
+CASES = [
+    ("rename", "share", AVAILABLE_SHARED, 409, 200),
+    ("rename", "unshare", AVAILABLE_SHARED, 409, 200),
+    ("rename", "retag", AVAILABLE_SHARED, 412, 200),
+    ("rename", "trash", AVAILABLE_SHARED, 412, 404),
+    ("rename", "settle", PENDING, 412, 200),
+    ("rename", "purge", AVAILABLE_SHARED, 404, 404),
+    ("retag", "share", AVAILABLE_SHARED, 409, 200),
+    ("retag", "unshare", AVAILABLE_SHARED, 409, 200),
+    ("retag", "retag", AVAILABLE_SHARED, 412, 200),
+    ("retag", "trash", AVAILABLE_SHARED, 412, 404),
+    ("retag", "settle", PENDING, 412, 200),
+    ("retag", "purge", AVAILABLE_SHARED, 404, 404),
+    ("trash", "share", AVAILABLE_SHARED, 409, 204),
+    ("trash", "unshare", AVAILABLE_SHARED, 409, 204),
+    ("trash", "retag", AVAILABLE_SHARED, 409, 204),
+    ("trash", "trash", AVAILABLE_SHARED, 409, 409),  # the retry: already in the trash
+    ("trash", "settle", PENDING, 409, 204),
+    ("trash", "purge", AVAILABLE_SHARED, 409, 404),
+    ("restore", "unshare", TRASHED_SHARED, 409, 200),
+    ("restore", "restore", TRASHED_SHARED, 409, 409),  # the retry: not in the trash
+    ("restore", "settle", PENDING_TRASHED, 409, 200),
+    ("restore", "purge", TRASHED_SHARED, 409, 404),
+    ("purge", "share", AVAILABLE_SHARED, 409, 204),
+    ("purge", "unshare", AVAILABLE_SHARED, 409, 204),
+    ("purge", "retag", AVAILABLE_SHARED, 409, 204),
+    ("purge", "trash", AVAILABLE_SHARED, 409, 204),
+    ("purge", "restore", TRASHED_SHARED, 409, 204),
+    ("purge", "settle", PENDING, 409, 204),
+    ("purge", "purge", AVAILABLE_SHARED, 409, 404),
+]
+
+
+def document_in(api: Api, state: str) -> tuple[Document, int]:
+    """A document in `state`, and the version its owner read."""
+    owner, grantee = new_user(), new_user()
+    doc_id, key = tagged_upload(api, owner, ["a", "b"])
+    document = Document(owner, doc_id, key, grantee)
+    if state in (AVAILABLE_SHARED, TRASHED_SHARED):
+        assert upload_worker.handler(object_created(key), FakeContext()) == {"outcome": "available"}
+        assert api.call("modify", "PUT", f"{document.path}/shares/{grantee}", sub=owner).status == 200
+    if state in (TRASHED_SHARED, PENDING_TRASHED):
+        assert api.call("modify", "DELETE", document.path, sub=owner).status == 204
+    return document, api.call("read", "GET", document.path, sub=owner).body["version"]
+
+
+@pytest.mark.parametrize(
+    ("write", "conflict", "state", "status", "retry_status"), CASES, ids=[f"{w}-after-{c}" for w, c, *_ in CASES]
+)
+def test_a_conflicting_change_between_the_read_and_the_write(
+    api: Api,
+    engines: Engines,
+    monkeypatch: pytest.MonkeyPatch,
+    write: str,
+    conflict: str,
+    state: str,
+    status: int,
+    retry_status: int,
+) -> None:
+    # Given a document the service has read, and a conflicting change that lands before it writes
+    document, version = document_in(api, state)
+    after_the_change: list[list[dict[str, Any]]] = []
+
+    def change(read: dict[str, Any]) -> None:
+        assert CONFLICTS[conflict](api, document, read), f"the {conflict} did not happen"
+        after_the_change.append(partition_items(engines.dynamodb, TABLE, document.owner))
+
+    before(monkeypatch, WRITES[write].repository_method, change)
+
+    # When the write runs, and the client then reads again and retries
+    reply = WRITES[write].send(api, document, version)
+    if reply.status >= 400:
+        assert partition_items(engines.dynamodb, TABLE, document.owner) == after_the_change[0], "a refusal wrote"
+    assert_consistent(engines, document.owner)
+    fresh = api.call("read", "GET", document.path, sub=document.owner)
+    retry = WRITES[write].send(api, document, fresh.body["version"] if fresh.status == 200 else version)
+
+    # Then the write answered with a documented status that tells the client what to do, and
+    # the partition is consistent after the write and after the retry
+    assert after_the_change, "the conflicting change never ran: the write did not reach the repository"
+    assert (reply.status, retry.status) == (status, retry_status), (reply.body, retry.body)
+    assert reply.status in WRITES[write].documented()
+    assert_consistent(engines, document.owner)

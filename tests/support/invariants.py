@@ -7,6 +7,9 @@
   grantee's list (GSI1 keys) exactly while the document is AVAILABLE;
 - the usage item counts exactly the user's documents and their bytes.
 
+And for the bucket, once the lifecycle worker has run: no current object without a document
+(`objects_without_documents`, and `bucket_violations` on real engines).
+
 `violations` is a pure function of the partition's items (deserialized), so it is tested
 on hand-made items; `partition_items` reads them from a table, and `table_violations`
 checks every user partition of a table (tests/integration/conftest.py runs it after each
@@ -15,6 +18,7 @@ test module, on DynamoDB Local).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -101,3 +105,34 @@ def violations(items: list[dict[str, Any]]) -> list[str]:
     if usage != actual:
         found.append(f"usage counts {usage} (documents, bytes), the documents are {actual}")
     return found
+
+
+def objects_without_documents(object_keys: Iterable[str], documents: set[tuple[str, str]], prefix: str) -> list[str]:
+    """Each object key that is not `<prefix><owner>/<docId>` of one of `documents` (owner, docId)."""
+    found = []
+    for key in object_keys:
+        parts = key[len(prefix) :].split("/") if key.startswith(prefix) else []
+        if len(parts) != 2 or (parts[0], parts[1]) not in documents:
+            found.append(f"object {key} has no document")
+    return found
+
+
+def bucket_violations(s3: Any, bucket: str, prefix: str, dynamodb: Any, table: str) -> list[str]:
+    """`objects_without_documents` for every current object of `bucket` (a version hidden by a
+    delete marker is not current) against every document item of `table`. A Scan and a full
+    listing: for test engines after a test module, never for production code."""
+    documents: set[tuple[str, str]] = set()
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        ConsistentRead=True,
+        FilterExpression="begins_with(#sk, :doc)",
+        ExpressionAttributeNames={"#sk": keys.SORT_KEY},
+        ExpressionAttributeValues={":doc": {"S": keys.document_sort_key_prefix()}},
+    ):
+        documents |= {(item["owner"]["S"], item["docId"]["S"]) for item in page["Items"]}
+    object_keys = [
+        entry["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for entry in page.get("Contents", [])
+    ]
+    return objects_without_documents(object_keys, documents, prefix)

@@ -9,7 +9,7 @@ import pytest
 
 from folio import keys
 from folio.repository import AVAILABLE, LISTING, SHARED_WITH, TRASHED
-from tests.support.invariants import violations
+from tests.support.invariants import objects_without_documents, violations
 
 OWNER, GRANTEE = "owner-1", "grantee-1"
 
@@ -65,3 +65,26 @@ def test_a_share_listed_for_its_grantee_while_the_document_is_trashed_is_a_viola
         item["status"] = TRASHED
 
     assert any("listed for its grantee while TRASHED" in found for found in violations(items))
+
+
+# -- the bucket ----------------------------------------------------------------------------------
+
+PREFIX = "documents/"
+
+
+def test_an_object_with_its_document_is_no_violation() -> None:
+    assert objects_without_documents([f"{PREFIX}{OWNER}/d1"], {(OWNER, "d1")}, PREFIX) == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        f"{PREFIX}{OWNER}/d2",  # a document that is gone (or never was)
+        f"{PREFIX}{GRANTEE}/d1",  # the same id under another owner
+        f"{PREFIX}{OWNER}/d1/extra",  # not a key the API builds
+        f"{PREFIX}{OWNER}",
+        f"elsewhere/{OWNER}/d1",  # outside the documents prefix: not the worker's, but still no document
+    ],
+)
+def test_an_object_without_its_document_is_named(key: str) -> None:
+    assert objects_without_documents([key], {(OWNER, "d1")}, PREFIX) == [f"object {key} has no document"]
