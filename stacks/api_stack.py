@@ -165,6 +165,13 @@ class ApiStack(cdk.Stack):
                     resources=[table_arn],
                 ),
                 iam.PolicyStatement(
+                    # A replayed create re-reads its document: a fresh upload form only while it
+                    # still awaits its upload (not after a purge, not over an available document).
+                    sid="RereadReplayedDocument",
+                    actions=["dynamodb:GetItem"],
+                    resources=[table_arn],
+                ),
+                iam.PolicyStatement(
                     # Powertools: Put (in progress), Update (done), Delete (the create failed); GetItem
                     # only if a failed conditional Put does not return the record it collided with.
                     sid="IdempotencyRecords",

@@ -24,7 +24,15 @@ from folio.contracts import (
     NAME_RULE,
     TAG_PATTERN,
 )
-from folio.errors import DocumentChanged, Forbidden, InvalidInput, NotFound, PayloadTooLarge, PreconditionRequired
+from folio.errors import (
+    Conflict,
+    DocumentChanged,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionRequired,
+)
 from folio.ids import new_id
 from folio.repository import (
     AVAILABLE,
@@ -33,6 +41,7 @@ from folio.repository import (
     TRASHED,
     DocumentRepository,
     Page,
+    awaiting_upload,
     doc_type_of,
     now_iso,
 )
@@ -190,6 +199,20 @@ class DocumentService:
             "document": document,
             "upload": self.storage.upload_form(key, document["contentType"], document["size"]),
         }
+
+    def replayed_with_upload_form(self, caller: Caller, document: dict[str, Any]) -> dict[str, Any]:
+        """A replayed create's answer: the document as it is now with a fresh form, only while
+        it still awaits its upload. A form for a purged document would let bytes land after
+        the purge (and after the lifecycle worker); one for an uploaded document would let its
+        owner replace the content of an AVAILABLE, perhaps shared, document without a new
+        version. Either way the replay is a 409."""
+        try:
+            current = self.repository.get_document(caller.user_id, valid_id(document["id"], "the document id"))
+        except NotFound:
+            raise Conflict("the document this request created is gone; send a new Idempotency-Key") from None
+        if not awaiting_upload(current):
+            raise Conflict("the document this request created is no longer waiting for its upload")
+        return self.with_upload_form(caller, public(current))
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, caller: Caller, doc_id: str) -> dict[str, Any]:

@@ -233,3 +233,28 @@ def test_a_replay_of_a_create_answered_before_forms_were_signed_per_answer_gets_
     # Then the answer is that document with a form signed now
     assert again.status == 201 and again.body["document"] == document
     assert {"key": f"{PREFIX}{owner}/{document['id']}"} in signed_policy(again.body["upload"])["conditions"]
+
+
+@pytest.mark.parametrize("since", ["purged", "uploaded"])
+def test_a_replayed_create_signs_no_form_for_a_document_no_longer_awaiting_its_upload(
+    api: Api, engines: Engines, since: str
+) -> None:
+    # Given a keyed create whose document has since been purged, or uploaded and settled
+    owner, key = new_user(), f"replay-{since}"
+    body = {"name": "report.pdf", "contentType": "application/pdf", "size": len(CONTENT)}
+    first = api.call("create", "POST", "/documents", sub=owner, body=body, headers={"Idempotency-Key": key})
+    doc_id = first.body["document"]["id"]
+    if since == "purged":
+        assert api.call("modify", "DELETE", f"/documents/{doc_id}", sub=owner, query={"purge": "true"}).status == 204
+    else:
+        upload(first.body["upload"], CONTENT)
+        settled = upload_worker.handler(object_created(f"{PREFIX}{owner}/{doc_id}"), FakeContext())
+        assert settled == {"outcome": "available"}
+
+    # When the create is replayed within the idempotency record's hour
+    again = api.call("create", "POST", "/documents", sub=owner, body=body, headers={"Idempotency-Key": key})
+
+    # Then no new form: it would let bytes land after a purge, or replace an available
+    # (perhaps shared) document's content without a new version
+    assert (again.status, again.body["error"]["code"]) == (409, "conflict")
+    assert "upload" not in again.body

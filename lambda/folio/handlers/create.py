@@ -27,6 +27,7 @@ from folio.repository import THROTTLING_ERRORS
 from folio.service import valid_idempotency_key
 
 app = create_app(wiring.settings().cors_origins)
+CREATED_NOW = "createdNow"  # set on the request by the function the idempotency layer runs once
 # A retried request (same caller, same key) within an hour gets the same document again.
 idempotency = IdempotencyConfig(
     event_key_jmespath="key", payload_validation_jmespath="payload", expires_after_seconds=3600
@@ -34,6 +35,8 @@ idempotency = IdempotencyConfig(
 
 
 def create_document_for(request: dict[str, Any]) -> dict[str, Any]:
+    # Marks the request as answered by a new document, not by the idempotency record.
+    request[CREATED_NOW] = True
     return wiring.service().create_document(caller(app), request["body"])
 
 
@@ -57,9 +60,10 @@ def create_document() -> Response[str]:
         return ok(201, wiring.service().create(who, body))
     valid_idempotency_key(key)
     payload = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    request = {"key": f"{who.user_id}:{key}", "payload": payload, "body": body}
     try:
         # The key is scoped to the caller: two users may use the same key independently.
-        document = create_once(request={"key": f"{who.user_id}:{key}", "payload": payload, "body": body})
+        document = create_once(request=request)
     except IdempotencyValidationError as error:
         raise IdempotencyKeyReused("this Idempotency-Key was used with a different request") from error
     except IdempotencyAlreadyInProgressError as error:
@@ -73,7 +77,10 @@ def create_document() -> Response[str]:
     # Records stored before forms were signed per answer hold the whole answer (for an hour
     # after such a deploy).
     document = document.get("document", document)
-    return ok(201, wiring.service().with_upload_form(who, document))
+    if request.get(CREATED_NOW):
+        return ok(201, wiring.service().with_upload_form(who, document))
+    # A replay: the document may have been uploaded or purged since (one GetItem).
+    return ok(201, wiring.service().replayed_with_upload_form(who, document))
 
 
 def throttled(error: BaseException) -> bool:
