@@ -31,6 +31,7 @@ from stacks import nag
 from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
 from stacks.components.api_function import ApiFunction
+from stacks.components.document_store import delete_every_version
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
 from stacks.components.function_baseline import FunctionBaselinePolicy
@@ -285,9 +286,10 @@ class ApiStack(cdk.Stack):
                     actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                     resources=[table_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="InspectAndRejectObjects", actions=["s3:DeleteObject", "s3:GetObject"], resources=[objects]
-                ),
+                iam.PolicyStatement(sid="InspectObjects", actions=["s3:GetObject"], resources=[objects]),
+                # A rejected or orphaned object goes with every version: a late upload for a
+                # purged document has no removal record left to bring the lifecycle worker back.
+                *delete_every_version(bucket, document_prefix),
                 use_table_key,
             ],
             log_key=self.key,

@@ -61,9 +61,6 @@ class DocumentStorage:
                 return None
             raise
 
-    def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=key)
-
     def delete_every_version(self, key: str) -> int:
         """Delete every version and delete marker of exactly `key` (the bucket is versioned, so
         a plain delete would only hide the bytes); return how many there were. Listing by the

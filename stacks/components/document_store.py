@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -13,6 +14,25 @@ from stacks import nag
 
 # Browsers upload with a presigned POST and download with a presigned GET.
 _CORS_METHODS = [s3.HttpMethods.GET, s3.HttpMethods.HEAD, s3.HttpMethods.POST]
+
+
+def delete_every_version(bucket: s3.IBucket, document_prefix: str) -> list[iam.PolicyStatement]:
+    """What `DocumentStorage.delete_every_version` needs: list one key's versions (only with an
+    s3:prefix under the documents prefix) and delete versions there. The bucket is versioned, so
+    a plain DeleteObject would only hide the bytes behind a delete marker."""
+    return [
+        iam.PolicyStatement(
+            sid="FindObjectVersions",
+            actions=["s3:ListBucketVersions"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": f"{document_prefix}*"}},
+        ),
+        iam.PolicyStatement(
+            sid="DeleteObjectVersions",
+            actions=["s3:DeleteObjectVersion"],
+            resources=[bucket.arn_for_objects(f"{document_prefix}*")],
+        ),
+    ]
 
 
 class DocumentStore(Construct):

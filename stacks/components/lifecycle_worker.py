@@ -21,6 +21,7 @@ from constructs import Construct
 from folio.lifecycle import lifecycle_filter_patterns
 from stacks import nag
 from stacks.components.api_function import ApiFunction
+from stacks.components.document_store import delete_every_version
 
 LIFECYCLE_WORKER_HANDLER = "folio.handlers.lifecycle_worker.handler"
 
@@ -110,17 +111,7 @@ class LifecycleWorker(Construct):
                 actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
                 resources=[table_key.key_arn],
             ),
-            iam.PolicyStatement(
-                sid="FindObjectVersions",
-                actions=["s3:ListBucketVersions"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": f"{document_prefix}*"}},
-            ),
-            iam.PolicyStatement(
-                sid="DeleteObjectVersions",
-                actions=["s3:DeleteObjectVersion"],
-                resources=[bucket.arn_for_objects(f"{document_prefix}*")],
-            ),
+            *delete_every_version(bucket, document_prefix),
             iam.PolicyStatement(
                 sid="DescribeFailedBatches", actions=["sqs:SendMessage"], resources=[self.failures.queue_arn]
             ),

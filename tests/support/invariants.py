@@ -136,3 +136,14 @@ def bucket_violations(s3: Any, bucket: str, prefix: str, dynamodb: Any, table: s
         for entry in page.get("Contents", [])
     ]
     return objects_without_documents(object_keys, documents, prefix)
+
+
+def object_versions(s3: Any, bucket: str, key: str) -> list[str]:
+    """Every version and delete marker of exactly `key`, as "Versions:<id>" / "DeleteMarkers:<id>"."""
+    listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
+    return [
+        f"{kind}:{entry['VersionId']}"
+        for kind in ("Versions", "DeleteMarkers")
+        for entry in listed.get(kind, [])
+        if entry["Key"] == key
+    ]

@@ -33,7 +33,7 @@ def settle(bucket: str, key: str) -> str:
         return "ignored"
     parts = key[len(storage.prefix) :].split("/")
     if len(parts) != 2 or not all(parts):
-        storage.delete(key)
+        storage.delete_every_version(key)
         return "deleted:unknown-key"
     owner, doc_id = parts
     for _ in range(SETTLE_ATTEMPTS):
@@ -50,7 +50,7 @@ def settle_as_read(
     try:
         document = repository.get_document(owner, doc_id)
     except NotFound:
-        storage.delete(key)
+        storage.delete_every_version(key)
         return "deleted:no-document"
     if not awaiting_upload(document):
         return "unchanged"
@@ -63,7 +63,7 @@ def settle_as_read(
         # PENDING document that holds quota.
         if not repository.reject_upload(document):
             return None
-        storage.delete(key)
+        storage.delete_every_version(key)
         return "deleted:mismatch"
     if not repository.mark_available(document):
         return None
