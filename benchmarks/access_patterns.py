@@ -3,7 +3,7 @@
 Starts DynamoDB Local (tests/integration/engines.py) on loopback, creates the documents table from
 folio.keys, seeds realistic data through the real `DocumentRepository` (several users, tagged documents
 of mixed types, uploads made available, a few trashed, some shared), then runs each access pattern of
-docs/data-model.md once with the repository's `RequestLog` cleared first. Per pattern it reports the
+docs/data-model.md once, counting from outside what the repository's client sends. Per pattern it reports the
 requests made per operation, the Scans (target 0), the capacity DynamoDB Local reports
 (ReturnConsumedCapacity), the sizes of the items involved, and the minimum DynamoDB's rules allow for
 those items (`minimum_capacity`):
@@ -47,7 +47,7 @@ from boto3.dynamodb.types import TypeSerializer  # noqa: E402
 
 from folio import keys  # noqa: E402
 from folio.ids import new_id  # noqa: E402
-from folio.repository import DocumentRepository, RequestLog, doc_type_of, now_iso  # noqa: E402
+from folio.repository import DocumentRepository, doc_type_of, now_iso  # noqa: E402
 from folio.service import DEFAULT_LIMIT  # noqa: E402
 from tests.integration.engines import (  # noqa: E402
     DynamoDBLocal,
@@ -56,6 +56,7 @@ from tests.integration.engines import (  # noqa: E402
     find_dynamodb_local_jar,
     java_available,
 )
+from tests.support.dynamodb_requests import capacity_units  # noqa: E402
 
 __all__ = ["EngineError", "measure_access_patterns"]
 
@@ -182,8 +183,8 @@ def written_keys(operation: str, request: dict[str, Any]) -> list[dict[str, Any]
 
 class RecordingClient:
     """A boto3 DynamoDB client that keeps every request, its response and, for writes, the items before
-    and after. It asks for INDEXES instead of TOTAL consumed capacity: the same total, split by table and
-    index. The snapshots are read through the bare client, so the repository's RequestLog never sees them."""
+    and after. It asks for consumed capacity split by table and index (INDEXES) on the repository's
+    behalf: the runtime asks for none. The snapshots are read through the bare client and not recorded."""
 
     def __init__(self, client: Any, table: str) -> None:
         self.client = client
@@ -201,7 +202,7 @@ class RecordingClient:
         method = getattr(self.client, operation)
 
         def call(**request: Any) -> dict[str, Any]:
-            if request.get("ReturnConsumedCapacity") == "TOTAL":
+            if operation in READ_OPERATIONS | WRITE_OPERATIONS:
                 request["ReturnConsumedCapacity"] = "INDEXES"
             targets = written_keys(operation, request) if self.snapshots else []
             before = [self._stored(k) for k in targets]
@@ -438,16 +439,15 @@ def rounded(parts: Units) -> dict[str, float]:
 def measure_pattern(
     name: str, run: Callable[[], Any], repository: DocumentRepository, client: RecordingClient, *, engine_dedupes: bool
 ) -> dict[str, Any]:
-    repository.log.clear()
     client.calls.clear()
     client.snapshots = True
     try:
         run()
     finally:
         client.snapshots = False
-    operations = Counter(operation for operation, _ in repository.log.requests)
-    consumed_read = sum(u for op, u in repository.log.requests if op in READ_OPERATIONS)
-    consumed_write = sum(u for op, u in repository.log.requests if op in WRITE_OPERATIONS)
+    operations = Counter(call.operation for call in client.calls)
+    consumed_read = sum(capacity_units(c.response) for c in client.calls if c.operation in READ_OPERATIONS)
+    consumed_write = sum(capacity_units(c.response) for c in client.calls if c.operation in WRITE_OPERATIONS)
     consumed: Units = defaultdict(float)
     minimum = Minimum()
     for call in client.calls:
@@ -475,7 +475,7 @@ def measure_pattern(
             if got != expected:
                 notes.append(f"{part}: DynamoDB Local reports {got}, the minimum is {expected}")
     if round(sum(consumed.values()), 2) != consumed_total:
-        notes.append("the RequestLog total and the per-index breakdown disagree")
+        notes.append("the reported total and the per-index breakdown disagree")
     if name == "AP8":
         notes.append(
             f"each of the {keys.RECENT_SHARD_COUNT} shard queries reads up to a page and rounds up to 4 KB on its own, "
@@ -508,7 +508,7 @@ def measure(endpoint: str) -> dict[str, Any]:
     engine_dedupes = engine_counts_equal_items_once(bare)
     create_documents_table(bare, TABLE)
     client = RecordingClient(bare, TABLE)
-    repository = DocumentRepository(client, TABLE, RequestLog())
+    repository = DocumentRepository(client, TABLE)
     rng = random.Random(SEED)  # noqa: S311 - reproducible test data, not secrets
     started = time.perf_counter()
     data = seed(repository, rng)

@@ -1,15 +1,15 @@
 """The DynamoDB adapter: every access pattern of docs/data-model.md, and nothing else.
 
-Only this module talks to the table, and only through folio.keys builders. Every
-request asks for ReturnConsumedCapacity so `RequestLog` can count requests and capacity
-(the benchmark compares them with the theoretical minimum). No method scans.
+Only this module talks to the table, and only through folio.keys builders. It keeps no
+per-call state: the tests and the benchmark count requests and capacity from outside,
+with botocore event hooks. No method scans.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,23 +79,6 @@ def awaiting_upload(document: dict[str, Any]) -> bool:
     )
 
 
-@dataclass
-class RequestLog:
-    """Requests made and capacity consumed, per DynamoDB operation."""
-
-    requests: list[tuple[str, float]] = field(default_factory=list)
-
-    def record(self, operation: str, response: dict[str, Any]) -> None:
-        consumed = response.get("ConsumedCapacity")
-        units = sum(c.get("CapacityUnits", 0.0) for c in consumed) if isinstance(consumed, list) else 0.0
-        if isinstance(consumed, dict):
-            units = consumed.get("CapacityUnits", 0.0)
-        self.requests.append((operation, float(units)))
-
-    def clear(self) -> None:
-        self.requests.clear()
-
-
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
@@ -110,20 +93,21 @@ LISTING = (
 class DocumentRepository:
     """Documents, tag links, shares and usage in the single table."""
 
-    def __init__(self, client: Any, table_name: str, log: RequestLog | None = None) -> None:
+    def __init__(self, client: Any, table_name: str) -> None:
+        # Cached per container and shared by every request: it must hold no per-call state
+        # (tests/unit/test_repository_state.py). Tests and the benchmark count requests and
+        # capacity from outside, with botocore event hooks (tests/support/dynamodb_requests.py).
         self.client = client
         self.table = table_name
-        self.log = log or RequestLog()
 
     # -- plumbing ---------------------------------------------------------------------
     def _call(self, operation: str, **request: Any) -> dict[str, Any]:
         try:
-            response: dict[str, Any] = getattr(self.client, operation)(ReturnConsumedCapacity="TOTAL", **request)
+            response: dict[str, Any] = getattr(self.client, operation)(**request)
         except ClientError as error:
             if error.response["Error"]["Code"] in THROTTLING_ERRORS:
                 raise Throttled("too many requests right now; try again shortly") from error
             raise
-        self.log.record(operation, response)
         return response
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str]:

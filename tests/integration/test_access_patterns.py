@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from folio import keys
 from folio.errors import InvalidCursor, NotFound, PreconditionFailed, QuotaExceeded
-from folio.repository import AVAILABLE, DocumentRepository, RequestLog, doc_type_of, now_iso
+from folio.repository import AVAILABLE, DocumentRepository, doc_type_of, now_iso
 from tests.integration.conftest import TABLE, Engines, new_user
+from tests.support.dynamodb_requests import DynamoDBRequests
 
 
 @pytest.fixture
-def repo(engines: Engines) -> DocumentRepository:
-    return DocumentRepository(engines.dynamodb, TABLE, RequestLog())
+def sent(engines: Engines) -> Iterator[DynamoDBRequests]:
+    """What the repository below sends, counted from outside (a hook on its own client)."""
+    recorder = DynamoDBRequests(boto3.client("dynamodb"))
+    yield recorder
+    recorder.detach()
+
+
+@pytest.fixture
+def repo(sent: DynamoDBRequests) -> DocumentRepository:
+    return DocumentRepository(sent.client, TABLE)
 
 
 def document(
@@ -32,17 +43,15 @@ def create(repo: DocumentRepository, owner: str, doc_id: str, **kwargs: Any) -> 
     return repo.create_document(document(owner, doc_id, **kwargs), max_documents=100, max_bytes=10_000)
 
 
-def operations(repo: DocumentRepository) -> list[str]:
-    return [operation for operation, _ in repo.log.requests]
-
-
-def test_ap1_creates_document_links_and_reservation_in_one_transaction(repo: DocumentRepository) -> None:
+def test_ap1_creates_document_links_and_reservation_in_one_transaction(
+    repo: DocumentRepository, sent: DynamoDBRequests
+) -> None:
     owner = new_user()
-    repo.log.clear()
+    sent.clear()
 
     create(repo, owner, "01A", size=300, tags=("tax", "2026"))
 
-    assert operations(repo) == ["transact_write_items"]
+    assert sent.operations == ["transact_write_items"]
     assert repo.usage(owner) == {"documents": 1, "bytes": 300}
     assert [i["docId"] for i in repo.list_by_tag(owner, "tax", 10).items] == ["01A"]
 
@@ -68,65 +77,67 @@ def test_ap1_document_count_quota(repo: DocumentRepository) -> None:
         repo.create_document(document(owner, "01B"), max_documents=1, max_bytes=10_000)
 
 
-def test_ap2_get_is_one_request_and_404_for_others(repo: DocumentRepository) -> None:
+def test_ap2_get_is_one_request_and_404_for_others(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
     owner, other = new_user(), new_user()
     create(repo, owner, "01A")
-    repo.log.clear()
+    sent.clear()
 
     assert repo.get_document(owner, "01A")["docId"] == "01A"
-    assert operations(repo) == ["get_item"]
+    assert sent.operations == ["get_item"]
     with pytest.raises(NotFound):
         repo.get_document(other, "01A")
 
 
-def test_ap3_newest_first_and_paginated_with_one_query_per_page(repo: DocumentRepository) -> None:
+def test_ap3_newest_first_and_paginated_with_one_query_per_page(
+    repo: DocumentRepository, sent: DynamoDBRequests
+) -> None:
     owner = new_user()
     for doc_id in ("01A", "01B", "01C", "01D", "01E"):
         create(repo, owner, doc_id)
-    repo.log.clear()
+    sent.clear()
 
     first = repo.list_documents(owner, 2)
     second = repo.list_documents(owner, 2, first.last_key)
     third = repo.list_documents(owner, 2, second.last_key)
 
     assert [i["docId"] for i in first.items + second.items + third.items] == ["01E", "01D", "01C", "01B", "01A"]
-    assert operations(repo) == ["query", "query", "query"]
+    assert sent.operations == ["query", "query", "query"]
 
 
-def test_a_start_key_from_another_partition_is_refused(repo: DocumentRepository) -> None:
+def test_a_start_key_from_another_partition_is_refused(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
     owner, other = new_user(), new_user()
     create(repo, other, "01A")
     create(repo, other, "01B")
     foreign = repo.list_documents(other, 1).last_key
-    repo.log.clear()
+    sent.clear()
 
     with pytest.raises(InvalidCursor):
         repo.list_documents(owner, 1, foreign)
-    assert operations(repo) == []  # refused before reading anything
+    assert sent.operations == []  # refused before reading anything
 
 
-def test_ap5_by_type_newest_update_first(repo: DocumentRepository) -> None:
+def test_ap5_by_type_newest_update_first(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
     owner = new_user()
     create(repo, owner, "01A", content_type="image/png")
     create(repo, owner, "01B", content_type="application/pdf")
     create(repo, owner, "01C", content_type="image/jpeg")
-    repo.log.clear()
+    sent.clear()
 
     images = repo.list_by_type(owner, "image", 10).items
 
     assert [i["docId"] for i in images] == ["01C", "01A"]
-    assert operations(repo) == ["query"]
+    assert sent.operations == ["query"]
 
 
-def test_ap9_update_with_version_keeps_tag_links_in_step(repo: DocumentRepository) -> None:
+def test_ap9_update_with_version_keeps_tag_links_in_step(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
     owner = new_user()
     create(repo, owner, "01A", tags=("old", "keep"))
     current = repo.get_document(owner, "01A")
-    repo.log.clear()
+    sent.clear()
 
     updated = repo.update_document(current, expected_version=1, name="renamed.pdf", tags=["keep", "new"])
 
-    assert operations(repo) == ["transact_write_items"]
+    assert sent.operations == ["transact_write_items"]
     assert updated["version"] == 2
     assert repo.list_by_tag(owner, "old", 10).items == []
     assert [i["name"] for i in repo.list_by_tag(owner, "new", 10).items] == ["renamed.pdf"]
@@ -135,11 +146,11 @@ def test_ap9_update_with_version_keeps_tag_links_in_step(repo: DocumentRepositor
         repo.update_document(current, expected_version=1, name="again.pdf", tags=None)
 
 
-def test_ap7_trash_is_sparse_restore_and_purge(repo: DocumentRepository) -> None:
+def test_ap7_trash_is_sparse_restore_and_purge(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
     owner = new_user()
     create(repo, owner, "01A", size=10, tags=("t",))
     create(repo, owner, "01B", size=20)
-    repo.log.clear()
+    sent.clear()
 
     assert repo.list_trash(owner, 10).items == []
     trashed = repo.trash(repo.get_document(owner, "01A"))
@@ -158,33 +169,35 @@ def test_ap7_trash_is_sparse_restore_and_purge(repo: DocumentRepository) -> None
         repo.get_document(owner, "01A")
 
 
-def test_ap6_shared_with_me_and_lookup_by_document(repo: DocumentRepository) -> None:
+def test_ap6_shared_with_me_and_lookup_by_document(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
     owner, grantee = new_user(), new_user()
     create(repo, owner, "01A")
     assert repo.mark_available(repo.get_document(owner, "01A"))
     repo.put_share(repo.get_document(owner, "01A"), grantee)
-    repo.log.clear()
+    sent.clear()
 
     shared = repo.list_shared_with(grantee, 10).items
     found = repo.find_share(grantee, "01A")
 
     assert [(s["docId"], s["owner"]) for s in shared] == [("01A", owner)]
     assert found is not None and found["owner"] == owner
-    assert operations(repo) == ["query", "query"]
+    assert sent.operations == ["query", "query"]
     assert repo.list_shared_with(owner, 10).items == []
 
 
-def test_ap8_recent_uploads_one_query_per_shard_merged_newest_first(repo: DocumentRepository) -> None:
+def test_ap8_recent_uploads_one_query_per_shard_merged_newest_first(
+    repo: DocumentRepository, sent: DynamoDBRequests
+) -> None:
     owners = [new_user() for _ in range(3)]
     ids = [f"09ZZ{n:02d}" for n in range(12)]
     for n, doc_id in enumerate(ids):
         create(repo, owners[n % 3], doc_id)
         repo.mark_available(repo.get_document(owners[n % 3], doc_id))
-    repo.log.clear()
+    sent.clear()
 
     recent = repo.recent_uploads(50)
 
-    assert operations(repo) == ["query"] * keys.RECENT_SHARD_COUNT
+    assert sent.operations == ["query"] * keys.RECENT_SHARD_COUNT
     ours = [i["docId"] for i in recent if i["docId"] in ids]
     assert ours == sorted(ids, reverse=True)
     created = [(i["createdAt"], i["docId"]) for i in recent]
@@ -201,7 +214,7 @@ def test_mark_available_is_conditional_on_pending(repo: DocumentRepository) -> N
     assert repo.mark_available(repo.get_document(owner, "01A")) is False
 
 
-def test_no_request_path_scans(repo: DocumentRepository) -> None:
+def test_no_request_path_scans(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
     owner = new_user()
     create(repo, owner, "01A", tags=("t",))
     repo.list_documents(owner, 5)
@@ -211,5 +224,5 @@ def test_no_request_path_scans(repo: DocumentRepository) -> None:
     repo.list_shared_with(owner, 5)
     repo.recent_uploads(5)
 
-    assert "scan" not in operations(repo)
-    assert set(operations(repo)) <= {"query", "get_item", "transact_write_items", "delete_item"}
+    assert "scan" not in sent.operations
+    assert set(sent.operations) <= {"query", "get_item", "transact_write_items", "delete_item"}
