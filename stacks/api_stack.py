@@ -30,7 +30,7 @@ from folio.contracts import FunctionGroup
 from stacks import nag
 from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
-from stacks.components.api_function import ApiFunction
+from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT, ApiFunction, FunctionRuntime
 from stacks.components.document_store import delete_every_version
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
@@ -244,6 +244,18 @@ class ApiStack(cdk.Stack):
             dead_letter_queue=self.dead_letters,
             dead_letter_key=self.key,
         )
+        runtime = FunctionRuntime(
+            code=code,
+            layers=(layer,),
+            memory_mb=lambda_memory_mb,
+            environment=environment,
+            log_key=self.key,
+            log_retention=LOG_RETENTION,
+            reserved_concurrency=function_concurrency,
+            vpc=vpc,
+            security_group=functions_security_group,
+            baseline_policy=baseline.policy,
+        )
         self.functions: dict[FunctionGroup, ApiFunction] = {}
         for group, statements in permissions.items():
             self.functions[group] = ApiFunction(
@@ -251,19 +263,10 @@ class ApiStack(cdk.Stack):
                 f"{group.value.capitalize()}Function",
                 handler=_HANDLERS[group],
                 description=f"Folio API: {group.value} routes",
-                code=code,
-                layers=[layer],
-                memory_mb=lambda_memory_mb,
-                timeout=cdk.Duration.seconds(10),
-                environment=environment,
+                timeout=API_TIMEOUT,
                 statements=statements,
-                log_key=self.key,
-                log_retention=LOG_RETENTION,
-                reserved_concurrency=function_concurrency,
                 dead_letter_queue=self.dead_letters,
-                vpc=vpc,
-                security_group=functions_security_group,
-                baseline_policy=baseline.policy,
+                runtime=runtime,
             )
             if group in (FunctionGroup.CREATE, FunctionGroup.DOWNLOAD):
                 nag.acknowledge(self.functions[group].policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
@@ -273,11 +276,7 @@ class ApiStack(cdk.Stack):
             "UploadWorker",
             handler=UPLOAD_WORKER_HANDLER,
             description="Folio: check an uploaded object against its document and settle it",
-            code=code,
-            layers=[layer],
-            memory_mb=lambda_memory_mb,
-            timeout=cdk.Duration.seconds(30),
-            environment=environment,
+            timeout=WORKER_TIMEOUT,
             statements=[
                 iam.PolicyStatement(
                     # Read the document; accept it (Update it, Put its tag links) or reject it
@@ -292,13 +291,8 @@ class ApiStack(cdk.Stack):
                 *delete_every_version(bucket, document_prefix),
                 use_table_key,
             ],
-            log_key=self.key,
-            log_retention=LOG_RETENTION,
-            reserved_concurrency=function_concurrency,
             dead_letter_queue=self.dead_letters,
-            vpc=vpc,
-            security_group=functions_security_group,
-            baseline_policy=baseline.policy,
+            runtime=runtime,
         )
         self.lifecycle_worker = LifecycleWorker(
             self,
@@ -309,15 +303,7 @@ class ApiStack(cdk.Stack):
             bucket=bucket,
             document_prefix=document_prefix,
             key=self.key,
-            code=code,
-            layers=[layer],
-            memory_mb=lambda_memory_mb,
-            environment=environment,
-            log_retention=LOG_RETENTION,
-            reserved_concurrency=function_concurrency,
-            vpc=vpc,
-            security_group=functions_security_group,
-            baseline_policy=baseline.policy,
+            runtime=runtime,
             alarm_topic=self.alarm_topic,
         )
         worker = self.upload_worker.function

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -17,6 +18,28 @@ from stacks.components.function_baseline import FUNCTION_SUBNETS
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
+# A route makes a few DynamoDB and S3 calls; API Gateway gives up on an integration at 29 s.
+API_TIMEOUT = cdk.Duration.seconds(10)
+# A worker settles one upload, or a batch of up to 25 removals, a few calls each.
+WORKER_TIMEOUT = cdk.Duration.seconds(30)
+
+
+@dataclass(frozen=True)
+class FunctionRuntime:
+    """What every Folio function of a stack shares, whatever it does: the code asset and
+    layers, size, environment, the key of its logs and environment, log retention,
+    reserved concurrency, its place in the VPC, and the stack's FunctionBaselinePolicy."""
+
+    code: lambda_.Code
+    layers: Sequence[lambda_.ILayerVersion]
+    memory_mb: int
+    environment: Mapping[str, str]
+    log_key: kms.IKey  # also encrypts the environment variables
+    log_retention: logs.RetentionDays
+    reserved_concurrency: int
+    vpc: ec2.IVpc
+    security_group: ec2.ISecurityGroup
+    baseline_policy: iam.IManagedPolicy
 
 
 class ApiFunction(Construct):
@@ -36,26 +59,17 @@ class ApiFunction(Construct):
         *,
         handler: str,
         description: str,
-        code: lambda_.Code,
-        layers: Sequence[lambda_.ILayerVersion],
-        memory_mb: int,
         timeout: cdk.Duration,
-        environment: Mapping[str, str],
         statements: Sequence[iam.PolicyStatement],
-        log_key: kms.IKey,  # also encrypts the environment variables
-        log_retention: logs.RetentionDays,
-        reserved_concurrency: int,
         dead_letter_queue: sqs.IQueue,
-        vpc: ec2.IVpc,
-        security_group: ec2.ISecurityGroup,
-        baseline_policy: iam.IManagedPolicy,  # what every function may do (FunctionBaselinePolicy)
+        runtime: FunctionRuntime,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=log_retention,
-            encryption_key=log_key,
+            retention=runtime.log_retention,
+            encryption_key=runtime.log_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         self.role = iam.Role(
@@ -78,7 +92,7 @@ class ApiFunction(Construct):
             ],
         )
         self.role.add_managed_policy(self.policy)
-        self.role.add_managed_policy(baseline_policy)
+        self.role.add_managed_policy(runtime.baseline_policy)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -86,20 +100,20 @@ class ApiFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=handler,
-            code=code,
-            layers=list(layers),
-            memory_size=memory_mb,
+            code=runtime.code,
+            layers=list(runtime.layers),
+            memory_size=runtime.memory_mb,
             timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
             role=self.role.without_policy_updates(),
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            environment={"POWERTOOLS_SERVICE_NAME": "folio", **environment},
-            reserved_concurrent_executions=reserved_concurrency,
-            environment_encryption=log_key,
+            environment={"POWERTOOLS_SERVICE_NAME": "folio", **runtime.environment},
+            reserved_concurrent_executions=runtime.reserved_concurrency,
+            environment_encryption=runtime.log_key,
             dead_letter_queue_enabled=True,
             dead_letter_queue=dead_letter_queue,
-            vpc=vpc,
+            vpc=runtime.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=FUNCTION_SUBNETS),
-            security_groups=[security_group],
+            security_groups=[runtime.security_group],
         )

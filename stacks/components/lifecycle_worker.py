@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -20,7 +16,7 @@ from constructs import Construct
 
 from folio.lifecycle import lifecycle_filter_patterns
 from stacks import nag
-from stacks.components.api_function import ApiFunction
+from stacks.components.api_function import WORKER_TIMEOUT, ApiFunction, FunctionRuntime
 from stacks.components.document_store import delete_every_version
 
 LIFECYCLE_WORKER_HANDLER = "folio.handlers.lifecycle_worker.handler"
@@ -72,16 +68,8 @@ class LifecycleWorker(Construct):
         table_key: kms.IKey,
         bucket: s3.IBucket,  # imported by name, so its name is a plain string
         document_prefix: str,
-        key: kms.IKey,  # encrypts the failure queue, the logs and the environment
-        code: lambda_.Code,
-        layers: Sequence[lambda_.ILayerVersion],
-        memory_mb: int,
-        environment: Mapping[str, str],
-        log_retention: logs.RetentionDays,
-        reserved_concurrency: int,
-        vpc: ec2.IVpc,
-        security_group: ec2.ISecurityGroup,
-        baseline_policy: iam.IManagedPolicy,
+        key: kms.IKey,  # encrypts the failure queue
+        runtime: FunctionRuntime,  # the stack's functions' code, size, logs, VPC and baseline policy
         alarm_topic: sns.ITopic,  # told when the failure queue fills and when it is empty again
     ) -> None:
         super().__init__(scope, construct_id)
@@ -124,19 +112,10 @@ class LifecycleWorker(Construct):
             "Function",
             handler=LIFECYCLE_WORKER_HANDLER,
             description="Folio: delete what a removed document owned (object versions, tag links, shares, quota)",
-            code=code,
-            layers=layers,
-            memory_mb=memory_mb,
-            timeout=cdk.Duration.seconds(30),  # a batch of 25 removals, a few calls each
-            environment=environment,
+            timeout=WORKER_TIMEOUT,
             statements=statements,
-            log_key=key,
-            log_retention=log_retention,
-            reserved_concurrency=reserved_concurrency,
             dead_letter_queue=self.failures,
-            vpc=vpc,
-            security_group=security_group,
-            baseline_policy=baseline_policy,
+            runtime=runtime,
         )
         function = self.worker.function
         nag.acknowledge(self.worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket.bucket_name)

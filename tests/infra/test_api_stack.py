@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from folio.contracts import BODY_SCHEMAS, ROUTES, FunctionGroup
-from stacks.api_stack import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION
+from stacks.api_stack import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION, UPLOAD_WORKER_HANDLER
+from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT
+from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
 from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, synthesize
 
 
@@ -232,7 +234,9 @@ def test_every_function_is_python314_arm64_traced_with_explicit_memory_timeout_a
         assert properties["Architectures"] == ["arm64"], logical_id
         assert properties["TracingConfig"] == {"Mode": "Active"}, logical_id
         assert properties["MemorySize"] == synth.config.sizing.lambda_memory_mb, logical_id
-        assert 1 <= properties["Timeout"] <= 30, logical_id
+        worker = properties["Handler"] in (UPLOAD_WORKER_HANDLER, LIFECYCLE_WORKER_HANDLER)
+        expected = (WORKER_TIMEOUT if worker else API_TIMEOUT).to_seconds()
+        assert properties["Timeout"] == expected, logical_id
         assert properties["ReservedConcurrentExecutions"] == synth.config.sizing.function_concurrency
         assert "KmsKeyArn" in properties, logical_id
         assert "TargetArn" in properties["DeadLetterConfig"], logical_id

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from folio.lifecycle import lifecycle_filter_patterns
+from stacks.components.lifecycle_worker import BATCH_SIZE
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized
 
 HANDLER = "folio.handlers.lifecycle_worker.handler"
@@ -93,7 +94,7 @@ def test_the_worker_reads_the_home_regions_table_stream(synth: Synthesized) -> N
         "Data": {"Fn::GetAtt": [documents_table(synth), "StreamArn"]}
     }
     assert properties["StartingPosition"] == "TRIM_HORIZON"
-    assert 1 <= properties["BatchSize"] <= 100
+    assert properties["BatchSize"] == BATCH_SIZE
 
 
 def test_the_mapping_passes_on_only_what_the_worker_acts_on(synth: Synthesized) -> None:
