@@ -1,0 +1,87 @@
+"""The DAX client (`amazondax`) as a Lambda layer, built with pip on this machine (no Docker).
+
+A layer, not part of the shared code asset, so that only the functions that read through
+DAX carry it, and a client upgrade does not change every function's code. The client is a
+source distribution only: pip first builds its pure-Python wheel with the synth's pinned
+setuptools (no build isolation, which would fetch the newest setuptools, which can no longer
+run its setup.py), then installs that wheel and its pinned dependencies for the functions'
+platform. botocore is left out: the client uses the runtime's (bundled, it would be 17 MB).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from stacks.components.api_function import ARCHITECTURE, RUNTIME
+
+# The one list of the client's pins, also installed by requirements-dev.txt for the tests.
+DAX_CLIENT_SOURCE = Path(__file__).resolve().parent.parent.parent / "layers" / "dax-client"
+DAX_CLIENT_REQUIREMENTS = DAX_CLIENT_SOURCE / "requirements.txt"
+# What pip installs for: the functions' runtime and architecture (stacks/components/api_function.py).
+TARGET_PLATFORM = "manylinux2014_aarch64"
+TARGET_PYTHON = "3.14"
+SOURCE_ONLY_DISTRIBUTION = "amazon-dax-client"
+
+
+def pinned_requirements() -> list[str]:
+    lines = DAX_CLIENT_REQUIREMENTS.read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def build_layer_content(output_dir: Path) -> None:
+    """Install the pinned client for Lambda into `output_dir/python` (a layer's layout)."""
+    requirements = pinned_requirements()
+    source_only = [r for r in requirements if r.startswith(f"{SOURCE_ONLY_DISTRIBUTION}==")]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    with tempfile.TemporaryDirectory(prefix="folio-wheelhouse-") as wheelhouse:
+        subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheelhouse, *source_only], check=True)
+        subprocess.run(
+            [
+                *pip, "install", "--no-compile", "--no-deps", "--only-binary=:all:",
+                "--platform", TARGET_PLATFORM, "--implementation", "cp", "--python-version", TARGET_PYTHON,
+                "--find-links", wheelhouse, "--target", str(output_dir / "python"), *requirements,
+            ],
+            check=True,
+        )  # fmt: skip
+    # antlr4's command-line tool is not needed at run time.
+    shutil.rmtree(output_dir / "python" / "bin", ignore_errors=True)
+
+
+@jsii.implements(cdk.ILocalBundling)
+class _PipBundling:
+    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:
+        build_layer_content(Path(output_dir))
+        return True
+
+
+class DaxClientLayer(Construct):
+    """A python3.14/arm64 layer with the pinned DAX client and its pure-Python dependencies."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            description="amazon-dax-client for Folio's DAX readers (" + ", ".join(pinned_requirements()) + ")",
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            code=lambda_.Code.from_asset(
+                str(DAX_CLIENT_SOURCE),
+                # The source is the pin list, so the bundle is rebuilt exactly when a pin changes.
+                asset_hash_type=cdk.AssetHashType.SOURCE,
+                bundling=cdk.BundlingOptions(
+                    # Never pulled: the local bundling always succeeds or fails the synth.
+                    image=cdk.DockerImage.from_registry("folio/no-docker"),
+                    local=_PipBundling(),
+                ),
+            ),
+        )
