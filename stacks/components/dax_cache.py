@@ -150,6 +150,13 @@ class DaxCache(Construct):
             ],
         )
         self.role.add_managed_policy(self.policy)
+        node_zones = None
+        if sizing.nodes >= DAX_MULTI_AZ_NODES:
+            # The subnets' AZs as the stack lists them (from cdk.context.json), which is also
+            # how aws-cdk-lib knows the literal AZ names are intended (cfn-lint W3010).
+            node_zones = _node_zones(
+                sizing.nodes, [z for z in stack.availability_zones if z in selection.availability_zones]
+            )
         self.cluster = dax.CfnCluster(
             self,
             "Cluster",
@@ -164,13 +171,9 @@ class DaxCache(Construct):
             cluster_endpoint_encryption_type="TLS",
             notification_topic_arn=notification_topic.topic_arn,
             preferred_maintenance_window=MAINTENANCE_WINDOW,
-            # The subnets' AZs as the stack lists them (from cdk.context.json), which is also
-            # how aws-cdk-lib knows the literal AZ names are intended (cfn-lint W3010).
-            availability_zones=_node_zones(
-                sizing.nodes, [z for z in stack.availability_zones if z in selection.availability_zones]
-            ),
+            availability_zones=node_zones,
         )
-        if sizing.nodes < DAX_MULTI_AZ_NODES:
+        if node_zones is None:
             nag.acknowledge(self.cluster, nag.DAX_NODES_BY_CONFIG)
         # The role's permissions must be in place before DAX validates the role.
         self.cluster.node.add_dependency(self.policy)
@@ -195,10 +198,8 @@ class DaxCache(Construct):
         return iam.PolicyStatement(sid="ReadThroughDax", actions=sorted(actions), resources=[self.cluster_arn])
 
 
-def _node_zones(nodes: int, zones: Sequence[str]) -> list[str] | None:
-    """One AZ per node, round-robin, for a multi-AZ cluster; None lets DAX place a small one."""
-    if nodes < DAX_MULTI_AZ_NODES:
-        return None
+def _node_zones(nodes: int, zones: Sequence[str]) -> list[str]:
+    """One AZ per node, round-robin over at least three AZs."""
     distinct = list(dict.fromkeys(zones))
     if len(distinct) < DAX_MULTI_AZ_NODES:
         raise ValueError(
