@@ -1,7 +1,9 @@
-"""The stateless stack: the documents API, its functions, WAF, the upload and lifecycle workers.
+"""The stateless stack: the documents API, its functions, WAF, the upload and lifecycle workers,
+and the DAX cluster where `features.dax` is on.
 
-Nothing here stores user data; it can be replaced freely. It reaches the Data stack's
-table, bucket, keys and user pool through same-Region references.
+Nothing here stores user data (the DAX cluster only caches reads, for seconds); it can be
+replaced freely. It reaches the Data stack's table, bucket, keys and user pool through
+same-Region references.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class Features:
 
 @dataclass(frozen=True)
 class Sizing:
-    """How big the provisioned parts are."""
+    """How big the provisioned parts are, and how long DAX keeps what it caches."""
 
     dax_node_type: str
     dax_nodes: int
