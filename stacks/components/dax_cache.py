@@ -152,11 +152,13 @@ class DaxCache(Construct):
         self.role.add_managed_policy(self.policy)
         node_zones = None
         if sizing.nodes >= DAX_MULTI_AZ_NODES:
-            # The subnets' AZs as the stack lists them (from cdk.context.json), which is also
-            # how aws-cdk-lib knows the literal AZ names are intended (cfn-lint W3010).
-            node_zones = _node_zones(
-                sizing.nodes, [z for z in stack.availability_zones if z in selection.availability_zones]
-            )
+            # The subnets' AZs in the order the stack lists them (cdk.context.json); reading
+            # that list is also how aws-cdk-lib knows literal AZ names are intended (W3010).
+            listed = stack.availability_zones
+            unlisted = sorted(set(selection.availability_zones) - set(listed))
+            if unlisted:
+                raise ValueError(f"the DAX subnets are in AZs the stack does not list: {unlisted} (not in {listed})")
+            node_zones = _node_zones(sizing.nodes, [z for z in listed if z in selection.availability_zones])
         self.cluster = dax.CfnCluster(
             self,
             "Cluster",

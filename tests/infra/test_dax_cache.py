@@ -7,13 +7,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 
 from folio import keys
 from folio.contracts import FunctionGroup
 from folio.settings import DAX_ENDPOINT_VARIABLE
 from stacks.api_stack import _HANDLERS
-from stacks.components.dax_cache import MAINTENANCE_WINDOW, TLS_PORT
+from stacks.components.dax_cache import MAINTENANCE_WINDOW, TLS_PORT, CachedRead, DaxCache, DaxSizing
 from stacks.read_path import READS_THROUGH_DAX
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
 
@@ -262,3 +266,57 @@ def test_dax_events_go_to_the_encrypted_alarm_topic_which_dax_may_publish_to(wit
     [key_use] = [s for s in key_statements if "dax.amazonaws.com" in json.dumps(s.get("Principal"))]
     assert sorted(key_use["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert key_use["Condition"] == {"StringEquals": {"aws:SourceAccount": with_dax.config.account}}
+
+
+# -- the construct's own refusals ----------------------------------------------------------------
+
+
+def bare_cache(*, zones: int, nodes: int) -> DaxCache:
+    """A DaxCache in a stack of its own, in a VPC of `zones` AZs (of the three the context lists,
+    as Folio's cdk.context.json does)."""
+    listed = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    app = cdk.App(context={"availability-zones:account=123456789012:region=us-east-1": listed})
+    stack = cdk.Stack(app, "Cache", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=zones,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+    return DaxCache(
+        stack,
+        "Dax",
+        vpc=vpc,
+        client_security_group=ec2.SecurityGroup(stack, "Clients", vpc=vpc),
+        table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t",
+        table_key=kms.Key(stack, "Key"),
+        reads=[CachedRead("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/t")],
+        sizing=DaxSizing(node_type="dax.t3.small", nodes=nodes, record_ttl_ms=5_000, query_ttl_ms=5_000),
+        notification_topic=sns.Topic(stack, "Topic"),
+    )
+
+
+def test_a_multi_node_cluster_in_fewer_than_three_azs_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs subnets in 3 AZs, not 2"):
+        bare_cache(zones=2, nodes=3)
+
+
+def test_nodes_beyond_three_go_round_robin_over_the_azs() -> None:
+    cache = bare_cache(zones=3, nodes=5)
+
+    zones = cdk.Stack.of(cache).resolve(cache.cluster.availability_zones)
+    assert zones == ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1a", "us-east-1b"]
+
+
+def test_a_client_statement_takes_dax_actions_only() -> None:
+    cache = bare_cache(zones=2, nodes=1)
+
+    with pytest.raises(ValueError, match="dax: actions only"):
+        cache.read_statement(["dynamodb:GetItem"])
+    with pytest.raises(ValueError, match="dax: actions only"):
+        cache.read_statement([])
+    assert cache.read_statement(["dax:Query", "dax:GetItem"]).to_statement_json()["Action"] == [
+        "dax:GetItem",
+        "dax:Query",
+    ]
