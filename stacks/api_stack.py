@@ -1,11 +1,14 @@
-"""The stateless stack: the documents API, its functions, WAF, the upload and lifecycle workers.
+"""The stateless stack: the documents API, its functions, WAF, the upload and lifecycle workers,
+and the DAX cluster where `features.dax` is on.
 
-Nothing here stores user data; it can be replaced freely. It reaches the Data stack's
-table, bucket, keys and user pool through same-Region references.
+Nothing here stores user data (the DAX cluster only caches reads, for seconds); it can be
+replaced freely. It reaches the Data stack's table, bucket, keys and user pool through
+same-Region references.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +30,12 @@ from constructs import Construct
 
 from folio import keys
 from folio.contracts import FunctionGroup
+from folio.settings import DAX_ENDPOINT_VARIABLE
 from stacks import nag
 from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
 from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT, ApiFunction, FunctionRuntime
+from stacks.components.dax_cache import DAX_SERVICE, CachedRead, DaxCache, DaxSizing
 from stacks.components.document_store import delete_every_version
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
@@ -38,6 +43,7 @@ from stacks.components.function_baseline import FunctionBaselinePolicy
 from stacks.components.lifecycle_worker import LifecycleWorker
 from stacks.components.user_directory import ADMINS_GROUP
 from stacks.config import ApiSettings, DocumentSettings
+from stacks.read_path import READS_THROUGH_DAX
 
 # The runtime code: one asset for every function (entry points differ).
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda"
@@ -62,7 +68,8 @@ UPLOAD_WORKER_HANDLER = "folio.handlers.upload_worker.handler"
 class ApiStack(cdk.Stack):
     """Five API functions (one per permission group of folio.contracts), the REST API,
     its WAF, the upload worker fed by S3 "Object Created" events through EventBridge, the
-    lifecycle worker fed by the table's stream, and the topic its alarm notifies."""
+    lifecycle worker fed by the table's stream, the topic its alarm notifies, and (where
+    `dax` is given) the DAX cluster the reading functions of stacks/read_path.py use."""
 
     def __init__(
         self,
@@ -86,6 +93,7 @@ class ApiStack(cdk.Stack):
         vpc: ec2.IVpc,
         functions_security_group: ec2.ISecurityGroup,
         alarm_email: str,
+        dax: DaxSizing | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -97,7 +105,8 @@ class ApiStack(cdk.Stack):
             description="Folio: encrypts the API's logs, cursor secret and queues",
             for_log_groups=True,
             # EventBridge encrypts what it sends to the dead-letter queue with this key.
-            service_principals=["events.amazonaws.com"],
+            # DAX, where there is a cluster, the events it sends to the alarm topic.
+            service_principals=["events.amazonaws.com", *([DAX_SERVICE] if dax else [])],
             # ... and CloudWatch the notifications of the API's alarms to the alarm topic.
             for_alarm_notifications=True,
         ).key
@@ -221,6 +230,29 @@ class ApiStack(cdk.Stack):
                 use_table_key,
             ],
         }
+        self.dax_cache: DaxCache | None = None
+        reader_environment: dict[str, str] = {}
+        if dax is not None:
+            self.dax_cache = DaxCache(
+                self,
+                "Dax",
+                vpc=vpc,
+                client_security_group=functions_security_group,
+                table_arn=table_arn,
+                table_key=table_key,
+                reads=[
+                    CachedRead(read.dynamodb_action, index_arn(read.index) if read.index else table_arn)
+                    for reads in READS_THROUGH_DAX.values()
+                    for read in reads
+                ],
+                sizing=dax,
+                # The operators' topic: DAX's events (a node replaced, maintenance) reach the
+                # people its alarms reach, under the same key and TLS-only policy.
+                notification_topic=self.alarm_topic,
+            )
+            reader_environment[DAX_ENDPOINT_VARIABLE] = self.dax_cache.endpoint_url
+            for group, reads in READS_THROUGH_DAX.items():
+                permissions[group].append(self.dax_cache.read_statement(sorted({r.dax_action for r in reads})))
         # Failed asynchronous invocations of any function (the upload worker's events, a
         # console test, a future event source) wait here instead of being dropped.
         self.dead_letters = sqs.Queue(
@@ -256,6 +288,8 @@ class ApiStack(cdk.Stack):
             security_group=functions_security_group,
             baseline_policy=baseline.policy,
         )
+        # Only the functions that read through DAX learn where it is.
+        reader_runtime = dataclasses.replace(runtime, environment={**environment, **reader_environment})
         self.functions: dict[FunctionGroup, ApiFunction] = {}
         for group, statements in permissions.items():
             self.functions[group] = ApiFunction(
@@ -266,7 +300,7 @@ class ApiStack(cdk.Stack):
                 timeout=API_TIMEOUT,
                 statements=statements,
                 dead_letter_queue=self.dead_letters,
-                runtime=runtime,
+                runtime=reader_runtime if group in READS_THROUGH_DAX else runtime,
             )
             if group in (FunctionGroup.CREATE, FunctionGroup.DOWNLOAD):
                 nag.acknowledge(self.functions[group].policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)

@@ -27,6 +27,12 @@ TABLE_CLASSES = ("STANDARD", "STANDARD_INFREQUENT_ACCESS")
 MAX_REQUEST_UNITS_RANGE = (1, 40_000)
 DAX_NODE_RANGE = (1, 10)
 DAX_NODE_TYPES = ("dax.t3.small", "dax.t3.medium", "dax.r5.large", "dax.r5.xlarge", "dax.r5.2xlarge")
+# A primary and two read replicas: DAX's own minimum for a fault-tolerant cluster, spread over AZs.
+DAX_PROTECTED_MIN_NODES = 3
+# DAX item and query cache lifetimes. Writes bypass DAX (and replicated writes from other Regions
+# never reach it), so the TTL is the most stale a DAX reader can see. 0 would mean "never
+# expires" to DAX, and more than a minute is staleness no Folio read path accepts.
+DAX_TTL_MS_RANGE = (1, 60_000)
 SEARCH_INSTANCE_RANGE = (1, 10)
 LAMBDA_MEMORY_RANGE = (128, 10_240)
 FUNCTION_CONCURRENCY_RANGE = (1, 1_000)
@@ -91,10 +97,12 @@ class Features:
 
 @dataclass(frozen=True)
 class Sizing:
-    """How big the provisioned parts are."""
+    """How big the provisioned parts are, and how long DAX keeps what it caches."""
 
     dax_node_type: str
     dax_nodes: int
+    dax_record_ttl_ms: int  # DAX item cache (GetItem, BatchGetItem): the most stale an item read can be
+    dax_query_ttl_ms: int  # DAX query cache (Query): the most stale a listing can be
     search_instances: int
     lambda_memory_mb: int
     function_concurrency: int  # reserved concurrency of each function: a cost and blast-radius cap
@@ -183,8 +191,9 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "table_class": "STANDARD",
         "billing": {"max_read_request_units": 200, "max_write_request_units": 100},
         "features": {"dax": False, "search": False, "cdc": False, "waf": True, "identity_pool": False},
-        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "search_instances": 1,
-                   "lambda_memory_mb": 512, "function_concurrency": 5},
+        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "dax_record_ttl_ms": 5_000,
+                   "dax_query_ttl_ms": 5_000, "search_instances": 1, "lambda_memory_mb": 512,
+                   "function_concurrency": 5},
         "backup": {"daily_retention_days": 7, "weekly_retention_days": 35, "copy_region": "us-west-2"},
         "alarm_email": "folio-sandbox-alarms@example.com",
         "cors_origins": ["http://localhost:5173"],
@@ -205,8 +214,9 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "table_class": "STANDARD",
         "billing": {"max_read_request_units": 1_000, "max_write_request_units": 500},
         "features": {"dax": True, "search": True, "cdc": False, "waf": True, "identity_pool": True},
-        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "search_instances": 1,
-                   "lambda_memory_mb": 512, "function_concurrency": 20},
+        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "dax_record_ttl_ms": 5_000,
+                   "dax_query_ttl_ms": 5_000, "search_instances": 1, "lambda_memory_mb": 512,
+                   "function_concurrency": 20},
         "backup": {"daily_retention_days": 14, "weekly_retention_days": 60, "copy_region": "eu-central-1"},
         "alarm_email": "folio-dev-alarms@example.com",
         "cors_origins": ["https://dev.folio.example.com", "http://localhost:5173"],
@@ -228,8 +238,9 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "table_class": "STANDARD",
         "billing": {"max_read_request_units": 20_000, "max_write_request_units": 10_000},
         "features": {"dax": True, "search": True, "cdc": True, "waf": True, "identity_pool": True},
-        "sizing": {"dax_node_type": "dax.r5.large", "dax_nodes": 3, "search_instances": 3,
-                   "lambda_memory_mb": 1024, "function_concurrency": 200},
+        "sizing": {"dax_node_type": "dax.r5.large", "dax_nodes": 3, "dax_record_ttl_ms": 5_000,
+                   "dax_query_ttl_ms": 5_000, "search_instances": 3, "lambda_memory_mb": 1024,
+                   "function_concurrency": 200},
         "backup": {"daily_retention_days": 35, "weekly_retention_days": 365, "copy_region": "us-east-2"},
         "alarm_email": "folio-prod-alarms@example.com",
         "cors_origins": ["https://folio.example.com"],
@@ -408,6 +419,8 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
     sizing = Sizing(
         dax_node_type=s.choice("dax_node_type", DAX_NODE_TYPES),
         dax_nodes=s.integer("dax_nodes", DAX_NODE_RANGE),
+        dax_record_ttl_ms=s.integer("dax_record_ttl_ms", DAX_TTL_MS_RANGE),
+        dax_query_ttl_ms=s.integer("dax_query_ttl_ms", DAX_TTL_MS_RANGE),
         search_instances=s.integer("search_instances", SEARCH_INSTANCE_RANGE),
         lambda_memory_mb=s.integer("lambda_memory_mb", LAMBDA_MEMORY_RANGE),
         function_concurrency=s.integer("function_concurrency", FUNCTION_CONCURRENCY_RANGE),
@@ -435,6 +448,13 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
             )
 
     termination_protection = top.boolean("termination_protection")
+    if features.dax and termination_protection and sizing.dax_nodes < DAX_PROTECTED_MIN_NODES:
+        raise s.fail(
+            "dax_nodes",
+            sizing.dax_nodes,
+            f"at least {DAX_PROTECTED_MIN_NODES} in a termination-protected environment with features.dax "
+            "(a primary and two read replicas, which DAX spreads across the subnets' AZs)",
+        )
     vpc_cidr = top.matching("vpc_cidr", _CIDR_RE, "a private IPv4 CIDR from /16 to /22, e.g. 10.40.0.0/16")
 
     a = top.section("auth")

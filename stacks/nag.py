@@ -486,3 +486,14 @@ DOCUMENT_BUCKET_OBJECT_LOCK = Finding(
         "against overwrites and stack deletion."
     ),
 )
+
+DAX_NODES_BY_CONFIG = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.DAX.PR.2",
+    finding="dax_cluster_multi_az_check",
+    reason=(
+        "Only on a DAX cluster of fewer than 3 nodes, which the config allows only in an environment without "
+        "termination protection (dev: a cache of short TTLs that any read can bypass); stacks/config.py refuses "
+        "a protected one, and a cluster of 3 or more nodes names one AZ per node over three AZs."
+    ),
+)

@@ -19,8 +19,9 @@ from constructs import Construct
 from stacks import nag
 from stacks.components.encryption_key import EncryptionKey
 
-# Two AZs: enough for Lambda's high availability; interface endpoints cost per AZ.
-AVAILABILITY_ZONES = 2
+# Two AZs: enough for Lambda's high availability; interface endpoints cost per AZ. A DAX
+# cluster of three or more nodes needs a third (stacks/stage.py, network_availability_zones).
+DEFAULT_AVAILABILITY_ZONES = 2
 FLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 
 # What Folio's code calls through the gateway endpoints (and nothing else may pass).
@@ -39,7 +40,7 @@ S3_LISTING_ACTIONS = ["s3:ListBucketVersions"]
 
 
 class NetworkStack(cdk.Stack):
-    """VPC (isolated subnets in two AZs), gateway endpoints for DynamoDB and S3 scoped
+    """VPC (isolated subnets in two or three AZs), gateway endpoints for DynamoDB and S3 scoped
     to Folio's resources, interface endpoints for Secrets Manager and X-Ray, flow logs,
     and the security group every function uses."""
 
@@ -49,6 +50,7 @@ class NetworkStack(cdk.Stack):
         construct_id: str,
         *,
         cidr: str,
+        availability_zones: int = DEFAULT_AVAILABILITY_ZONES,
         table_arns: list[str],
         documents_bucket_arn: str,
         document_prefix: str,
@@ -59,7 +61,7 @@ class NetworkStack(cdk.Stack):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
-            max_azs=AVAILABILITY_ZONES,
+            max_azs=availability_zones,
             nat_gateways=0,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)

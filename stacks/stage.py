@@ -12,9 +12,10 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from stacks.api_stack import ApiStack
+from stacks.components.dax_cache import DAX_MULTI_AZ_NODES, DaxSizing
 from stacks.config import FolioConfig
 from stacks.data_stack import DataStack
-from stacks.network_stack import NetworkStack
+from stacks.network_stack import DEFAULT_AVAILABILITY_ZONES, NetworkStack
 from stacks.region_support_stack import RegionSupportStack
 
 
@@ -102,6 +103,7 @@ class FolioStage(cdk.Stage):
             env=home,
             description=f"Folio {name}: isolated VPC, endpoints scoped to Folio's table and bucket, flow logs",
             cidr=config.vpc_cidr,
+            availability_zones=network_availability_zones(config),
             table_arns=[
                 self.data.table.table_arn,
                 f"{self.data.table.table_arn}/index/*",
@@ -132,7 +134,29 @@ class FolioStage(cdk.Stage):
             vpc=self.network.vpc,
             functions_security_group=self.network.functions_security_group,
             alarm_email=config.alarm_email,
+            dax=dax_sizing(config),
         )
+
+
+def network_availability_zones(config: FolioConfig) -> int:
+    """Two AZs, or three where a DAX cluster of three or more nodes puts one in each (AWS
+    Control Tower CT.DAX.PR.2; the config requires three nodes in protected environments)."""
+    if config.features.dax and config.sizing.dax_nodes >= DAX_MULTI_AZ_NODES:
+        return DAX_MULTI_AZ_NODES
+    return DEFAULT_AVAILABILITY_ZONES
+
+
+def dax_sizing(config: FolioConfig) -> DaxSizing | None:
+    """The environment's DAX cluster, or None where `features.dax` is off."""
+    if not config.features.dax:
+        return None
+    sizing = config.sizing
+    return DaxSizing(
+        node_type=sizing.dax_node_type,
+        nodes=sizing.dax_nodes,
+        record_ttl_ms=sizing.dax_record_ttl_ms,
+        query_ttl_ms=sizing.dax_query_ttl_ms,
+    )
 
 
 def stage_id(config: FolioConfig) -> str:

@@ -6,6 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+# Set only on the functions that read through DAX: the cluster's "daxs://host:9111" URL.
+DAX_ENDPOINT_VARIABLE = "DAX_ENDPOINT"
+
 
 class SettingsError(RuntimeError):
     """A missing or malformed environment variable (a deployment bug, not a user error)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stacks.stage import network_availability_zones
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized
 
 
@@ -28,7 +29,7 @@ def test_no_route_to_the_internet(synth: Synthesized) -> None:
     assert resources(synth, "AWS::EC2::NatGateway") == {}
     for subnet in resources(synth, "AWS::EC2::Subnet").values():
         assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
-    assert len(resources(synth, "AWS::EC2::Subnet")) == 2
+    assert len(resources(synth, "AWS::EC2::Subnet")) == network_availability_zones(synth.config)
 
 
 def test_gateway_endpoints_admit_only_folio_resources_and_actions(synth: Synthesized) -> None:
@@ -100,5 +101,12 @@ def test_every_function_runs_in_the_isolated_subnets(synth: Synthesized) -> None
     assert functions
     for logical_id, function in functions.items():
         vpc_config = function["Properties"]["VpcConfig"]
-        assert len(vpc_config["SubnetIds"]) == 2, logical_id
+        assert len(vpc_config["SubnetIds"]) == network_availability_zones(synth.config), logical_id
         assert len(vpc_config["SecurityGroupIds"]) == 1, logical_id
+
+
+def test_three_azs_only_where_a_dax_cluster_of_three_or_more_nodes_needs_them(synth: Synthesized) -> None:
+    config = synth.config
+    zones = {s["Properties"]["AvailabilityZone"] for s in resources(synth, "AWS::EC2::Subnet").values()}
+
+    assert len(zones) == (3 if config.features.dax and config.sizing.dax_nodes >= 3 else 2)

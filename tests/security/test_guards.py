@@ -7,14 +7,22 @@ stops finding problems fails too.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_dax as dax
+from aws_cdk.assertions import Template
 
+from stacks.config import load_config
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
+
+WITHOUT_DAX = [e for e in ENVIRONMENT_NAMES if not load_config(e).features.dax]
+assert WITHOUT_DAX, "some environment must run without DAX, or its shape goes untested"
 
 # Types that hold something a user or operator cannot recreate.
 STATEFUL_TYPES = frozenset(
@@ -397,4 +405,316 @@ def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> Non
         "arn:aws:logs:us-east-1:123456789012:log-group:*",
         "arn:aws:logs:us-east-1:123456789012:log-group:API-Gateway-Execution-Logs_*",
         "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
+    ]
+
+
+# --- DAX: what no pack checks (TLS) and what Folio promises of the cluster ------------------
+
+# What the cluster role may do: the reads Folio sends through DAX, DescribeTable (DAX keeps the
+# table's metadata), and decrypting with the table key. No write; and no Scan, which no Folio
+# read path uses and which would read every user's items.
+DAX_ROLE_ACTIONS = frozenset(
+    {"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "kms:Decrypt"}
+)
+# What a reading function may send to the cluster.
+DAX_CLIENT_ACTIONS = frozenset({"dax:GetItem", "dax:BatchGetItem", "dax:Query"})
+DAX_TLS_PORT = 9111
+
+
+def dax_clusters(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {i: r for i, r in template.get("Resources", {}).items() if r["Type"] == "AWS::DAX::Cluster"}
+
+
+def dax_cluster_problems(resource: dict[str, Any]) -> list[str]:
+    """Both are fixed when the cluster is created: changing either later replaces the cluster."""
+    properties = resource["Properties"]
+    problems = []
+    if properties.get("SSESpecification", {}).get("SSEEnabled") is not True:
+        problems.append("server-side encryption is off")
+    if properties.get("ClusterEndpointEncryptionType") != "TLS":
+        problems.append("the endpoint does not require TLS")
+    return problems
+
+
+def dax_ingress_problems(template: dict[str, Any], cluster_id: str) -> list[str]:
+    """Every way into the cluster's security groups: only TCP 9111, only from the group the
+    template's functions run in."""
+    resources = template["Resources"]
+    function_groups = {
+        json.dumps(group)
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        for group in r["Properties"].get("VpcConfig", {}).get("SecurityGroupIds", [])
+    }
+    problems = []
+    for group_ref in resources[cluster_id]["Properties"].get("SecurityGroupIds", []):
+        group_id = group_ref["Fn::GetAtt"][0]
+        rules = [dict(r, source="inline") for r in resources[group_id]["Properties"].get("SecurityGroupIngress", [])]
+        rules += [
+            dict(r["Properties"], source=logical_id)
+            for logical_id, r in resources.items()
+            if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+            and r["Properties"]["GroupId"] in ({"Fn::GetAtt": [group_id, "GroupId"]}, {"Ref": group_id})
+        ]
+        if not rules:
+            problems.append(f"{group_id}: no ingress at all, so no function can reach the cluster")
+        for rule in rules:
+            where = f"{group_id} ({rule['source']})"
+            if (str(rule.get("IpProtocol")), rule.get("FromPort"), rule.get("ToPort")) != ("tcp", 9111, 9111):
+                problems.append(f"{where}: {rule.get('IpProtocol')} {rule.get('FromPort')}-{rule.get('ToPort')}")
+            if json.dumps(rule.get("SourceSecurityGroupId")) not in function_groups:
+                problems.append(f"{where}: admits {rule.get('SourceSecurityGroupId') or rule.get('CidrIp')}")
+    return problems
+
+
+def role_allow_statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """Every Allow statement of a role: inline, attached managed policies, and policies naming it."""
+    resources = template["Resources"]
+    role = resources[role_id]
+    found = list(identity_allow_statements(role))
+    attached = {arn["Ref"] for arn in role["Properties"].get("ManagedPolicyArns", []) if "Ref" in arn}
+    for logical_id, resource in resources.items():
+        if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            continue
+        if logical_id in attached or {"Ref": role_id} in resource["Properties"].get("Roles", []):
+            found += identity_allow_statements(resource)
+    return found
+
+
+def dax_role_problems(template: dict[str, Any], cluster_id: str) -> list[str]:
+    role_id = template["Resources"][cluster_id]["Properties"]["IAMRoleARN"]["Fn::GetAtt"][0]
+    problems = []
+    for statement in role_allow_statements(template, role_id):
+        actions = as_list(statement.get("Action", [])) + as_list(statement.get("NotAction", []))
+        problems += [f"may {a}" for a in actions if a not in DAX_ROLE_ACTIONS]
+        problems += [f"on {r}" for r in map(rendered, as_list(statement.get("Resource", []))) if "*" in r]
+        if "NotResource" in statement:
+            problems.append("uses NotResource")
+    return problems
+
+
+def dax_grants(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(function handler, or role id if no function uses the role; statement) for every Allow
+    statement of a role that names a `dax:` action."""
+    resources = template.get("Resources", {})
+    handler_of_role = {
+        r["Properties"]["Role"]["Fn::GetAtt"][0]: r["Properties"].get("Handler")
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    return [
+        (handler_of_role.get(role_id) or role_id, statement)
+        for role_id, role in resources.items()
+        if role["Type"] == "AWS::IAM::Role"
+        for statement in role_allow_statements(template, role_id)
+        if any(str(a).lower().startswith("dax:") for a in as_list(statement.get("Action", [])))
+    ]
+
+
+def dax_permission_problems(template: dict[str, Any], reader_handlers: set[str]) -> list[str]:
+    """Who may call DAX, what, on which resource: reading functions only, read actions only,
+    on a cluster of this template only."""
+    clusters = {json.dumps({"Fn::GetAtt": [cluster_id, "Arn"]}) for cluster_id in dax_clusters(template)}
+    problems = []
+    for who, statement in dax_grants(template):
+        actions = as_list(statement["Action"])
+        if who not in reader_handlers:
+            problems.append(f"{who} is no DAX reader but may {actions}")
+        problems += [f"{who} may {a}" for a in actions if a not in DAX_CLIENT_ACTIONS]
+        problems += [
+            f"{who} may call DAX on {rendered(r)}"
+            for r in as_list(statement.get("Resource", []))
+            if json.dumps(r) not in clusters
+        ]
+    return problems
+
+
+def reader_handlers() -> set[str]:
+    from stacks.api_stack import _HANDLERS
+    from stacks.read_path import READS_THROUGH_DAX
+
+    return {_HANDLERS[group] for group in READS_THROUGH_DAX}
+
+
+def test_every_dax_cluster_requires_tls_and_encrypts_at_rest(synth: Synthesized) -> None:
+    clusters = [(s, i, r) for s, i, r in all_resources(synth) if r["Type"] == "AWS::DAX::Cluster"]
+
+    assert bool(clusters) == synth.config.features.dax
+    for stack_id, logical_id, resource in clusters:
+        assert dax_cluster_problems(resource) == [], f"{stack_id}/{logical_id}"
+
+
+def test_every_dax_cluster_admits_only_tls_from_the_functions(synth: Synthesized) -> None:
+    for stack_id, template in synth.templates.items():
+        for cluster_id in dax_clusters(template):
+            assert dax_ingress_problems(template, cluster_id) == [], f"{stack_id}/{cluster_id}"
+
+
+def test_every_dax_cluster_role_only_reads_named_resources(synth: Synthesized) -> None:
+    for stack_id, template in synth.templates.items():
+        for cluster_id in dax_clusters(template):
+            assert dax_role_problems(template, cluster_id) == [], f"{stack_id}/{cluster_id}"
+
+
+def test_only_the_reading_functions_may_call_dax_and_only_on_the_cluster(synth: Synthesized) -> None:
+    readers = reader_handlers()
+    callers = set()
+
+    for stack_id, template in synth.templates.items():
+        assert dax_permission_problems(template, readers) == [], stack_id
+        callers |= {who for who, _ in dax_grants(template)}
+
+    assert callers == (readers if synth.config.features.dax else set()), "each reader may call DAX where it runs"
+
+
+@pytest.mark.parametrize("environment", WITHOUT_DAX)
+def test_without_features_dax_there_is_no_dax_anything(
+    environment: str, synthesized: Callable[[str], Synthesized]
+) -> None:
+    synth = synthesized(environment)
+    everything = json.dumps(synth.templates)
+
+    assert [r["Type"] for _, _, r in all_resources(synth) if r["Type"].startswith("AWS::DAX::")] == []
+    assert '"dax:' not in everything.lower()
+    assert "dax.amazonaws.com" not in everything
+
+
+def synthesized_cluster(**properties: Any) -> dict[str, Any]:
+    """A DAX cluster as aws-cdk-lib synthesizes it, with some properties set."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "Cache")
+    dax.CfnCluster(
+        stack,
+        "Cluster",
+        iam_role_arn="arn:aws:iam::123456789012:role/dax",
+        node_type="dax.t3.small",
+        replication_factor=1,
+        **properties,
+    )
+    [resource] = Template.from_stack(stack).find_resources("AWS::DAX::Cluster").values()
+    return resource
+
+
+def test_dax_guard_catches_a_cluster_without_tls_or_encryption_at_rest() -> None:
+    hardened = synthesized_cluster(
+        sse_specification=dax.CfnCluster.SSESpecificationProperty(sse_enabled=True),
+        cluster_endpoint_encryption_type="TLS",
+    )
+    switched_off = synthesized_cluster(
+        sse_specification=dax.CfnCluster.SSESpecificationProperty(sse_enabled=False),
+        cluster_endpoint_encryption_type="NONE",
+    )
+    left_to_defaults = synthesized_cluster()
+
+    assert dax_cluster_problems(hardened) == []
+    both = ["server-side encryption is off", "the endpoint does not require TLS"]
+    assert dax_cluster_problems(switched_off) == both
+    assert dax_cluster_problems(left_to_defaults) == both
+
+
+def dax_fragment() -> dict[str, Any]:
+    """A template with a cluster, its security group, its role, and two functions: one that
+    reads through DAX and one that does not."""
+
+    def function(role: str, handler: str, group: str = "FunctionsGroupId") -> dict[str, Any]:
+        return {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Handler": handler,
+                "Role": {"Fn::GetAtt": [role, "Arn"]},
+                "VpcConfig": {"SecurityGroupIds": [{"Ref": group}], "SubnetIds": ["subnet-1"]},
+            },
+        }
+
+    def policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {"Statement": statements}}}
+
+    def role(policy_id: str) -> dict[str, Any]:
+        return {"Type": "AWS::IAM::Role", "Properties": {"ManagedPolicyArns": [{"Ref": policy_id}]}}
+
+    cluster_arn = {"Fn::GetAtt": ["Cluster", "Arn"]}
+    return {
+        "Resources": {
+            "Cluster": {
+                "Type": "AWS::DAX::Cluster",
+                "Properties": {
+                    "IAMRoleARN": {"Fn::GetAtt": ["DaxRole", "Arn"]},
+                    "SecurityGroupIds": [{"Fn::GetAtt": ["DaxGroup", "GroupId"]}],
+                },
+            },
+            "DaxGroup": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {
+                    "SecurityGroupIngress": [
+                        {"IpProtocol": "tcp", "FromPort": 8111, "ToPort": 8111, "CidrIp": "0.0.0.0/0"}
+                    ]
+                },
+            },
+            "FromFunctions": {
+                "Type": "AWS::EC2::SecurityGroupIngress",
+                "Properties": {
+                    "GroupId": {"Fn::GetAtt": ["DaxGroup", "GroupId"]},
+                    "IpProtocol": "tcp",
+                    "FromPort": 9111,
+                    "ToPort": 9111,
+                    "SourceSecurityGroupId": {"Ref": "FunctionsGroupId"},
+                },
+            },
+            "FromElsewhere": {
+                "Type": "AWS::EC2::SecurityGroupIngress",
+                "Properties": {
+                    "GroupId": {"Ref": "DaxGroup"},
+                    "IpProtocol": "tcp",
+                    "FromPort": 9111,
+                    "ToPort": 9111,
+                    "SourceSecurityGroupId": "sg-somebody-else",
+                },
+            },
+            "DaxRole": role("DaxPolicy"),
+            "DaxPolicy": policy(
+                [
+                    {"Effect": "Allow", "Action": "dynamodb:DescribeTable", "Resource": "arn:aws:dynamodb:::table/t"},
+                    {
+                        "Effect": "Allow",
+                        "Action": ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:Scan"],
+                        "Resource": "arn:aws:dynamodb:::table/t/index/*",
+                    },
+                ]
+            ),
+            "Reader": function("ReaderRole", "reader.handler"),
+            "ReaderRole": role("ReaderPolicy"),
+            "ReaderPolicy": policy(
+                [
+                    {"Effect": "Allow", "Action": "dax:Query", "Resource": cluster_arn},
+                    {"Effect": "Allow", "Action": ["dax:GetItem", "dax:PutItem"], "Resource": "*"},
+                ]
+            ),
+            "Writer": function("WriterRole", "writer.handler"),
+            "WriterRole": role("WriterPolicy"),
+            "WriterPolicy": policy([{"Effect": "Allow", "Action": "dax:Query", "Resource": cluster_arn}]),
+        }
+    }
+
+
+def test_dax_ingress_guard_catches_another_port_and_another_source() -> None:
+    assert dax_ingress_problems(dax_fragment(), "Cluster") == [
+        "DaxGroup (inline): tcp 8111-8111",
+        "DaxGroup (inline): admits 0.0.0.0/0",
+        "DaxGroup (FromElsewhere): admits sg-somebody-else",
+    ]
+
+
+def test_dax_role_guard_catches_writes_scans_and_wildcards() -> None:
+    assert dax_role_problems(dax_fragment(), "Cluster") == [
+        "may dynamodb:PutItem",
+        "may dynamodb:Scan",
+        "on arn:aws:dynamodb:::table/t/index/*",
+    ]
+
+
+def test_dax_permission_guard_catches_a_non_reader_a_write_and_another_resource() -> None:
+    assert dax_permission_problems(dax_fragment(), {"reader.handler"}) == [
+        "reader.handler may dax:PutItem",
+        "reader.handler may call DAX on *",
+        "writer.handler is no DAX reader but may ['dax:Query']",
     ]

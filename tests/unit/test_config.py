@@ -126,6 +126,11 @@ def test_region_without_dax_is_fine_when_dax_is_off() -> None:
         ({"billing__max_read_request_units": 0}, "billing.max_read_request_units", 0),
         ({"billing__max_write_request_units": 50_000}, "billing.max_write_request_units", 50_000),
         ({"backup__daily_retention_days": 0}, "backup.daily_retention_days", 0),
+        # 0 would mean "never expires" to DAX: a cached item would outlive any write.
+        ({"sizing__dax_record_ttl_ms": 0}, "sizing.dax_record_ttl_ms", 0),
+        ({"sizing__dax_query_ttl_ms": 0}, "sizing.dax_query_ttl_ms", 0),
+        ({"sizing__dax_record_ttl_ms": 3_600_000}, "sizing.dax_record_ttl_ms", 3_600_000),
+        ({"sizing__dax_query_ttl_ms": "5000"}, "sizing.dax_query_ttl_ms", "5000"),
     ],
 )
 def test_sizes_out_of_range_are_rejected(change: dict[str, Any], key: str, value: object) -> None:
@@ -304,3 +309,34 @@ def test_no_two_environments_take_over_the_logging_role_of_the_same_account_and_
         owners[place] = name
 
     assert owners, "expected at least one environment that manages the role"
+
+
+def test_every_shipped_environment_keeps_dax_staleness_short() -> None:
+    for environment in ENVIRONMENTS:
+        sizing = load_config(environment).sizing
+
+        # The most stale a DAX reader can see is the TTL (docs/architecture.md): seconds, not minutes.
+        assert 1 <= sizing.dax_record_ttl_ms <= 10_000, environment
+        assert 1 <= sizing.dax_query_ttl_ms <= 10_000, environment
+
+
+def test_a_termination_protected_environment_with_dax_needs_three_nodes() -> None:
+    # Given a prod-like environment (termination-protected) whose DAX cluster has one node
+    raw = sandbox_with(termination_protection=True, sizing__dax_nodes=1)
+    raw["features"]["dax"] = True
+
+    # When / Then: refused, naming the key and why
+    error = rejected(raw)
+    assert error.key == "sizing.dax_nodes"
+    assert error.value == 1
+    assert "at least 3" in error.allowed
+
+
+def test_fewer_than_three_dax_nodes_are_fine_where_dax_is_off_or_the_environment_is_not_protected() -> None:
+    off = sandbox_with(termination_protection=True, sizing__dax_nodes=1)
+    unprotected = sandbox_with(sizing__dax_nodes=1)
+    unprotected["features"]["dax"] = True
+
+    assert parse_config("sandbox", off).sizing.dax_nodes == 1
+    assert parse_config("sandbox", unprotected).sizing.dax_nodes == 1
+    assert load_config("prod").sizing.dax_nodes >= 3
