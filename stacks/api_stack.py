@@ -36,6 +36,7 @@ from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
 from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT, ApiFunction, FunctionRuntime
 from stacks.components.dax_cache import DAX_SERVICE, CachedRead, DaxCache, DaxSizing
+from stacks.components.dax_client_layer import DaxClientLayer
 from stacks.components.document_store import delete_every_version
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
@@ -232,6 +233,7 @@ class ApiStack(cdk.Stack):
         }
         self.dax_cache: DaxCache | None = None
         reader_environment: dict[str, str] = {}
+        reader_layers: list[lambda_.ILayerVersion] = []
         if dax is not None:
             self.dax_cache = DaxCache(
                 self,
@@ -251,6 +253,7 @@ class ApiStack(cdk.Stack):
                 notification_topic=self.alarm_topic,
             )
             reader_environment[DAX_ENDPOINT_VARIABLE] = self.dax_cache.endpoint_url
+            reader_layers.append(DaxClientLayer(self, "DaxClient").layer)
             for group, reads in READS_THROUGH_DAX.items():
                 permissions[group].append(self.dax_cache.read_statement(sorted({r.dax_action for r in reads})))
         # Failed asynchronous invocations of any function (the upload worker's events, a
@@ -288,8 +291,10 @@ class ApiStack(cdk.Stack):
             security_group=functions_security_group,
             baseline_policy=baseline.policy,
         )
-        # Only the functions that read through DAX learn where it is.
-        reader_runtime = dataclasses.replace(runtime, environment={**environment, **reader_environment})
+        # Only the functions that read through DAX learn where it is, and carry its client.
+        reader_runtime = dataclasses.replace(
+            runtime, environment={**environment, **reader_environment}, layers=(*runtime.layers, *reader_layers)
+        )
         self.functions: dict[FunctionGroup, ApiFunction] = {}
         for group, statements in permissions.items():
             self.functions[group] = ApiFunction(

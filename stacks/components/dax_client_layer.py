@@ -10,10 +10,12 @@ platform. botocore is left out: the client uses the runtime's (bundled, it would
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import subprocess
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -37,29 +39,47 @@ def pinned_requirements() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+class LayerBuildFailed(RuntimeError):
+    """pip could not build the layer (no package index, a pin that does not exist, ...)."""
+
+
+def _pip(*args: str) -> None:
+    """Run pip quietly; on failure, fail the synth with pip's own last words."""
+    command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet", *args]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise LayerBuildFailed(f"building the DAX client layer: pip {args[0]} exited {result.returncode}:\n{tail}")
+
+
 def build_layer_content(output_dir: Path) -> None:
     """Install the pinned client for Lambda into `output_dir/python` (a layer's layout)."""
     requirements = pinned_requirements()
     source_only = [r for r in requirements if r.startswith(f"{SOURCE_ONLY_DISTRIBUTION}==")]
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
     with tempfile.TemporaryDirectory(prefix="folio-wheelhouse-") as wheelhouse:
-        subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheelhouse, *source_only], check=True)
-        subprocess.run(
-            [
-                *pip, "install", "--no-compile", "--no-deps", "--only-binary=:all:",
-                "--platform", TARGET_PLATFORM, "--implementation", "cp", "--python-version", TARGET_PYTHON,
-                "--find-links", wheelhouse, "--target", str(output_dir / "python"), *requirements,
-            ],
-            check=True,
+        _pip("wheel", "--no-deps", "--no-build-isolation", "-w", wheelhouse, *source_only)
+        _pip(
+            "install", "--no-compile", "--no-deps", "--only-binary=:all:",
+            "--platform", TARGET_PLATFORM, "--implementation", "cp", "--python-version", TARGET_PYTHON,
+            "--find-links", wheelhouse, "--target", str(output_dir / "python"), *requirements,
         )  # fmt: skip
     # antlr4's command-line tool is not needed at run time.
     shutil.rmtree(output_dir / "python" / "bin", ignore_errors=True)
 
 
+@cache
+def _layer_content_of_this_process() -> Path:
+    """Built once per process: the tests synthesize several apps, and pip takes seconds."""
+    built = Path(tempfile.mkdtemp(prefix="folio-dax-client-layer-"))
+    atexit.register(shutil.rmtree, built, ignore_errors=True)
+    build_layer_content(built)
+    return built
+
+
 @jsii.implements(cdk.ILocalBundling)
 class _PipBundling:
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:
-        build_layer_content(Path(output_dir))
+        shutil.copytree(_layer_content_of_this_process(), output_dir, dirs_exist_ok=True)
         return True
 
 

@@ -76,6 +76,7 @@ def test_a_cluster_exists_exactly_where_features_dax_is_on(synth: Synthesized) -
         assert '"dax:' not in everything, "no dax: permission without a cluster"
         assert DAX_ENDPOINT_VARIABLE not in everything
         assert "dax.amazonaws.com" not in everything
+        assert api(synth, "AWS::Lambda::LayerVersion") == {}, "no DAX client layer without a cluster"
 
 
 # -- the cluster -------------------------------------------------------------------------------
@@ -209,9 +210,10 @@ def test_the_cluster_role_reads_what_the_readers_read_describes_the_table_and_de
     assert {a.split(":")[0] for a, _ in granted} == {"dynamodb", "kms"}
 
 
-def test_only_the_reading_functions_get_dax_actions_and_the_endpoint(with_dax: Synthesized) -> None:
+def test_only_the_reading_functions_get_dax_actions_the_endpoint_and_the_client_layer(with_dax: Synthesized) -> None:
     cluster_id, _ = the_cluster(with_dax)
     functions = function_by_handler(with_dax)
+    [client_layer] = api(with_dax, "AWS::Lambda::LayerVersion")
     readers = {_HANDLERS[group]: reads for group, reads in READS_THROUGH_DAX.items()}
 
     assert set(readers) == {
@@ -228,9 +230,11 @@ def test_only_the_reading_functions_get_dax_actions_and_the_endpoint(with_dax: S
             assert sorted(as_list(statement["Action"])) == sorted({r.dax_action for r in readers[handler]}), handler
             assert statement["Resource"] == {"Fn::GetAtt": [cluster_id, "Arn"]}, handler
             assert variables[DAX_ENDPOINT_VARIABLE] == {"Fn::GetAtt": [cluster_id, "ClusterDiscoveryEndpointURL"]}
+            assert {"Ref": client_layer} in function["Layers"], handler
         else:
             assert dax == [], handler
             assert DAX_ENDPOINT_VARIABLE not in variables, handler
+            assert {"Ref": client_layer} not in function.get("Layers", []), handler
 
 
 def test_the_read_path_table_is_what_the_lead_decided() -> None:

@@ -51,3 +51,15 @@ def test_the_client_imports_from_the_layer_with_the_runtimes_botocore(layer: Pat
     env = {**os.environ, "PYTHONPATH": str(layer / "python"), "PYTHONWARNINGS": "ignore::DeprecationWarning"}
     found = subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True)
     assert found.stdout.strip().startswith(str(layer / "python"))
+
+
+def test_a_pin_that_does_not_exist_fails_the_build_with_pips_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stacks.components import dax_client_layer
+
+    monkeypatch.setattr(dax_client_layer, "pinned_requirements", lambda: ["amazon-dax-client==0.0.0.404"])
+    with pytest.raises(
+        dax_client_layer.LayerBuildFailed, match=r"(?s)pip wheel exited \d+:.*amazon-dax-client==0\.0\.0\.404"
+    ):
+        build_layer_content(tmp_path)
