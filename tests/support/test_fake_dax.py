@@ -386,6 +386,32 @@ def test_throttling_is_retried_by_the_client_then_surfaces_with_dynamodbs_code(
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
 
 
+# DynamoDB's code -> the code the DAX client puts in error.response["Error"]["Code"]. Two differ
+# from boto3's: a caller that matches boto3's names (RequestLimitExceeded, InternalServerError) misses them.
+CLIENT_CODES = {
+    "ThrottlingException": "ThrottlingException",
+    "ProvisionedThroughputExceededException": "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded": "RequestLimitExceededException",
+    "InternalServerError": "InternalServerErrorException",
+    "ResourceNotFoundException": "ResourceNotFoundException",
+    "AccessDeniedException": "AccessDeniedException",
+}
+
+
+@pytest.mark.parametrize(("dynamodb_code", "client_code"), CLIENT_CODES.items(), ids=list(CLIENT_CODES))
+def test_dynamodb_errors_reach_the_caller_as_client_errors_with_the_clients_code(
+    fake_dax: FakeDax, table: str, dynamodb_code: str, client_code: str
+) -> None:
+    fake_dax.inject_errors(dynamodb_code, times=3)  # the first attempt and the client's two retries
+
+    with open_client(fake_dax.endpoint_url) as client, pytest.raises(ClientError) as raised:
+        client.get_item(TableName=table, Key=key_of(OWNER, 1))
+
+    assert isinstance(raised.value, DaxServiceError)
+    assert raised.value.response["Error"]["Code"] == client_code
+    assert len(fake_dax.data_requests()) == 3
+
+
 def test_writes_are_not_served(dax: AmazonDaxClient, table: str) -> None:
     with pytest.raises(ClientError, match="does not serve"):
         dax.put_item(TableName=table, Item=document(OWNER, 900))
