@@ -454,6 +454,9 @@ class _Session:
             except UnsupportedRequest as error:
                 self.connection.sendall(_error("ValidationException", str(error)))
                 return
+            except Exception as error:  # a bug in the fake: say so to the client instead of hanging up
+                self.connection.sendall(_error("InternalServerError", f"fake DAX failed: {error!r}"))
+                return
             self.connection.sendall(response)
 
     def _read_preamble(self) -> None:
@@ -582,7 +585,9 @@ class _Session:
         if (injected := self.server._next_injected()) is not None:
             return _error(injected, "injected by the test")
         response = self.server.dynamodb.batch_get_item(RequestItems=request_items)
-        encoder = CborEncoder().append_raw(SUCCESS).append_array_header(2)  # (the client reads 3 values)
+        # The client checks for a 2-element array, then reads three values: responses, unprocessed
+        # keys, and the consumed capacity (Assemblers.batchGetItem_N697851100_1).
+        encoder = CborEncoder().append_raw(SUCCESS).append_array_header(2)
         responses = response.get("Responses", {})
         encoder.append_map_header(len(responses))
         for table, items in responses.items():
@@ -652,10 +657,12 @@ class _Session:
             return _error(injected, "injected by the test")
         response = self.server.dynamodb.query(**parameters)
         encoder = CborEncoder().append_raw(SUCCESS)
-        fields = 3 + ("LastEvaluatedKey" in response)
-        encoder.append_map_header(fields).append_int(DaxResponseParam.Items)
-        encoder.append_array_header(len(response["Items"]))
-        for item in response["Items"]:
+        items = response.get("Items")  # absent for Select=COUNT
+        fields = 2 + (items is not None) + ("LastEvaluatedKey" in response)
+        encoder.append_map_header(fields)
+        if items is not None:
+            encoder.append_int(DaxResponseParam.Items).append_array_header(len(items))
+        for item in items or []:
             if projection is not None:
                 _append_projected(encoder, item, projection)
             else:  # [key, the other attributes], as DAX sends a Query's items

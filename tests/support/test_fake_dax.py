@@ -274,6 +274,28 @@ def test_a_query_on_gsi2_with_a_number_partition_and_two_sort_attributes(
     assert [first["Items"][0]["docId"], second["Items"][0]["docId"]] == [{"S": "01FAKEDAY"}, {"S": "01FAKEDAX"}]
 
 
+def test_a_count_query(dax: AmazonDaxClient, dynamodb: Any, table: str) -> None:
+    request = {"TableName": table, "Select": "COUNT", **QUERIES["begins_with_and_filter"]}
+
+    assert without_metadata(dax.query(**request)) == without_metadata(dynamodb.query(**request))
+
+
+def test_a_client_built_from_the_environment_as_the_runtime_builds_it(
+    fake_dax: FakeDax, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lambda gives the role's credentials (with a session token) and the Region in the environment.
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    with AmazonDaxClient(endpoint_url=fake_dax.endpoint_url) as client:
+        assert "Item" in client.get_item(TableName=table, Key=key_of(OWNER, 1))
+
+
 # -- what the fake records -------------------------------------------------------------------------
 def test_each_read_is_recorded_with_its_iam_action_table_and_partition(
     server: FakeDax, dax: AmazonDaxClient, table: str
