@@ -256,6 +256,8 @@ class FakeDax:
         return self._listener is not None
 
     def start(self) -> FakeDax:
+        if self.running:
+            return self
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((LOOPBACK, self.port))
@@ -264,22 +266,25 @@ class FakeDax:
         self._listener = listener
         accept = threading.Thread(target=self._accept, args=(listener,), name=f"fake-dax-{self.port}", daemon=True)
         accept.start()
-        self._threads.append(accept)
+        with self._lock:
+            self._threads.append(accept)
         return self
 
     def stop(self) -> None:
         """Close the listener and every connection; return once no thread of this server is left."""
         self._answering.set()
-        listener, self._listener = self._listener, None
+        with self._lock:
+            listener, self._listener = self._listener, None
         if listener is not None:
             _close(listener)  # shutdown() first: on Linux a bare close() does not wake accept()
         with self._lock:
-            connections = list(self._connections)
+            connections, threads = list(self._connections), list(self._threads)
         for connection in connections:
             _close(connection)
-        for thread in self._threads:
+        for thread in threads:
             thread.join(timeout=5)
-        self._threads = [t for t in self._threads if t.is_alive()]
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
 
     def restart(self) -> None:
         self.stop()
@@ -333,9 +338,9 @@ class FakeDax:
                     return
                 self._connections.add(connection)
                 self._threads = [t for t in self._threads if t.is_alive()]
-            serve = threading.Thread(target=self._serve, args=(connection, context), daemon=True)
-            serve.start()
-            self._threads.append(serve)
+                serve = threading.Thread(target=self._serve, args=(connection, context), daemon=True)
+                serve.start()  # under the lock, so stop() never sees a thread it cannot join yet
+                self._threads.append(serve)
 
     def _server_context(self) -> ssl.SSLContext | None:
         if self.tls is None:

@@ -506,6 +506,16 @@ def _no_route(client: AmazonDaxClient, table: str) -> DaxClientError | None:
     return failure if isinstance(failure, DaxClientError) else None
 
 
+def test_restart_comes_back_on_the_same_port(fake_dax: FakeDax, table: str) -> None:
+    port = fake_dax.port
+
+    fake_dax.restart()
+
+    assert (fake_dax.port, fake_dax.running) == (port, True)
+    with open_client(fake_dax.endpoint_url) as client:
+        assert "Item" in client.get_item(TableName=table, Key=key_of(OWNER, 1))
+
+
 def test_a_hung_node_makes_reads_and_construction_time_out(fake_dax: FakeDax, table: str) -> None:
     client = open_client(fake_dax.endpoint_url, read_timeout=0.3)
     try:
