@@ -21,16 +21,16 @@ The server reuses the client's own CBOR codec and key encoders (`amazondax.CborE
 `AttributeValueEncoder`, ...) rather than a second CBOR library: the wire format it must agree
 with is the client's. A bug shared by both sides of that codec would therefore not show here.
 
-What such a fake cannot prove (the opt-in `tests/aws` check of a deployed cluster covers a little):
+What such a fake cannot prove (only a deployed cluster can):
 - Caching. Nothing is cached: every read goes to DynamoDB Local, so item-cache and query-cache
   staleness after a write that bypassed DAX, the record and query TTLs, negative caching (a miss
   that stays a miss), and eviction never happen here. A test that passes because a read saw a fresh
   write proves nothing about what DAX would return.
-- Authorization. The SigV4 signature of `authorizeConnection` IS checked against the secret keys
-  given to `FakeDax` (a wrong secret fails the next request as DAX's authentication error does),
-  but no IAM policy is evaluated: the cluster role's permissions, the `dax:` actions of the
-  caller's role and resource ARNs are not enforced. The recorded actions let a test compare what
-  was called with what a policy grants.
+- Authorization. The SigV4 signature of `authorizeConnection` IS verified against the secret keys
+  given to `FakeDax` (a wrong secret fails the next request with the error the client classifies
+  as an authentication failure), but no IAM policy is evaluated: the cluster role's permissions,
+  the `dax:` actions of the caller's role and resource ARNs are not enforced. The recorded actions
+  let a test compare what was called with what a policy grants.
 - The cluster: one node that is always the leader; no replicas, no failover, no leader election,
   no node replacement, no maintenance windows, no encryption at rest.
 - Throttling and limits: DynamoDB Local does not throttle. `inject_errors` makes the fake answer
@@ -38,6 +38,8 @@ What such a fake cannot prove (the opt-in `tests/aws` check of a deployed cluste
 - Write-through semantics (PutItem, UpdateItem, ... are refused: Folio writes bypass DAX), Scan,
   TransactGetItems, ConsumedCapacity (never returned) and DAX-specific error codes beyond the
   ones mapped in `DAX_ERROR_CODES`.
+- Expression validation: the fake turns every attribute name into a placeholder, so a reserved
+  word used bare (which DynamoDB refuses) passes here; real DAX's answer to it is not known.
 - TLS: a `daxs://` endpoint here uses a throwaway CA; it proves the client verifies the chain and
   the host name, not that a real cluster's certificate chain is trusted by the Lambda runtime.
 """

@@ -5,8 +5,11 @@ returns through the fake must be what DynamoDB returns directly, so the fake can
 results. The failure tests pin down how the client behaves when its node goes away, hangs or
 comes back, which the runtime's circuit breaker is built on (docs/dax-client.md).
 
-What the fake cannot prove (caching, TTLs, IAM evaluation, failover, ...) is listed in its module
-docstring; nothing here is evidence about DAX's cache.
+What such a fake cannot prove, so nothing here is evidence of it: DAX's item and query caches
+(staleness after writes that bypass DAX, TTLs, negative caching), IAM evaluation of the `dax:`
+actions (the SigV4 signature is verified, the policy is not), replicas and failover (one leader
+node), DAX's own throttling, and the client on Python 3.14. The fake's module docstring has the
+full list.
 """
 
 from __future__ import annotations
