@@ -475,7 +475,7 @@ def test_a_stopped_node_fails_reads_with_a_raw_socket_error_and_a_restart_heals_
             assert "Item" in new.get_item(TableName=table, Key=key_of(OWNER, 1))
         # Read failures on a leader node do not take it out of the routes (only a replica's
         # do, after five in a row): until a health check drops it, the old client keeps trying it.
-        recovered = _eventually(lambda: client.get_item(TableName=table, Key=key_of(OWNER, 1)), within=8.0)
+        recovered = _eventually(lambda: client.get_item(TableName=table, Key=key_of(OWNER, 1)), within=12.0)
     finally:
         client.close()
 
@@ -492,10 +492,10 @@ def test_a_node_down_past_a_health_check_fails_reads_with_no_route_until_one_fin
     client = open_client(fake_dax.endpoint_url)
     try:
         fake_dax.stop()
-        no_route = _eventually(lambda: _no_route(client, table), within=8.0)
+        no_route = _eventually(lambda: _no_route(client, table), within=12.0)
 
         fake_dax.start()
-        recovered = _eventually(lambda: client.get_item(TableName=table, Key=key_of(OWNER, 1)), within=8.0)
+        recovered = _eventually(lambda: client.get_item(TableName=table, Key=key_of(OWNER, 1)), within=12.0)
     finally:
         client.close()
 
