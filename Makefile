@@ -32,10 +32,17 @@ $(STAMPS)/python-version:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Folio needs Python 3.11 or newer; found " + sys.version.split()[0])'
 	@touch $@
 
-$(STAMPS)/venv: requirements.txt requirements-dev.txt $(STAMPS)/python-version
+# amazon-dax-client is a source distribution only: its wheel is built first, with the setuptools
+# pinned in requirements-build.txt (see there why), into $(WHEELHOUSE); pip then prefers that
+# wheel to the sdist. The pure-Python wheel is the same one the Lambda bundling can install.
+WHEELHOUSE := $(STAMPS)/wheels
+$(STAMPS)/venv: requirements.txt requirements-dev.txt requirements-build.txt $(STAMPS)/python-version
 	@echo "==> Python virtualenv ($(VENV)) with pinned requirements"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-build.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE) \
+	  "$$(grep -E '^amazon-dax-client==' requirements-dev.txt)" 2> >(grep -v 'is ignored: it is neither' >&2)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --find-links $(WHEELHOUSE) -r requirements-dev.txt 2> >(grep -v 'is ignored: it is neither' >&2)
 	@touch $@
 
 $(STAMPS)/node: package.json package-lock.json $(STAMPS)/venv

