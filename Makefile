@@ -36,12 +36,12 @@ $(STAMPS)/python-version:
 # pinned in requirements-build.txt (see there why), into $(WHEELHOUSE); pip then prefers that
 # wheel to the sdist. The pure-Python wheel is the same one the Lambda bundling can install.
 WHEELHOUSE := $(STAMPS)/wheels
-$(STAMPS)/venv: requirements.txt requirements-dev.txt requirements-build.txt $(STAMPS)/python-version
+$(STAMPS)/venv: requirements.txt requirements-dev.txt requirements-build.txt layers/dax-client/requirements.txt $(STAMPS)/python-version
 	@echo "==> Python virtualenv ($(VENV)) with pinned requirements"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-build.txt 2> >(grep -v 'is ignored: it is neither' >&2)
 	@$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE) \
-	  "$$(grep -E '^amazon-dax-client==' requirements-dev.txt)" 2> >(grep -v 'is ignored: it is neither' >&2)
+	  "$$(grep -E '^amazon-dax-client==' layers/dax-client/requirements.txt)" 2> >(grep -v 'is ignored: it is neither' >&2)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --find-links $(WHEELHOUSE) -r requirements-dev.txt 2> >(grep -v 'is ignored: it is neither' >&2)
 	@touch $@
 

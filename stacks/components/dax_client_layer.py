@@ -2,9 +2,9 @@
 
 A layer, not part of the shared code asset, so that only the functions that read through
 DAX carry it, and a client upgrade does not change every function's code. The client is a
-source distribution only: pip first builds its pure-Python wheel with the synth's pinned
-setuptools (no build isolation, which would fetch the newest setuptools, which can no longer
-run its setup.py), then installs that wheel and its pinned dependencies for the functions'
+source distribution only: pip first builds its pure-Python wheel with the setuptools pinned in
+requirements-build.txt (no build isolation, which would fetch the newest setuptools, which
+may no longer run its setup.py), then installs that wheel and its pinned dependencies for the functions'
 platform. botocore is left out: the client uses the runtime's (bundled, it would be 17 MB).
 """
 

@@ -107,16 +107,20 @@ def without_metadata(response: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- packaging -----------------------------------------------------------------------------------
+DAX_CLIENT_PINS = PROJECT_ROOT / "layers" / "dax-client" / "requirements.txt"
+
+
 def pins() -> dict[str, str]:
-    lines = (PROJECT_ROOT / "requirements-dev.txt").read_text().splitlines()
+    lines = DAX_CLIENT_PINS.read_text().splitlines()
     return dict(line.split("#")[0].strip().split("==") for line in lines if "==" in line.split("#")[0])
 
 
-def test_the_client_under_test_is_the_pinned_one() -> None:
+def test_the_client_under_test_is_the_one_the_functions_get() -> None:
     pinned = pins()
 
+    assert "-r layers/dax-client/requirements.txt" in (PROJECT_ROOT / "requirements-dev.txt").read_text()
     for package in ("amazon-dax-client", "antlr4-python3-runtime", "six"):
-        assert package in pinned, f"{package} is not pinned in requirements-dev.txt"
+        assert package in pinned, f"{package} is not pinned in {DAX_CLIENT_PINS}"
         assert importlib.metadata.version(package) == pinned[package], f"{package} differs from its pin"
 
 

@@ -58,7 +58,12 @@ def reads_outside_world(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", CDK_SOURCES, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
 def test_stacks_never_read_environment_context_boto3_or_git(path: Path) -> None:
-    assert reads_outside_world(path) == []
+    assert reads_outside_world(path) == BUILD_STEPS.get(path.relative_to(PROJECT_ROOT).as_posix(), [])
+
+
+# The one module that may run a process: CDK's local bundling of the DAX client layer runs pip
+# (this interpreter, pinned arguments), which is a build step, not a read of the outside world.
+BUILD_STEPS = {"stacks/components/dax_client_layer.py": ["import subprocess", "run"]}
 
 
 def test_the_outside_world_check_catches_a_context_read(tmp_path: Path) -> None:
