@@ -21,11 +21,15 @@ The server reuses the client's own CBOR codec and key encoders (`amazondax.CborE
 `AttributeValueEncoder`, ...) rather than a second CBOR library: the wire format it must agree
 with is the client's. A bug shared by both sides of that codec would therefore not show here.
 
+By default nothing is cached. With `cache_seconds`, the fake keeps each eventually consistent
+GetItem and Query answer for that long, keyed by the whole request, as DAX's item and query caches
+do for a write-around application: a write that went straight to DynamoDB is not seen through the
+fake until the answer expires, and a miss stays a miss. That is enough to show which reads of a
+test went through the cache and could have been stale; it is a model, not DAX.
+
 What such a fake cannot prove (only a deployed cluster can):
-- Caching. Nothing is cached: every read goes to DynamoDB Local, so item-cache and query-cache
-  staleness after a write that bypassed DAX, the record and query TTLs, negative caching (a miss
-  that stays a miss), and eviction never happen here. A test that passes because a read saw a fresh
-  write proves nothing about what DAX would return.
+- DAX's real caching: its TTL bookkeeping, LRU eviction, the item cache's invalidation by writes
+  that go through DAX (Folio sends none), and how replicated writes from other Regions age out.
 - Authorization. The SigV4 signature of `authorizeConnection` IS verified against the secret keys
   given to `FakeDax` (a wrong secret fails the next request with the error the client classifies
   as an authentication failure), but no IAM policy is evaluated: the cluster role's permissions,
@@ -51,9 +55,11 @@ import datetime
 import hashlib
 import hmac
 import ipaddress
+import json
 import socket
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -226,8 +232,13 @@ class FakeDax:
         secret_keys: Mapping[str, str] | None = None,
         tls: TlsFiles | None = None,
         region: str = REGION,
+        cache_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.dynamodb = dynamodb
+        self.cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self.secret_keys = dict(
             secret_keys or {TEST_CREDENTIALS["aws_access_key_id"]: TEST_CREDENTIALS["aws_secret_access_key"]}
         )
@@ -310,6 +321,27 @@ class FakeDax:
     def clear(self) -> None:
         with self._lock:
             self.requests.clear()
+
+    def forget(self) -> None:
+        """Empty the cache (as if every entry had expired)."""
+        with self._lock:
+            self._cache.clear()
+
+    def read(self, operation: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """DynamoDB's answer to `operation`, or the cached one while it is younger than
+        `cache_seconds`. Strongly consistent reads pass through, as DAX passes them."""
+        if self.cache_seconds is None or parameters.get("ConsistentRead"):
+            response: dict[str, Any] = getattr(self.dynamodb, operation)(**parameters)
+            return response
+        cache_key = json.dumps([operation, parameters], sort_keys=True, default=str)
+        with self._lock:
+            cached = self._cache.get(cache_key)
+        if cached is not None and self._clock() - cached[0] < self.cache_seconds:
+            return cached[1]
+        response = getattr(self.dynamodb, operation)(**parameters)
+        with self._lock:
+            self._cache[cache_key] = (self._clock(), response)
+        return response
 
     def hang(self) -> None:
         """Keep accepting connections and reading requests, but answer nothing (a node that stopped
@@ -553,7 +585,7 @@ class _Session:
         )
         if (injected := self.server._next_injected()) is not None:
             return _error(injected, "injected by the test")
-        item = self.server.dynamodb.get_item(**parameters).get("Item")
+        item = self.server.read("get_item", parameters).get("Item")
         encoder = CborEncoder().append_raw(SUCCESS)
         if item is None:
             return encoder.append_map_header(0).as_bytes()
@@ -662,7 +694,7 @@ class _Session:
         self._record("Query", table, index, partitions=partitions, parameters=parameters)
         if (injected := self.server._next_injected()) is not None:
             return _error(injected, "injected by the test")
-        response = self.server.dynamodb.query(**parameters)
+        response = self.server.read("query", parameters)
         encoder = CborEncoder().append_raw(SUCCESS)
         items = response.get("Items")  # absent for Select=COUNT
         fields = 2 + (items is not None) + ("LastEvaluatedKey" in response)

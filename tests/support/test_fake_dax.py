@@ -630,3 +630,62 @@ def test_the_clients_deprecation_warnings_are_filtered_by_module_only() -> None:
         warnings.warn_explicit("ours", DeprecationWarning, "service.py", 1, module="folio.service")
 
     assert [str(w.message) for w in caught] == ["ours"]
+
+
+# -- the cache model ---------------------------------------------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_with_a_cache_a_write_around_dax_is_unseen_until_the_answer_expires(dynamodb: Any, table: str) -> None:
+    clock = Clock()
+    key = key_of(OTHER, 0)
+    with FakeDax(dynamodb, cache_seconds=5, clock=clock) as cached:
+        client = open_client(cached.endpoint_url)
+        try:
+            before = client.get_item(TableName=table, Key=key)["Item"]["name"]
+            query = {
+                "TableName": table,
+                "KeyConditionExpression": "#pk = :pk",
+                "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY},
+                "ExpressionAttributeValues": {":pk": {"S": OTHER}},
+            }
+            listed_before = [i["name"] for i in client.query(**query)["Items"]]
+            dynamodb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET #n = :n",
+                ExpressionAttributeNames={"#n": "name"},
+                ExpressionAttributeValues={":n": {"S": "renamed.pdf"}},
+            )
+            clock.now = 4.9
+            assert client.get_item(TableName=table, Key=key)["Item"]["name"] == before
+            assert [i["name"] for i in client.query(**query)["Items"]] == listed_before
+            consistent = client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["name"]
+            assert consistent == {"S": "renamed.pdf"}, "a consistent read passes through the cache"
+            clock.now = 5.0
+            assert client.get_item(TableName=table, Key=key)["Item"]["name"] == {"S": "renamed.pdf"}
+            assert [i["name"] for i in client.query(**query)["Items"]] == [{"S": "renamed.pdf"}]
+        finally:
+            client.close()
+            dynamodb.put_item(TableName=table, Item=document(OTHER, 0))
+
+
+def test_without_a_cache_every_read_sees_the_table(dynamodb: Any, table: str, server: FakeDax, dax: Any) -> None:
+    key = key_of(OTHER, 0)
+    dax.get_item(TableName=table, Key=key)
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET #n = :n",
+        ExpressionAttributeNames={"#n": "name"},
+        ExpressionAttributeValues={":n": {"S": "seen at once.pdf"}},
+    )
+    try:
+        assert dax.get_item(TableName=table, Key=key)["Item"]["name"] == {"S": "seen at once.pdf"}
+    finally:
+        dynamodb.put_item(TableName=table, Item=document(OTHER, 0))
