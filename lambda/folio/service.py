@@ -24,6 +24,7 @@ from folio.contracts import (
     NAME_RULE,
     TAG_PATTERN,
 )
+from folio.domain import AVAILABLE, PENDING, SHARED_WITH, TRASHED, Page, awaiting_upload, doc_type_of, now_iso, public
 from folio.errors import (
     Conflict,
     DocumentChanged,
@@ -34,17 +35,7 @@ from folio.errors import (
     PreconditionRequired,
 )
 from folio.ids import new_id
-from folio.repository import (
-    AVAILABLE,
-    PENDING,
-    SHARED_WITH,
-    TRASHED,
-    DocumentRepository,
-    Page,
-    awaiting_upload,
-    doc_type_of,
-    now_iso,
-)
+from folio.ports import DocumentReads, DocumentWrites
 from folio.storage import DocumentStorage, object_key
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
@@ -120,35 +111,26 @@ def valid_idempotency_key(key: str) -> str:
     return key
 
 
-def public(item: dict[str, Any]) -> dict[str, Any]:
-    """The API's view of a document: no keys, no internal attributes."""
-    view = {
-        "id": item["docId"],
-        "name": item["name"],
-        "contentType": item["contentType"],
-        "size": int(item["size"]),
-        "status": item["status"],
-        "tags": list(item.get("tags", [])),
-        "version": int(item["version"]),
-        "createdAt": item["createdAt"],
-        "updatedAt": item["updatedAt"],
-    }
-    if "owner" in item:
-        view["owner"] = item["owner"]
-    return view
-
-
 class DocumentService:
     def __init__(
         self,
-        repository: DocumentRepository,
+        reads: DocumentReads,
+        writes: DocumentWrites,
         storage: DocumentStorage,
         limits: Limits,
         cursor_secret: Callable[[], bytes],
+        *,
+        cached_reads: DocumentReads | None = None,
     ) -> None:
         """`cursor_secret` is called only when a cursor is encoded or decoded: reading the
-        secret is a permission of the paging (read) function alone, not of every function."""
-        self.repository = repository
+        secret is a permission of the paging (read) function alone, not of every function.
+
+        `reads` are the reads a write depends on (If-Match, conditions): always consistent.
+        `cached_reads` (by default `reads`) may serve hot, read-mostly paths from a cache
+        that can be a little stale; which paths, docs/ will say when a cache exists."""
+        self.reads = reads
+        self.writes = writes
+        self.cached_reads = reads if cached_reads is None else cached_reads
         self.storage = storage
         self.limits = limits
         self.cursor_secret = cursor_secret
@@ -184,7 +166,7 @@ class DocumentService:
             "createdAt": created,
             "updatedAt": created,
         }
-        item = self.repository.create_document(
+        item = self.writes.create_document(
             document, max_documents=self.limits.quota_documents, max_bytes=self.limits.quota_bytes
         )
         return public(item)
@@ -207,7 +189,7 @@ class DocumentService:
         owner replace the content of an AVAILABLE, perhaps shared, document without a new
         version. Either way the replay is a 409."""
         try:
-            current = self.repository.get_document(caller.user_id, valid_id(document["id"], "the document id"))
+            current = self.reads.get_document(caller.user_id, valid_id(document["id"], "the document id"))
         except NotFound:
             raise Conflict("the document this request created is gone; send a new Idempotency-Key") from None
         if not awaiting_upload(current):
@@ -216,7 +198,7 @@ class DocumentService:
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        return public(self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id")))
+        return public(self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id")))
 
     def _page(self, caller: Caller, query: str, limit: Any, token: str | None, fetch: Any) -> dict[str, Any]:
         size = self._limit(limit)
@@ -245,32 +227,30 @@ class DocumentService:
             raise InvalidInput("filter by tag or by type, not both")
         if tag is not None:
             valid_tags([tag])
-            return self._page(
-                caller, f"tag:{tag}", limit, token, lambda n, s: self.repository.list_by_tag(me, tag, n, s)
-            )
+            return self._page(caller, f"tag:{tag}", limit, token, lambda n, s: self.reads.list_by_tag(me, tag, n, s))
         if doc_type is not None:
             valid_tags([doc_type])
             return self._page(
-                caller, f"type:{doc_type}", limit, token, lambda n, s: self.repository.list_by_type(me, doc_type, n, s)
+                caller, f"type:{doc_type}", limit, token, lambda n, s: self.reads.list_by_type(me, doc_type, n, s)
             )
-        return self._page(caller, "all", limit, token, lambda n, s: self.repository.list_documents(me, n, s))
+        return self._page(caller, "all", limit, token, lambda n, s: self.reads.list_documents(me, n, s))
 
     def trash_list(self, caller: Caller, limit: Any, token: str | None) -> dict[str, Any]:
-        return self._page(caller, "trash", limit, token, lambda n, s: self.repository.list_trash(caller.user_id, n, s))
+        return self._page(caller, "trash", limit, token, lambda n, s: self.reads.list_trash(caller.user_id, n, s))
 
     def shared(self, caller: Caller, limit: Any, token: str | None) -> dict[str, Any]:
         return self._page(
-            caller, "shared", limit, token, lambda n, s: self.repository.list_shared_with(caller.user_id, n, s)
+            caller, "shared", limit, token, lambda n, s: self.reads.list_shared_with(caller.user_id, n, s)
         )
 
     def usage(self, caller: Caller) -> dict[str, int]:
-        used = self.repository.usage(caller.user_id)
+        used = self.reads.usage(caller.user_id)
         return {**used, "quotaDocuments": self.limits.quota_documents, "quotaBytes": self.limits.quota_bytes}
 
     def recent(self, caller: Caller, limit: Any) -> dict[str, Any]:
         if self.limits.admins_group not in caller.groups:
             raise Forbidden("only administrators may read the recent-uploads feed")
-        items = self.repository.recent_uploads(self._limit(limit))
+        items = self.reads.recent_uploads(self._limit(limit))
         return {"items": [{**{k: i.get(k) for k in ("owner", "name", "contentType", "status")}, "id": i["docId"],
                            "size": int(i["size"]), "createdAt": i["createdAt"]} for i in items]}  # fmt: skip
 
@@ -283,23 +263,23 @@ class DocumentService:
             raise InvalidInput("send a name, tags, or both")
         name = valid_name(body["name"]) if "name" in body else None
         tags = valid_tags(body["tags"]) if "tags" in body else None
-        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+        document = self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id"))
         if document["status"] == TRASHED:
             raise NotFound("no such document")
-        return public(self.repository.update_document(document, expected_version=expected, name=name, tags=tags))
+        return public(self.writes.update_document(document, expected_version=expected, name=name, tags=tags))
 
     def delete(self, caller: Caller, doc_id: str, purge: Any) -> None:
-        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+        document = self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id"))
         if purge not in (None, "true", "false"):
             raise InvalidInput("purge must be true or false")
         if purge == "true":
-            self.repository.purge(document)
+            self.writes.purge(document)
         else:
-            self.repository.trash(document)
+            self.writes.trash(document)
 
     def restore(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
-        return public(self.repository.restore(document))
+        document = self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+        return public(self.writes.restore(document))
 
     def share(self, caller: Caller, doc_id: str, grantee: str) -> dict[str, Any]:
         valid_id(grantee, "the user id")
@@ -314,26 +294,26 @@ class DocumentService:
         share the document as it is now. Only a document that keeps changing is a 409."""
         for _ in range(SHARE_ATTEMPTS - 1):
             try:
-                return self.repository.put_share(self.repository.get_document(owner, doc_id), grantee)
+                return self.writes.put_share(self.reads.get_document(owner, doc_id), grantee)
             except DocumentChanged:
                 continue
-        return self.repository.put_share(self.repository.get_document(owner, doc_id), grantee)
+        return self.writes.put_share(self.reads.get_document(owner, doc_id), grantee)
 
     def unshare(self, caller: Caller, doc_id: str, grantee: str) -> None:
-        self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
-        self.repository.delete_share(caller.user_id, doc_id, valid_id(grantee, "the user id"))
+        self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+        self.writes.delete_share(caller.user_id, doc_id, valid_id(grantee, "the user id"))
 
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
         valid_id(doc_id, "the document id")
         try:
-            document = self.repository.get_document(caller.user_id, doc_id)
+            document = self.reads.get_document(caller.user_id, doc_id)
         except NotFound:
             # GSI1 finds the owner; it is eventually consistent, so just after an unshare it
             # may still list the share. The strongly read document's grantee set decides.
-            share = self.repository.find_share(caller.user_id, doc_id)
+            share = self.reads.find_share(caller.user_id, doc_id)
             if share is None:
                 raise
-            document = self.repository.get_document(share["owner"], doc_id)
+            document = self.reads.get_document(share["owner"], doc_id)
             if caller.user_id not in document.get(SHARED_WITH, set()):
                 raise
         if document["status"] != AVAILABLE:

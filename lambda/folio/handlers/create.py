@@ -19,11 +19,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from folio.dynamodb import THROTTLING_ERRORS
 from folio.errors import Conflict, IdempotencyKeyReused, Throttled
 from folio.handlers import wiring
 from folio.handlers.http import caller, create_app, header, json_body, ok
 from folio.handlers.logs import logger
-from folio.repository import THROTTLING_ERRORS
 from folio.service import valid_idempotency_key
 
 app = create_app(wiring.settings().cors_origins)

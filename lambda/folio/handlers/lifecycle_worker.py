@@ -51,10 +51,10 @@ def settle_removal(record: DynamoDBRecord) -> str:
     removal = lifecycle.removal_of(record.raw_event)
     if removal is None:
         return "ignored"
-    repository, storage = wiring.repository(), wiring.storage()
+    writes, storage = wiring.writes(), wiring.storage()
     document = removal.document
-    repository.delete_leftovers(document)
-    released = removal.expired and repository.release_expired_quota(document)
+    writes.delete_leftovers(document)
+    released = removal.expired and writes.release_expired_quota(document)
     versions = storage.delete_every_version(object_key(storage.prefix, document["owner"], document["docId"]))
     logger.info(
         "document removed",
