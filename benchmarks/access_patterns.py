@@ -46,9 +46,9 @@ import boto3  # noqa: E402
 from boto3.dynamodb.types import TypeSerializer  # noqa: E402
 
 from folio import keys  # noqa: E402
+from folio.contracts import DEFAULT_LIMIT  # noqa: E402
 from folio.domain import doc_type_of, now_iso  # noqa: E402
 from folio.ids import new_id  # noqa: E402
-from folio.service import DEFAULT_LIMIT  # noqa: E402
 from tests.integration.engines import (  # noqa: E402
     DynamoDBLocal,
     EngineError,

@@ -15,9 +15,8 @@ import hmac
 import json
 from typing import Any
 
+from folio.contracts import MAX_CURSOR_LENGTH
 from folio.errors import InvalidCursor
-
-MAX_CURSOR_LENGTH = 2048
 
 
 def _b64(data: bytes) -> str:

@@ -6,24 +6,11 @@ caller's own partition, or of a document shared with the caller through a share 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from folio import cursor
-from folio.contracts import (
-    CONTENT_TYPE_PATTERN,
-    ID_PATTERN,
-    IDEMPOTENCY_KEY_PATTERN,
-    IF_MATCH_PATTERN,
-    MAX_CONTENT_TYPE_LENGTH,
-    MAX_NAME_LENGTH,
-    MAX_TAGS,
-    NAME_CODE_POINTS_PATTERN,
-    NAME_RULE,
-    TAG_PATTERN,
-)
 from folio.domain import AVAILABLE, PENDING, SHARED_WITH, TRASHED, Page, awaiting_upload, doc_type_of, now_iso, public
 from folio.errors import (
     Conflict,
@@ -35,20 +22,19 @@ from folio.errors import (
     PreconditionRequired,
 )
 from folio.ids import new_id
+from folio.object_keys import object_key
 from folio.ports import DocumentReads, DocumentWrites
-from folio.storage import DocumentStorage, object_key
+from folio.requests import (
+    expected_version,
+    valid_content_type,
+    valid_id,
+    valid_limit,
+    valid_name,
+    valid_tags,
+)
+from folio.storage import DocumentStorage
 
-DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 SHARE_ATTEMPTS = 3
-# Every pattern is applied with fullmatch: with match, "$" also matches before a final "\n".
-_TAG = re.compile(TAG_PATTERN)
-_CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN)
-_ID = re.compile(ID_PATTERN)
-_NAME = re.compile(NAME_CODE_POINTS_PATTERN)
-_IF_MATCH = re.compile(IF_MATCH_PATTERN)
-_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
-# ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -63,52 +49,6 @@ class Limits:
     quota_documents: int
     quota_bytes: int
     admins_group: str
-
-
-def valid_id(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise InvalidInput(f"{what} is not a valid id")
-    return value
-
-
-def valid_tags(tags: Any) -> list[str]:
-    # Each item is checked before set(): an unhashable item ({} or []) would make set() raise.
-    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
-        raise InvalidInput(f"tags must be a list of at most {MAX_TAGS} distinct tags")
-    if not all(isinstance(t, str) and _TAG.fullmatch(t) for t in tags):
-        raise InvalidInput("a tag is 1-32 lowercase letters, digits or hyphens")
-    if len(set(tags)) != len(tags):
-        raise InvalidInput(f"tags must be a list of at most {MAX_TAGS} distinct tags")
-    return list(tags)
-
-
-def valid_name(name: Any) -> str:
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
-        raise InvalidInput(f"name must be {NAME_RULE}")
-    return name
-
-
-def valid_content_type(content_type: Any) -> str:
-    if (
-        not isinstance(content_type, str)
-        or len(content_type) > MAX_CONTENT_TYPE_LENGTH
-        or not _CONTENT_TYPE.fullmatch(content_type)
-    ):
-        raise InvalidInput("contentType must be a MIME type such as application/pdf")
-    return content_type
-
-
-def expected_version(if_match: str) -> int:
-    """The version an If-Match names: the ETag as a read returned it ("7") or bare (7)."""
-    if not _IF_MATCH.fullmatch(if_match):
-        raise InvalidInput('If-Match must be the document version, as the ETag returned it (e.g. "3")')
-    return int(if_match.strip('"'))
-
-
-def valid_idempotency_key(key: str) -> str:
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise InvalidInput("Idempotency-Key must be 1-128 visible ASCII characters")
-    return key
 
 
 class DocumentService:
@@ -201,7 +141,7 @@ class DocumentService:
         return public(self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id")))
 
     def _page(self, caller: Caller, query: str, limit: Any, token: str | None, fetch: Any) -> dict[str, Any]:
-        size = self._limit(limit)
+        size = valid_limit(limit)
         start = cursor.decode(token, caller=caller.user_id, query=query, secret=self.cursor_secret()) if token else None
         page: Page = fetch(size, start)
         result: dict[str, Any] = {"items": [public(i) for i in page.items]}
@@ -210,14 +150,6 @@ class DocumentService:
                 page.last_key, caller=caller.user_id, query=query, secret=self.cursor_secret()
             )
         return result
-
-    @staticmethod
-    def _limit(limit: Any) -> int:
-        if limit is None:
-            return DEFAULT_LIMIT
-        if not _WHOLE_NUMBER.fullmatch(str(limit)) or not 1 <= int(limit) <= MAX_LIMIT:
-            raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-        return int(limit)
 
     def list(
         self, caller: Caller, *, tag: str | None, doc_type: str | None, limit: Any, token: str | None
@@ -250,7 +182,7 @@ class DocumentService:
     def recent(self, caller: Caller, limit: Any) -> dict[str, Any]:
         if self.limits.admins_group not in caller.groups:
             raise Forbidden("only administrators may read the recent-uploads feed")
-        items = self.reads.recent_uploads(self._limit(limit))
+        items = self.reads.recent_uploads(valid_limit(limit))
         return {"items": [{**{k: i.get(k) for k in ("owner", "name", "contentType", "status")}, "id": i["docId"],
                            "size": int(i["size"]), "createdAt": i["createdAt"]} for i in items]}  # fmt: skip
 

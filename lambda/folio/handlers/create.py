@@ -24,7 +24,7 @@ from folio.errors import Conflict, IdempotencyKeyReused, Throttled
 from folio.handlers import wiring
 from folio.handlers.http import caller, create_app, header, json_body, ok
 from folio.handlers.logs import logger
-from folio.service import valid_idempotency_key
+from folio.requests import valid_idempotency_key
 
 app = create_app(wiring.settings().cors_origins)
 CREATED_NOW = "createdNow"  # set on the request by the function the idempotency layer runs once

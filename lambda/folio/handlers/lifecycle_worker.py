@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from folio import lifecycle
 from folio.handlers import wiring
 from folio.handlers.logs import logger
-from folio.storage import object_key
+from folio.object_keys import object_key
 
 # Every AWS call this function makes, and nothing else (its role grants exactly these; the
 # integration test records the calls of a run and compares):

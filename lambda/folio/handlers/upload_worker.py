@@ -19,6 +19,7 @@ from folio.domain import TRASHED, awaiting_upload
 from folio.errors import Conflict, NotFound
 from folio.handlers import wiring
 from folio.handlers.logs import logger
+from folio.object_keys import parse_object_key
 from folio.ports import DocumentReads, DocumentWrites
 from folio.storage import DocumentStorage
 
@@ -32,13 +33,12 @@ def settle(bucket: str, key: str) -> str:
     storage = wiring.storage()
     if bucket != storage.bucket or not key.startswith(storage.prefix):
         return "ignored"
-    parts = key[len(storage.prefix) :].split("/")
-    if len(parts) != 2 or not all(parts):
+    named = parse_object_key(storage.prefix, key)
+    if named is None:
         storage.delete_every_version(key)
         return "deleted:unknown-key"
-    owner, doc_id = parts
     for _ in range(SETTLE_ATTEMPTS):
-        outcome = settle_as_read(storage, wiring.reads(), wiring.writes(), key, owner, doc_id)
+        outcome = settle_as_read(storage, wiring.reads(), wiring.writes(), key, named.owner, named.doc_id)
         if outcome is not None:
             return outcome
     raise Conflict("the document kept changing while its upload was settled; the event will be retried")
