@@ -16,25 +16,25 @@ from folio.errors import (
     Conflict,
     DocumentChanged,
     Forbidden,
-    InvalidInput,
     NotFound,
-    PayloadTooLarge,
-    PreconditionRequired,
 )
 from folio.ids import new_id
 from folio.object_keys import object_key
 from folio.ports import DocumentReads, DocumentWrites
 from folio.requests import (
-    expected_version,
-    valid_content_type,
+    CreateDocument,
+    DeleteDocument,
+    ListQuery,
+    PageQuery,
+    ShareRequest,
+    UpdateDocument,
     valid_id,
-    valid_limit,
-    valid_name,
-    valid_tags,
 )
 from folio.storage import DocumentStorage
 
 SHARE_ATTEMPTS = 3
+# One page of a listing: (page size, where to continue) -> Page.
+PageFetch = Callable[[int, dict[str, Any] | None], Page]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,9 @@ class Caller:
 
 @dataclass(frozen=True)
 class Limits:
-    max_upload_bytes: int
+    """The deployment's limits that the service applies (the upload size is the edge's:
+    folio.requests.CreateDocument.parse)."""
+
     quota_documents: int
     quota_bytes: int
     admins_group: str
@@ -76,32 +78,22 @@ class DocumentService:
         self.cursor_secret = cursor_secret
 
     # -- create ---------------------------------------------------------------------------
-    def create(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, caller: Caller, request: CreateDocument) -> dict[str, Any]:
         """A PENDING document and a form to upload its content."""
-        return self.with_upload_form(caller, self.create_document(caller, body))
+        return self.with_upload_form(caller, self.create_document(caller, request))
 
-    def create_document(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    def create_document(self, caller: Caller, request: CreateDocument) -> dict[str, Any]:
         """A PENDING document (the API's view), with its quota reserved."""
-        if not isinstance(body, dict) or set(body) - {"name", "contentType", "size", "tags"}:
-            raise InvalidInput("the body has unknown fields")
-        name = valid_name(body.get("name"))
-        content_type = valid_content_type(body.get("contentType"))
-        size = body.get("size")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise InvalidInput("size must be a positive number of bytes")
-        if size > self.limits.max_upload_bytes:
-            raise PayloadTooLarge(f"a document may be at most {self.limits.max_upload_bytes} bytes")
-        tags = valid_tags(body.get("tags", []))
         doc_id, created = new_id(), now_iso()
         document = {
             "docId": doc_id,
             "owner": caller.user_id,
-            "name": name,
-            "contentType": content_type,
-            "docType": doc_type_of(content_type),
-            "size": size,
+            "name": request.name,
+            "contentType": request.content_type,
+            "docType": doc_type_of(request.content_type),
+            "size": request.size,
             "status": PENDING,
-            "tags": tags,
+            "tags": list(request.tags),
             "version": 1,
             "createdAt": created,
             "updatedAt": created,
@@ -138,12 +130,11 @@ class DocumentService:
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        return public(self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id")))
+        return public(self.reads.get_document(caller.user_id, doc_id))
 
-    def _page(self, caller: Caller, query: str, limit: Any, token: str | None, fetch: Any) -> dict[str, Any]:
-        size = valid_limit(limit)
+    def _page(self, caller: Caller, query: str, limit: int, token: str | None, fetch: PageFetch) -> dict[str, Any]:
         start = cursor.decode(token, caller=caller.user_id, query=query, secret=self.cursor_secret()) if token else None
-        page: Page = fetch(size, start)
+        page = fetch(limit, start)
         result: dict[str, Any] = {"items": [public(i) for i in page.items]}
         if page.last_key:
             result["cursor"] = cursor.encode(
@@ -151,74 +142,68 @@ class DocumentService:
             )
         return result
 
-    def list(
-        self, caller: Caller, *, tag: str | None, doc_type: str | None, limit: Any, token: str | None
-    ) -> dict[str, Any]:
-        me = caller.user_id
-        if tag is not None and doc_type is not None:
-            raise InvalidInput("filter by tag or by type, not both")
+    def list(self, caller: Caller, query: ListQuery) -> dict[str, Any]:
+        me, tag, doc_type = caller.user_id, query.tag, query.doc_type
         if tag is not None:
-            valid_tags([tag])
-            return self._page(caller, f"tag:{tag}", limit, token, lambda n, s: self.reads.list_by_tag(me, tag, n, s))
-        if doc_type is not None:
-            valid_tags([doc_type])
             return self._page(
-                caller, f"type:{doc_type}", limit, token, lambda n, s: self.reads.list_by_type(me, doc_type, n, s)
+                caller, f"tag:{tag}", query.limit, query.cursor, lambda n, s: self.reads.list_by_tag(me, tag, n, s)
             )
-        return self._page(caller, "all", limit, token, lambda n, s: self.reads.list_documents(me, n, s))
+        if doc_type is not None:
+            return self._page(
+                caller, f"type:{doc_type}", query.limit, query.cursor,
+                lambda n, s: self.reads.list_by_type(me, doc_type, n, s),
+            )  # fmt: skip
+        return self._page(caller, "all", query.limit, query.cursor, lambda n, s: self.reads.list_documents(me, n, s))
 
-    def trash_list(self, caller: Caller, limit: Any, token: str | None) -> dict[str, Any]:
-        return self._page(caller, "trash", limit, token, lambda n, s: self.reads.list_trash(caller.user_id, n, s))
-
-    def shared(self, caller: Caller, limit: Any, token: str | None) -> dict[str, Any]:
+    def trash_list(self, caller: Caller, query: PageQuery) -> dict[str, Any]:
         return self._page(
-            caller, "shared", limit, token, lambda n, s: self.reads.list_shared_with(caller.user_id, n, s)
+            caller, "trash", query.limit, query.cursor, lambda n, s: self.reads.list_trash(caller.user_id, n, s)
+        )
+
+    def shared(self, caller: Caller, query: PageQuery) -> dict[str, Any]:
+        return self._page(
+            caller, "shared", query.limit, query.cursor, lambda n, s: self.reads.list_shared_with(caller.user_id, n, s)
         )
 
     def usage(self, caller: Caller) -> dict[str, int]:
         used = self.reads.usage(caller.user_id)
         return {**used, "quotaDocuments": self.limits.quota_documents, "quotaBytes": self.limits.quota_bytes}
 
-    def recent(self, caller: Caller, limit: Any) -> dict[str, Any]:
+    def require_admin(self, caller: Caller) -> None:
         if self.limits.admins_group not in caller.groups:
             raise Forbidden("only administrators may read the recent-uploads feed")
-        items = self.reads.recent_uploads(valid_limit(limit))
+
+    def recent(self, caller: Caller, limit: int) -> dict[str, Any]:
+        self.require_admin(caller)
+        items = self.reads.recent_uploads(limit)
         return {"items": [{**{k: i.get(k) for k in ("owner", "name", "contentType", "status")}, "id": i["docId"],
                            "size": int(i["size"]), "createdAt": i["createdAt"]} for i in items]}  # fmt: skip
 
     # -- changes --------------------------------------------------------------------------
-    def update(self, caller: Caller, doc_id: str, if_match: str | None, body: dict[str, Any]) -> dict[str, Any]:
-        if if_match is None:
-            raise PreconditionRequired("send If-Match with the version you read")
-        expected = expected_version(if_match)
-        if not isinstance(body, dict) or not body or set(body) - {"name", "tags"}:
-            raise InvalidInput("send a name, tags, or both")
-        name = valid_name(body["name"]) if "name" in body else None
-        tags = valid_tags(body["tags"]) if "tags" in body else None
-        document = self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+    def update(self, caller: Caller, request: UpdateDocument) -> dict[str, Any]:
+        document = self.reads.get_document(caller.user_id, request.doc_id)
         if document["status"] == TRASHED:
             raise NotFound("no such document")
-        return public(self.writes.update_document(document, expected_version=expected, name=name, tags=tags))
+        tags = None if request.tags is None else list(request.tags)
+        return public(
+            self.writes.update_document(
+                document, expected_version=request.expected_version, name=request.name, tags=tags
+            )
+        )
 
-    def delete(self, caller: Caller, doc_id: str, purge: Any) -> None:
-        document = self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id"))
-        if purge not in (None, "true", "false"):
-            raise InvalidInput("purge must be true or false")
-        if purge == "true":
+    def delete(self, caller: Caller, request: DeleteDocument) -> None:
+        document = self.reads.get_document(caller.user_id, request.doc_id)
+        if request.purge:
             self.writes.purge(document)
         else:
             self.writes.trash(document)
 
     def restore(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        document = self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id"))
-        return public(self.writes.restore(document))
+        return public(self.writes.restore(self.reads.get_document(caller.user_id, doc_id)))
 
-    def share(self, caller: Caller, doc_id: str, grantee: str) -> dict[str, Any]:
-        valid_id(grantee, "the user id")
-        if grantee == caller.user_id:
-            raise InvalidInput("you cannot share a document with yourself")
-        share = self._share_as_it_is_now(caller.user_id, valid_id(doc_id, "the document id"), grantee)
-        return {"documentId": doc_id, "userId": grantee, "sharedAt": share["sharedAt"]}
+    def share(self, caller: Caller, request: ShareRequest) -> dict[str, Any]:
+        share = self._share_as_it_is_now(caller.user_id, request.doc_id, request.grantee)
+        return {"documentId": request.doc_id, "userId": request.grantee, "sharedAt": share["sharedAt"]}
 
     def _share_as_it_is_now(self, owner: str, doc_id: str, grantee: str) -> dict[str, Any]:
         """A share names no version (no If-Match), so a rename, retag or another share that
@@ -231,12 +216,11 @@ class DocumentService:
                 continue
         return self.writes.put_share(self.reads.get_document(owner, doc_id), grantee)
 
-    def unshare(self, caller: Caller, doc_id: str, grantee: str) -> None:
-        self.reads.get_document(caller.user_id, valid_id(doc_id, "the document id"))
-        self.writes.delete_share(caller.user_id, doc_id, valid_id(grantee, "the user id"))
+    def unshare(self, caller: Caller, request: ShareRequest) -> None:
+        self.reads.get_document(caller.user_id, request.doc_id)
+        self.writes.delete_share(caller.user_id, request.doc_id, request.grantee)
 
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        valid_id(doc_id, "the document id")
         try:
             document = self.reads.get_document(caller.user_id, doc_id)
         except NotFound:

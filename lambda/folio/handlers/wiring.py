@@ -68,5 +68,5 @@ def cursor_secret() -> bytes:
 @cache
 def service() -> DocumentService:
     config = settings()
-    limits = Limits(config.max_upload_bytes, config.quota_documents, config.quota_bytes, config.admins_group)
+    limits = Limits(config.quota_documents, config.quota_bytes, config.admins_group)
     return DocumentService(reads(), writes(), storage(), limits, cursor_secret)
