@@ -360,7 +360,7 @@ def new_document(rng: random.Random, owner: str, n: int) -> dict[str, Any]:
     }
 
 
-def seed(documents: DynamoDbDocuments, rng: random.Random) -> Dataset:
+def seed(store: DynamoDbDocuments, rng: random.Random) -> Dataset:
     """One busy owner (40 documents: most available, a few pending, 3 trashed, 5 shared with one grantee)
     and 8 other users with a handful of uploads each, so every recent-uploads shard has items."""
     owner, grantee = "u-" + new_id().lower(), "u-" + new_id().lower()
@@ -371,21 +371,21 @@ def seed(documents: DynamoDbDocuments, rng: random.Random) -> Dataset:
         document = new_document(rng, owner, n)
         if n % 7 == 3:
             document["tags"] = ["tax", "2026"]
-        documents.create_document(document, **quota)
+        store.create_document(document, **quota)
         if n % 10 != 9:  # every tenth upload is still pending
-            documents.mark_available(document)
-            document = documents.get_document(owner, document["docId"])
+            store.mark_available(document)
+            document = store.get_document(owner, document["docId"])
         documents[document["docId"]] = document
     available = [d for d in documents.values() if d["status"] == "AVAILABLE"]
     shared = rng.sample(available, 5)
     for document in shared:
-        documents.put_share(document, grantee)
+        store.put_share(document, grantee)
     for document in rng.sample([d for d in available if d not in shared], 3):
-        documents[document["docId"]] = documents.trash(document)
+        documents[document["docId"]] = store.trash(document)
     for n, other in enumerate(others * 4):
         document = new_document(rng, other, n)
-        documents.create_document(document, **quota)
-        documents.mark_available(document)
+        store.create_document(document, **quota)
+        store.mark_available(document)
     return Dataset(owner, grantee, documents)
 
 
@@ -403,21 +403,21 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def actions(documents: DynamoDbDocuments, data: Dataset, rng: random.Random) -> dict[str, Callable[[], Any]]:
+def actions(store: DynamoDbDocuments, data: Dataset, rng: random.Random) -> dict[str, Callable[[], Any]]:
     live = [d for d in data.documents.values() if d["status"] == "AVAILABLE"]
     target = next(d for d in sorted(live, key=lambda d: d["docId"], reverse=True) if "tax" in d["tags"])
     fresh = new_document(rng, data.owner, 99)
     fresh["tags"] = ["receipts", "2026"]
     return {
-        "AP1": lambda: documents.create_document(fresh, max_documents=10_000, max_bytes=1 << 40),
-        "AP2": lambda: documents.get_document(data.owner, target["docId"]),
-        "AP3": lambda: documents.list_documents(data.owner, DEFAULT_LIMIT),
-        "AP4": lambda: documents.list_by_tag(data.owner, "tax", DEFAULT_LIMIT),
-        "AP5": lambda: documents.list_by_type(data.owner, "pdf", DEFAULT_LIMIT),
-        "AP6": lambda: documents.list_shared_with(data.grantee, DEFAULT_LIMIT),
-        "AP7": lambda: documents.list_trash(data.owner, DEFAULT_LIMIT),
-        "AP8": lambda: documents.recent_uploads(DEFAULT_LIMIT),
-        "AP9": lambda: documents.update_document(
+        "AP1": lambda: store.create_document(fresh, max_documents=10_000, max_bytes=1 << 40),
+        "AP2": lambda: store.get_document(data.owner, target["docId"]),
+        "AP3": lambda: store.list_documents(data.owner, DEFAULT_LIMIT),
+        "AP4": lambda: store.list_by_tag(data.owner, "tax", DEFAULT_LIMIT),
+        "AP5": lambda: store.list_by_type(data.owner, "pdf", DEFAULT_LIMIT),
+        "AP6": lambda: store.list_shared_with(data.grantee, DEFAULT_LIMIT),
+        "AP7": lambda: store.list_trash(data.owner, DEFAULT_LIMIT),
+        "AP8": lambda: store.recent_uploads(DEFAULT_LIMIT),
+        "AP9": lambda: store.update_document(
             target,
             expected_version=target["version"],
             name="Invoice 2026-05 ACME GmbH (paid).pdf",
@@ -438,7 +438,7 @@ def rounded(parts: Units) -> dict[str, float]:
 
 
 def measure_pattern(
-    name: str, run: Callable[[], Any], documents: DynamoDbDocuments, client: RecordingClient, *, engine_dedupes: bool
+    name: str, run: Callable[[], Any], store: DynamoDbDocuments, client: RecordingClient, *, engine_dedupes: bool
 ) -> dict[str, Any]:
     client.calls.clear()
     client.snapshots = True
@@ -509,17 +509,17 @@ def measure(endpoint: str) -> dict[str, Any]:
     engine_dedupes = engine_counts_equal_items_once(bare)
     create_documents_table(bare, TABLE)
     client = RecordingClient(bare, TABLE)
-    documents = DynamoDbDocuments(client, TABLE)
+    store = DynamoDbDocuments(client, TABLE)
     rng = random.Random(SEED)  # noqa: S311 - reproducible test data, not secrets
     started = time.perf_counter()
-    data = seed(documents, rng)
+    data = seed(store, rng)
     seeded = time.perf_counter() - started
-    runs = actions(documents, data, rng)
+    runs = actions(store, data, rng)
     results: dict[str, Any] = {}
     for name, description in PATTERNS:
         results[name] = {
             "pattern": description,
-            **measure_pattern(name, runs[name], documents, client, engine_dedupes=engine_dedupes),
+            **measure_pattern(name, runs[name], store, client, engine_dedupes=engine_dedupes),
         }
     return {
         "seeded_items": seeded_item_count(bare),
