@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from folio import contracts
+from folio import contracts, cursor, openapi
 from folio.handlers import http
 from folio.keys import InvalidKeyPart
 from folio.object_keys import DOCUMENT_OBJECT_PREFIX, ObjectKey, object_key, parse_object_key
@@ -114,6 +114,15 @@ def test_the_api_patterns_are_compiled_only_where_requests_are_parsed() -> None:
     compiling = {relative(p) for p in SOURCES if compiled_patterns(p)}
 
     assert compiling == {"lambda/folio/requests.py"}
+
+
+# -- limits -------------------------------------------------------------------------------------
+def test_the_published_limits_are_the_ones_the_code_applies() -> None:
+    query = openapi.build()["paths"]["/documents"]["get"]["parameters"]
+    schemas = {parameter["name"]: parameter["schema"] for parameter in query}
+
+    assert schemas["limit"]["maximum"] == contracts.MAX_LIMIT
+    assert schemas["cursor"]["maxLength"] == contracts.MAX_CURSOR_LENGTH == cursor.MAX_CURSOR_LENGTH
 
 
 # -- CORS -----------------------------------------------------------------------------------------
