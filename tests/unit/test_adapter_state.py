@@ -16,12 +16,17 @@ from folio import keys
 from folio.reads import DynamoDbReads
 from folio.writes import DynamoDbWrites
 from tests.support.dynamodb_requests import DynamoDBRequests
-from tests.support.stubbed_dynamodb import offline_client
+from tests.support.stubbed_dynamodb import cancelled, offline_client
 
 TABLE = "folio-documents"
 KEY = {"PK": {"S": "USER#u1"}, "SK": {"S": "PROFILE"}}
 DOCUMENT_KEY = {"PK": {"S": keys.user_partition("u1")}, "SK": {"S": keys.document_sort_key("01ABC")}}
 ITEM = {"docId": {"S": "01ABC"}, "owner": {"S": "u1"}, "version": {"N": "1"}}
+# What one of AP8's shard queries sends besides the table's name (the Stubber matches each).
+QUERY_PARAMS = (
+    "IndexName", "Limit", "ScanIndexForward", "KeyConditionExpression",
+    "ExpressionAttributeNames", "ExpressionAttributeValues",
+)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -137,16 +142,8 @@ def test_the_recent_feed_queries_each_shard_of_its_index_without_consistent_read
     assert all(params["IndexName"] == keys.GSI2.name and "ConsistentRead" not in params for _, params in sent)
 
 
-QUERY_PARAMS = (
-    "IndexName", "Limit", "ScanIndexForward", "KeyConditionExpression",
-    "ExpressionAttributeNames", "ExpressionAttributeValues",
-)  # fmt: skip
-
-
 def test_a_write_that_reads_to_decide_reads_consistently() -> None:
     # Given a share whose transaction was refused because the share item already exists
-    from tests.support.stubbed_dynamodb import cancelled
-
     client = offline_client()
     sent = sent_requests(client)
     document = {"docId": "01ABC", "owner": "u1", "status": "AVAILABLE", "version": 2, "tags": []}
