@@ -4,9 +4,8 @@ speak these words."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 PENDING, AVAILABLE, TRASHED = "PENDING", "AVAILABLE", "TRASHED"
 STATUSES = (PENDING, AVAILABLE, TRASHED)
@@ -54,8 +53,7 @@ def awaiting_upload(document: dict[str, Any]) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(NamedTuple):
     """One page of a listing, newest first; `last_key` continues it (None: the last page)."""
 
     items: list[dict[str, Any]]

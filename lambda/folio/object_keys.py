@@ -7,7 +7,7 @@ prefix, the functions' IAM prefix, the EventBridge rule's filter and the code ag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from folio.keys import InvalidKeyPart
 
@@ -15,8 +15,7 @@ DOCUMENT_OBJECT_PREFIX = "documents/"
 _SEPARATOR = "/"
 
 
-@dataclass(frozen=True)
-class ObjectKey:
+class ObjectKey(NamedTuple):
     """The owner and document an object key names."""
 
     owner: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from folio import cursor
 from folio.domain import AVAILABLE, PENDING, SHARED_WITH, TRASHED, Page, awaiting_upload, doc_type_of, now_iso, public
@@ -20,7 +20,6 @@ from folio.errors import (
 )
 from folio.ids import new_id
 from folio.object_keys import object_key
-from folio.ports import DocumentReads, DocumentWrites
 from folio.requests import (
     CreateDocument,
     DeleteDocument,
@@ -31,6 +30,9 @@ from folio.requests import (
     valid_id,
 )
 from folio.storage import DocumentStorage
+
+if TYPE_CHECKING:  # the ports are types only: not imported (nor compiled) at a cold start
+    from folio.ports import DocumentReads, DocumentWrites
 
 SHARE_ATTEMPTS = 3
 # One page of a listing: (page size, where to continue) -> Page.

@@ -11,7 +11,7 @@ object that is already gone is not an error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -20,8 +20,10 @@ from folio.errors import Conflict, NotFound
 from folio.handlers import wiring
 from folio.handlers.logs import logger
 from folio.object_keys import parse_object_key
-from folio.ports import DocumentReads, DocumentWrites
-from folio.storage import DocumentStorage
+
+if TYPE_CHECKING:  # types only: not imported at a cold start
+    from folio.ports import DocumentReads, DocumentWrites
+    from folio.storage import DocumentStorage
 
 # Each attempt follows a change by another request (a user's retag, trash or restore); a
 # document that keeps changing is left to EventBridge's retries of the event.
