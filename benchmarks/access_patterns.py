@@ -1,9 +1,9 @@
 """`make bench`, access patterns: DynamoDB requests and capacity of AP1-AP9, next to the theoretical minimum.
 
 Starts DynamoDB Local (tests/integration/engines.py) on loopback, creates the documents table from
-folio.keys, seeds realistic data through the real `DocumentRepository` (several users, tagged documents
-of mixed types, uploads made available, a few trashed, some shared), then runs each access pattern of
-docs/data-model.md once, counting from outside what the repository's client sends. Per pattern it reports the
+folio.keys, seeds realistic data through the real adapters (`DynamoDbReads`, `DynamoDbWrites`: several users,
+tagged documents of mixed types, uploads made available, a few trashed, some shared), then runs each access pattern of
+docs/data-model.md once, counting from outside what the adapters' client sends. Per pattern it reports the
 requests made per operation, the Scans (target 0), the capacity DynamoDB Local reports
 (ReturnConsumedCapacity), the sizes of the items involved, and the minimum DynamoDB's rules allow for
 those items (`minimum_capacity`):
@@ -46,9 +46,9 @@ import boto3  # noqa: E402
 from boto3.dynamodb.types import TypeSerializer  # noqa: E402
 
 from folio import keys  # noqa: E402
+from folio.contracts import DEFAULT_LIMIT  # noqa: E402
+from folio.domain import doc_type_of, now_iso  # noqa: E402
 from folio.ids import new_id  # noqa: E402
-from folio.repository import DocumentRepository, doc_type_of, now_iso  # noqa: E402
-from folio.service import DEFAULT_LIMIT  # noqa: E402
 from tests.integration.engines import (  # noqa: E402
     DynamoDBLocal,
     EngineError,
@@ -56,6 +56,7 @@ from tests.integration.engines import (  # noqa: E402
     find_dynamodb_local_jar,
     java_available,
 )
+from tests.support.dynamodb_documents import DynamoDbDocuments  # noqa: E402
 from tests.support.dynamodb_requests import capacity_units  # noqa: E402
 
 __all__ = ["EngineError", "measure_access_patterns"]
@@ -183,7 +184,7 @@ def written_keys(operation: str, request: dict[str, Any]) -> list[dict[str, Any]
 
 class RecordingClient:
     """A boto3 DynamoDB client that keeps every request, its response and, for writes, the items before
-    and after. It asks for consumed capacity split by table and index (INDEXES) on the repository's
+    and after. It asks for consumed capacity split by table and index (INDEXES) on the adapters'
     behalf: the runtime asks for none. The snapshots are read through the bare client and not recorded."""
 
     def __init__(self, client: Any, table: str) -> None:
@@ -359,7 +360,7 @@ def new_document(rng: random.Random, owner: str, n: int) -> dict[str, Any]:
     }
 
 
-def seed(repository: DocumentRepository, rng: random.Random) -> Dataset:
+def seed(store: DynamoDbDocuments, rng: random.Random) -> Dataset:
     """One busy owner (40 documents: most available, a few pending, 3 trashed, 5 shared with one grantee)
     and 8 other users with a handful of uploads each, so every recent-uploads shard has items."""
     owner, grantee = "u-" + new_id().lower(), "u-" + new_id().lower()
@@ -370,21 +371,21 @@ def seed(repository: DocumentRepository, rng: random.Random) -> Dataset:
         document = new_document(rng, owner, n)
         if n % 7 == 3:
             document["tags"] = ["tax", "2026"]
-        repository.create_document(document, **quota)
+        store.create_document(document, **quota)
         if n % 10 != 9:  # every tenth upload is still pending
-            repository.mark_available(document)
-            document = repository.get_document(owner, document["docId"])
+            store.mark_available(document)
+            document = store.get_document(owner, document["docId"])
         documents[document["docId"]] = document
     available = [d for d in documents.values() if d["status"] == "AVAILABLE"]
     shared = rng.sample(available, 5)
     for document in shared:
-        repository.put_share(document, grantee)
+        store.put_share(document, grantee)
     for document in rng.sample([d for d in available if d not in shared], 3):
-        documents[document["docId"]] = repository.trash(document)
+        documents[document["docId"]] = store.trash(document)
     for n, other in enumerate(others * 4):
         document = new_document(rng, other, n)
-        repository.create_document(document, **quota)
-        repository.mark_available(document)
+        store.create_document(document, **quota)
+        store.mark_available(document)
     return Dataset(owner, grantee, documents)
 
 
@@ -402,21 +403,21 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def actions(repository: DocumentRepository, data: Dataset, rng: random.Random) -> dict[str, Callable[[], Any]]:
+def actions(store: DynamoDbDocuments, data: Dataset, rng: random.Random) -> dict[str, Callable[[], Any]]:
     live = [d for d in data.documents.values() if d["status"] == "AVAILABLE"]
     target = next(d for d in sorted(live, key=lambda d: d["docId"], reverse=True) if "tax" in d["tags"])
     fresh = new_document(rng, data.owner, 99)
     fresh["tags"] = ["receipts", "2026"]
     return {
-        "AP1": lambda: repository.create_document(fresh, max_documents=10_000, max_bytes=1 << 40),
-        "AP2": lambda: repository.get_document(data.owner, target["docId"]),
-        "AP3": lambda: repository.list_documents(data.owner, DEFAULT_LIMIT),
-        "AP4": lambda: repository.list_by_tag(data.owner, "tax", DEFAULT_LIMIT),
-        "AP5": lambda: repository.list_by_type(data.owner, "pdf", DEFAULT_LIMIT),
-        "AP6": lambda: repository.list_shared_with(data.grantee, DEFAULT_LIMIT),
-        "AP7": lambda: repository.list_trash(data.owner, DEFAULT_LIMIT),
-        "AP8": lambda: repository.recent_uploads(DEFAULT_LIMIT),
-        "AP9": lambda: repository.update_document(
+        "AP1": lambda: store.create_document(fresh, max_documents=10_000, max_bytes=1 << 40),
+        "AP2": lambda: store.get_document(data.owner, target["docId"]),
+        "AP3": lambda: store.list_documents(data.owner, DEFAULT_LIMIT),
+        "AP4": lambda: store.list_by_tag(data.owner, "tax", DEFAULT_LIMIT),
+        "AP5": lambda: store.list_by_type(data.owner, "pdf", DEFAULT_LIMIT),
+        "AP6": lambda: store.list_shared_with(data.grantee, DEFAULT_LIMIT),
+        "AP7": lambda: store.list_trash(data.owner, DEFAULT_LIMIT),
+        "AP8": lambda: store.recent_uploads(DEFAULT_LIMIT),
+        "AP9": lambda: store.update_document(
             target,
             expected_version=target["version"],
             name="Invoice 2026-05 ACME GmbH (paid).pdf",
@@ -437,7 +438,7 @@ def rounded(parts: Units) -> dict[str, float]:
 
 
 def measure_pattern(
-    name: str, run: Callable[[], Any], repository: DocumentRepository, client: RecordingClient, *, engine_dedupes: bool
+    name: str, run: Callable[[], Any], store: DynamoDbDocuments, client: RecordingClient, *, engine_dedupes: bool
 ) -> dict[str, Any]:
     client.calls.clear()
     client.snapshots = True
@@ -508,17 +509,17 @@ def measure(endpoint: str) -> dict[str, Any]:
     engine_dedupes = engine_counts_equal_items_once(bare)
     create_documents_table(bare, TABLE)
     client = RecordingClient(bare, TABLE)
-    repository = DocumentRepository(client, TABLE)
+    store = DynamoDbDocuments(client, TABLE)
     rng = random.Random(SEED)  # noqa: S311 - reproducible test data, not secrets
     started = time.perf_counter()
-    data = seed(repository, rng)
+    data = seed(store, rng)
     seeded = time.perf_counter() - started
-    runs = actions(repository, data, rng)
+    runs = actions(store, data, rng)
     results: dict[str, Any] = {}
     for name, description in PATTERNS:
         results[name] = {
             "pattern": description,
-            **measure_pattern(name, runs[name], repository, client, engine_dedupes=engine_dedupes),
+            **measure_pattern(name, runs[name], store, client, engine_dedupes=engine_dedupes),
         }
     return {
         "seeded_items": seeded_item_count(bare),

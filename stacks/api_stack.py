@@ -30,7 +30,7 @@ from constructs import Construct
 
 from folio import keys
 from folio.contracts import FunctionGroup
-from folio.settings import DAX_ENDPOINT_VARIABLE
+from folio.settings import Env
 from stacks import nag
 from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
@@ -136,16 +136,16 @@ class ApiStack(cdk.Stack):
             self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
         )
         environment = {
-            "TABLE_NAME": table.table_name,
-            "BUCKET_NAME": bucket.bucket_name,
-            "DOCUMENT_PREFIX": document_prefix,
-            "IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name,
-            "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
-            "MAX_UPLOAD_BYTES": str(documents.max_upload_bytes),
-            "QUOTA_DOCUMENTS": str(documents.quota_documents),
-            "QUOTA_BYTES": str(documents.quota_bytes),
-            "CORS_ORIGINS": ",".join(cors_origins),
-            "ADMINS_GROUP": ADMINS_GROUP,
+            Env.TABLE_NAME: table.table_name,
+            Env.BUCKET_NAME: bucket.bucket_name,
+            Env.DOCUMENT_PREFIX: document_prefix,
+            Env.IDEMPOTENCY_TABLE_NAME: idempotency_table.table_name,
+            Env.CURSOR_SECRET_ARN: self.cursor_secret.secret_arn,
+            Env.MAX_UPLOAD_BYTES: str(documents.max_upload_bytes),
+            Env.QUOTA_DOCUMENTS: str(documents.quota_documents),
+            Env.QUOTA_BYTES: str(documents.quota_bytes),
+            Env.CORS_ORIGINS: ",".join(cors_origins),
+            Env.ADMINS_GROUP: ADMINS_GROUP,
         }
         table_arn = table.table_arn
         # TableV2 keeps a stream per replica; this is the home Region's, where the mapping lives.
@@ -252,7 +252,7 @@ class ApiStack(cdk.Stack):
                 # people its alarms reach, under the same key and TLS-only policy.
                 notification_topic=self.alarm_topic,
             )
-            reader_environment[DAX_ENDPOINT_VARIABLE] = self.dax_cache.endpoint_url
+            reader_environment[Env.DAX_ENDPOINT] = self.dax_cache.endpoint_url
             reader_layers.append(DaxClientLayer(self, "DaxClient").layer)
             for group, reads in READS_THROUGH_DAX.items():
                 permissions[group].append(self.dax_cache.read_statement(sorted({r.dax_action for r in reads})))

@@ -12,6 +12,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from folio.object_keys import DOCUMENT_OBJECT_PREFIX
 from stacks.components.document_store import DocumentStore
 from stacks.components.documents_table import DocumentsTable
 from stacks.components.encryption_key import EncryptionKey
@@ -20,9 +21,6 @@ from stacks.components.identity_access import IdentityAccess
 from stacks.components.table_backup import TableBackup
 from stacks.components.user_directory import UserDirectory
 from stacks.config import AuthSettings, BackupSettings, BillingLimits, DocumentSettings
-
-# Every document object lives under this prefix, then the owner's id (folio.storage builds keys).
-DOCUMENT_OBJECT_PREFIX = "documents/"
 
 
 class DataStack(cdk.Stack):

@@ -1,4 +1,5 @@
-"""Shared fixtures: synthesize each environment once per test session; the engines on loopback.
+"""Shared fixtures: synthesize each environment once per test session, start DynamoDB Local
+once for the runtime tests (tests/integration, tests/contract, tests/support), and the fake DAX.
 
 `App()` in pytest reads neither cdk.json nor cdk.context.json, so the context is
 passed in here: tests run with the same feature flags as `cdk synth`. The synth
@@ -114,6 +115,8 @@ def dynamodb_local_jar() -> Path:
 
 @pytest.fixture(scope="session")
 def dynamodb_endpoint() -> Iterator[str]:
+    """DynamoDB Local on a free loopback port, once per session: the integration and the
+    contract tests share it (each with tables of its own)."""
     engine = DynamoDBLocal(dynamodb_local_jar())
     try:
         endpoint = engine.start()

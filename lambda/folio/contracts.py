@@ -117,6 +117,14 @@ HEADERS: dict[str, HeaderRule] = {
         "form signed anew.",
     ),
 }
+# Pages: ?limit= from 1 to MAX_LIMIT, DEFAULT_LIMIT when absent; a cursor is at most this long.
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+MAX_CURSOR_LENGTH = 2048
+# CORS, as both the functions (Powertools) and API Gateway (preflight, gateway errors) answer it.
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "If-Match")
+CORS_EXPOSE_HEADERS = ("ETag",)
+CORS_ALLOW_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
+CORS_MAX_AGE_SECONDS = 3600
 # GET /documents filters by one of these at a time; both together is a 400.
 EXCLUSIVE_LIST_FILTERS = ("tag", "type")
 MAX_TAGS = 10

@@ -2,7 +2,7 @@
 
 A cursor is base64url(JSON {key, caller, query}) + "." + base64url(HMAC-SHA256). Decoding
 checks the MAC, then that the cursor was issued to this caller for this query; anything
-else is `InvalidCursor` (HTTP 400). The repository additionally checks that the key lies
+else is `InvalidCursor` (HTTP 400). The read adapter additionally checks that the key lies
 in the caller's own partition, so even a leaked secret cannot read another user's data.
 """
 
@@ -15,9 +15,8 @@ import hmac
 import json
 from typing import Any
 
+from folio.contracts import MAX_CURSOR_LENGTH
 from folio.errors import InvalidCursor
-
-MAX_CURSOR_LENGTH = 2048
 
 
 def _b64(data: bytes) -> str:

@@ -16,7 +16,7 @@ but only in the Region where TTL deleted the item: a TTL delete in a replica Reg
 Region's stream as a plain REMOVE (see "Working with expired items" in the DynamoDB guide). So an
 old image whose `expiresAt` had passed when the record was written counts as expired too. A purge
 of a document that had expired but was not yet deleted also looks expired; the purge leaves a
-quota-release marker, which makes the worker's release a no-op (repository.release_expired_quota).
+quota-release marker, which makes the worker's release a no-op (DocumentWrites.release_expired_quota).
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from folio.contracts import (
     EXCLUSIVE_LIST_FILTERS,
     HEADERS,
     ID_PATTERN,
+    MAX_CURSOR_LENGTH,
+    MAX_LIMIT,
     RESPONSE_SCHEMAS,
     ROUTES,
     TAG_PATTERN,
@@ -38,8 +40,8 @@ _EXCLUSIVE_FILTERS = " and ".join(f"`{name}`" for name in EXCLUSIVE_LIST_FILTERS
     " exclude each other: send at most one of them (both together: 400)."
 )
 _QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
-    "limit": {"type": "integer", "minimum": 1, "maximum": 100},
-    "cursor": {"type": "string", "maxLength": 2048},
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    "cursor": {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
     "tag": {"type": "string", "pattern": TAG_PATTERN},
     "type": {"type": "string", "pattern": TAG_PATTERN},
     "purge": {"type": "boolean"},

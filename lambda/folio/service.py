@@ -6,58 +6,37 @@ caller's own partition, or of a document shared with the caller through a share 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from folio import cursor
-from folio.contracts import (
-    CONTENT_TYPE_PATTERN,
-    ID_PATTERN,
-    IDEMPOTENCY_KEY_PATTERN,
-    IF_MATCH_PATTERN,
-    MAX_CONTENT_TYPE_LENGTH,
-    MAX_NAME_LENGTH,
-    MAX_TAGS,
-    NAME_CODE_POINTS_PATTERN,
-    NAME_RULE,
-    TAG_PATTERN,
-)
+from folio.domain import AVAILABLE, PENDING, SHARED_WITH, TRASHED, Page, awaiting_upload, doc_type_of, now_iso, public
 from folio.errors import (
     Conflict,
     DocumentChanged,
     Forbidden,
-    InvalidInput,
     NotFound,
-    PayloadTooLarge,
-    PreconditionRequired,
 )
 from folio.ids import new_id
-from folio.repository import (
-    AVAILABLE,
-    PENDING,
-    SHARED_WITH,
-    TRASHED,
-    DocumentRepository,
-    Page,
-    awaiting_upload,
-    doc_type_of,
-    now_iso,
+from folio.object_keys import object_key
+from folio.requests import (
+    CreateDocument,
+    DeleteDocument,
+    ListQuery,
+    PageQuery,
+    ShareRequest,
+    UpdateDocument,
+    valid_id,
 )
-from folio.storage import DocumentStorage, object_key
+from folio.storage import DocumentStorage
 
-DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+if TYPE_CHECKING:  # the ports are types only: not imported (nor compiled) at a cold start
+    from folio.ports import DocumentReads, DocumentWrites
+
 SHARE_ATTEMPTS = 3
-# Every pattern is applied with fullmatch: with match, "$" also matches before a final "\n".
-_TAG = re.compile(TAG_PATTERN)
-_CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN)
-_ID = re.compile(ID_PATTERN)
-_NAME = re.compile(NAME_CODE_POINTS_PATTERN)
-_IF_MATCH = re.compile(IF_MATCH_PATTERN)
-_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
-# ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+# One page of a listing: (page size, where to continue) -> Page.
+PageFetch = Callable[[int, dict[str, Any] | None], Page]
 
 
 @dataclass(frozen=True)
@@ -68,123 +47,60 @@ class Caller:
 
 @dataclass(frozen=True)
 class Limits:
-    max_upload_bytes: int
+    """The deployment's limits that the service applies (the upload size is the edge's:
+    folio.requests.CreateDocument.parse)."""
+
     quota_documents: int
     quota_bytes: int
     admins_group: str
 
 
-def valid_id(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise InvalidInput(f"{what} is not a valid id")
-    return value
-
-
-def valid_tags(tags: Any) -> list[str]:
-    # Each item is checked before set(): an unhashable item ({} or []) would make set() raise.
-    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
-        raise InvalidInput(f"tags must be a list of at most {MAX_TAGS} distinct tags")
-    if not all(isinstance(t, str) and _TAG.fullmatch(t) for t in tags):
-        raise InvalidInput("a tag is 1-32 lowercase letters, digits or hyphens")
-    if len(set(tags)) != len(tags):
-        raise InvalidInput(f"tags must be a list of at most {MAX_TAGS} distinct tags")
-    return list(tags)
-
-
-def valid_name(name: Any) -> str:
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
-        raise InvalidInput(f"name must be {NAME_RULE}")
-    return name
-
-
-def valid_content_type(content_type: Any) -> str:
-    if (
-        not isinstance(content_type, str)
-        or len(content_type) > MAX_CONTENT_TYPE_LENGTH
-        or not _CONTENT_TYPE.fullmatch(content_type)
-    ):
-        raise InvalidInput("contentType must be a MIME type such as application/pdf")
-    return content_type
-
-
-def expected_version(if_match: str) -> int:
-    """The version an If-Match names: the ETag as a read returned it ("7") or bare (7)."""
-    if not _IF_MATCH.fullmatch(if_match):
-        raise InvalidInput('If-Match must be the document version, as the ETag returned it (e.g. "3")')
-    return int(if_match.strip('"'))
-
-
-def valid_idempotency_key(key: str) -> str:
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise InvalidInput("Idempotency-Key must be 1-128 visible ASCII characters")
-    return key
-
-
-def public(item: dict[str, Any]) -> dict[str, Any]:
-    """The API's view of a document: no keys, no internal attributes."""
-    view = {
-        "id": item["docId"],
-        "name": item["name"],
-        "contentType": item["contentType"],
-        "size": int(item["size"]),
-        "status": item["status"],
-        "tags": list(item.get("tags", [])),
-        "version": int(item["version"]),
-        "createdAt": item["createdAt"],
-        "updatedAt": item["updatedAt"],
-    }
-    if "owner" in item:
-        view["owner"] = item["owner"]
-    return view
-
-
 class DocumentService:
     def __init__(
         self,
-        repository: DocumentRepository,
+        reads: DocumentReads,
+        writes: DocumentWrites,
         storage: DocumentStorage,
         limits: Limits,
         cursor_secret: Callable[[], bytes],
+        *,
+        cached_reads: DocumentReads | None = None,
     ) -> None:
         """`cursor_secret` is called only when a cursor is encoded or decoded: reading the
-        secret is a permission of the paging (read) function alone, not of every function."""
-        self.repository = repository
+        secret is a permission of the paging (read) function alone, not of every function.
+
+        `reads` are the reads a write depends on (If-Match, conditions): always consistent.
+        `cached_reads` (by default `reads`) may serve hot, read-mostly paths from a cache
+        that can be a little stale; which paths, docs/ will say when a cache exists."""
+        self.reads = reads
+        self.writes = writes
+        self.cached_reads = reads if cached_reads is None else cached_reads
         self.storage = storage
         self.limits = limits
         self.cursor_secret = cursor_secret
 
     # -- create ---------------------------------------------------------------------------
-    def create(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, caller: Caller, request: CreateDocument) -> dict[str, Any]:
         """A PENDING document and a form to upload its content."""
-        return self.with_upload_form(caller, self.create_document(caller, body))
+        return self.with_upload_form(caller, self.create_document(caller, request))
 
-    def create_document(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    def create_document(self, caller: Caller, request: CreateDocument) -> dict[str, Any]:
         """A PENDING document (the API's view), with its quota reserved."""
-        if not isinstance(body, dict) or set(body) - {"name", "contentType", "size", "tags"}:
-            raise InvalidInput("the body has unknown fields")
-        name = valid_name(body.get("name"))
-        content_type = valid_content_type(body.get("contentType"))
-        size = body.get("size")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise InvalidInput("size must be a positive number of bytes")
-        if size > self.limits.max_upload_bytes:
-            raise PayloadTooLarge(f"a document may be at most {self.limits.max_upload_bytes} bytes")
-        tags = valid_tags(body.get("tags", []))
         doc_id, created = new_id(), now_iso()
         document = {
             "docId": doc_id,
             "owner": caller.user_id,
-            "name": name,
-            "contentType": content_type,
-            "docType": doc_type_of(content_type),
-            "size": size,
+            "name": request.name,
+            "contentType": request.content_type,
+            "docType": doc_type_of(request.content_type),
+            "size": request.size,
             "status": PENDING,
-            "tags": tags,
+            "tags": list(request.tags),
             "version": 1,
             "createdAt": created,
             "updatedAt": created,
         }
-        item = self.repository.create_document(
+        item = self.writes.create_document(
             document, max_documents=self.limits.quota_documents, max_bytes=self.limits.quota_bytes
         )
         return public(item)
@@ -207,7 +123,7 @@ class DocumentService:
         owner replace the content of an AVAILABLE, perhaps shared, document without a new
         version. Either way the replay is a 409."""
         try:
-            current = self.repository.get_document(caller.user_id, valid_id(document["id"], "the document id"))
+            current = self.reads.get_document(caller.user_id, valid_id(document["id"], "the document id"))
         except NotFound:
             raise Conflict("the document this request created is gone; send a new Idempotency-Key") from None
         if not awaiting_upload(current):
@@ -216,12 +132,11 @@ class DocumentService:
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        return public(self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id")))
+        return public(self.reads.get_document(caller.user_id, doc_id))
 
-    def _page(self, caller: Caller, query: str, limit: Any, token: str | None, fetch: Any) -> dict[str, Any]:
-        size = self._limit(limit)
+    def _page(self, caller: Caller, query: str, limit: int, token: str | None, fetch: PageFetch) -> dict[str, Any]:
         start = cursor.decode(token, caller=caller.user_id, query=query, secret=self.cursor_secret()) if token else None
-        page: Page = fetch(size, start)
+        page = fetch(limit, start)
         result: dict[str, Any] = {"items": [public(i) for i in page.items]}
         if page.last_key:
             result["cursor"] = cursor.encode(
@@ -229,84 +144,68 @@ class DocumentService:
             )
         return result
 
-    @staticmethod
-    def _limit(limit: Any) -> int:
-        if limit is None:
-            return DEFAULT_LIMIT
-        if not _WHOLE_NUMBER.fullmatch(str(limit)) or not 1 <= int(limit) <= MAX_LIMIT:
-            raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-        return int(limit)
-
-    def list(
-        self, caller: Caller, *, tag: str | None, doc_type: str | None, limit: Any, token: str | None
-    ) -> dict[str, Any]:
-        me = caller.user_id
-        if tag is not None and doc_type is not None:
-            raise InvalidInput("filter by tag or by type, not both")
+    def list(self, caller: Caller, query: ListQuery) -> dict[str, Any]:
+        me, tag, doc_type = caller.user_id, query.tag, query.doc_type
         if tag is not None:
-            valid_tags([tag])
             return self._page(
-                caller, f"tag:{tag}", limit, token, lambda n, s: self.repository.list_by_tag(me, tag, n, s)
+                caller, f"tag:{tag}", query.limit, query.cursor, lambda n, s: self.reads.list_by_tag(me, tag, n, s)
             )
         if doc_type is not None:
-            valid_tags([doc_type])
             return self._page(
-                caller, f"type:{doc_type}", limit, token, lambda n, s: self.repository.list_by_type(me, doc_type, n, s)
-            )
-        return self._page(caller, "all", limit, token, lambda n, s: self.repository.list_documents(me, n, s))
+                caller, f"type:{doc_type}", query.limit, query.cursor,
+                lambda n, s: self.reads.list_by_type(me, doc_type, n, s),
+            )  # fmt: skip
+        return self._page(caller, "all", query.limit, query.cursor, lambda n, s: self.reads.list_documents(me, n, s))
 
-    def trash_list(self, caller: Caller, limit: Any, token: str | None) -> dict[str, Any]:
-        return self._page(caller, "trash", limit, token, lambda n, s: self.repository.list_trash(caller.user_id, n, s))
-
-    def shared(self, caller: Caller, limit: Any, token: str | None) -> dict[str, Any]:
+    def trash_list(self, caller: Caller, query: PageQuery) -> dict[str, Any]:
         return self._page(
-            caller, "shared", limit, token, lambda n, s: self.repository.list_shared_with(caller.user_id, n, s)
+            caller, "trash", query.limit, query.cursor, lambda n, s: self.reads.list_trash(caller.user_id, n, s)
+        )
+
+    def shared(self, caller: Caller, query: PageQuery) -> dict[str, Any]:
+        return self._page(
+            caller, "shared", query.limit, query.cursor, lambda n, s: self.reads.list_shared_with(caller.user_id, n, s)
         )
 
     def usage(self, caller: Caller) -> dict[str, int]:
-        used = self.repository.usage(caller.user_id)
+        used = self.reads.usage(caller.user_id)
         return {**used, "quotaDocuments": self.limits.quota_documents, "quotaBytes": self.limits.quota_bytes}
 
-    def recent(self, caller: Caller, limit: Any) -> dict[str, Any]:
+    def require_admin(self, caller: Caller) -> None:
         if self.limits.admins_group not in caller.groups:
             raise Forbidden("only administrators may read the recent-uploads feed")
-        items = self.repository.recent_uploads(self._limit(limit))
+
+    def recent(self, caller: Caller, limit: int) -> dict[str, Any]:
+        self.require_admin(caller)
+        items = self.reads.recent_uploads(limit)
         return {"items": [{**{k: i.get(k) for k in ("owner", "name", "contentType", "status")}, "id": i["docId"],
                            "size": int(i["size"]), "createdAt": i["createdAt"]} for i in items]}  # fmt: skip
 
     # -- changes --------------------------------------------------------------------------
-    def update(self, caller: Caller, doc_id: str, if_match: str | None, body: dict[str, Any]) -> dict[str, Any]:
-        if if_match is None:
-            raise PreconditionRequired("send If-Match with the version you read")
-        expected = expected_version(if_match)
-        if not isinstance(body, dict) or not body or set(body) - {"name", "tags"}:
-            raise InvalidInput("send a name, tags, or both")
-        name = valid_name(body["name"]) if "name" in body else None
-        tags = valid_tags(body["tags"]) if "tags" in body else None
-        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
+    def update(self, caller: Caller, request: UpdateDocument) -> dict[str, Any]:
+        document = self.reads.get_document(caller.user_id, request.doc_id)
         if document["status"] == TRASHED:
             raise NotFound("no such document")
-        return public(self.repository.update_document(document, expected_version=expected, name=name, tags=tags))
+        tags = None if request.tags is None else list(request.tags)
+        return public(
+            self.writes.update_document(
+                document, expected_version=request.expected_version, name=request.name, tags=tags
+            )
+        )
 
-    def delete(self, caller: Caller, doc_id: str, purge: Any) -> None:
-        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
-        if purge not in (None, "true", "false"):
-            raise InvalidInput("purge must be true or false")
-        if purge == "true":
-            self.repository.purge(document)
+    def delete(self, caller: Caller, request: DeleteDocument) -> None:
+        document = self.reads.get_document(caller.user_id, request.doc_id)
+        if request.purge:
+            self.writes.purge(document)
         else:
-            self.repository.trash(document)
+            self.writes.trash(document)
 
     def restore(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        document = self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
-        return public(self.repository.restore(document))
+        return public(self.writes.restore(self.reads.get_document(caller.user_id, doc_id)))
 
-    def share(self, caller: Caller, doc_id: str, grantee: str) -> dict[str, Any]:
-        valid_id(grantee, "the user id")
-        if grantee == caller.user_id:
-            raise InvalidInput("you cannot share a document with yourself")
-        share = self._share_as_it_is_now(caller.user_id, valid_id(doc_id, "the document id"), grantee)
-        return {"documentId": doc_id, "userId": grantee, "sharedAt": share["sharedAt"]}
+    def share(self, caller: Caller, request: ShareRequest) -> dict[str, Any]:
+        share = self._share_as_it_is_now(caller.user_id, request.doc_id, request.grantee)
+        return {"documentId": request.doc_id, "userId": request.grantee, "sharedAt": share["sharedAt"]}
 
     def _share_as_it_is_now(self, owner: str, doc_id: str, grantee: str) -> dict[str, Any]:
         """A share names no version (no If-Match), so a rename, retag or another share that
@@ -314,26 +213,25 @@ class DocumentService:
         share the document as it is now. Only a document that keeps changing is a 409."""
         for _ in range(SHARE_ATTEMPTS - 1):
             try:
-                return self.repository.put_share(self.repository.get_document(owner, doc_id), grantee)
+                return self.writes.put_share(self.reads.get_document(owner, doc_id), grantee)
             except DocumentChanged:
                 continue
-        return self.repository.put_share(self.repository.get_document(owner, doc_id), grantee)
+        return self.writes.put_share(self.reads.get_document(owner, doc_id), grantee)
 
-    def unshare(self, caller: Caller, doc_id: str, grantee: str) -> None:
-        self.repository.get_document(caller.user_id, valid_id(doc_id, "the document id"))
-        self.repository.delete_share(caller.user_id, doc_id, valid_id(grantee, "the user id"))
+    def unshare(self, caller: Caller, request: ShareRequest) -> None:
+        self.reads.get_document(caller.user_id, request.doc_id)
+        self.writes.delete_share(caller.user_id, request.doc_id, request.grantee)
 
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
-        valid_id(doc_id, "the document id")
         try:
-            document = self.repository.get_document(caller.user_id, doc_id)
+            document = self.reads.get_document(caller.user_id, doc_id)
         except NotFound:
             # GSI1 finds the owner; it is eventually consistent, so just after an unshare it
             # may still list the share. The strongly read document's grantee set decides.
-            share = self.repository.find_share(caller.user_id, doc_id)
+            share = self.reads.find_share(caller.user_id, doc_id)
             if share is None:
                 raise
-            document = self.repository.get_document(share["owner"], doc_id)
+            document = self.reads.get_document(share["owner"], doc_id)
             if caller.user_id not in document.get(SHARED_WITH, set()):
                 raise
         if document["status"] != AVAILABLE:

@@ -6,8 +6,29 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Set only on the functions that read through DAX: the cluster's "daxs://host:9111" URL.
-DAX_ENDPOINT_VARIABLE = "DAX_ENDPOINT"
+
+class Env:
+    """The names of the environment variables a function reads, named once: the stacks set
+    them under these names (stacks/api_stack.py imports this class)."""
+
+    TABLE_NAME = "TABLE_NAME"
+    BUCKET_NAME = "BUCKET_NAME"
+    DOCUMENT_PREFIX = "DOCUMENT_PREFIX"
+    IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
+    CURSOR_SECRET_ARN = "CURSOR_SECRET_ARN"  # noqa: S105 (the variable's name, not a secret)
+    MAX_UPLOAD_BYTES = "MAX_UPLOAD_BYTES"
+    QUOTA_DOCUMENTS = "QUOTA_DOCUMENTS"
+    QUOTA_BYTES = "QUOTA_BYTES"
+    CORS_ORIGINS = "CORS_ORIGINS"
+    ADMINS_GROUP = "ADMINS_GROUP"
+    # Optional: set only on the functions that read through DAX, where the environment runs a
+    # cluster (its "daxs://...:9111" discovery URL). Absent: every read goes to DynamoDB.
+    DAX_ENDPOINT = "DAX_ENDPOINT"
+
+
+ENVIRONMENT_VARIABLES = tuple(value for name, value in vars(Env).items() if name.isupper())
+OPTIONAL_VARIABLES = (Env.DAX_ENDPOINT,)
+REQUIRED_VARIABLES = tuple(name for name in ENVIRONMENT_VARIABLES if name not in OPTIONAL_VARIABLES)
 
 
 class SettingsError(RuntimeError):
@@ -26,6 +47,7 @@ class Settings:
     quota_bytes: int
     cors_origins: tuple[str, ...]
     admins_group: str
+    dax_endpoint: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,14 +66,15 @@ class Settings:
             return int(raw)
 
         return cls(
-            table_name=text("TABLE_NAME"),
-            bucket_name=text("BUCKET_NAME"),
-            document_prefix=text("DOCUMENT_PREFIX"),
-            idempotency_table_name=text("IDEMPOTENCY_TABLE_NAME"),
-            cursor_secret_arn=text("CURSOR_SECRET_ARN"),
-            max_upload_bytes=number("MAX_UPLOAD_BYTES"),
-            quota_documents=number("QUOTA_DOCUMENTS"),
-            quota_bytes=number("QUOTA_BYTES"),
-            cors_origins=tuple(o for o in text("CORS_ORIGINS").split(",") if o),
-            admins_group=text("ADMINS_GROUP"),
+            table_name=text(Env.TABLE_NAME),
+            bucket_name=text(Env.BUCKET_NAME),
+            document_prefix=text(Env.DOCUMENT_PREFIX),
+            idempotency_table_name=text(Env.IDEMPOTENCY_TABLE_NAME),
+            cursor_secret_arn=text(Env.CURSOR_SECRET_ARN),
+            max_upload_bytes=number(Env.MAX_UPLOAD_BYTES),
+            quota_documents=number(Env.QUOTA_DOCUMENTS),
+            quota_bytes=number(Env.QUOTA_BYTES),
+            cors_origins=tuple(o for o in text(Env.CORS_ORIGINS).split(",") if o),
+            admins_group=text(Env.ADMINS_GROUP),
+            dax_endpoint=env.get(Env.DAX_ENDPOINT) or None,
         )

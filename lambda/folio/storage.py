@@ -1,4 +1,6 @@
-"""S3: object keys built server-side, and short-lived presigned upload and download forms."""
+"""S3: short-lived presigned upload and download forms, and deleting every version of an object.
+
+Object keys are built and parsed by folio.object_keys."""
 
 from __future__ import annotations
 
@@ -6,20 +8,10 @@ from typing import Any
 
 from botocore.config import Config
 
-from folio.keys import InvalidKeyPart
-
 PRESIGN_SECONDS = 300  # the API promises at most five minutes
 # botocore presigns S3 URLs with legacy SigV2 unless told otherwise; S3 refuses SigV2 for
 # SSE-KMS objects (the documents bucket) and for buckets created since mid-2020.
 CLIENT_CONFIG = Config(signature_version="s3v4")
-
-
-def object_key(prefix: str, owner: str, doc_id: str) -> str:
-    """documents/<owner>/<docId>: never a name a user typed."""
-    for label, part in (("owner", owner), ("doc_id", doc_id)):
-        if not part or "/" in part or part in (".", ".."):
-            raise InvalidKeyPart(f"{label} cannot be part of an object key")
-    return f"{prefix}{owner}/{doc_id}"
 
 
 class DocumentStorage:

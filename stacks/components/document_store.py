@@ -12,6 +12,9 @@ from constructs import Construct
 
 from stacks import nag
 
+# Where the access logs of the documents bucket go in the access-log bucket (a log prefix, not
+# the prefix of the documents' own objects, folio.object_keys.DOCUMENT_OBJECT_PREFIX).
+ACCESS_LOG_PREFIX = "documents/"
 # Browsers upload with a presigned POST and download with a presigned GET.
 _CORS_METHODS = [s3.HttpMethods.GET, s3.HttpMethods.HEAD, s3.HttpMethods.POST]
 
@@ -105,7 +108,7 @@ class DocumentStore(Construct):
             minimum_tls_version=1.2,
             versioned=True,
             server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="documents/",
+            server_access_logs_prefix=ACCESS_LOG_PREFIX,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(1)

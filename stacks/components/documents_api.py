@@ -14,7 +14,15 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from folio.contracts import BODY_SCHEMAS, ROUTES, FunctionGroup, Route
+from folio.contracts import (
+    BODY_SCHEMAS,
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_MAX_AGE_SECONDS,
+    ROUTES,
+    FunctionGroup,
+    Route,
+)
 from stacks import nag
 
 STAGE_NAME = "v1"
@@ -40,8 +48,6 @@ ERROR_BODY = (
     '{"error": {"code": "$context.error.responseType", "message": $context.error.messageString, '
     '"requestId": "$context.requestId"}}'
 )
-
-CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "If-Match"]
 
 
 class DocumentsApi(Construct):
@@ -96,9 +102,9 @@ class DocumentsApi(Construct):
             ),
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(cors_origins),
-                allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-                allow_headers=CORS_HEADERS,
-                max_age=cdk.Duration.hours(1),
+                allow_methods=list(CORS_ALLOW_METHODS),
+                allow_headers=list(CORS_ALLOW_HEADERS),
+                max_age=cdk.Duration.seconds(CORS_MAX_AGE_SECONDS),
             ),
         )
         self.stage = self.api.deployment_stage
@@ -136,7 +142,7 @@ class DocumentsApi(Construct):
                     # Error bodies carry only a code, a message and a request id: echoing the
                     # caller's origin lets the browser app read them from any allowed origin.
                     "Access-Control-Allow-Origin": "method.request.header.Origin",
-                    "Access-Control-Allow-Headers": "'" + ",".join(CORS_HEADERS) + "'",
+                    "Access-Control-Allow-Headers": "'" + ",".join(CORS_ALLOW_HEADERS) + "'",
                     "Vary": "'Origin'",
                 },
             )

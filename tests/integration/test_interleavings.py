@@ -1,7 +1,7 @@
-"""Every repository write that follows a read, with a conflicting change run between the
+"""Every write that follows a read, with a conflicting change run between the
 read and the write, and the partition invariants (tests/support/invariants.py) afterwards.
 
-The conflicting change is a real API call made from inside the repository method, before
+The conflicting change is a real API call made from inside the write adapter's method, before
 the original runs: deterministic, unlike a race of threads. It runs once; a writer that
 re-reads and tries again meets no second change.
 """
@@ -18,7 +18,7 @@ from folio import keys
 from folio.contracts import ROUTES
 from folio.errors import Conflict
 from folio.handlers import upload_worker, wiring
-from folio.repository import DocumentRepository
+from folio.writes import DynamoDbWrites
 from tests.integration.conftest import BUCKET, PREFIX, TABLE, Api, Engines, FakeContext, Reply, new_user
 from tests.integration.test_upload_flow import CONTENT, create, object_created, upload
 from tests.support.invariants import partition_items, violations
@@ -33,15 +33,15 @@ def before(
     monkeypatch: pytest.MonkeyPatch, method: str, change: Callable[[dict[str, Any]], None], *, times: int = 1
 ) -> None:
     """Run `change(document as read)` just before each of the first `times` calls of `method` writes."""
-    original = getattr(DocumentRepository, method)
+    original = getattr(DynamoDbWrites, method)
     pending = [change] * times
 
-    def change_lands_first(self: DocumentRepository, document: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    def change_lands_first(self: DynamoDbWrites, document: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         if pending:
             pending.pop()(document)
         return original(self, document, *args, **kwargs)
 
-    monkeypatch.setattr(DocumentRepository, method, change_lands_first)
+    monkeypatch.setattr(DynamoDbWrites, method, change_lands_first)
 
 
 def patch(api: Api, owner: str, document: dict[str, Any], **body: Any) -> None:
@@ -146,7 +146,7 @@ def test_a_restore_between_the_workers_read_and_its_settle_in_the_trash_settles_
     outcome = upload_worker.handler(object_created(key), FakeContext())
 
     # Then it is AVAILABLE outside the trash, and in the recent feed
-    document = wiring.repository().get_document(owner, doc_id)
+    document = wiring.reads().get_document(owner, doc_id)
     assert outcome == {"outcome": "available"}
     assert document["status"] == "AVAILABLE" and "recentShard" in document and "expiresAt" not in document
     assert_consistent(engines, owner)
@@ -162,7 +162,7 @@ def test_an_upload_whose_document_keeps_changing_is_left_to_the_events_retry(
     with pytest.raises(Conflict):
         upload_worker.handler(object_created(key), FakeContext())
 
-    assert wiring.repository().get_document(owner, doc_id)["status"] == "PENDING"
+    assert wiring.reads().get_document(owner, doc_id)["status"] == "PENDING"
     assert_consistent(engines, owner)
 
 
@@ -243,9 +243,9 @@ class Document:
 
 @dataclass(frozen=True)
 class Write:
-    """An API request whose service reads the document and then calls `repository_method`."""
+    """An API request whose service reads the document and then calls `write_method`."""
 
-    repository_method: str
+    write_method: str
     method: str
     suffix: str = ""
     query: dict[str, str] | None = None
@@ -382,7 +382,7 @@ def test_a_conflicting_change_between_the_read_and_the_write(
         assert CONFLICTS[conflict](api, document, read), f"the {conflict} did not happen"
         after_the_change.append(partition_items(engines.dynamodb, TABLE, document.owner))
 
-    before(monkeypatch, WRITES[write].repository_method, change)
+    before(monkeypatch, WRITES[write].write_method, change)
 
     # When the write runs, and the client then reads again and retries
     reply = WRITES[write].send(api, document, version)
@@ -394,7 +394,7 @@ def test_a_conflicting_change_between_the_read_and_the_write(
 
     # Then the write answered with a documented status that tells the client what to do, and
     # the partition is consistent after the write and after the retry
-    assert after_the_change, "the conflicting change never ran: the write did not reach the repository"
+    assert after_the_change, "the conflicting change never ran: the write did not reach the write adapter"
     assert (reply.status, retry.status) == (status, retry_status), (reply.body, retry.body)
     assert reply.status in WRITES[write].documented()
     assert_consistent(engines, document.owner)

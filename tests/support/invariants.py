@@ -24,7 +24,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from folio import keys
-from folio.repository import AVAILABLE, LISTING, SHARED_WITH
+from folio.domain import AVAILABLE, LISTING, SHARED_WITH
 
 _deserializer = TypeDeserializer()
 

@@ -1,4 +1,4 @@
-"""botocore Stubber helpers for the repository's unit tests: the real DynamoDB client (and its
+"""botocore Stubber helpers for the DynamoDB adapters' unit tests: the real DynamoDB client (and its
 request validation) with the service's answers given by the test."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from folio import keys
-from folio.repository import AVAILABLE, LISTING, SHARED_WITH, TRASHED
+from folio.domain import AVAILABLE, LISTING, SHARED_WITH, TRASHED
 from tests.support.invariants import objects_without_documents, violations
 
 OWNER, GRANTEE = "owner-1", "grantee-1"

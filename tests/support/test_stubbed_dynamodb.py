@@ -1,4 +1,4 @@
-"""The Stubber helpers produce what the repository reads from a cancelled transaction."""
+"""The Stubber helpers produce what the write adapter reads from a cancelled transaction."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from folio import contracts, service
+from folio import contracts, requests
 from folio.errors import InvalidInput
 from tests.conftest import PROJECT_ROOT
 
@@ -28,12 +28,12 @@ RUNTIME = PROJECT_ROOT / "lambda" / "folio"
 
 # Each published pattern, a value it must accept, and the handler-side check that applies it.
 PATTERNS: dict[str, tuple[str, str, Callable[[str], Any]]] = {
-    "tag": (contracts.TAG_PATTERN, "alpha-2", lambda v: service.valid_tags([v])),
-    "id": (contracts.ID_PATTERN, "01JABC_x-y", lambda v: service.valid_id(v, "the id")),
-    "contentType": (contracts.CONTENT_TYPE_PATTERN, "application/pdf", service.valid_content_type),
-    "name": (contracts.NAME_PATTERN, "Résumé 2026.pdf", service.valid_name),
-    "If-Match": (contracts.IF_MATCH_PATTERN, '"12"', service.expected_version),
-    "Idempotency-Key": (contracts.IDEMPOTENCY_KEY_PATTERN, "9f1c-retry-1", service.valid_idempotency_key),
+    "tag": (contracts.TAG_PATTERN, "alpha-2", lambda v: requests.valid_tags([v])),
+    "id": (contracts.ID_PATTERN, "01JABC_x-y", lambda v: requests.valid_id(v, "the id")),
+    "contentType": (contracts.CONTENT_TYPE_PATTERN, "application/pdf", requests.valid_content_type),
+    "name": (contracts.NAME_PATTERN, "Résumé 2026.pdf", requests.valid_name),
+    "If-Match": (contracts.IF_MATCH_PATTERN, '"12"', requests.expected_version),
+    "Idempotency-Key": (contracts.IDEMPOTENCY_KEY_PATTERN, "9f1c-retry-1", requests.valid_idempotency_key),
 }
 
 
@@ -115,7 +115,7 @@ def test_every_forbidden_character_fails_the_published_pattern_and_the_handler(l
             except jsonschema.ValidationError:
                 pass
         try:
-            service.valid_name(name)
+            requests.valid_name(name)
             accepted.append(f"{code_point:#x} by the handler")
         except InvalidInput as error:
             assert "control" in error.message
@@ -128,7 +128,7 @@ def test_characters_next_to_the_forbidden_ranges_pass_both() -> None:
         name = f"a{chr(code_point)}b"
 
         jsonschema.validate(name, openapi_name_schema())
-        assert service.valid_name(name) == name
+        assert requests.valid_name(name) == name
 
 
 def openapi_name_schema() -> dict[str, Any]:

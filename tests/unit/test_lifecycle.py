@@ -1,4 +1,4 @@
-"""What a removal record means (folio.lifecycle) and the repository's side of the lifecycle worker,
+"""What a removal record means (folio.lifecycle) and the write adapter's side of the lifecycle worker,
 without an engine: records built here, DynamoDB's answers from botocore's Stubber."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from botocore.stub import Stubber
 
 from folio import keys, lifecycle
 from folio.contracts import MAX_SHARES, MAX_TAGS
+from folio.domain import AVAILABLE, SHARED_WITH
 from folio.errors import Conflict
-from folio.repository import AVAILABLE, SHARED_WITH, DocumentRepository
+from folio.writes import DynamoDbWrites
 from tests.support.stubbed_dynamodb import cancelled, offline_client
 
 NOW = 1_800_000_000  # the record's ApproximateCreationDateTime
@@ -119,23 +120,23 @@ def test_the_filter_is_a_remove_of_a_document_sort_key() -> None:
     assert pattern == {"eventName": ["REMOVE"], "dynamodb": {"Keys": {"SK": {"S": [{"prefix": "DOC#"}]}}}}
 
 
-# -- the repository ---------------------------------------------------------------------------------
+# -- the write adapter -------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[DocumentRepository, Stubber, list[dict[str, Any]]]]:
+def stubbed() -> Iterator[tuple[DynamoDbWrites, Stubber, list[dict[str, Any]]]]:
     client = offline_client()
     sent: list[dict[str, Any]] = []
     client.meta.events.register("provide-client-params.dynamodb.*", lambda params, **_: sent.append(params))
     with Stubber(client) as stubber:
-        yield DocumentRepository(client, "folio-documents"), stubber, sent
+        yield DynamoDbWrites(client, "folio-documents"), stubber, sent
         stubber.assert_no_pending_responses()
 
 
 def test_a_purge_of_the_largest_document_fits_one_transaction_and_marks_its_release(
-    stubbed: tuple[DocumentRepository, Stubber, list[dict[str, Any]]],
+    stubbed: tuple[DynamoDbWrites, Stubber, list[dict[str, Any]]],
 ) -> None:
-    repository, stubber, sent = stubbed
+    writes, stubber, sent = stubbed
     largest = {
         **DOCUMENT,
         "tags": [f"t{i}" for i in range(MAX_TAGS)],
@@ -143,7 +144,7 @@ def test_a_purge_of_the_largest_document_fits_one_transaction_and_marks_its_rele
     }
     stubber.add_response("transact_write_items", {})
 
-    repository.purge(largest)
+    writes.purge(largest)
 
     (request,) = sent
     items = request["TransactItems"]
@@ -154,12 +155,12 @@ def test_a_purge_of_the_largest_document_fits_one_transaction_and_marks_its_rele
 
 
 def test_an_expired_quota_is_released_with_its_marker(
-    stubbed: tuple[DocumentRepository, Stubber, list[dict[str, Any]]],
+    stubbed: tuple[DynamoDbWrites, Stubber, list[dict[str, Any]]],
 ) -> None:
-    repository, stubber, sent = stubbed
+    writes, stubber, sent = stubbed
     stubber.add_response("transact_write_items", {})
 
-    assert repository.release_expired_quota(DOCUMENT) is True
+    assert writes.release_expired_quota(DOCUMENT) is True
     (request,) = sent
     marker, profile = request["TransactItems"]
     assert marker["Put"]["Item"]["SK"]["S"] == keys.quota_released_sort_key("01ABC")
@@ -167,33 +168,33 @@ def test_an_expired_quota_is_released_with_its_marker(
 
 
 def test_a_quota_released_before_is_not_released_again(
-    stubbed: tuple[DocumentRepository, Stubber, list[dict[str, Any]]],
+    stubbed: tuple[DynamoDbWrites, Stubber, list[dict[str, Any]]],
 ) -> None:
-    repository, stubber, _ = stubbed
+    writes, stubber, _ = stubbed
     stubber.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None"))
 
-    assert repository.release_expired_quota(DOCUMENT) is False
+    assert writes.release_expired_quota(DOCUMENT) is False
 
 
 def test_a_release_that_loses_a_race_raises_so_the_record_is_retried(
-    stubbed: tuple[DocumentRepository, Stubber, list[dict[str, Any]]],
+    stubbed: tuple[DynamoDbWrites, Stubber, list[dict[str, Any]]],
 ) -> None:
-    repository, stubber, _ = stubbed
+    writes, stubber, _ = stubbed
     stubber.add_client_error("transact_write_items", **cancelled("None", "TransactionConflict"))
 
     with pytest.raises(Conflict):
-        repository.release_expired_quota(DOCUMENT)
+        writes.release_expired_quota(DOCUMENT)
 
 
 def test_leftovers_are_deleted_one_by_one_by_key(
-    stubbed: tuple[DocumentRepository, Stubber, list[dict[str, Any]]],
+    stubbed: tuple[DynamoDbWrites, Stubber, list[dict[str, Any]]],
 ) -> None:
-    repository, stubber, sent = stubbed
+    writes, stubber, sent = stubbed
     document = {**DOCUMENT, SHARED_WITH: {"u2"}}
     for _ in range(3):
         stubber.add_response("delete_item", {})
 
-    repository.delete_leftovers(document)
+    writes.delete_leftovers(document)
 
     assert [r["Key"]["SK"]["S"] for r in sent] == [
         keys.tag_link_sort_key("x", "01ABC"),

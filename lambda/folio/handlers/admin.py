@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from folio.handlers import wiring
 from folio.handlers.http import caller, create_app, ok
 from folio.handlers.logs import logger
+from folio.requests import valid_limit
 
 app = create_app(wiring.settings().cors_origins)
 
@@ -17,7 +18,9 @@ app = create_app(wiring.settings().cors_origins)
 @app.get("/admin/recent")
 def recent() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
-    return ok(200, wiring.service().recent(caller(app), query.get("limit")))
+    who, service = caller(app), wiring.service()
+    service.require_admin(who)  # a 403 before the query is looked at, as the route has always answered
+    return ok(200, service.recent(who, valid_limit(query.get("limit"))))
 
 
 @logger.inject_lambda_context

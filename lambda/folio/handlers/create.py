@@ -19,12 +19,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from folio.dynamodb import THROTTLING_ERRORS
 from folio.errors import Conflict, IdempotencyKeyReused, Throttled
 from folio.handlers import wiring
 from folio.handlers.http import caller, create_app, header, json_body, ok
 from folio.handlers.logs import logger
-from folio.repository import THROTTLING_ERRORS
-from folio.service import valid_idempotency_key
+from folio.requests import CreateDocument, valid_idempotency_key
 
 app = create_app(wiring.settings().cors_origins)
 CREATED_NOW = "createdNow"  # set on the request by the function the idempotency layer runs once
@@ -37,7 +37,11 @@ idempotency = IdempotencyConfig(
 def create_document_for(request: dict[str, Any]) -> dict[str, Any]:
     # Marks the request as answered by a new document, not by the idempotency record.
     request[CREATED_NOW] = True
-    return wiring.service().create_document(caller(app), request["body"])
+    return wiring.service().create_document(caller(app), parsed(request["body"]))
+
+
+def parsed(body: dict[str, Any]) -> CreateDocument:
+    return CreateDocument.parse(body, max_upload_bytes=wiring.settings().max_upload_bytes)
 
 
 def create_once(request: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +61,7 @@ def create_document() -> Response[str]:
     body = json_body(app)
     key = header(app, "Idempotency-Key")
     if key is None:
-        return ok(201, wiring.service().create(who, body))
+        return ok(201, wiring.service().create(who, parsed(body)))
     valid_idempotency_key(key)
     payload = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     request = {"key": f"{who.user_id}:{key}", "payload": payload, "body": body}

@@ -10,13 +10,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from folio.handlers import wiring
 from folio.handlers.http import caller, create_app, ok
 from folio.handlers.logs import logger
+from folio.requests import document_id
 
 app = create_app(wiring.settings().cors_origins)
 
 
 @app.get("/documents/<doc_id>/download")
 def download(doc_id: str) -> Response[str]:
-    return ok(200, wiring.service().download(caller(app), doc_id))
+    who = caller(app)
+    return ok(200, wiring.service().download(who, document_id(doc_id)))
 
 
 @logger.inject_lambda_context

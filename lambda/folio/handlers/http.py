@@ -4,22 +4,20 @@ the one exception-to-HTTP map, CORS, and JSON error bodies without internals."""
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 
-from folio.contracts import ID_PATTERN
+from folio.contracts import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS
 from folio.errors import FolioError, InvalidInput, Unauthorized, UnsupportedMediaType
 from folio.handlers.logs import logger
+from folio.requests import is_id
 from folio.service import Caller
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-
-_USER_ID = re.compile(ID_PATTERN)
 
 
 def _cors(origins: tuple[str, ...]) -> CORSConfig:
@@ -27,9 +25,9 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig:
     return CORSConfig(
         allow_origin=first,
         extra_origins=others,
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
-        expose_headers=["ETag"],
-        max_age=3600,
+        allow_headers=list(CORS_ALLOW_HEADERS),
+        expose_headers=list(CORS_EXPOSE_HEADERS),
+        max_age=CORS_MAX_AGE_SECONDS,
     )
 
 
@@ -90,7 +88,7 @@ def caller(app: APIGatewayRestResolver) -> Caller:
         raise Unauthorized("sign in first")
     # A Cognito sub is a UUID. It becomes part of table keys and object keys, so anything
     # else (a forged or misrouted event) is refused before it gets near them.
-    if not _USER_ID.fullmatch(sub):
+    if not is_id(sub):
         raise Unauthorized("the token does not name a valid user")
     raw_groups = claims.get("cognito:groups", "")
     groups = raw_groups if isinstance(raw_groups, list) else str(raw_groups).strip("[]").replace(",", " ").split()

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from folio import lifecycle
 from folio.handlers import wiring
 from folio.handlers.logs import logger
-from folio.storage import object_key
+from folio.object_keys import object_key
 
 # Every AWS call this function makes, and nothing else (its role grants exactly these; the
 # integration test records the calls of a run and compares):
@@ -51,10 +51,10 @@ def settle_removal(record: DynamoDBRecord) -> str:
     removal = lifecycle.removal_of(record.raw_event)
     if removal is None:
         return "ignored"
-    repository, storage = wiring.repository(), wiring.storage()
+    writes, storage = wiring.writes(), wiring.storage()
     document = removal.document
-    repository.delete_leftovers(document)
-    released = removal.expired and repository.release_expired_quota(document)
+    writes.delete_leftovers(document)
+    released = removal.expired and writes.release_expired_quota(document)
     versions = storage.delete_every_version(object_key(storage.prefix, document["owner"], document["docId"]))
     logger.info(
         "document removed",

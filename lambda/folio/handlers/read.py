@@ -10,42 +10,34 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from folio.handlers import wiring
 from folio.handlers.http import caller, create_app, ok
 from folio.handlers.logs import logger
+from folio.requests import ListQuery, PageQuery, document_id
 
 app = create_app(wiring.settings().cors_origins)
 
 
 @app.get("/documents")
 def list_documents() -> Response[str]:
-    query = app.current_event.query_string_parameters or {}
-    service = wiring.service()
-    return ok(
-        200,
-        service.list(
-            caller(app),
-            tag=query.get("tag"),
-            doc_type=query.get("type"),
-            limit=query.get("limit"),
-            token=query.get("cursor"),
-        ),
-    )
+    who = caller(app)
+    return ok(200, wiring.service().list(who, ListQuery.parse(app.current_event.query_string_parameters or {})))
 
 
 @app.get("/documents/<doc_id>")
 def get_document(doc_id: str) -> Response[str]:
-    document = wiring.service().get(caller(app), doc_id)
+    who = caller(app)
+    document = wiring.service().get(who, document_id(doc_id))
     return ok(200, document, {"ETag": f'"{document["version"]}"'})
 
 
 @app.get("/trash")
 def list_trash() -> Response[str]:
-    query = app.current_event.query_string_parameters or {}
-    return ok(200, wiring.service().trash_list(caller(app), query.get("limit"), query.get("cursor")))
+    who = caller(app)
+    return ok(200, wiring.service().trash_list(who, PageQuery.parse(app.current_event.query_string_parameters or {})))
 
 
 @app.get("/shared")
 def list_shared() -> Response[str]:
-    query = app.current_event.query_string_parameters or {}
-    return ok(200, wiring.service().shared(caller(app), query.get("limit"), query.get("cursor")))
+    who = caller(app)
+    return ok(200, wiring.service().shared(who, PageQuery.parse(app.current_event.query_string_parameters or {})))
 
 
 @app.get("/me/usage")

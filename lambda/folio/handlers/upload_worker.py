@@ -11,15 +11,19 @@ object that is already gone is not an error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from folio.domain import TRASHED, awaiting_upload
 from folio.errors import Conflict, NotFound
 from folio.handlers import wiring
 from folio.handlers.logs import logger
-from folio.repository import TRASHED, DocumentRepository, awaiting_upload
-from folio.storage import DocumentStorage
+from folio.object_keys import parse_object_key
+
+if TYPE_CHECKING:  # types only: not imported at a cold start
+    from folio.ports import DocumentReads, DocumentWrites
+    from folio.storage import DocumentStorage
 
 # Each attempt follows a change by another request (a user's retag, trash or restore); a
 # document that keeps changing is left to EventBridge's retries of the event.
@@ -28,27 +32,26 @@ SETTLE_ATTEMPTS = 5
 
 def settle(bucket: str, key: str) -> str:
     """What happened to the object, as a word for the log and the tests."""
-    storage, repository = wiring.storage(), wiring.repository()
+    storage = wiring.storage()
     if bucket != storage.bucket or not key.startswith(storage.prefix):
         return "ignored"
-    parts = key[len(storage.prefix) :].split("/")
-    if len(parts) != 2 or not all(parts):
+    named = parse_object_key(storage.prefix, key)
+    if named is None:
         storage.delete_every_version(key)
         return "deleted:unknown-key"
-    owner, doc_id = parts
     for _ in range(SETTLE_ATTEMPTS):
-        outcome = settle_as_read(storage, repository, key, owner, doc_id)
+        outcome = settle_as_read(storage, wiring.reads(), wiring.writes(), key, named.owner, named.doc_id)
         if outcome is not None:
             return outcome
     raise Conflict("the document kept changing while its upload was settled; the event will be retried")
 
 
 def settle_as_read(
-    storage: DocumentStorage, repository: DocumentRepository, key: str, owner: str, doc_id: str
+    storage: DocumentStorage, reads: DocumentReads, writes: DocumentWrites, key: str, owner: str, doc_id: str
 ) -> str | None:
     """Read the document and settle it; None if it changed between the read and the write."""
     try:
-        document = repository.get_document(owner, doc_id)
+        document = reads.get_document(owner, doc_id)
     except NotFound:
         storage.delete_every_version(key)
         return "deleted:no-document"
@@ -61,11 +64,11 @@ def settle_as_read(
         # The document goes first: if deleting the object then fails, the retried event
         # finds no document and deletes the object; the other order could strand a
         # PENDING document that holds quota.
-        if not repository.reject_upload(document):
+        if not writes.reject_upload(document):
             return None
         storage.delete_every_version(key)
         return "deleted:mismatch"
-    if not repository.mark_available(document):
+    if not writes.mark_available(document):
         return None
     return "available:in-trash" if document["status"] == TRASHED else "available"
 

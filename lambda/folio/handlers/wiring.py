@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from folio.repository import DocumentRepository
+from folio.reads import DynamoDbReads
 from folio.service import DocumentService, Limits
 from folio.settings import Settings
 from folio.storage import CLIENT_CONFIG, DocumentStorage
+from folio.writes import DynamoDbWrites
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -23,14 +24,20 @@ def settings() -> Settings:
 
 @cache
 def dynamodb_client() -> Any:
-    """One DynamoDB client per container, shared by the repository and the idempotency
+    """One DynamoDB client per container, shared by the adapters and the idempotency
     store, so the service model is loaded once (it is most of a cold start's client cost)."""
     return boto3.client("dynamodb")
 
 
 @cache
-def repository() -> DocumentRepository:
-    return DocumentRepository(dynamodb_client(), settings().table_name)
+def reads() -> DynamoDbReads:
+    """The consistent read side: reads that a write depends on."""
+    return DynamoDbReads(dynamodb_client(), settings().table_name, consistent=True)
+
+
+@cache
+def writes() -> DynamoDbWrites:
+    return DynamoDbWrites(dynamodb_client(), settings().table_name)
 
 
 @cache
@@ -61,5 +68,5 @@ def cursor_secret() -> bytes:
 @cache
 def service() -> DocumentService:
     config = settings()
-    limits = Limits(config.max_upload_bytes, config.quota_documents, config.quota_bytes, config.admins_group)
-    return DocumentService(repository(), storage(), limits, cursor_secret)
+    limits = Limits(config.quota_documents, config.quota_bytes, config.admins_group)
+    return DocumentService(reads(), writes(), storage(), limits, cursor_secret)

@@ -1,4 +1,4 @@
-"""How the repository turns DynamoDB's refusals into domain errors.
+"""How the DynamoDB adapters turn DynamoDB's refusals into domain errors.
 
 DynamoDB Local never throttles and cannot be made to lose a transaction race on cue, so
 these cases use botocore's Stubber: the real client and request validation, with the
@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import pytest
 from botocore.stub import Stubber
 
+from folio.domain import PENDING
 from folio.errors import Conflict, Throttled
-from folio.repository import PENDING, DocumentRepository
+from tests.support.dynamodb_documents import DynamoDbDocuments
 from tests.support.stubbed_dynamodb import cancelled, offline_client
 
 DOCUMENT = {
@@ -32,55 +33,55 @@ DOCUMENT = {
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[DocumentRepository, Stubber]]:
+def stubbed() -> Iterator[tuple[DynamoDbDocuments, Stubber]]:
     client = offline_client()
     with Stubber(client) as stubber:
-        yield DocumentRepository(client, "folio-documents"), stubber
+        yield DynamoDbDocuments(client, "folio-documents"), stubber
         stubber.assert_no_pending_responses()
 
 
 @pytest.mark.parametrize(
     "code", ["ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"]
 )
-def test_throttling_becomes_throttled(stubbed: tuple[DocumentRepository, Stubber], code: str) -> None:
-    repository, stubber = stubbed
+def test_throttling_becomes_throttled(stubbed: tuple[DynamoDbDocuments, Stubber], code: str) -> None:
+    adapters, stubber = stubbed
     stubber.add_client_error("get_item", service_error_code=code, http_status_code=400)
 
     with pytest.raises(Throttled):
-        repository.get_document("user-1", "01ABC")
+        adapters.get_document("user-1", "01ABC")
 
 
-def test_a_throttled_transaction_item_becomes_throttled(stubbed: tuple[DocumentRepository, Stubber]) -> None:
-    repository, stubber = stubbed
+def test_a_throttled_transaction_item_becomes_throttled(stubbed: tuple[DynamoDbDocuments, Stubber]) -> None:
+    adapters, stubber = stubbed
     stubber.add_client_error("transact_write_items", **cancelled("None", "ThrottlingError"))
 
     with pytest.raises(Throttled):
-        repository.mark_available(DOCUMENT)
+        adapters.mark_available(DOCUMENT)
 
 
 def test_settling_an_upload_that_is_no_longer_pending_is_a_quiet_no(
-    stubbed: tuple[DocumentRepository, Stubber],
+    stubbed: tuple[DynamoDbDocuments, Stubber],
 ) -> None:
-    repository, stubber = stubbed
+    adapters, stubber = stubbed
     stubber.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None"))
 
-    assert repository.mark_available(DOCUMENT) is False
+    assert adapters.mark_available(DOCUMENT) is False
 
 
 @pytest.mark.parametrize("settle", ["mark_available", "reject_upload"])
 def test_a_lost_race_while_settling_raises_so_the_event_is_retried(
-    stubbed: tuple[DocumentRepository, Stubber], settle: str
+    stubbed: tuple[DynamoDbDocuments, Stubber], settle: str
 ) -> None:
-    repository, stubber = stubbed
+    adapters, stubber = stubbed
     stubber.add_client_error("transact_write_items", **cancelled("TransactionConflict", "None"))
 
     with pytest.raises(Conflict):
-        getattr(repository, settle)(DOCUMENT)
+        getattr(adapters, settle)(DOCUMENT)
 
 
-def test_other_errors_are_not_disguised(stubbed: tuple[DocumentRepository, Stubber]) -> None:
-    repository, stubber = stubbed
+def test_other_errors_are_not_disguised(stubbed: tuple[DynamoDbDocuments, Stubber]) -> None:
+    adapters, stubber = stubbed
     stubber.add_client_error("get_item", service_error_code="ResourceNotFoundException", http_status_code=400)
 
     with pytest.raises(Exception, match="ResourceNotFoundException"):
-        repository.get_document("user-1", "01ABC")
+        adapters.get_document("user-1", "01ABC")
