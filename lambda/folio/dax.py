@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from folio.circuit_breaker import CircuitBreaker
 from folio.errors import InvalidCursor, NotFound
+
+if TYPE_CHECKING:
+    from folio.domain import Page
+    from folio.ports import DocumentReads
 
 # A read's own answer, not a failure of DAX: passed to the caller as DynamoDB would.
 _ANSWERS = (NotFound, InvalidCursor)
@@ -46,8 +50,8 @@ class DaxReads:
     def __init__(
         self,
         *,
-        connect: Callable[[], Any],
-        dynamodb: Any,
+        connect: Callable[[], DocumentReads],
+        dynamodb: DocumentReads,
         breaker: CircuitBreaker | None = None,
         on_fallback: Callable[[str, BaseException | None], None] = count_fallback,
     ) -> None:
@@ -55,16 +59,16 @@ class DaxReads:
         self._dynamodb = dynamodb
         self._breaker = breaker or CircuitBreaker(cool_down_seconds=COOL_DOWN_SECONDS)
         self._on_fallback = on_fallback
-        self._through_dax: Any = None
+        self._through_dax: DocumentReads | None = None
         self._connecting = threading.Lock()
 
-    def _dax(self) -> Any:
+    def _dax(self) -> DocumentReads:
         with self._connecting:
             if self._through_dax is None:
                 self._through_dax = self._connect()
             return self._through_dax
 
-    def _read(self, operation: str, read: Callable[[Any], T]) -> T:
+    def _read(self, operation: str, read: Callable[[DocumentReads], T]) -> T:
         failure: BaseException | None = None
         if self._breaker.allows():
             try:
@@ -85,19 +89,19 @@ class DaxReads:
     def get_document(self, owner: str, doc_id: str) -> dict[str, Any]:
         return self._read("get_document", lambda r: r.get_document(owner, doc_id))
 
-    def list_documents(self, owner: str, limit: int, start: dict[str, Any] | None = None) -> Any:
+    def list_documents(self, owner: str, limit: int, start: dict[str, Any] | None = None) -> Page:
         return self._read("list_documents", lambda r: r.list_documents(owner, limit, start))
 
-    def list_by_tag(self, owner: str, tag: str, limit: int, start: dict[str, Any] | None = None) -> Any:
+    def list_by_tag(self, owner: str, tag: str, limit: int, start: dict[str, Any] | None = None) -> Page:
         return self._read("list_by_tag", lambda r: r.list_by_tag(owner, tag, limit, start))
 
-    def list_by_type(self, owner: str, doc_type: str, limit: int, start: dict[str, Any] | None = None) -> Any:
+    def list_by_type(self, owner: str, doc_type: str, limit: int, start: dict[str, Any] | None = None) -> Page:
         return self._read("list_by_type", lambda r: r.list_by_type(owner, doc_type, limit, start))
 
-    def list_shared_with(self, grantee: str, limit: int, start: dict[str, Any] | None = None) -> Any:
+    def list_shared_with(self, grantee: str, limit: int, start: dict[str, Any] | None = None) -> Page:
         return self._read("list_shared_with", lambda r: r.list_shared_with(grantee, limit, start))
 
-    def list_trash(self, owner: str, limit: int, start: dict[str, Any] | None = None) -> Any:
+    def list_trash(self, owner: str, limit: int, start: dict[str, Any] | None = None) -> Page:
         return self._read("list_trash", lambda r: r.list_trash(owner, limit, start))
 
     def recent_uploads(self, limit: int) -> list[dict[str, Any]]:

@@ -69,9 +69,11 @@ class DocumentService:
         """`cursor_secret` is called only when a cursor is encoded or decoded: reading the
         secret is a permission of the paging (read) function alone, not of every function.
 
-        `reads` are the reads a write depends on (If-Match, conditions): always consistent.
-        `cached_reads` (by default `reads`) may serve hot, read-mostly paths from a cache
-        that can be a little stale; which paths, docs/ will say when a cache exists."""
+        `reads` are the reads a write or an authorization depends on: always consistent.
+        `cached_reads` (by default `reads`) serve the hot, read-mostly paths of
+        docs/read-path.md, which may be up to one cache TTL stale: the documents shared with
+        the caller, the caller's own document and share behind a download, and the admin
+        feed (stacks/read_path.py grants exactly these through DAX)."""
         self.reads = reads
         self.writes = writes
         self.cached_reads = reads if cached_reads is None else cached_reads
@@ -164,7 +166,11 @@ class DocumentService:
 
     def shared(self, caller: Caller, query: PageQuery) -> dict[str, Any]:
         return self._page(
-            caller, "shared", query.limit, query.cursor, lambda n, s: self.reads.list_shared_with(caller.user_id, n, s)
+            caller,
+            "shared",
+            query.limit,
+            query.cursor,
+            lambda n, s: self.cached_reads.list_shared_with(caller.user_id, n, s),
         )
 
     def usage(self, caller: Caller) -> dict[str, int]:
@@ -177,7 +183,7 @@ class DocumentService:
 
     def recent(self, caller: Caller, limit: int) -> dict[str, Any]:
         self.require_admin(caller)
-        items = self.reads.recent_uploads(limit)
+        items = self.cached_reads.recent_uploads(limit)
         return {"items": [{**{k: i.get(k) for k in ("owner", "name", "contentType", "status")}, "id": i["docId"],
                            "size": int(i["size"]), "createdAt": i["createdAt"]} for i in items]}  # fmt: skip
 
@@ -224,11 +230,13 @@ class DocumentService:
 
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
         try:
-            document = self.reads.get_document(caller.user_id, doc_id)
+            # The caller's own document: a cache may serve it (a stale status or name for at
+            # most one TTL, of the caller's own document, behind a URL that lives 300 s).
+            document = self.cached_reads.get_document(caller.user_id, doc_id)
         except NotFound:
-            # GSI1 finds the owner; it is eventually consistent, so just after an unshare it
-            # may still list the share. The strongly read document's grantee set decides.
-            share = self.reads.find_share(caller.user_id, doc_id)
+            # The share only locates the owner: GSI1 (and a cache in front of it) may still
+            # list it just after an unshare. The strongly read document's grantee set decides.
+            share = self.cached_reads.find_share(caller.user_id, doc_id)
             if share is None:
                 raise
             document = self.reads.get_document(share["owner"], doc_id)

@@ -15,6 +15,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -24,8 +25,11 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from folio import lifecycle
+from folio.handlers import wiring
+from folio.settings import Env
 from tests.integration.engines import create_documents_table, free_port
 from tests.support.event_filter import passes
+from tests.support.fake_dax import FakeDax, dynamodb_client
 from tests.support.invariants import bucket_violations, table_violations
 from tests.support.streams import StreamReader, lambda_event, lambda_record
 
@@ -241,3 +245,59 @@ def api(engines: Engines) -> Api:
 
 def new_user() -> str:
     return str(uuid.uuid4())
+
+
+# -- reading through DAX ----------------------------------------------------------------------------
+
+
+def fresh_containers() -> None:
+    """Forget every function's cold-start state (settings, clients, the service), as a new
+    container would start: the next call reads the environment again."""
+    for value in vars(wiring).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
+@contextmanager
+def reading_through(cluster: FakeDax) -> Iterator[list[Any]]:
+    """The functions as deployed where DAX runs: DAX_ENDPOINT names `cluster`, so the reads of
+    docs/read-path.md go through the unmodified DAX client to it. Yields the DAX clients the
+    functions built (closed afterwards: each runs health-check threads)."""
+    clients: list[Any] = []
+    connect = wiring.connect_dax
+
+    def connect_and_keep(endpoint: str) -> Any:
+        client = connect(endpoint)
+        clients.append(client)
+        return client
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wiring, "connect_dax", connect_and_keep)
+        patch.setenv(Env.DAX_ENDPOINT, cluster.endpoint_url)
+        fresh_containers()
+        try:
+            yield clients
+        finally:
+            for client in clients:
+                client.close()
+    fresh_containers()
+
+
+@pytest.fixture(scope="module")
+def dax_cluster(engines: Engines, dynamodb_endpoint: str) -> Iterator[FakeDax]:
+    """A one-node fake DAX cluster in front of the engines' DynamoDB Local, for a module (no
+    cache: every read it serves is the table's answer; tests that need the cache model start
+    their own with `cache_seconds`)."""
+    with FakeDax(dynamodb_client(dynamodb_endpoint)) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["dynamodb", "dax"])
+def read_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a test twice: with every read on DynamoDB (sandbox), and with the hot reads through
+    DAX (dev, prod), where isolation rests on the code alone (docs/read-path.md)."""
+    if request.param == "dynamodb":
+        yield request.param
+        return
+    with reading_through(request.getfixturevalue("dax_cluster")):
+        yield request.param

@@ -233,7 +233,8 @@ def test_the_matrix_covers_every_route() -> None:
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("route", sorted(EXPECTED), ids=lambda r: f"{r[0]} {r[1]}")
-def test_isolation(api: Api, engines: Engines, route: tuple[str, str], role: str) -> None:
+def test_isolation(api: Api, engines: Engines, route: tuple[str, str], role: str, read_path: str) -> None:
+    # read_path "dax": the hot reads go through the DAX client, where only the code isolates.
     owner, grantee, other, admin, third = (new_user() for _ in range(5))
     document = available(api, engines, owner)
     api.call("modify", "PUT", f"/documents/{document['id']}/shares/{grantee}", sub=owner)

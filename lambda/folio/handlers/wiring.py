@@ -16,6 +16,15 @@ from folio.writes import DynamoDbWrites
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+    from folio.ports import DocumentReads
+
+# The DAX client's timeouts and retries. A node answers in about a millisecond inside the VPC;
+# its defaults (60 s read timeout, 2 retries) would hold a request for minutes on a node that
+# hangs, while DynamoDB, behind the circuit breaker, could answer it at once.
+DAX_CONNECT_TIMEOUT_SECONDS = 1.0
+DAX_READ_TIMEOUT_SECONDS = 1.0
+DAX_RETRIES = 1
+
 
 @cache
 def settings() -> Settings:
@@ -33,6 +42,38 @@ def dynamodb_client() -> Any:
 def reads() -> DynamoDbReads:
     """The consistent read side: reads that a write depends on."""
     return DynamoDbReads(dynamodb_client(), settings().table_name, consistent=True)
+
+
+def connect_dax(endpoint: str) -> Any:
+    """The DAX client: it connects, discovers the cluster's nodes and starts its health-check
+    threads here, and raises if no node answers (folio.dax.DaxReads calls it lazily, behind its
+    breaker). Imported here: only DAX readers load the client, and only when they first read."""
+    from amazondax import AmazonDaxClient
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=DAX_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=DAX_READ_TIMEOUT_SECONDS,
+        retries={"max_attempts": DAX_RETRIES},
+    )
+    return AmazonDaxClient(endpoint_url=endpoint, config=config)
+
+
+@cache
+def cached_reads() -> DocumentReads:
+    """The reads docs/read-path.md sends through DAX: eventually consistent reads through the
+    cluster where this function has one (DAX_ENDPOINT), else the consistent reads."""
+    endpoint = settings().dax_endpoint
+    if endpoint is None:
+        return reads()
+    from folio.dax import DaxReads
+
+    table = settings().table_name
+    return DaxReads(
+        connect=lambda: DynamoDbReads(connect_dax(endpoint), table, consistent=False),
+        # While DAX fails: the table, with the same (eventual) consistency the cache promises.
+        dynamodb=DynamoDbReads(dynamodb_client(), table, consistent=False),
+    )
 
 
 @cache
@@ -69,4 +110,4 @@ def cursor_secret() -> bytes:
 def service() -> DocumentService:
     config = settings()
     limits = Limits(config.quota_documents, config.quota_bytes, config.admins_group)
-    return DocumentService(reads(), writes(), storage(), limits, cursor_secret)
+    return DocumentService(reads(), writes(), storage(), limits, cursor_secret, cached_reads=cached_reads())
