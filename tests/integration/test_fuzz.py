@@ -9,6 +9,9 @@ handlers on DynamoDB Local and moto, behind an in-process API Gateway (tests/sup
 - Stateful: schemathesis follows the document's links (create, then read, rename, share,
   trash, restore, purge the same document) as an owner and another user, and an oracle of who
   owns, who was granted and what was purged (tests/support/visibility.py) says who may get a 2xx.
+- With DAX on and off (the `read_path` fixture): the fuzzing through the gateway and the
+  stateful sequences run twice, the second time with the hot reads of docs/read-path.md going
+  through the unmodified DAX client to a loopback DAX server (tests/support/fake_dax.py).
 - Explicit cases: one well-behaved request per operation gets its documented success, and the
   malformed inputs an outside review found (issue 7, items 1-3) get a 4xx, never a 5xx.
 
@@ -216,7 +219,8 @@ def fresh_users() -> None:
 
 @through_the_gateway.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
-def test_through_the_gateway(case: Case) -> None:
+def test_through_the_gateway(case: Case, read_path: str) -> None:
+    # read_path "dax": the hot reads through the DAX client (docs/read-path.md).
     case.call_and_validate()
 
 
@@ -270,7 +274,8 @@ class TwoUsers(in_sequences.as_state_machine()):  # type: ignore[misc]
         )
 
 
-def test_stateful_sequences_across_two_users() -> None:
+def test_stateful_sequences_across_two_users(read_path: str) -> None:
+    # read_path "dax": who may see what must not change when the hot reads go through DAX.
     TwoUsers.run(
         settings=settings(
             max_examples=STATEFUL_RUNS,
