@@ -100,3 +100,63 @@ def test_the_accounts_api_gateway_logging_role_may_write_the_stages_access_logs(
     }
     folio_roles = stack_resources(config, "Api", "AWS::IAM::Role")
     assert (role_arn.rsplit("/", 1)[1] in folio_roles) is config.api.manage_account_logging_role
+
+
+def dax_clusters(config: Any) -> list[dict[str, Any]]:
+    names = stack_resources(config, "Api", "AWS::DAX::Cluster")
+    if not names:
+        return []
+    clusters: list[dict[str, Any]] = boto3.client("dax", region_name=config.region).describe_clusters(
+        ClusterNames=names
+    )["Clusters"]
+    return clusters
+
+
+def test_a_dax_cluster_runs_exactly_where_features_dax_is_on_encrypted_both_ways(config: Any) -> None:
+    clusters = dax_clusters(config)
+
+    assert len(clusters) == (1 if config.features.dax else 0)
+    for cluster in clusters:
+        assert cluster["ClusterEndpointEncryptionType"] == "TLS"
+        assert cluster["SSEDescription"]["Status"] == "ENABLED"
+        assert cluster["TotalNodes"] == config.sizing.dax_nodes
+
+
+def test_a_deployed_reader_reads_through_dax_on_its_runtime(config: Any) -> None:
+    """The one check of the DAX client on Lambda's Python 3.14 (the offline tests run 3.11):
+    invoke the admin function with an administrator's claims, as API Gateway would, and
+    require a 200 with no DaxFallbacks data point in the invocation's log. Where DAX is off,
+    the function must have no DAX endpoint at all."""
+    import base64
+    import json
+
+    from folio.dax import FALLBACK_METRIC
+    from folio.settings import Env
+
+    lambda_client = boto3.client("lambda", region_name=config.region)
+    [admin] = [
+        name
+        for name in stack_resources(config, "Api", "AWS::Lambda::Function")
+        if lambda_client.get_function_configuration(FunctionName=name)["Handler"] == "folio.handlers.admin.handler"
+    ]
+    variables = lambda_client.get_function_configuration(FunctionName=admin)["Environment"]["Variables"]
+    assert (Env.DAX_ENDPOINT in variables) is config.features.dax
+    if not config.features.dax:
+        return
+    event = {
+        "resource": "/admin/recent", "path": "/admin/recent", "httpMethod": "GET",
+        "headers": {"Content-Type": "application/json"}, "multiValueHeaders": {},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
+        "stageVariables": None, "body": None, "isBase64Encoded": False,
+        "requestContext": {"requestId": "folio-aws-check", "stage": "v1", "httpMethod": "GET",
+                           "resourcePath": "/admin/recent", "path": "/v1/admin/recent",
+                           "authorizer": {"claims": {"sub": "00000000-0000-4000-8000-000000000000",
+                                                     "cognito:groups": variables[Env.ADMINS_GROUP]}},
+                           "identity": {"sourceIp": "127.0.0.1"}},
+    }  # fmt: skip
+    for _ in range(2):  # the first call of a fresh container builds the client; the second reads warm
+        result = lambda_client.invoke(FunctionName=admin, Payload=json.dumps(event).encode(), LogType="Tail")
+        response = json.loads(result["Payload"].read())
+        log = base64.b64decode(result["LogResult"]).decode()
+        assert response["statusCode"] == 200, response
+        assert FALLBACK_METRIC not in log, log
