@@ -97,7 +97,7 @@ openapi: install ## Regenerate docs/openapi.json from lambda/folio/contracts.py
 	@PYTHONPATH=lambda $(PY) -m folio.openapi > docs/openapi.json
 	@echo "==> docs/openapi.json regenerated; review and commit the diff"
 
-bench: install $(STAMPS)/java ## Measure synth, test time, resources, access-pattern capacity, handler imports, asset size into benchmarks/results.json
+bench: install $(STAMPS)/java ## Measure synth, test time, resources, access-pattern capacity, handler imports, asset size, DAX costs into benchmarks/results.json
 	@$(PY) benchmarks/run.py
 
 clean: ## Remove everything the Makefile installed or generated
