@@ -28,7 +28,8 @@ was served, and becomes two accesses of that function: the `dax:` action on the 
 cluster's `Arn` attribute, rendered as the policy's is), and the DynamoDB read the breaker
 falls back to while DAX fails (folio.dax.DaxReads reads the same table or index directly with
 the same operation), which the function's own DynamoDB grants must cover although a healthy
-cluster never makes it. Through DAX only the cluster role's permissions apply, so each request's
+cluster never makes it (one more drive, with the cluster stopped, shows that the fallback makes
+exactly those reads). Through DAX only the cluster role's permissions apply, so each request's
 table or index must also be readable by the role of the cluster that served it.
 """
 
@@ -1117,6 +1118,32 @@ def test_the_clusters_role_may_read_what_its_clients_asked_it_for(
 def test_the_clusters_role_is_granted_no_read_its_clients_did_not_ask_for(cluster_verdict: ClusterVerdict) -> None:
     # Then
     assert not cluster_verdict.unexercised, "\n" + "\n".join(cluster_verdict.unexercised)
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_with_the_cluster_down_the_readers_read_directly_what_dax_served(
+    recording: Recording, deployment: Deployment, api: Api, engines: Engines, dax_cluster: FakeDax
+) -> None:
+    # Given the fallback reads the judge derived from what the cluster served (never sent)
+    derived = {
+        (a.invocation.function, a.action, a.target) for a in recording.accesses if a.operation.startswith("fallback")
+    }
+    assert derived
+
+    # When every route runs again while the cluster is down (the breaker falls back to DynamoDB)
+    with reading_through(dax_cluster):
+        dax_cluster.stop()
+        try:
+            down = record_the_drive(Recording(dax=dax_cluster), api, engines)
+        finally:
+            dax_cluster.start()
+
+    # Then: nothing went through DAX, the readers made those very reads on DynamoDB, and their
+    # own policies allow every call they made
+    assert not down.served_by_dax
+    assert derived <= {(a.invocation.function, a.action, a.target) for a in down.accesses}
+    denied = judge(deployment, down).denied
+    assert not denied, "\n" + "\n".join(f"{f}, which its policy does not allow" for f in denied)
 
 
 # -- the DAX checks can fail ---------------------------------------------------------------------
