@@ -19,12 +19,25 @@ Template expressions are rendered into comparable strings: a table is named by i
 schema (`<documents>`, `<idempotency>`), other resources by stack and logical id, and the
 runtime names the test engines use are translated through the functions' environment
 (the test's TABLE_NAME is whatever the deployed TABLE_NAME renders to).
+
+The drive runs twice: against the sandbox (no DAX), and against dev with the reads of
+stacks/read_path.py going through DAX (the fake cluster of tests/support/fake_dax.py). The fake
+records every request it serves; each is attributed to the invocation that was current while it
+was served, and becomes two accesses of that function: the `dax:` action on the cluster's ARN
+(the function's DAX_ENDPOINT is the cluster's endpoint attribute, so the ARN is the same
+cluster's `Arn` attribute, rendered as the policy's is), and the DynamoDB read the breaker
+falls back to while DAX fails (folio.dax.DaxReads reads the same table or index directly with
+the same operation), which the function's own DynamoDB grants must cover although a healthy
+cluster never makes it (one more drive, with the cluster stopped, shows that the fallback makes
+exactly those reads). Through DAX only the cluster role's permissions apply, so each request's
+table or index must also be readable by the role of the cluster that served it.
 """
 
 from __future__ import annotations
 
 import base64
 import contextvars
+import dataclasses
 import importlib
 import json
 import os
@@ -45,9 +58,11 @@ import requests
 from folio import keys
 from folio.contracts import ROUTES, FunctionGroup, Route
 from folio.handlers import upload_worker, wiring
+from folio.settings import Env
 from folio.storage import DocumentStorage
 from stacks.api_stack import _HANDLERS, UPLOAD_WORKER_HANDLER
 from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
+from stacks.read_path import READS_THROUGH_DAX
 from stacks.stage import documents_bucket_name
 from tests.conftest import Synthesized
 from tests.integration.conftest import (
@@ -62,13 +77,15 @@ from tests.integration.conftest import (
     FakeContext,
     Reply,
     new_user,
+    reading_through,
 )
+from tests.support.fake_dax import DaxRequest, FakeDax
 
 PARTITION = "aws"  # the template's own literal ARNs say "arn:aws:"; both sides render with it
-# The services the runtime code calls; every grant of these must be exercised (DynamoDB)
+# The services the runtime code calls; every grant of these must be exercised (DynamoDB, DAX)
 # or is reported (S3, Secrets Manager). Logs, X-Ray, ENIs and the dead-letter queue are
 # used by Lambda itself, not by the code, so no test run can exercise them.
-CALLED_SERVICES = ("dynamodb", "s3", "secretsmanager")
+CALLED_SERVICES = ("dax", "dynamodb", "s3", "secretsmanager")
 CONTENT = b"%PDF-1.7 least privilege\n" * 8
 
 
@@ -103,8 +120,8 @@ CURRENT: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("inv
 class Target:
     """A resource as the runtime code names it (test engines' names)."""
 
-    service: str  # dynamodb | s3 | secretsmanager
-    name: str  # table name, bucket name or secret id
+    service: str  # dax | dynamodb | s3 | secretsmanager
+    name: str  # DAX endpoint URL, table name, bucket name or secret id
     path: str = ""  # "/index/<name>" of a table, "/<key>" of an object
     # The request's condition keys that Folio's policies test, e.g. (("s3:prefix", "documents/u/d"),)
     context: tuple[tuple[str, str], ...] = ()
@@ -180,6 +197,16 @@ MAPPERS: dict[str, Callable[[str, dict[str, Any]], Iterator[tuple[str, str, Targ
 }
 
 
+def dax_accesses(endpoint: str, request: DaxRequest) -> Iterator[tuple[str, str, Target]]:
+    """A read the DAX cluster at `endpoint` served: the `dax:` action on the cluster, and the
+    DynamoDB read folio.dax.DaxReads makes instead while DAX fails (same operation, same table
+    or index, straight to DynamoDB with the function's own role)."""
+    assert request.action is not None and request.table is not None, f"not a data-plane request: {request}"
+    yield f"DAX {request.method}", request.action, Target("dax", endpoint)
+    path = f"/index/{request.index}" if request.index else ""
+    yield f"fallback for DAX {request.method}", f"dynamodb:{request.method}", Target("dynamodb", request.table, path)
+
+
 def signed_post_target(form: dict[str, Any]) -> Target:
     """The bucket and key a presigned POST lets its holder write, from the signed policy
     itself (S3 authorizes the upload against the signer's s3:PutObject)."""
@@ -196,9 +223,22 @@ def signed_post_target(form: dict[str, Any]) -> Target:
     return Target("s3", bucket, f"/{key}")
 
 
+@dataclass(frozen=True)
+class ServedByDax:
+    """A read the DAX cluster served during an invocation, as the fake recorded it."""
+
+    invocation: Invocation
+    endpoint: str
+    request: DaxRequest
+
+
 @dataclass
 class Recording:
+    dax: FakeDax | None = None  # the cluster the functions read through, if any
     accesses: list[Access] = field(default_factory=list)
+    served_by_dax: list[ServedByDax] = field(default_factory=list)
+    # The functions' environment during the drive: test value of each variable, for the renderer.
+    environment: dict[str, str] = field(default_factory=dict)
     presigned_posts: int = 0  # seen being built by botocore
     read_posts: int = 0  # whose signed policy this test read
     routes: set[tuple[str, str]] = field(default_factory=set)
@@ -233,11 +273,20 @@ class Recording:
         for value in vars(wiring).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
-        token = CURRENT.set(Invocation(function, label))
+        invocation = Invocation(function, label)
+        token = CURRENT.set(invocation)
+        # Invocations run one after another, so what the cluster served meanwhile (the
+        # admin feed's shards from a thread pool included) was served for this one.
+        already_served = 0 if self.dax is None else len(self.dax.data_requests())
         try:
             yield
         finally:
             CURRENT.reset(token)
+            if self.dax is not None:
+                for request in self.dax.data_requests()[already_served:]:
+                    self.served_by_dax.append(ServedByDax(invocation, self.dax.endpoint_url, request))
+                    for what, action, target in dax_accesses(self.dax.endpoint_url, request):
+                        self.accesses.append(Access(invocation, what, action, target))
 
     def of(self, function: Function) -> list[Access]:
         return [a for a in self.accesses if a.invocation.function == function]
@@ -436,11 +485,13 @@ class Statement:
 
 
 class Deployment:
-    """The synthesized stage, with CloudFormation expressions rendered into strings."""
+    """The synthesized stage, with CloudFormation expressions rendered into strings.
+    `environment` is what the functions ran with here (the test engines' names)."""
 
-    def __init__(self, synth: Synthesized, idempotency_key: str) -> None:
+    def __init__(self, synth: Synthesized, idempotency_key: str, environment: dict[str, str]) -> None:
         self.templates = synth.templates
         self.idempotency_key = idempotency_key
+        self.environment = environment
         stacks = [s for s in synth.stage.node.children if isinstance(s, cdk.Stack)]
         self.stack_ids = {stack.stack_name: stack.node.id for stack in stacks}
         self.env = {stack.node.id: (stack.region, stack.account) for stack in stacks}
@@ -526,6 +577,8 @@ class Deployment:
             return f"arn:{PARTITION}:kms:{region}:{account}:key/{self._symbol(stack, logical)}"
         if attribute == "Arn" and kind == "AWS::S3::Bucket":
             return f"arn:{PARTITION}:s3:::{self._ref(stack, logical)}"
+        if attribute == "Arn" and kind == "AWS::DAX::Cluster":
+            return f"arn:{PARTITION}:dax:{region}:{account}:cache/{self._symbol(stack, logical)}"
         return f"{self._symbol(stack, logical)}.{attribute}"
 
     # functions and their policies
@@ -541,7 +594,21 @@ class Deployment:
     def statements(self, handler: str) -> list[Statement]:
         """Every statement of every policy on the function's role (managed or inline)."""
         stack, function = self.function(handler)
-        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        return self._role_statements(stack, function["Properties"]["Role"]["Fn::GetAtt"][0])
+
+    def cluster_statements(self, cluster_arn: str) -> list[Statement]:
+        """Every statement on the role of the DAX cluster with this ARN: what it may do when a
+        client's read reaches DynamoDB through it."""
+        for stack, cluster in self._resources("AWS::DAX::Cluster"):
+            if self._get_att(stack, cluster["logical"], "Arn") == cluster_arn:
+                return self._role_statements(stack, cluster["Properties"]["IAMRoleARN"]["Fn::GetAtt"][0])
+        raise AssertionError(f"no DAX cluster of the deployment is {cluster_arn}")
+
+    def clusters(self) -> list[str]:
+        """The ARN of every DAX cluster of the deployment."""
+        return [self._get_att(stack, c["logical"], "Arn") for stack, c in self._resources("AWS::DAX::Cluster")]
+
+    def _role_statements(self, stack: str, role: str) -> list[Statement]:
         resources = self.templates[stack]["Resources"]
         documents = [
             resources[ref["Ref"]]["Properties"]["PolicyDocument"]
@@ -580,13 +647,31 @@ class Deployment:
         variables = function["Properties"]["Environment"]["Variables"]
         names: dict[str, str] = {}
         for variable, value in variables.items():
-            if variable in os.environ:
+            if variable in self.environment:
                 deployed = self.render(stack, value)
-                assert names.setdefault(os.environ[variable], deployed) == deployed, f"{variable} is ambiguous"
+                assert names.setdefault(self.environment[variable], deployed) == deployed, f"{variable} is ambiguous"
         return names
+
+    def cluster_arn(self, handler: str, endpoint: str) -> str | None:
+        """The ARN of the DAX cluster whose endpoint the function was given as `endpoint`, or
+        None if no environment variable of the function names it."""
+        stack, function = self.function(handler)
+        for variable, value in function["Properties"]["Environment"]["Variables"].items():
+            if self.environment.get(variable) != endpoint:
+                continue
+            logical, attribute = value["Fn::GetAtt"] if isinstance(value, dict) and "Fn::GetAtt" in value else ("", "")
+            if (
+                attribute != "ClusterDiscoveryEndpointURL"
+                or self._resource(stack, logical)["Type"] != "AWS::DAX::Cluster"
+            ):
+                raise AssertionError(f"{variable} of {handler} is no DAX cluster's endpoint: {value!r}")
+            return self.render(stack, {"Fn::GetAtt": [logical, "Arn"]})
+        return None
 
     def arn(self, handler: str, target: Target) -> str | None:
         """The target's ARN in the deployment, or None if no environment variable names it."""
+        if target.service == "dax":
+            return self.cluster_arn(handler, target.name)
         stack, _ = self.function(handler)
         region, account = self.env[stack]
         deployed = self.names(handler).get(target.name)
@@ -772,14 +857,93 @@ def judge(deployment: Deployment, recording: Recording) -> Verdict:
     return Verdict(unique(denied), unique(kms_denied), unexercised)
 
 
+@dataclass
+class ClusterVerdict:
+    """The DAX clusters' side: what each cluster's role had to do for the reads it served."""
+
+    denied: list[str]
+    unexercised: list[str]
+
+
+def judge_clusters(deployment: Deployment, recording: Recording) -> ClusterVerdict:
+    """Each read a cluster served is made on DynamoDB with the cluster's role, not the caller's:
+    the role must allow the read on the table or index, DescribeTable on the table (DAX keeps
+    its key schema; the fake's defineKeySchema), and decrypting with the table's key. Every
+    DynamoDB and KMS grant of a cluster's role must be used by some read it served."""
+    needed: dict[str, dict[tuple[str, str], str]] = {arn: {} for arn in deployment.clusters()}
+    for served in recording.served_by_dax:
+        handler, request = served.invocation.function.handler, served.request
+        why = f"{served.invocation.function.name}'s {request.method} in {served.invocation.label}"
+        cluster = deployment.arn(handler, Target("dax", served.endpoint))
+        table = deployment.arn(handler, Target("dynamodb", str(request.table)))
+        path = f"/index/{request.index}" if request.index else ""
+        assert cluster in needed and table is not None, f"{why}: cluster {cluster}, table {request.table}"
+        key = deployment.key_of(handler, Target("dynamodb", str(request.table)))
+        for action, resource in (
+            (f"dynamodb:{request.method}", f"{table}{path}"),
+            ("dynamodb:DescribeTable", table),
+            *((("kms:Decrypt", key),) if key is not None else ()),
+        ):
+            needed[cluster].setdefault((action, resource), why)
+    denied: list[str] = []
+    unexercised: list[str] = []
+    for cluster, uses in needed.items():
+        statements = deployment.cluster_statements(cluster)
+        denied += [
+            f"cluster {cluster} reads {action} on {resource} for {why}, which its role does not allow"
+            for (action, resource), why in uses.items()
+            if not allowed(statements, action, resource)
+        ]
+        unexercised += [
+            f"cluster {cluster}'s role is granted {action} on {resource}, which no read it served used"
+            for statement in statements
+            if statement.effect == "Allow"
+            for action in statement.actions
+            if action.split(":")[0] in ("dynamodb", "kms")
+            for resource in statement.resources
+            if not any(wildcard(action, action=True).fullmatch(a) and wildcard(resource).fullmatch(r) for a, r in uses)
+        ]
+    return ClusterVerdict(denied, unexercised)
+
+
 # -- fixtures -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Run:
+    """One drive of every route: the environment whose template judges its calls, and whether
+    the functions read through DAX there (as dev and prod do; the sandbox has no cluster)."""
+
+    environment: str
+    dax: bool
+
+
+SANDBOX = pytest.param(Run("sandbox", dax=False), id="sandbox")
+DEV_WITH_DAX = pytest.param(Run("dev", dax=True), id="dev-with-dax")
+
+
+@pytest.fixture(scope="module", params=[SANDBOX, DEV_WITH_DAX])
+def run(request: pytest.FixtureRequest) -> Run:
+    """Each test that depends on the drive runs for both; a test about DAX alone takes
+    `@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)` (the same drive)."""
+    value: Run = request.param
+    return value
+
+
 @pytest.fixture(scope="module")
-def recording(api: Api, engines: Engines) -> Iterator[Recording]:
+def recording(run: Run, api: Api, engines: Engines, request: pytest.FixtureRequest) -> Recording:
     """Given every route and both upload outcomes driven through their own functions,
-    with every AWS call the code makes recorded and attributed."""
-    recording = Recording()
+    with every AWS call the code makes recorded and attributed (and, with DAX, every
+    read the cluster served)."""
+    if not run.dax:
+        return record_the_drive(Recording(), api, engines)
+    cluster: FakeDax = request.getfixturevalue("dax_cluster")
+    with reading_through(cluster):  # closes the DAX clients and unsets DAX_ENDPOINT after the drive
+        return record_the_drive(Recording(dax=cluster), api, engines)
+
+
+def record_the_drive(recording: Recording, api: Api, engines: Engines) -> Recording:
+    recording.environment = dict(os.environ)
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
     session = boto3.DEFAULT_SESSION
@@ -817,12 +981,12 @@ def recording(api: Api, engines: Engines) -> Iterator[Recording]:
             for value in vars(wiring).values():  # later tests get clients without the hook
                 if callable(getattr(value, "cache_clear", None)):
                     value.cache_clear()
-    yield recording
+    return recording
 
 
 @pytest.fixture(scope="module")
-def deployment(synthesized: Callable[[str], Synthesized], api: Api) -> Deployment:
-    return Deployment(synthesized("sandbox"), wiring.idempotency_store().key_attr)
+def deployment(run: Run, synthesized: Callable[[str], Synthesized], recording: Recording) -> Deployment:
+    return Deployment(synthesized(run.environment), wiring.idempotency_store().key_attr, recording.environment)
 
 
 @pytest.fixture(scope="module")
@@ -830,6 +994,11 @@ def verdict(deployment: Deployment, recording: Recording) -> Verdict:
     verdict = judge(deployment, recording)
     print(verdict.report())  # the unexercised grants are information: `pytest -rP` shows them
     return verdict
+
+
+@pytest.fixture(scope="module")
+def cluster_verdict(deployment: Deployment, recording: Recording) -> ClusterVerdict:
+    return judge_clusters(deployment, recording)
 
 
 # -- the tests ----------------------------------------------------------------------------------
@@ -846,7 +1015,7 @@ def test_every_route_and_function_was_driven_and_recorded(recording: Recording) 
 
 
 def test_the_renderer_maps_the_test_engines_onto_the_deployment(
-    deployment: Deployment, synthesized: Callable[[str], Synthesized]
+    run: Run, deployment: Deployment, synthesized: Callable[[str], Synthesized]
 ) -> None:
     # Given the create function's environment in the template
     names = deployment.names(FUNCTIONS[FunctionGroup.CREATE].handler)
@@ -854,7 +1023,7 @@ def test_the_renderer_maps_the_test_engines_onto_the_deployment(
     # Then: the engines' tables and bucket are the deployed ones, named by what they are
     assert names[TABLE] == "<documents>"
     assert names[IDEMPOTENCY_TABLE] == "<idempotency>"
-    assert names[BUCKET] == documents_bucket_name(synthesized("sandbox").config)
+    assert names[BUCKET] == documents_bucket_name(synthesized(run.environment).config)
 
 
 def test_every_call_is_allowed_by_its_own_functions_policy(verdict: Verdict) -> None:
@@ -889,6 +1058,236 @@ def test_no_dynamodb_permission_is_granted_without_being_used(verdict: Verdict, 
     ]
     assert not unexcused, "\n" + "\n".join(unexcused)
     assert excused <= set(unused), f"stale entries in UNEXERCISED_ON_PURPOSE: {excused - set(unused)}"
+
+
+# -- reading through DAX --------------------------------------------------------------------------
+
+
+def dax_statements(deployment: Deployment) -> dict[Function, list[Statement]]:
+    """Each function's statements that grant any `dax:` action."""
+    return {
+        function: [s for s in deployment.statements(function.handler) if any(a.startswith("dax:") for a in s.actions)]
+        for function in ALL_FUNCTIONS
+    }
+
+
+def test_no_dax_permission_is_granted_without_being_used(run: Run, verdict: Verdict, deployment: Deployment) -> None:
+    # Given the functions that hold any dax: grant: the readers of stacks/read_path.py where
+    # the environment has a cluster, no function where it has none
+    granted = {f for f, statements in dax_statements(deployment).items() if statements}
+    assert granted == ({FUNCTIONS[g] for g in READS_THROUGH_DAX} if run.dax else set())
+
+    # Then: each dax: action is sent by its function, to the cluster it is granted on
+    unused = [f"function {f.name} is granted {a} on {r}, which no read used" for f, a, r in verdict.unexercised]
+    assert not [u for u in unused if " dax:" in u], "\n" + "\n".join(u for u in unused if " dax:" in u)
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_the_reads_of_the_read_path_went_through_dax(recording: Recording, deployment: Deployment) -> None:
+    # Given the reads the cluster served, by function, action and index
+    served = {
+        (s.invocation.function, s.request.action, s.request.table, s.request.index) for s in recording.served_by_dax
+    }
+
+    # Then: exactly the reads stacks/read_path.py sends through DAX, on the documents table...
+    assert served == {
+        (FUNCTIONS[group], read.dax_action, TABLE, read.index.name if read.index else None)
+        for group, reads in READS_THROUGH_DAX.items()
+        for read in reads
+    }
+    # ...and each function's endpoint renders to the one cluster of the deployment, by its ARN
+    [cluster] = deployment.clusters()
+    assert cluster.startswith(f"arn:{PARTITION}:dax:") and ":cache/" in cluster, cluster
+    for group in READS_THROUGH_DAX:
+        endpoint = recording.environment[Env.DAX_ENDPOINT]
+        assert deployment.arn(FUNCTIONS[group].handler, Target("dax", endpoint)) == cluster
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_the_clusters_role_may_read_what_its_clients_asked_it_for(
+    recording: Recording, cluster_verdict: ClusterVerdict
+) -> None:
+    # Given reads the cluster served (through DAX, only the cluster role's permissions apply)
+    assert recording.served_by_dax
+
+    # Then: its role may make each of them on DynamoDB, describe the table and use its key
+    assert not cluster_verdict.denied, "\n" + "\n".join(cluster_verdict.denied)
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_the_clusters_role_is_granted_no_read_its_clients_did_not_ask_for(cluster_verdict: ClusterVerdict) -> None:
+    # Then
+    assert not cluster_verdict.unexercised, "\n" + "\n".join(cluster_verdict.unexercised)
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_with_the_cluster_down_the_readers_read_directly_what_dax_served(
+    recording: Recording, deployment: Deployment, api: Api, engines: Engines, dax_cluster: FakeDax
+) -> None:
+    # Given the fallback reads the judge derived from what the cluster served (never sent)
+    derived = {
+        (a.invocation.function, a.action, a.target) for a in recording.accesses if a.operation.startswith("fallback")
+    }
+    assert derived
+
+    # When every route runs again while the cluster is down (the breaker falls back to DynamoDB)
+    with reading_through(dax_cluster):
+        dax_cluster.stop()
+        try:
+            down = record_the_drive(Recording(dax=dax_cluster), api, engines)
+        finally:
+            dax_cluster.start()
+
+    # Then: nothing went through DAX, the readers made those very reads on DynamoDB, and their
+    # own policies allow every call they made
+    assert not down.served_by_dax
+    assert derived <= {(a.invocation.function, a.action, a.target) for a in down.accesses}
+    denied = judge(deployment, down).denied
+    assert not denied, "\n" + "\n".join(f"{f}, which its policy does not allow" for f in denied)
+
+
+# -- the DAX checks can fail ---------------------------------------------------------------------
+
+
+def without(statements: list[Statement], action: str, resource: str = "*") -> list[Statement]:
+    """The statements with `action` no longer granted on resources matching `resource` (a
+    statement left with no action or no resource is dropped)."""
+    edited = []
+    for statement in statements:
+        if action not in statement.actions:
+            edited.append(statement)
+            continue
+        kept = tuple(r for r in statement.resources if not wildcard(resource).fullmatch(r))
+        if kept:
+            edited.append(dataclasses.replace(statement, resources=kept))
+        actions = tuple(a for a in statement.actions if a != action)
+        if actions:
+            edited.append(dataclasses.replace(statement, actions=actions))
+    return edited
+
+
+def edit_functions(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, edit: Callable[[list[Statement]], list[Statement]]
+) -> None:
+    statements = deployment.statements
+    monkeypatch.setattr(deployment, "statements", lambda handler: edit(statements(handler)))
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_a_dax_read_the_functions_policy_does_not_grant_is_denied(
+    deployment: Deployment, recording: Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given dev's policies without dax:Query
+    edit_functions(deployment, monkeypatch, lambda statements: without(statements, "dax:Query"))
+
+    # When
+    verdict = judge(deployment, recording)
+
+    # Then: every function that queries through DAX is denied, on the cluster, and nothing else is
+    [cluster] = deployment.clusters()
+    queriers = {FUNCTIONS[g] for g, reads in READS_THROUGH_DAX.items() if any(r.operation == "Query" for r in reads)}
+    assert {(f.function, f.action, f.resource) for f in verdict.denied} == {(f, "dax:Query", cluster) for f in queriers}
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_a_dax_grant_on_another_cluster_is_denied(
+    deployment: Deployment, recording: Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given dev's dax: grants on the ARN of some other cluster of the same account
+    [cluster] = deployment.clusters()
+    other = cluster.rsplit("/", 1)[0] + "/another-cluster"
+
+    def elsewhere(statements: list[Statement]) -> list[Statement]:
+        return [
+            dataclasses.replace(s, resources=tuple(other if r == cluster else r for r in s.resources))
+            if any(a.startswith("dax:") for a in s.actions)
+            else s
+            for s in statements
+        ]
+
+    edit_functions(deployment, monkeypatch, elsewhere)
+
+    # When
+    verdict = judge(deployment, recording)
+
+    # Then: every read through DAX is denied, and the grants on the other cluster go unused
+    expected = {(FUNCTIONS[g], r.dax_action, cluster) for g, reads in READS_THROUGH_DAX.items() for r in reads}
+    assert {(f.function, f.action, f.resource) for f in verdict.denied} == expected
+    assert {(f, a, r) for f, a, r in verdict.unexercised if a.startswith("dax:")} == {
+        (f, a, other) for f, a, _ in expected
+    }
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_a_dax_action_granted_but_never_sent_is_reported(
+    deployment: Deployment, recording: Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given dev's policies, with dax:BatchGetItem added to every dax: grant (no Folio read sends it)
+    def broader(statements: list[Statement]) -> list[Statement]:
+        return [
+            dataclasses.replace(s, actions=(*s.actions, "dax:BatchGetItem"))
+            if any(a.startswith("dax:") for a in s.actions)
+            else s
+            for s in statements
+        ]
+
+    edit_functions(deployment, monkeypatch, broader)
+
+    # When
+    verdict = judge(deployment, recording)
+
+    # Then
+    [cluster] = deployment.clusters()
+    assert {(f, a, r) for f, a, r in verdict.unexercised if a.startswith("dax:")} == {
+        (FUNCTIONS[g], "dax:BatchGetItem", cluster) for g in READS_THROUGH_DAX
+    }
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_a_fallback_read_the_functions_own_policy_does_not_grant_is_denied(
+    deployment: Deployment, recording: Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given dev's policies without the admin function's direct Query of the recent feed's index
+    admin = FUNCTIONS[FunctionGroup.ADMIN]
+    feed = str(deployment.arn(admin.handler, Target("dynamodb", TABLE, f"/index/{keys.GSI2.name}")))
+    statements = deployment.statements
+
+    def edit(handler: str) -> list[Statement]:
+        return without(statements(handler), "dynamodb:Query", feed) if handler == admin.handler else statements(handler)
+
+    monkeypatch.setattr(deployment, "statements", edit)
+
+    # When
+    verdict = judge(deployment, recording)
+
+    # Then: the feed's reads through DAX are fine, but the breaker's fallback to the index is denied
+    assert {(f.function, f.action, f.resource) for f in verdict.denied} == {(admin, "dynamodb:Query", feed)}
+    assert all(f.why.startswith("fallback for DAX Query") for f in verdict.denied), verdict.denied
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_a_read_the_clusters_role_may_not_make_is_denied(
+    deployment: Deployment, recording: Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the cluster's role without Query on the recent feed's index, nor DescribeTable
+    admin = FUNCTIONS[FunctionGroup.ADMIN]
+    table = str(deployment.arn(admin.handler, Target("dynamodb", TABLE)))
+    feed = f"{table}/index/{keys.GSI2.name}"
+    statements = deployment.cluster_statements
+
+    def edit(cluster: str) -> list[Statement]:
+        return without(without(statements(cluster), "dynamodb:Query", feed), "dynamodb:DescribeTable")
+
+    monkeypatch.setattr(deployment, "cluster_statements", edit)
+
+    # When
+    verdict = judge_clusters(deployment, recording)
+
+    # Then: the admin feed's reads, and every read's table description, are denied
+    denied = "\n".join(verdict.denied)
+    assert len(verdict.denied) == 2, denied
+    assert f"dynamodb:Query on {feed} for admin's Query" in denied
+    assert f"dynamodb:DescribeTable on {table} for" in denied
 
 
 # -- the judge itself: conditions and S3 versions ---------------------------------------------
