@@ -64,7 +64,7 @@ from tests.support.fake_dax import REGION, TEST_CREDENTIALS, FakeDax, dynamodb_c
 __all__ = ["DAX_READERS", "EngineError", "measure_dax", "summary_rows"]
 
 DAX_READERS = tuple(f"folio.handlers.{group.value}" for group in READS_THROUGH_DAX)
-FIRST_READ_HANDLER = "folio.handlers.download"  # the reader with both cached reads (GetItem and Query)
+FIRST_READ_HANDLER = "folio.handlers.download"  # a DAX reader (its find_share Query)
 # What DAX_ENDPOINT holds in a deployed function (the cluster's discovery URL); at import nothing may use it.
 DEPLOYED_ENDPOINT = "daxs://folio-bench.abc123.dax-clusters.us-east-1.amazonaws.com"
 AWS_SDK = ("boto3", "botocore", "s3transfer")  # what the layer must leave to the runtime
@@ -265,7 +265,6 @@ def seed(client: Any, table: str, documents: int) -> Seeded:
 
 
 CACHED_READS: dict[str, tuple[str, Callable[[Any, Seeded], Any]]] = {
-    "AP2 owner's document behind a download": ("download", lambda r, s: r.get_document(s.owner, s.owned)),
     "find_share behind a grantee's download": ("download", lambda r, s: r.find_share(s.grantee, s.shared)),
     "AP6 documents shared with me": ("read", lambda r, s: r.list_shared_with(s.grantee, DEFAULT_LIMIT)),
     "AP8 recent uploads": ("admin", lambda r, s: r.recent_uploads(DEFAULT_LIMIT)),

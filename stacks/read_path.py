@@ -2,8 +2,7 @@
 
 One table, read by the Api stack (each reader's `dax:` statement, the cluster role's DynamoDB
 reads) and by the tests. Writes never go through DAX, and neither does any read that feeds a
-conditional write: the owner's own reads stay consistent (docs/architecture.md, "The read
-path"). A read not listed here goes straight to DynamoDB.
+conditional write or authorizes a download (docs/read-path.md). A read not listed here goes straight to DynamoDB.
 """
 
 from __future__ import annotations
@@ -33,9 +32,9 @@ class DaxRead:
 
 READS_THROUGH_DAX: dict[FunctionGroup, tuple[DaxRead, ...]] = {
     FunctionGroup.READ: (DaxRead("Query", keys.GSI1, "AP6: the documents shared with me"),),
-    FunctionGroup.DOWNLOAD: (
-        DaxRead("GetItem", None, "the owner's document behind a download"),
-        DaxRead("Query", keys.GSI1, "find_share: the grantee's share of a document"),
-    ),
+    # The document behind a download is read consistently from the table: it authorizes the
+    # download, and a purge or trash must end it at once. Only the share that locates a
+    # shared document's owner is cached.
+    FunctionGroup.DOWNLOAD: (DaxRead("Query", keys.GSI1, "find_share: the grantee's share of a document"),),
     FunctionGroup.ADMIN: (DaxRead("Query", keys.GSI2, "AP8: the recent uploads feed"),),
 }

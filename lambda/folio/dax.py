@@ -11,6 +11,7 @@ DynamoDB can answer.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,6 +31,7 @@ FALLBACK_METRIC = "DaxFallbacks"
 COOL_DOWN_SECONDS = 30.0
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 
 def count_fallback(operation: str, failure: BaseException | None) -> None:
@@ -53,12 +55,12 @@ class DaxReads:
         connect: Callable[[], DocumentReads],
         dynamodb: DocumentReads,
         breaker: CircuitBreaker | None = None,
-        on_fallback: Callable[[str, BaseException | None], None] = count_fallback,
+        on_fallback: Callable[[str, BaseException | None], None] | None = None,
     ) -> None:
         self._connect = connect
         self._dynamodb = dynamodb
         self._breaker = breaker or CircuitBreaker(cool_down_seconds=COOL_DOWN_SECONDS)
-        self._on_fallback = on_fallback
+        self._on_fallback = count_fallback if on_fallback is None else on_fallback
         self._through_dax: DocumentReads | None = None
         self._connecting = threading.Lock()
 
@@ -79,11 +81,22 @@ class DaxReads:
             except Exception as error:  # any failure of DAX, even a bug, is answered by DynamoDB
                 self._breaker.failed()
                 failure = error
+            except BaseException:
+                # Not ours to answer (the runtime is stopping): but never leave a half-open
+                # breaker waiting for a trial that will not report back.
+                self._breaker.failed()
+                raise
             else:
                 self._breaker.succeeded()
                 return answer
-        self._on_fallback(operation, failure)
+        self._count_fallback(operation, failure)
         return read(self._dynamodb)
+
+    def _count_fallback(self, operation: str, failure: BaseException | None) -> None:
+        try:
+            self._on_fallback(operation, failure)
+        except Exception:  # counting is not worth a request that DynamoDB can answer
+            _log.warning("could not count a DAX fallback of %s", operation, exc_info=True)
 
     # -- the read port ---------------------------------------------------------------------
     def get_document(self, owner: str, doc_id: str) -> dict[str, Any]:

@@ -75,7 +75,9 @@ def get_item(client: Any, table: str, key: dict[str, Any], *, consistent: bool) 
     if consistent:
         request["ConsistentRead"] = True
     response = call(client, "get_item", **request)
-    return deserialize(response["Item"]) if "Item" in response else None
+    # A miss is no "Item" from boto3, and may be "Item": None from the DAX client's decoder.
+    item = response.get("Item")
+    return deserialize(item) if item else None
 
 
 def query_page(

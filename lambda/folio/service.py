@@ -72,8 +72,8 @@ class DocumentService:
         `reads` are the reads a write or an authorization depends on: always consistent.
         `cached_reads` (by default `reads`) serve the hot, read-mostly paths of
         docs/read-path.md, which may be up to one cache TTL stale: the documents shared with
-        the caller, the caller's own document and share behind a download, and the admin
-        feed (stacks/read_path.py grants exactly these through DAX)."""
+        the caller, the share that locates a shared document's owner for a download, and the
+        admin feed (stacks/read_path.py grants exactly these through DAX)."""
         self.reads = reads
         self.writes = writes
         self.cached_reads = reads if cached_reads is None else cached_reads
@@ -230,9 +230,10 @@ class DocumentService:
 
     def download(self, caller: Caller, doc_id: str) -> dict[str, Any]:
         try:
-            # The caller's own document: a cache may serve it (a stale status or name for at
-            # most one TTL, of the caller's own document, behind a URL that lives 300 s).
-            document = self.cached_reads.get_document(caller.user_id, doc_id)
+            # Consistent, never cached: a download is authorized on the document as it is now,
+            # so a purge or a trash ends the owner's downloads at once (a cached AVAILABLE
+            # item would sign a URL for an object the lifecycle worker has yet to delete).
+            document = self.reads.get_document(caller.user_id, doc_id)
         except NotFound:
             # The share only locates the owner: GSI1 (and a cache in front of it) may still
             # list it just after an unshare. The strongly read document's grantee set decides.

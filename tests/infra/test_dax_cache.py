@@ -243,7 +243,7 @@ def test_the_read_path_table_is_what_the_lead_decided() -> None:
 
     assert actions == {
         FunctionGroup.READ: ["dax:Query"],
-        FunctionGroup.DOWNLOAD: ["dax:GetItem", "dax:Query"],
+        FunctionGroup.DOWNLOAD: ["dax:Query"],
         FunctionGroup.ADMIN: ["dax:Query"],
     }
 

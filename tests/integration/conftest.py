@@ -24,6 +24,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+import folio.dax
 from folio import lifecycle
 from folio.handlers import wiring
 from folio.settings import Env
@@ -259,20 +260,29 @@ def fresh_containers() -> None:
 
 
 @contextmanager
-def reading_through(cluster: FakeDax) -> Iterator[list[Any]]:
+def reading_through(cluster: FakeDax, *, fallbacks_expected: bool = False) -> Iterator[list[Any]]:
     """The functions as deployed where DAX runs: DAX_ENDPOINT names `cluster`, so the reads of
     docs/read-path.md go through the unmodified DAX client to it. Yields the DAX clients the
-    functions built (closed afterwards: each runs health-check threads)."""
+    functions built (closed afterwards: each runs health-check threads).
+
+    A read that DynamoDB answered because DAX failed would pass any test unnoticed, so unless
+    the test means to break DAX (`fallbacks_expected`), one such fallback fails it."""
     clients: list[Any] = []
-    connect = wiring.connect_dax
+    fallbacks: list[tuple[str, str]] = []
+    connect, count = wiring.connect_dax, folio.dax.count_fallback
 
     def connect_and_keep(endpoint: str) -> Any:
         client = connect(endpoint)
         clients.append(client)
         return client
 
+    def count_and_keep(operation: str, failure: BaseException | None) -> None:
+        fallbacks.append((operation, repr(failure)))
+        count(operation, failure)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(wiring, "connect_dax", connect_and_keep)
+        patch.setattr(folio.dax, "count_fallback", count_and_keep)
         patch.setenv(Env.DAX_ENDPOINT, cluster.endpoint_url)
         fresh_containers()
         try:
@@ -281,6 +291,7 @@ def reading_through(cluster: FakeDax) -> Iterator[list[Any]]:
             for client in clients:
                 client.close()
     fresh_containers()
+    assert fallbacks_expected or not fallbacks, f"DAX failed and DynamoDB answered: {fallbacks}"
 
 
 @pytest.fixture(scope="module")
@@ -290,6 +301,7 @@ def dax_cluster(engines: Engines, dynamodb_endpoint: str) -> Iterator[FakeDax]:
     their own with `cache_seconds`)."""
     with FakeDax(dynamodb_client(dynamodb_endpoint)) as cluster:
         yield cluster
+        assert cluster.served > 0, "the module ran with DAX on, but DAX never served a read"
 
 
 @pytest.fixture(params=["dynamodb", "dax"])

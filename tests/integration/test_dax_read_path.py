@@ -4,8 +4,8 @@ The handlers run as deployed where DAX is on (DAX_ENDPOINT set): their hot reads
 `amazondax` to a loopback DAX server (tests/support/fake_dax.py) in front of DynamoDB Local.
 Proven here: which reads DAX serves, route by route (and that this is exactly what
 stacks/read_path.py grants); that every read DAX serves is keyed by the caller's own partition
-(or is the admin feed); that a rename and an unshare take effect at once where the table says
-0, even while a cache still holds the old answer; and that no request fails while DAX is down,
+(or is the admin feed); that a rename, an unshare, a trash and a purge take effect at once
+where the table says 0, even while a cache still holds the old answer; and that no request fails while DAX is down,
 unreachable at cold start, hung, or back again.
 
 What a fake cannot prove: DAX's own caching (the fake's `cache_seconds` is a model of a
@@ -44,8 +44,8 @@ EXPECTED_THROUGH_DAX: dict[str, set[tuple[str, str | None]]] = {
     "owner renames": set(),
     "owner shares": set(),
     "grantee lists shared": {("dax:Query", GSI1)},
-    "owner downloads": {("dax:GetItem", None)},
-    "grantee downloads": {("dax:GetItem", None), ("dax:Query", GSI1)},
+    "owner downloads": set(),
+    "grantee downloads": {("dax:Query", GSI1)},
     "owner reads usage": set(),
     "admin reads the feed": {("dax:Query", GSI2)},
     "owner unshares": set(),
@@ -213,6 +213,28 @@ def test_an_unshare_locks_the_grantee_out_at_once_while_dax_still_lists_the_shar
         assert refused.status == 404, refused.body
 
 
+@pytest.mark.parametrize("removal", ["trash", "purge"])
+def test_a_trash_or_purge_ends_the_owners_downloads_at_once(
+    api: Api, engines: Engines, caching_cluster: tuple[FakeDax, Clock], removal: str
+) -> None:
+    cluster, _ = caching_cluster
+    with reading_through(cluster):
+        # Given an owner who downloaded, and a grantee whose share DAX holds
+        people = People(api, engines)
+        people.share()
+        assert people.call("download", "GET", f"/documents/{people.id}/download").status == 200
+        assert people.call("download", "GET", f"/documents/{people.id}/download", who="grantee").status == 200
+
+        # When the owner trashes or purges the document
+        query = {"purge": "true"} if removal == "purge" else None
+        assert people.call("modify", "DELETE", f"/documents/{people.id}", query=query).status == 204
+
+        # Then nobody gets a URL for it any more, not even within the cache's TTL
+        for who in ("owner", "grantee"):
+            reply = people.call("download", "GET", f"/documents/{people.id}/download", who=who)
+            assert reply.status == 404, (who, reply.body)
+
+
 # -- when DAX fails -----------------------------------------------------------------------------------
 
 
@@ -243,7 +265,7 @@ def test_a_node_that_goes_away_and_comes_back_never_fails_a_request(
     short_cool_down: float,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with FakeDax(dynamodb_client(dynamodb_endpoint)) as cluster, reading_through(cluster):
+    with FakeDax(dynamodb_client(dynamodb_endpoint)) as cluster, reading_through(cluster, fallbacks_expected=True):
         people = People(api, engines)
         people.share()
         assert people.shared_names() == ["before.pdf"]
@@ -275,7 +297,7 @@ def test_a_cluster_unreachable_at_cold_start_costs_no_request(
     # Given a DAX_ENDPOINT where nothing answers (a node that was there and went away)
     with FakeDax(dynamodb_client(dynamodb_endpoint)) as cluster:
         cluster.stop()
-        with reading_through(cluster):
+        with reading_through(cluster, fallbacks_expected=True):
             people = People(api, engines)
             people.share()
             capsys.readouterr()
@@ -293,7 +315,7 @@ def test_a_cluster_unreachable_at_cold_start_costs_no_request(
 def test_a_hung_node_costs_one_read_timeout_then_reads_skip_it(
     api: Api, engines: Engines, dynamodb_endpoint: str, metrics_on: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with FakeDax(dynamodb_client(dynamodb_endpoint)) as cluster, reading_through(cluster):
+    with FakeDax(dynamodb_client(dynamodb_endpoint)) as cluster, reading_through(cluster, fallbacks_expected=True):
         people = People(api, engines)
         people.share()
         assert people.shared_names() == ["before.pdf"]

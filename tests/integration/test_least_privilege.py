@@ -1131,7 +1131,7 @@ def test_with_the_cluster_down_the_readers_read_directly_what_dax_served(
     assert derived
 
     # When every route runs again while the cluster is down (the breaker falls back to DynamoDB)
-    with reading_through(dax_cluster):
+    with reading_through(dax_cluster, fallbacks_expected=True):
         dax_cluster.stop()
         try:
             down = record_the_drive(Recording(dax=dax_cluster), api, engines)

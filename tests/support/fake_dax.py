@@ -246,6 +246,7 @@ class FakeDax:
         self.region = region
         self.port = 0
         self.requests: list[DaxRequest] = []
+        self.served = 0  # data-plane requests since start, never reset by clear()
         self._listener: socket.socket | None = None
         self._connections: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
@@ -405,6 +406,8 @@ class FakeDax:
     def _record(self, request: DaxRequest) -> None:
         with self._lock:
             self.requests.append(request)
+            if request.action is not None:
+                self.served += 1
 
     def _next_injected(self) -> str | None:
         with self._lock:

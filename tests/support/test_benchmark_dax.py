@@ -46,7 +46,7 @@ def test_every_cached_read_is_measured_on_each_path(requests_per_read: dict[str,
 def test_the_requests_are_the_ones_the_read_path_names(requests_per_read: dict[str, Any]) -> None:
     reads = requests_per_read["reads"]
 
-    assert reads["AP2 owner's document behind a download"]["dax_on"]["dax_requests_by_method"] == {"GetItem": 1}
+    assert reads["find_share behind a grantee's download"]["dax_on"]["dax_requests_by_method"] == {"Query": 1}
     assert reads[AP6]["dax_on"]["dax_requests_by_method"] == {"Query": 1}
     assert reads[AP8]["dax_on"]["dax_requests_by_method"] == {"Query": keys.RECENT_SHARD_COUNT}
 
@@ -111,5 +111,5 @@ def test_the_summary_prints_each_cached_read(requests_per_read: dict[str, Any]) 
     lines = "\n".join(dax_costs.summary_rows(figures, 1_000_000))
 
     assert "NO" not in lines.split()
-    for name in ("AP2", "find_share", "AP6", "AP8"):
+    for name in ("find_share", "AP6", "AP8"):
         assert f"{name} on/off/down requests" in lines

@@ -157,6 +157,28 @@ def test_concurrent_reads_while_open_all_fall_back(harness: Harness) -> None:
     assert harness.dax.calls == 1
 
 
+def test_a_failing_count_never_fails_a_read_dynamodb_answers(harness: Harness) -> None:
+    def broken_count(operation: str, failure: BaseException | None) -> None:
+        raise RuntimeError("the metrics module is broken")
+
+    reads = DaxReads(connect=harness.connect, dynamodb=harness.dynamodb, on_fallback=broken_count)
+    harness.dax.failure = OSError("node went away")
+
+    assert reads.get_document("u1", "d1")["from"] == "dynamodb"
+
+
+def test_an_interrupted_trial_does_not_leave_the_breaker_waiting_for_it(harness: Harness) -> None:
+    harness.dax.failure = OSError("node went away")
+    harness.read()
+    harness.clock.now += 30
+    harness.dax.failure = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        harness.read()
+    harness.dax.failure = None
+    harness.clock.now += 30
+    assert harness.read() == "dax"
+
+
 def test_the_breaker_refuses_a_cool_down_that_would_never_open() -> None:
     with pytest.raises(ValueError, match="cool_down_seconds"):
         CircuitBreaker(cool_down_seconds=0)

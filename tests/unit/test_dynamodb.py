@@ -6,10 +6,11 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from folio.dynamodb import update
+from folio.dynamodb import get_item, update
 from tests.conftest import PROJECT_ROOT
 
 RUNTIME = PROJECT_ROOT / "lambda" / "folio"
@@ -63,3 +64,16 @@ def test_the_check_finds_a_hand_written_update_expression(tmp_path: Path) -> Non
     bad.write_text('request = {"UpdateExpression": "ADD documentCount :one, byteCount :size"}\n')
 
     assert hand_written_update_expressions(bad) == ["ADD documentCount :one, byteCount :size"]
+
+
+class _Answers:
+    def __init__(self, response: dict[str, Any]) -> None:
+        self.response = response
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return self.response
+
+
+@pytest.mark.parametrize("miss", [{}, {"Item": None}], ids=["boto3", "the DAX client"])
+def test_a_miss_is_none_however_the_client_spells_it(miss: dict[str, Any]) -> None:
+    assert get_item(_Answers(miss), "t", {"PK": {"S": "a"}}, consistent=False) is None
