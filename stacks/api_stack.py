@@ -234,12 +234,23 @@ class ApiStack(cdk.Stack):
         self.dax_cache: DaxCache | None = None
         reader_environment: dict[str, str] = {}
         reader_layers: list[lambda_.ILayerVersion] = []
+        reader_security_groups: list[ec2.ISecurityGroup] = []
         if dax is not None:
+            # The readers' own way in: only the functions of stacks/read_path.py join this group,
+            # so the cluster admits them and no other function, whatever IAM says.
+            dax_clients = ec2.SecurityGroup(
+                self,
+                "DaxClients",
+                vpc=vpc,
+                description="Folio functions that read through DAX: may reach the cluster on 9111 only",
+                allow_all_outbound=False,
+            )
+            reader_security_groups.append(dax_clients)
             self.dax_cache = DaxCache(
                 self,
                 "Dax",
                 vpc=vpc,
-                client_security_group=functions_security_group,
+                client_security_group=dax_clients,
                 table_arn=table_arn,
                 table_key=table_key,
                 reads=[
@@ -254,8 +265,18 @@ class ApiStack(cdk.Stack):
             )
             reader_environment[Env.DAX_ENDPOINT] = self.dax_cache.endpoint_url
             reader_layers.append(DaxClientLayer(self, "DaxClient").layer)
+            join_dax_clients = iam.PolicyStatement(
+                sid="JoinDaxClientsGroup",  # Lambda creates the function's interfaces with its role
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[
+                    self.format_arn(
+                        service="ec2", resource="security-group", resource_name=dax_clients.security_group_id
+                    )
+                ],
+            )
             for group, reads in READS_THROUGH_DAX.items():
                 permissions[group].append(self.dax_cache.read_statement(sorted({r.dax_action for r in reads})))
+                permissions[group].append(join_dax_clients)
         # Failed asynchronous invocations of any function (the upload worker's events, a
         # console test, a future event source) wait here instead of being dropped.
         self.dead_letters = sqs.Queue(
@@ -288,12 +309,15 @@ class ApiStack(cdk.Stack):
             log_retention=LOG_RETENTION,
             reserved_concurrency=function_concurrency,
             vpc=vpc,
-            security_group=functions_security_group,
+            security_groups=(functions_security_group,),
             baseline_policy=baseline.policy,
         )
         # Only the functions that read through DAX learn where it is, and carry its client.
         reader_runtime = dataclasses.replace(
-            runtime, environment={**environment, **reader_environment}, layers=(*runtime.layers, *reader_layers)
+            runtime,
+            environment={**environment, **reader_environment},
+            layers=(*runtime.layers, *reader_layers),
+            security_groups=(*runtime.security_groups, *reader_security_groups),
         )
         self.functions: dict[FunctionGroup, ApiFunction] = {}
         for group, statements in permissions.items():

@@ -38,7 +38,7 @@ class FunctionRuntime:
     log_retention: logs.RetentionDays
     reserved_concurrency: int
     vpc: ec2.IVpc
-    security_group: ec2.ISecurityGroup
+    security_groups: Sequence[ec2.ISecurityGroup]
     baseline_policy: iam.IManagedPolicy
 
 
@@ -115,5 +115,5 @@ class ApiFunction(Construct):
             dead_letter_queue=dead_letter_queue,
             vpc=runtime.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=FUNCTION_SUBNETS),
-            security_groups=[runtime.security_group],
+            security_groups=list(runtime.security_groups),
         )

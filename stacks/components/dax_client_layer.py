@@ -2,15 +2,20 @@
 
 A layer, not part of the shared code asset, so that only the functions that read through
 DAX carry it, and a client upgrade does not change every function's code. The client is a
-source distribution only: pip first builds its pure-Python wheel with the setuptools pinned in
-requirements-build.txt (no build isolation, which would fetch the newest setuptools, which
-may no longer run its setup.py), then installs that wheel and its pinned dependencies for the functions'
+source distribution only. pip downloads it and the wheels of its dependencies by hash
+(layers/dax-client/hashes.txt), builds its pure-Python wheel with the setuptools pinned in
+requirements-build.txt (no build isolation, which would fetch the newest setuptools, which may
+no longer run its setup.py), and installs from those files alone (no index) for the functions'
 platform. botocore is left out: the client uses the runtime's (bundled, it would be 17 MB).
+
+The asset's hash covers everything that decides the layer's content (the pins and hashes, the
+build setuptools, the target, this module), so a change to any of them rebuilds it.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -28,15 +33,34 @@ from stacks.components.api_function import ARCHITECTURE, RUNTIME
 # The one list of the client's pins, also installed by requirements-dev.txt for the tests.
 DAX_CLIENT_SOURCE = Path(__file__).resolve().parent.parent.parent / "layers" / "dax-client"
 DAX_CLIENT_REQUIREMENTS = DAX_CLIENT_SOURCE / "requirements.txt"
+DAX_CLIENT_HASHES = DAX_CLIENT_SOURCE / "hashes.txt"
+BUILD_REQUIREMENTS = Path(__file__).resolve().parent.parent.parent / "requirements-build.txt"
 # What pip installs for: the functions' runtime and architecture (stacks/components/api_function.py).
-TARGET_PLATFORM = "manylinux2014_aarch64"
-TARGET_PYTHON = "3.14"
+TARGET_PLATFORM = {lambda_.Architecture.ARM_64.name: "manylinux2014_aarch64"}[ARCHITECTURE.name]
+TARGET_PYTHON = RUNTIME.name.removeprefix("python")  # "3.14"
 SOURCE_ONLY_DISTRIBUTION = "amazon-dax-client"
 
 
+def _lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
 def pinned_requirements() -> list[str]:
-    lines = DAX_CLIENT_REQUIREMENTS.read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return _lines(DAX_CLIENT_REQUIREMENTS)
+
+
+def hashed_requirements() -> list[str]:
+    """`name==version --hash=sha256:...`, one per pin."""
+    return _lines(DAX_CLIENT_HASHES)
+
+
+def layer_recipe_hash() -> str:
+    """A digest of everything that decides the layer's content."""
+    digest = hashlib.sha256()
+    for path in (DAX_CLIENT_REQUIREMENTS, DAX_CLIENT_HASHES, BUILD_REQUIREMENTS, Path(__file__)):
+        digest.update(path.read_bytes())
+    digest.update(f"{TARGET_PLATFORM} {TARGET_PYTHON}".encode())
+    return digest.hexdigest()
 
 
 class LayerBuildFailed(RuntimeError):
@@ -54,15 +78,25 @@ def _pip(*args: str) -> None:
 
 def build_layer_content(output_dir: Path) -> None:
     """Install the pinned client for Lambda into `output_dir/python` (a layer's layout)."""
-    requirements = pinned_requirements()
-    source_only = [r for r in requirements if r.startswith(f"{SOURCE_ONLY_DISTRIBUTION}==")]
-    with tempfile.TemporaryDirectory(prefix="folio-wheelhouse-") as wheelhouse:
-        _pip("wheel", "--no-deps", "--no-build-isolation", "-w", wheelhouse, *source_only)
-        _pip(
-            "install", "--no-compile", "--no-deps", "--only-binary=:all:",
-            "--platform", TARGET_PLATFORM, "--implementation", "cp", "--python-version", TARGET_PYTHON,
-            "--find-links", wheelhouse, "--target", str(output_dir / "python"), *requirements,
-        )  # fmt: skip
+    hashed = hashed_requirements()
+    if sorted(line.split()[0] for line in hashed) != sorted(pinned_requirements()):
+        raise LayerBuildFailed(f"{DAX_CLIENT_HASHES} must hash exactly the pins of {DAX_CLIENT_REQUIREMENTS}")
+    source_only = [line for line in hashed if line.startswith(f"{SOURCE_ONLY_DISTRIBUTION}==")]
+    binaries = [line for line in hashed if line not in source_only]
+    target = ["--platform", TARGET_PLATFORM, "--implementation", "cp", "--python-version", TARGET_PYTHON]
+    with tempfile.TemporaryDirectory(prefix="folio-dax-client-build-") as work:
+        sdists, wheelhouse = Path(work) / "sdists", Path(work) / "wheels"
+        (Path(work) / "sdists.txt").write_text("\n".join(source_only) + "\n")
+        (Path(work) / "wheels.txt").write_text("\n".join(binaries) + "\n")
+        _pip("download", "--no-deps", "--require-hashes", "--no-binary=:all:", "-d", str(sdists),
+             "-r", str(Path(work) / "sdists.txt"))  # fmt: skip
+        _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(wheelhouse),
+             *(str(p) for p in sorted(sdists.iterdir())))  # fmt: skip
+        _pip("download", "--no-deps", "--require-hashes", "--only-binary=:all:", *target, "-d", str(wheelhouse),
+             "-r", str(Path(work) / "wheels.txt"))  # fmt: skip
+        _pip("install", "--no-index", "--find-links", str(wheelhouse), "--no-compile", "--no-deps",
+             "--only-binary=:all:", *target, "--target", str(output_dir / "python"),
+             *pinned_requirements())  # fmt: skip
     # antlr4's command-line tool is not needed at run time.
     shutil.rmtree(output_dir / "python" / "bin", ignore_errors=True)
 
@@ -96,8 +130,8 @@ class DaxClientLayer(Construct):
             compatible_architectures=[ARCHITECTURE],
             code=lambda_.Code.from_asset(
                 str(DAX_CLIENT_SOURCE),
-                # The source is the pin list, so the bundle is rebuilt exactly when a pin changes.
-                asset_hash_type=cdk.AssetHashType.SOURCE,
+                asset_hash_type=cdk.AssetHashType.CUSTOM,
+                asset_hash=layer_recipe_hash(),
                 bundling=cdk.BundlingOptions(
                     # Never pulled: the local bundling always succeeds or fails the synth.
                     image=cdk.DockerImage.from_registry("folio/no-docker"),

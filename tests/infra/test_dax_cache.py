@@ -138,37 +138,62 @@ def test_prod_runs_three_nodes_across_three_azs(synthesized: Callable[[str], Syn
     assert len(set(cluster["AvailabilityZones"])) >= 3
 
 
-def test_the_security_group_admits_tls_from_the_functions_only_and_sends_nothing(with_dax: Synthesized) -> None:
+def groups_by_handler(synth: Synthesized) -> dict[str, list[str]]:
+    return {handler: [json.dumps(g) for g in function["VpcConfig"]["SecurityGroupIds"]]
+            for handler, function in function_by_handler(synth).items()}  # fmt: skip
+
+
+def test_the_security_group_admits_tls_from_the_reading_functions_only_and_sends_nothing(
+    with_dax: Synthesized,
+) -> None:
     _, cluster = the_cluster(with_dax)
     [group_ref] = cluster["SecurityGroupIds"]
     group_id = group_ref["Fn::GetAtt"][0]
     group = api(with_dax, "AWS::EC2::SecurityGroup")[group_id]["Properties"]
-    functions_group = {json.dumps(g) for f in api(with_dax, "AWS::Lambda::Function").values()
-                       for g in f["Properties"]["VpcConfig"]["SecurityGroupIds"]}  # fmt: skip
     ingress = [
         r["Properties"]
         for r in api(with_dax, "AWS::EC2::SecurityGroupIngress").values()
         if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
     ]
+    readers = {_HANDLERS[group] for group in READS_THROUGH_DAX}
 
-    assert len(functions_group) == 1
     assert "SecurityGroupIngress" not in group
     assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress] == [("tcp", TLS_PORT, TLS_PORT)]
-    assert json.dumps(ingress[0]["SourceSecurityGroupId"]) in functions_group
+    source = json.dumps(ingress[0]["SourceSecurityGroupId"])
+    assert {h for h, groups in groups_by_handler(with_dax).items() if source in groups} == readers
     assert [rule["CidrIp"] for rule in group["SecurityGroupEgress"]] == ["255.255.255.255/32"]  # CDK's "nothing"
 
 
-def test_the_functions_may_reach_the_cluster_on_the_tls_port(with_dax: Synthesized) -> None:
+def test_the_reading_functions_may_reach_the_cluster_on_the_tls_port_and_nothing_else(with_dax: Synthesized) -> None:
     _, cluster = the_cluster(with_dax)
     [group_ref] = cluster["SecurityGroupIds"]
-    functions_group = next(iter(api(with_dax, "AWS::Lambda::Function").values()))["Properties"]["VpcConfig"][
-        "SecurityGroupIds"
-    ][0]
+    readers_group_id = cluster_clients_group(with_dax)
+    readers_group = api(with_dax, "AWS::EC2::SecurityGroup")[readers_group_id]["Properties"]
 
-    egress = [r["Properties"] for r in api(with_dax, "AWS::EC2::SecurityGroupEgress").values()]
-    assert [(r["GroupId"], r["DestinationSecurityGroupId"], r["FromPort"], r["ToPort"]) for r in egress] == [
-        (functions_group, group_ref, TLS_PORT, TLS_PORT)
+    egress = [
+        r["Properties"]
+        for r in api(with_dax, "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [readers_group_id, "GroupId"]}
     ]
+
+    assert [(r["IpProtocol"], r["DestinationSecurityGroupId"], r["FromPort"], r["ToPort"]) for r in egress] == [
+        ("tcp", group_ref, TLS_PORT, TLS_PORT)
+    ]
+    assert [rule["CidrIp"] for rule in readers_group.get("SecurityGroupEgress", [])] in ([], ["255.255.255.255/32"])
+    assert "SecurityGroupIngress" not in readers_group
+
+
+def cluster_clients_group(synth: Synthesized) -> str:
+    """The logical id of the group the cluster admits."""
+    _, cluster = the_cluster(synth)
+    group_id = cluster["SecurityGroupIds"][0]["Fn::GetAtt"][0]
+    [rule] = [
+        r["Properties"]
+        for r in api(synth, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
+    source: str = rule["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+    return source
 
 
 # -- IAM: the cluster role and the readers -----------------------------------------------------

@@ -53,13 +53,38 @@ def test_the_client_imports_from_the_layer_with_the_runtimes_botocore(layer: Pat
     assert found.stdout.strip().startswith(str(layer / "python"))
 
 
-def test_a_pin_that_does_not_exist_fails_the_build_with_pips_reason(
+def test_a_pin_without_its_hash_is_refused_before_pip_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stacks.components import dax_client_layer
+
+    monkeypatch.setattr(dax_client_layer, "pinned_requirements", lambda: ["amazon-dax-client==0.0.0.404"])
+    with pytest.raises(dax_client_layer.LayerBuildFailed, match="must hash exactly the pins"):
+        build_layer_content(tmp_path)
+
+
+def test_a_file_that_does_not_match_its_hash_fails_the_build_with_pips_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from stacks.components import dax_client_layer
 
-    monkeypatch.setattr(dax_client_layer, "pinned_requirements", lambda: ["amazon-dax-client==0.0.0.404"])
-    with pytest.raises(
-        dax_client_layer.LayerBuildFailed, match=r"(?s)pip wheel exited \d+:.*amazon-dax-client==0\.0\.0\.404"
-    ):
+    tampered = [
+        line.split("--hash=")[0] + "--hash=sha256:" + "0" * 64 if line.startswith("six==") else line
+        for line in dax_client_layer.hashed_requirements()
+    ]
+    monkeypatch.setattr(dax_client_layer, "hashed_requirements", lambda: tampered)
+    with pytest.raises(dax_client_layer.LayerBuildFailed, match=r"(?s)pip download exited \d+:.*HASHES"):
         build_layer_content(tmp_path)
+
+
+def test_the_hashes_name_exactly_the_pins() -> None:
+    from stacks.components.dax_client_layer import hashed_requirements
+
+    assert sorted(line.split()[0] for line in hashed_requirements()) == sorted(pinned_requirements())
+    assert all(line.split()[1].startswith("--hash=sha256:") for line in hashed_requirements())
+
+
+def test_the_asset_hash_changes_with_anything_that_changes_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stacks.components import dax_client_layer
+
+    before = dax_client_layer.layer_recipe_hash()
+    monkeypatch.setattr(dax_client_layer, "TARGET_PYTHON", "3.15")
+    assert dax_client_layer.layer_recipe_hash() != before

@@ -436,16 +436,16 @@ def dax_cluster_problems(resource: dict[str, Any]) -> list[str]:
     return problems
 
 
-def dax_ingress_problems(template: dict[str, Any], cluster_id: str) -> list[str]:
-    """Every way into the cluster's security groups: only TCP 9111, only from the group the
-    template's functions run in."""
+def dax_ingress_problems(template: dict[str, Any], cluster_id: str, readers: set[str]) -> list[str]:
+    """Every way into the cluster's security groups: only TCP 9111, only from a group that only
+    reading functions (handlers in `readers`) run in."""
     resources = template["Resources"]
-    function_groups = {
-        json.dumps(group)
-        for r in resources.values()
-        if r["Type"] == "AWS::Lambda::Function"
-        for group in r["Properties"].get("VpcConfig", {}).get("SecurityGroupIds", [])
-    }
+    groups_of: dict[str, set[str]] = {}  # security group -> the handlers of the functions in it
+    for r in resources.values():
+        if r["Type"] == "AWS::Lambda::Function":
+            for group in r["Properties"].get("VpcConfig", {}).get("SecurityGroupIds", []):
+                groups_of.setdefault(json.dumps(group), set()).add(r["Properties"]["Handler"])
+    reader_groups = {group for group, handlers in groups_of.items() if handlers <= readers}
     problems = []
     for group_ref in resources[cluster_id]["Properties"].get("SecurityGroupIds", []):
         group_id = group_ref["Fn::GetAtt"][0]
@@ -462,7 +462,10 @@ def dax_ingress_problems(template: dict[str, Any], cluster_id: str) -> list[str]
             where = f"{group_id} ({rule['source']})"
             if (str(rule.get("IpProtocol")), rule.get("FromPort"), rule.get("ToPort")) != ("tcp", 9111, 9111):
                 problems.append(f"{where}: {rule.get('IpProtocol')} {rule.get('FromPort')}-{rule.get('ToPort')}")
-            if json.dumps(rule.get("SourceSecurityGroupId")) not in function_groups:
+            source = json.dumps(rule.get("SourceSecurityGroupId"))
+            if source in groups_of and source not in reader_groups:
+                problems.append(f"{where}: admits {source}, where {sorted(groups_of[source] - readers)} run too")
+            elif source not in reader_groups:
                 problems.append(f"{where}: admits {rule.get('SourceSecurityGroupId') or rule.get('CidrIp')}")
     return problems
 
@@ -544,10 +547,10 @@ def test_every_dax_cluster_requires_tls_and_encrypts_at_rest(synth: Synthesized)
         assert dax_cluster_problems(resource) == [], f"{stack_id}/{logical_id}"
 
 
-def test_every_dax_cluster_admits_only_tls_from_the_functions(synth: Synthesized) -> None:
+def test_every_dax_cluster_admits_only_tls_from_the_reading_functions(synth: Synthesized) -> None:
     for stack_id, template in synth.templates.items():
         for cluster_id in dax_clusters(template):
-            assert dax_ingress_problems(template, cluster_id) == [], f"{stack_id}/{cluster_id}"
+            assert dax_ingress_problems(template, cluster_id, reader_handlers()) == [], f"{stack_id}/{cluster_id}"
 
 
 def test_every_dax_cluster_role_only_reads_named_resources(synth: Synthesized) -> None:
@@ -616,13 +619,13 @@ def dax_fragment() -> dict[str, Any]:
     """A template with a cluster, its security group, its role, and two functions: one that
     reads through DAX and one that does not."""
 
-    def function(role: str, handler: str, group: str = "FunctionsGroupId") -> dict[str, Any]:
+    def function(role: str, handler: str, *groups: str) -> dict[str, Any]:
         return {
             "Type": "AWS::Lambda::Function",
             "Properties": {
                 "Handler": handler,
                 "Role": {"Fn::GetAtt": [role, "Arn"]},
-                "VpcConfig": {"SecurityGroupIds": [{"Ref": group}], "SubnetIds": ["subnet-1"]},
+                "VpcConfig": {"SecurityGroupIds": [{"Ref": g} for g in groups], "SubnetIds": ["subnet-1"]},
             },
         }
 
@@ -660,6 +663,16 @@ def dax_fragment() -> dict[str, Any]:
                     "SourceSecurityGroupId": {"Ref": "FunctionsGroupId"},
                 },
             },
+            "FromReaders": {
+                "Type": "AWS::EC2::SecurityGroupIngress",
+                "Properties": {
+                    "GroupId": {"Fn::GetAtt": ["DaxGroup", "GroupId"]},
+                    "IpProtocol": "tcp",
+                    "FromPort": 9111,
+                    "ToPort": 9111,
+                    "SourceSecurityGroupId": {"Ref": "ReadersGroupId"},
+                },
+            },
             "FromElsewhere": {
                 "Type": "AWS::EC2::SecurityGroupIngress",
                 "Properties": {
@@ -681,7 +694,7 @@ def dax_fragment() -> dict[str, Any]:
                     },
                 ]
             ),
-            "Reader": function("ReaderRole", "reader.handler"),
+            "Reader": function("ReaderRole", "reader.handler", "FunctionsGroupId", "ReadersGroupId"),
             "ReaderRole": role("ReaderPolicy"),
             "ReaderPolicy": policy(
                 [
@@ -689,7 +702,7 @@ def dax_fragment() -> dict[str, Any]:
                     {"Effect": "Allow", "Action": ["dax:GetItem", "dax:PutItem"], "Resource": "*"},
                 ]
             ),
-            "Writer": function("WriterRole", "writer.handler"),
+            "Writer": function("WriterRole", "writer.handler", "FunctionsGroupId"),
             "WriterRole": role("WriterPolicy"),
             "WriterPolicy": policy([{"Effect": "Allow", "Action": "dax:Query", "Resource": cluster_arn}]),
         }
@@ -697,9 +710,10 @@ def dax_fragment() -> dict[str, Any]:
 
 
 def test_dax_ingress_guard_catches_another_port_and_another_source() -> None:
-    assert dax_ingress_problems(dax_fragment(), "Cluster") == [
+    assert dax_ingress_problems(dax_fragment(), "Cluster", {"reader.handler"}) == [
         "DaxGroup (inline): tcp 8111-8111",
         "DaxGroup (inline): admits 0.0.0.0/0",
+        """DaxGroup (FromFunctions): admits {"Ref": "FunctionsGroupId"}, where ['writer.handler'] run too""",
         "DaxGroup (FromElsewhere): admits sg-somebody-else",
     ]
 
