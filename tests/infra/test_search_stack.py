@@ -4,6 +4,7 @@ masters); where it is off, no trace of it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -333,3 +334,11 @@ def test_only_this_domain_may_write_only_its_log_groups(with_search: Synthesized
         },
     }
     assert policy_id in domain["DependsOn"], "OpenSearch checks the policy when the domain is created"
+
+
+def test_the_vpc_has_as_many_zones_as_the_domain_spreads_over() -> None:
+    """Even without DAX, whose three nodes are what gives prod three AZs today."""
+    prod = load_config("prod")
+    without_dax = dataclasses.replace(prod, features=dataclasses.replace(prod.features, dax=False))
+
+    assert network_availability_zones(without_dax) == prod.search.availability_zones == 3

@@ -153,9 +153,9 @@ def retention_problems(resource: dict[str, Any]) -> list[str]:
 
 
 def policy_documents(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every policy document a resource carries (identity, key, bucket or vault policy)."""
+    """Every policy document a resource carries (identity, key, bucket, vault or domain policy)."""
     properties = resource.get("Properties", {})
-    for name in ("PolicyDocument", "KeyPolicy", "AccessPolicy", "AssumeRolePolicyDocument"):
+    for name in ("PolicyDocument", "KeyPolicy", "AccessPolicy", "AccessPolicies", "AssumeRolePolicyDocument"):
         if isinstance(properties.get(name), dict):
             yield properties[name]
     if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):  # inline policies
@@ -909,3 +909,13 @@ def test_opensearch_guard_catches_each_weakening(change: dict[str, Any], problem
     problems = opensearch_domain_problems(synthesized_domain(**{k: v for k, v in properties.items() if v is not None}))
 
     assert problem in problems
+
+
+def test_the_service_wide_action_guard_reads_a_domains_access_policy() -> None:
+    domain = synthesized_domain(
+        access_policies={
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:role/r"}, "Action": "es:*"}]
+        }
+    )
+
+    assert service_wide_actions(domain) == ["es:*"]
