@@ -34,6 +34,21 @@ DAX_PROTECTED_MIN_NODES = 3
 # expires" to DAX, and more than a minute is staleness no Folio read path accepts.
 DAX_TTL_MS_RANGE = (1, 60_000)
 SEARCH_INSTANCE_RANGE = (1, 10)
+# Instance types that offer fine-grained access control, encryption at rest and node-to-node
+# encryption on OpenSearch 3 (T2 offers neither; previous generations are left out).
+SEARCH_NODE_TYPES = (
+    "t3.medium.search", "m7g.large.search", "m7g.xlarge.search", "m7g.2xlarge.search",
+    "r7g.large.search", "r7g.xlarge.search", "r7g.2xlarge.search", "c7g.large.search",
+)  # fmt: skip
+# 1 turns zone awareness off; the VPC has at most three AZs.
+SEARCH_ZONE_RANGE = (1, 3)
+# OpenSearch accepts no dedicated masters, or an odd number of at least three (a quorum).
+SEARCH_DEDICATED_MASTERS = (0, 3, 5)
+SEARCH_VOLUME_GB_RANGE = (10, 1_024)  # gp3, per data node
+# What AWS Control Tower asks of a domain that must stay up (CT.OPENSEARCH.PR.6, .7 and .11).
+SEARCH_PROTECTED_MIN_NODES = 3
+SEARCH_PROTECTED_MIN_ZONES = 2
+SEARCH_PROTECTED_MIN_MASTERS = 3
 LAMBDA_MEMORY_RANGE = (128, 10_240)
 FUNCTION_CONCURRENCY_RANGE = (1, 1_000)
 # AWS Backup: a rule that copies to cold storage needs >= 90 days; Folio uses warm
@@ -109,6 +124,17 @@ class Sizing:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """The OpenSearch domain's shape (its data-node count is `sizing.search_instances`)."""
+
+    data_node_type: str
+    availability_zones: int  # 1: zone awareness off; 2 or 3: data nodes spread evenly over them
+    dedicated_masters: int  # 0, 3 or 5
+    master_node_type: str  # used only with dedicated masters
+    volume_gb: int  # gp3 EBS per data node
+
+
+@dataclass(frozen=True)
 class BackupSettings:
     """AWS Backup retention and the Region that holds a copy of every recovery point."""
 
@@ -165,6 +191,7 @@ class FolioConfig:
     billing: BillingLimits
     features: Features
     sizing: Sizing
+    search: SearchSettings
     backup: BackupSettings
     alarm_email: str
     cors_origins: tuple[str, ...]
@@ -194,6 +221,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "dax_record_ttl_ms": 5_000,
                    "dax_query_ttl_ms": 5_000, "search_instances": 1, "lambda_memory_mb": 512,
                    "function_concurrency": 5},
+        "search": {"data_node_type": "t3.medium.search", "availability_zones": 1, "dedicated_masters": 0,
+                   "master_node_type": "m7g.large.search", "volume_gb": 10},
         "backup": {"daily_retention_days": 7, "weekly_retention_days": 35, "copy_region": "us-west-2"},
         "alarm_email": "folio-sandbox-alarms@example.com",
         "cors_origins": ["http://localhost:5173"],
@@ -217,6 +246,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "dax_record_ttl_ms": 5_000,
                    "dax_query_ttl_ms": 5_000, "search_instances": 1, "lambda_memory_mb": 512,
                    "function_concurrency": 20},
+        "search": {"data_node_type": "t3.medium.search", "availability_zones": 1, "dedicated_masters": 0,
+                   "master_node_type": "m7g.large.search", "volume_gb": 20},
         "backup": {"daily_retention_days": 14, "weekly_retention_days": 60, "copy_region": "eu-central-1"},
         "alarm_email": "folio-dev-alarms@example.com",
         "cors_origins": ["https://dev.folio.example.com", "http://localhost:5173"],
@@ -241,6 +272,9 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "sizing": {"dax_node_type": "dax.r5.large", "dax_nodes": 3, "dax_record_ttl_ms": 5_000,
                    "dax_query_ttl_ms": 5_000, "search_instances": 3, "lambda_memory_mb": 1024,
                    "function_concurrency": 200},
+        # Three data nodes, one per AZ, and three dedicated masters (a quorum that survives an AZ).
+        "search": {"data_node_type": "r7g.large.search", "availability_zones": 3, "dedicated_masters": 3,
+                   "master_node_type": "m7g.large.search", "volume_gb": 100},
         "backup": {"daily_retention_days": 35, "weekly_retention_days": 365, "copy_region": "us-east-2"},
         "alarm_email": "folio-prod-alarms@example.com",
         "cors_origins": ["https://folio.example.com"],
@@ -455,6 +489,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
             f"at least {DAX_PROTECTED_MIN_NODES} in a termination-protected environment with features.dax "
             "(a primary and two read replicas, which DAX spreads across the subnets' AZs)",
         )
+    search = _search_settings(top, s, features, sizing, termination_protection)
     vpc_cidr = top.matching("vpc_cidr", _CIDR_RE, "a private IPv4 CIDR from /16 to /22, e.g. 10.40.0.0/16")
 
     a = top.section("auth")
@@ -498,6 +533,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
         billing=billing,
         features=features,
         sizing=sizing,
+        search=search,
         backup=backup,
         alarm_email=alarm_email,
         cors_origins=tuple(origins),
@@ -517,3 +553,45 @@ def _urls(reader: _Reader, key: str) -> list[str]:
         if not _URL_RE.fullmatch(url):
             raise reader.fail(f"{key}[{index}]", url, "an https:// URL (or http://localhost) without query or fragment")
     return urls
+
+
+def _search_settings(
+    top: _Reader, sizing_reader: _Reader, features: Features, sizing: Sizing, protected: bool
+) -> SearchSettings:
+    r = top.section("search")
+    search = SearchSettings(
+        data_node_type=r.choice("data_node_type", SEARCH_NODE_TYPES),
+        availability_zones=r.integer("availability_zones", SEARCH_ZONE_RANGE),
+        dedicated_masters=r.integer(
+            "dedicated_masters", (min(SEARCH_DEDICATED_MASTERS), max(SEARCH_DEDICATED_MASTERS))
+        ),
+        master_node_type=r.choice("master_node_type", SEARCH_NODE_TYPES),
+        volume_gb=r.integer("volume_gb", SEARCH_VOLUME_GB_RANGE),
+    )
+    if search.dedicated_masters not in SEARCH_DEDICATED_MASTERS:
+        raise r.fail(
+            "dedicated_masters", search.dedicated_masters, "0, 3 or 5 (none, or an odd quorum of at least three)"
+        )
+    r.finish()
+    if not features.search:
+        return search
+    zones = search.availability_zones
+    if sizing.search_instances % zones:
+        raise sizing_reader.fail(
+            "search_instances",
+            sizing.search_instances,
+            f"a multiple of search.availability_zones ({zones}): OpenSearch puts as many data nodes in each zone",
+        )
+    if protected:
+        why = "in a termination-protected environment with features.search (a domain that survives an AZ)"
+        if zones < SEARCH_PROTECTED_MIN_ZONES:
+            raise r.fail("availability_zones", zones, f"at least {SEARCH_PROTECTED_MIN_ZONES} {why}")
+        if sizing.search_instances < SEARCH_PROTECTED_MIN_NODES:
+            raise sizing_reader.fail(
+                "search_instances", sizing.search_instances, f"at least {SEARCH_PROTECTED_MIN_NODES} {why}"
+            )
+        if search.dedicated_masters < SEARCH_PROTECTED_MIN_MASTERS:
+            raise r.fail(
+                "dedicated_masters", search.dedicated_masters, f"at least {SEARCH_PROTECTED_MIN_MASTERS} {why}"
+            )
+    return search

@@ -497,3 +497,51 @@ DAX_NODES_BY_CONFIG = Finding(
         "a protected one, and a cluster of 3 or more nodes names one AZ per node over three AZs."
     ),
 )
+
+# --- The search domain (stacks/components/search_domain.py) --------------------------
+
+SEARCH_ACCESS_BY_ROLE_NOT_IP = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-OS3",
+    reason=(
+        "A VPC domain cannot use an IP-based access policy (AWS evaluates none for VPC requests). Access is "
+        "the security group (443 from the functions' group only), an access policy naming each Folio role "
+        "(never *), then fine-grained access control; test_guards.py checks all three."
+    ),
+)
+
+SEARCH_TLS_STRONGER_THAN_THE_CONTROL_KNOWS = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.OPENSEARCH.PR.16",
+    finding="opensearch_https_required_check",
+    reason=(
+        "HTTPS is enforced with Policy-Min-TLS-1-2-PFS-2023-10: TLS 1.2 or later with forward-secret ciphers "
+        "only, a subset of what the control's one accepted value (Policy-Min-TLS-1-2-2019-07) allows; the "
+        "rule lists no newer policy. test_guards.py asserts the strongest policy aws-cdk-lib offers."
+    ),
+)
+
+# A one-node domain without dedicated masters, which the config allows only where termination
+# protection is off (dev: rebuilt from the table by a re-export); stacks/config.py refuses it
+# in a protected environment (3 data nodes over at least 2 AZs, 3 dedicated masters).
+_SEARCH_SMALL_BY_CONFIG = (
+    "Only on a domain whose config (search.*, sizing.search_instances) asks for {what}, which stacks/config.py "
+    "allows only without termination protection (dev: a copy of the table, rebuilt by re-export); a protected "
+    "environment must have three data nodes over at least two AZs and three dedicated masters."
+)
+SEARCH_NO_DEDICATED_MASTERS_BY_CONFIG = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-OS4",
+    reason=_SEARCH_SMALL_BY_CONFIG.format(what="no dedicated masters"),
+)
+SEARCH_ONE_ZONE_BY_CONFIG = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-OS7",
+    reason=_SEARCH_SMALL_BY_CONFIG.format(what="one AZ (zone awareness off)"),
+)
+SEARCH_FEW_DATA_NODES_BY_CONFIG = Finding(
+    pack=CONTROL_TOWER_PLUGIN,
+    control="CT.OPENSEARCH.PR.14",
+    finding="opensearch_data_node_fault_tolerance_check",
+    reason=_SEARCH_SMALL_BY_CONFIG.format(what="fewer than three data nodes or one AZ"),
+)

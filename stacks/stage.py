@@ -13,10 +13,12 @@ from constructs import Construct
 
 from stacks.api_stack import ApiStack
 from stacks.components.dax_cache import DAX_MULTI_AZ_NODES, DaxSizing
+from stacks.components.search_domain import SearchSizing
 from stacks.config import FolioConfig
 from stacks.data_stack import DataStack
 from stacks.network_stack import DEFAULT_AVAILABILITY_ZONES, NetworkStack
 from stacks.region_support_stack import RegionSupportStack
+from stacks.search_stack import SearchStack
 
 
 def table_key_alias(environment: str) -> str:
@@ -30,6 +32,12 @@ def copy_key_alias(environment: str) -> str:
 
 def copy_vault_name(environment: str) -> str:
     return f"folio-{environment}-backup-copy"
+
+
+def search_domain_name(environment: str) -> str:
+    """Fixed, so that the domain's access policy can name its own ARN (3-28 characters: the
+    environment's name has at most 16)."""
+    return f"folio-{environment}"
 
 
 def documents_bucket_name(config: FolioConfig) -> str:
@@ -136,14 +144,47 @@ class FolioStage(cdk.Stage):
             alarm_email=config.alarm_email,
             dax=dax_sizing(config),
         )
+        self.search: SearchStack | None = None
+        search = search_sizing(config)
+        if search is not None:
+            self.search = SearchStack(
+                self,
+                "Search",
+                env=home,
+                description=f"Folio {name}: OpenSearch domain in the VPC (rebuilt from the table; RETAINed)",
+                termination_protection=config.termination_protection,
+                domain_name=search_domain_name(name),
+                vpc=self.network.vpc,
+                functions_security_group=self.network.functions_security_group,
+                sizing=search,
+            )
+            self.search.add_stack_dependency(self.data, "the domain is filled from the table")
 
 
 def network_availability_zones(config: FolioConfig) -> int:
     """Two AZs, or three where a DAX cluster of three or more nodes puts one in each (AWS
-    Control Tower CT.DAX.PR.2; the config requires three nodes in protected environments)."""
+    Control Tower CT.DAX.PR.2; the config requires three nodes in protected environments),
+    or as many as the search domain spreads over."""
+    zones = DEFAULT_AVAILABILITY_ZONES
     if config.features.dax and config.sizing.dax_nodes >= DAX_MULTI_AZ_NODES:
-        return DAX_MULTI_AZ_NODES
-    return DEFAULT_AVAILABILITY_ZONES
+        zones = DAX_MULTI_AZ_NODES
+    if config.features.search:
+        zones = max(zones, config.search.availability_zones)
+    return zones
+
+
+def search_sizing(config: FolioConfig) -> SearchSizing | None:
+    """The environment's search domain, or None where `features.search` is off."""
+    if not config.features.search:
+        return None
+    return SearchSizing(
+        data_node_type=config.search.data_node_type,
+        data_nodes=config.sizing.search_instances,
+        availability_zones=config.search.availability_zones,
+        dedicated_masters=config.search.dedicated_masters,
+        master_node_type=config.search.master_node_type,
+        volume_gb=config.search.volume_gb,
+    )
 
 
 def dax_sizing(config: FolioConfig) -> DaxSizing | None:

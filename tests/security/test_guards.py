@@ -16,6 +16,8 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_dax as dax
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk.assertions import Template
 
 from stacks.config import load_config
@@ -151,9 +153,9 @@ def retention_problems(resource: dict[str, Any]) -> list[str]:
 
 
 def policy_documents(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every policy document a resource carries (identity, key, bucket or vault policy)."""
+    """Every policy document a resource carries (identity, key, bucket, vault or domain policy)."""
     properties = resource.get("Properties", {})
-    for name in ("PolicyDocument", "KeyPolicy", "AccessPolicy", "AssumeRolePolicyDocument"):
+    for name in ("PolicyDocument", "KeyPolicy", "AccessPolicy", "AccessPolicies", "AssumeRolePolicyDocument"):
         if isinstance(properties.get(name), dict):
             yield properties[name]
     if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):  # inline policies
@@ -732,3 +734,202 @@ def test_dax_permission_guard_catches_a_non_reader_a_write_and_another_resource(
         "reader.handler may call DAX on *",
         "writer.handler is no DAX reader but may ['dax:Query']",
     ]
+
+
+# --- OpenSearch: what no pack checks (fine-grained access, audit logs, the TLS policy) -------
+
+# The strongest policy aws-cdk-lib offers (TLS 1.2 and later, forward-secret ciphers only),
+# written out here rather than imported, so that the guard does not move with the code.
+STRONGEST_TLS_POLICY = "Policy-Min-TLS-1-2-PFS-2023-10"
+REQUIRED_DOMAIN_LOGS = ("AUDIT_LOGS", "ES_APPLICATION_LOGS")
+
+
+def opensearch_domains(synth: Synthesized) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(s, i, r) for s, i, r in all_resources(synth) if r["Type"] == "AWS::OpenSearchService::Domain"]
+
+
+def access_policy_problems(policy: Any) -> list[str]:
+    """An access policy must exist and name each principal: no `*`, no NotPrincipal."""
+    if not isinstance(policy, dict) or not policy.get("Statement"):
+        return ["no access policy naming Folio's roles"]
+    problems = []
+    for statement in as_list(policy["Statement"]):
+        sid = statement.get("Sid", "?")
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotPrincipal" in statement:
+            problems.append(f"{sid}: NotPrincipal admits everyone else")
+        principal = statement.get("Principal")
+        named = principal.get("AWS") if isinstance(principal, dict) else None
+        if principal == "*" or named is None or set(principal) != {"AWS"} or "*" in as_list(named):
+            problems.append(f"{sid}: admits {json.dumps(principal)}, not named roles")
+    return problems
+
+
+def opensearch_domain_problems(resource: dict[str, Any]) -> list[str]:
+    properties = resource["Properties"]
+    problems = []
+    vpc = properties.get("VPCOptions", {})
+    if not vpc.get("SubnetIds") or not vpc.get("SecurityGroupIds"):
+        problems.append("not in the VPC")
+    security = properties.get("AdvancedSecurityOptions", {})
+    if security.get("Enabled") is not True:
+        problems.append("fine-grained access control is off")
+    elif security.get("InternalUserDatabaseEnabled") is not False or set(security.get("MasterUserOptions", {})) != {
+        "MasterUserARN"
+    }:
+        problems.append("the master user is not an IAM role (internal user database)")
+    if security.get("AnonymousAuthEnabled") is True:
+        problems.append("anonymous access is on")
+    published = properties.get("LogPublishingOptions", {})
+    for log in REQUIRED_DOMAIN_LOGS:
+        option = published.get(log, {})
+        if option.get("Enabled") is not True or not option.get("CloudWatchLogsLogGroupArn"):
+            problems.append(f"{log} are not published")
+    endpoint = properties.get("DomainEndpointOptions", {})
+    if endpoint.get("EnforceHTTPS") is not True:
+        problems.append("HTTPS is not enforced")
+    if endpoint.get("TLSSecurityPolicy") != STRONGEST_TLS_POLICY:
+        problems.append(f"TLS policy {endpoint.get('TLSSecurityPolicy')}, not {STRONGEST_TLS_POLICY}")
+    at_rest = properties.get("EncryptionAtRestOptions", {})
+    if at_rest.get("Enabled") is not True:
+        problems.append("not encrypted at rest")
+    elif not isinstance(at_rest.get("KmsKeyId"), dict):  # absent: an AWS-owned key; a string: not Folio's key
+        problems.append("not encrypted with a customer-managed key of this app")
+    if properties.get("NodeToNodeEncryptionOptions", {}).get("Enabled") is not True:
+        problems.append("node-to-node encryption is off")
+    return problems + access_policy_problems(properties.get("AccessPolicies"))
+
+
+def test_every_search_environment_has_one_domain(synth: Synthesized) -> None:
+    """The guards below would pass vacuously where no domain exists."""
+    assert len(opensearch_domains(synth)) == (1 if synth.config.features.search else 0)
+
+
+def test_every_opensearch_domain_is_private_fine_grained_audited_and_encrypted(synth: Synthesized) -> None:
+    for stack_id, logical_id, resource in opensearch_domains(synth):
+        assert opensearch_domain_problems(resource) == [], f"{stack_id}/{logical_id}"
+
+
+def synthesized_domain(**properties: Any) -> dict[str, Any]:
+    """An OpenSearch domain as aws-cdk-lib synthesizes it, with some properties set."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "Search")
+    kms.CfnKey(stack, "DomainKey", enable_key_rotation=True)  # what hardened_domain_properties() names
+    opensearch.CfnDomain(stack, "Domain", engine_version="OpenSearch_3.7", **properties)
+    [resource] = Template.from_stack(stack).find_resources("AWS::OpenSearchService::Domain").values()
+    return resource
+
+
+def hardened_domain_properties() -> dict[str, Any]:
+    log_group = opensearch.CfnDomain.LogPublishingOptionProperty(
+        cloud_watch_logs_log_group_arn="arn:aws:logs:eu-west-1:111111111111:log-group:x", enabled=True
+    )
+    return {
+        "vpc_options": opensearch.CfnDomain.VPCOptionsProperty(
+            subnet_ids=["subnet-0123456789abcdef0"], security_group_ids=["sg-0123456789abcdef0"]
+        ),
+        "advanced_security_options": opensearch.CfnDomain.AdvancedSecurityOptionsInputProperty(
+            enabled=True,
+            internal_user_database_enabled=False,
+            master_user_options=opensearch.CfnDomain.MasterUserOptionsProperty(
+                master_user_arn="arn:aws:iam::111111111111:role/master"
+            ),
+        ),
+        "log_publishing_options": {log: log_group for log in REQUIRED_DOMAIN_LOGS},
+        "domain_endpoint_options": opensearch.CfnDomain.DomainEndpointOptionsProperty(
+            enforce_https=True, tls_security_policy=STRONGEST_TLS_POLICY
+        ),
+        "encryption_at_rest_options": opensearch.CfnDomain.EncryptionAtRestOptionsProperty(
+            enabled=True, kms_key_id=cdk.Fn.ref("DomainKey")
+        ),
+        "node_to_node_encryption_options": opensearch.CfnDomain.NodeToNodeEncryptionOptionsProperty(enabled=True),
+        "access_policies": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "MasterRole",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::111111111111:role/master"},
+                    "Action": "es:ESHttpGet",
+                    "Resource": "arn:aws:es:eu-west-1:111111111111:domain/folio-dev/*",
+                }
+            ],
+        },
+    }
+
+
+def test_opensearch_guard_passes_a_hardened_domain_and_catches_one_left_to_defaults() -> None:
+    assert opensearch_domain_problems(synthesized_domain(**hardened_domain_properties())) == []
+    assert opensearch_domain_problems(synthesized_domain()) == [
+        "not in the VPC",
+        "fine-grained access control is off",
+        "AUDIT_LOGS are not published",
+        "ES_APPLICATION_LOGS are not published",
+        "HTTPS is not enforced",
+        f"TLS policy None, not {STRONGEST_TLS_POLICY}",
+        "not encrypted at rest",
+        "node-to-node encryption is off",
+        "no access policy naming Folio's roles",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            {
+                "advanced_security_options": opensearch.CfnDomain.AdvancedSecurityOptionsInputProperty(
+                    enabled=True,
+                    internal_user_database_enabled=True,
+                    master_user_options=opensearch.CfnDomain.MasterUserOptionsProperty(
+                        master_user_name="admin", master_user_password="x" * 12
+                    ),
+                )
+            },
+            "the master user is not an IAM role (internal user database)",
+        ),
+        ({"log_publishing_options": {}}, "AUDIT_LOGS are not published"),
+        (
+            {
+                "domain_endpoint_options": opensearch.CfnDomain.DomainEndpointOptionsProperty(
+                    enforce_https=True, tls_security_policy="Policy-Min-TLS-1-2-2019-07"
+                )
+            },
+            f"TLS policy Policy-Min-TLS-1-2-2019-07, not {STRONGEST_TLS_POLICY}",
+        ),
+        (
+            {"encryption_at_rest_options": opensearch.CfnDomain.EncryptionAtRestOptionsProperty(enabled=True)},
+            "not encrypted with a customer-managed key of this app",
+        ),
+        (
+            {"access_policies": {"Statement": [{"Sid": "Anyone", "Effect": "Allow", "Principal": {"AWS": "*"}}]}},
+            'Anyone: admits {"AWS": "*"}, not named roles',
+        ),
+        (
+            {"access_policies": {"Statement": [{"Sid": "Star", "Effect": "Allow", "Principal": "*"}]}},
+            'Star: admits "*", not named roles',
+        ),
+        (
+            {"access_policies": {"Statement": [{"Sid": "Svc", "Effect": "Allow", "Principal": {"Service": "x"}}]}},
+            'Svc: admits {"Service": "x"}, not named roles',
+        ),
+        ({"vpc_options": None}, "not in the VPC"),
+    ],
+)
+def test_opensearch_guard_catches_each_weakening(change: dict[str, Any], problem: str) -> None:
+    properties = {**hardened_domain_properties(), **change}
+
+    problems = opensearch_domain_problems(synthesized_domain(**{k: v for k, v in properties.items() if v is not None}))
+
+    assert problem in problems
+
+
+def test_the_service_wide_action_guard_reads_a_domains_access_policy() -> None:
+    domain = synthesized_domain(
+        access_policies={
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:role/r"}, "Action": "es:*"}]
+        }
+    )
+
+    assert service_wide_actions(domain) == ["es:*"]

@@ -340,3 +340,63 @@ def test_fewer_than_three_dax_nodes_are_fine_where_dax_is_off_or_the_environment
     assert parse_config("sandbox", off).sizing.dax_nodes == 1
     assert parse_config("sandbox", unprotected).sizing.dax_nodes == 1
     assert load_config("prod").sizing.dax_nodes >= 3
+
+
+# --- The search domain (stacks/components/search_domain.py) -------------------------
+
+
+def search_on(**changes: Any) -> dict[str, Any]:
+    """The sandbox settings with `features.search` on and some keys replaced."""
+    raw = sandbox_with(**changes)
+    raw["features"]["search"] = True
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "value"),
+    [
+        ({"search__data_node_type": "t2.small.search"}, "search.data_node_type", "t2.small.search"),
+        ({"search__master_node_type": "m7g.large"}, "search.master_node_type", "m7g.large"),
+        ({"search__availability_zones": 4}, "search.availability_zones", 4),
+        ({"search__availability_zones": 0}, "search.availability_zones", 0),
+        ({"search__dedicated_masters": 2}, "search.dedicated_masters", 2),
+        ({"search__dedicated_masters": 4}, "search.dedicated_masters", 4),
+        ({"search__volume_gb": 5}, "search.volume_gb", 5),
+    ],
+)
+def test_bad_search_settings_are_rejected(change: dict[str, Any], key: str, value: object) -> None:
+    error = rejected(sandbox_with(**change))
+
+    assert (error.key, error.value) == (key, value)
+
+
+def test_data_nodes_must_spread_evenly_over_the_search_zones() -> None:
+    # OpenSearch places the same number of data nodes in each zone of a zone-aware domain.
+    error = rejected(search_on(sizing__search_instances=3, search__availability_zones=2))
+
+    assert error.key == "sizing.search_instances"
+    assert "multiple of search.availability_zones (2)" in error.allowed
+
+
+def test_a_termination_protected_environment_with_search_needs_three_nodes_zones_and_masters() -> None:
+    # Given a protected environment whose domain is a single node
+    raw = search_on(termination_protection=True)
+    raw["features"]["dax"] = False
+
+    # When / Then: refused, key by key (AWS Control Tower CT.OPENSEARCH.PR.6, .7 and .11)
+    assert rejected(raw).key == "search.availability_zones"
+    raw["search"]["availability_zones"] = 3
+    error = rejected(raw)
+    assert (error.key, error.value) == ("sizing.search_instances", 1)
+    raw["sizing"]["search_instances"] = 3
+    error = rejected(raw)
+    assert (error.key, error.value) == ("search.dedicated_masters", 0)
+    raw["search"]["dedicated_masters"] = 3
+    assert parse_config("sandbox", raw).search.dedicated_masters == 3
+
+
+def test_prod_spreads_three_data_nodes_and_three_masters_over_three_zones_and_dev_runs_one_node() -> None:
+    prod, dev = load_config("prod"), load_config("dev")
+
+    assert (prod.sizing.search_instances, prod.search.availability_zones, prod.search.dedicated_masters) == (3, 3, 3)
+    assert (dev.sizing.search_instances, dev.search.availability_zones, dev.search.dedicated_masters) == (1, 1, 0)

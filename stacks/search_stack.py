@@ -1,0 +1,55 @@
+"""`SearchStack`: the OpenSearch domain Folio's search reads (and, later, the ingestion pipeline
+that fills it from the table), where `features.search` is on.
+
+A stack of its own because its lifecycle differs from both neighbours: unlike the Data stack
+it holds nothing that cannot be rebuilt from the table (re-export), and unlike the Api stack a
+deploy must not replace it casually. docs/architecture.md, "The Search stack".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from stacks.components.encryption_key import EncryptionKey
+from stacks.components.search_domain import SearchDomain, SearchSizing
+
+
+class SearchStack(cdk.Stack):
+    """The search domain with its keys, in the Network stack's isolated subnets.
+
+    Seams for what comes next: the Api stack's search function and the ingestion pipeline
+    reach the domain through `domain.admit(role_arn, ...)` (access policy),
+    `domain.admit_network(group, ...)` (port 443) and `domain.admit_master(...)` (the
+    role-mapping custom resource); they read `domain.domain_arn` and `domain.endpoint`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        domain_name: str,
+        vpc: ec2.IVpc,
+        functions_security_group: ec2.ISecurityGroup,
+        sizing: SearchSizing,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.key = EncryptionKey(self, "DomainKey", description="Folio search domain: indices and snapshots at rest")
+        self.log_key = EncryptionKey(
+            self, "LogKey", description="Folio search domain: its log groups", for_log_groups=True
+        )
+        self.domain = SearchDomain(
+            self,
+            "Search",
+            domain_name=domain_name,
+            vpc=vpc,
+            client_security_group=functions_security_group,
+            key=self.key.key,
+            log_key=self.log_key.key,
+            sizing=sizing,
+        )
