@@ -340,3 +340,48 @@ def test_fewer_than_three_dax_nodes_are_fine_where_dax_is_off_or_the_environment
     assert parse_config("sandbox", off).sizing.dax_nodes == 1
     assert parse_config("sandbox", unprotected).sizing.dax_nodes == 1
     assert load_config("prod").sizing.dax_nodes >= 3
+
+
+# --- the audit archive (features.cdc) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("stream_retention_hours", 23, "a whole number from 24 to 8760"),
+        ("stream_retention_hours", 8761, "a whole number from 24 to 8760"),
+        ("archive_transition_days", 0, "a whole number from 1 to 3650"),
+        ("archive_retention_days", "7y", "a whole number from 1 to 36500"),
+    ],
+)
+def test_audit_archive_settings_out_of_range_are_rejected(key: str, value: object, allowed: str) -> None:
+    error = rejected(sandbox_with(**{f"audit__{key}": value}))
+
+    assert error.key == f"audit.{key}"
+    assert error.value == value
+    assert error.allowed == allowed
+
+
+def test_audit_archive_must_be_kept_longer_than_it_waits_before_cold_storage() -> None:
+    error = rejected(sandbox_with(audit__archive_transition_days=90, audit__archive_retention_days=90))
+
+    assert error.key == "audit.archive_retention_days"
+    assert "more than archive_transition_days (90)" in error.allowed
+
+
+def test_audit_settings_have_no_silent_default() -> None:
+    raw = sandbox_with()
+    del raw["audit"]["archive_retention_days"]
+
+    error = rejected(raw)
+
+    assert error.key == "audit.archive_retention_days"
+
+
+def test_the_audit_archive_runs_in_prod_only_and_keeps_changes_for_years() -> None:
+    switched_on = {name: load_config(name).features.cdc for name in ENVIRONMENTS}
+
+    assert switched_on == {"sandbox": False, "dev": False, "prod": True}
+    prod = load_config("prod").audit
+    assert prod.stream_retention_hours >= 24
+    assert prod.archive_retention_days > prod.archive_transition_days
