@@ -378,6 +378,8 @@ def _home_services(features: Features) -> set[Service]:
         needed.add(Service.DAX)
     if features.search:
         needed |= {Service.OPENSEARCH, Service.OPENSEARCH_INGESTION}
+    if features.cdc:
+        needed |= {Service.KINESIS, Service.FIREHOSE}
     return needed
 
 
