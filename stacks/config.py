@@ -63,6 +63,10 @@ QUOTA_BYTES_RANGE = (1, 1024**4)
 THROTTLE_RATE_RANGE = (1, 10_000)
 THROTTLE_BURST_RANGE = (1, 5_000)
 WAF_RATE_RANGE = (10, 2_000_000_000)  # AWS WAF's limits for a rate-based rule
+# Kinesis Data Streams keeps records from 24 hours (included in the price) to 365 days.
+STREAM_RETENTION_HOURS_RANGE = (24, 8_760)
+ARCHIVE_TRANSITION_DAYS_RANGE = (1, 3_650)
+ARCHIVE_RETENTION_DAYS_RANGE = (1, 36_500)
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -180,6 +184,16 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The change archive of `features.cdc`: how long the Kinesis stream holds changes for
+    Firehose, and when the archived objects move to Glacier Instant Retrieval and expire."""
+
+    stream_retention_hours: int  # the longest Firehose may be unable to read before changes are lost
+    archive_transition_days: int
+    archive_retention_days: int  # also the Object Lock (governance) retention of every archived object
+
+
+@dataclass(frozen=True)
 class FolioConfig:
     """Everything that differs between two Folio environments."""
 
@@ -200,6 +214,7 @@ class FolioConfig:
     auth: AuthSettings
     documents: DocumentSettings
     api: ApiSettings
+    audit: AuditSettings
 
     @property
     def all_regions(self) -> tuple[str, ...]:
@@ -235,6 +250,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         # Whatever account the CLI's credentials name, perhaps shared: leave its logging role alone.
         "api": {"throttle_rate_limit": 50, "throttle_burst_limit": 100, "waf_requests_per_ip": 500,
                 "manage_account_logging_role": False},
+        # Validated although features.cdc is off, so switching it on is a one-word change.
+        "audit": {"stream_retention_hours": 24, "archive_transition_days": 30, "archive_retention_days": 365},
     },
     "dev": {
         "account": "111111111111",
@@ -261,6 +278,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         # An account of its own: Folio owns the logging role, so its logs cannot be cut off.
         "api": {"throttle_rate_limit": 100, "throttle_burst_limit": 200, "waf_requests_per_ip": 1_000,
                 "manage_account_logging_role": True},
+        "audit": {"stream_retention_hours": 24, "archive_transition_days": 30, "archive_retention_days": 365},
     },
     "prod": {
         "account": "222222222222",
@@ -287,6 +305,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         # An account of its own: Folio owns the logging role, so its logs cannot be cut off.
         "api": {"throttle_rate_limit": 1_000, "throttle_burst_limit": 2_000, "waf_requests_per_ip": 2_000,
                 "manage_account_logging_role": True},
+        # A week of changes survives a Firehose outage; the archive keeps seven years.
+        "audit": {"stream_retention_hours": 168, "archive_transition_days": 30, "archive_retention_days": 2_555},
     },
 }  # fmt: skip
 
@@ -392,6 +412,8 @@ def _home_services(features: Features) -> set[Service]:
         needed.add(Service.DAX)
     if features.search:
         needed |= {Service.OPENSEARCH, Service.OPENSEARCH_INGESTION}
+    if features.cdc:
+        needed |= {Service.KINESIS, Service.FIREHOSE}
     return needed
 
 
@@ -522,6 +544,7 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
         manage_account_logging_role=p.boolean("manage_account_logging_role", _LOGGING_ROLE_CHOICES),
     )
     p.finish()
+    audit = _audit_settings(top.section("audit"))
     top.finish()
 
     return FolioConfig(
@@ -542,7 +565,25 @@ def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str |
         auth=auth,
         documents=documents,
         api=api,
+        audit=audit,
     )
+
+
+def _audit_settings(reader: _Reader) -> AuditSettings:
+    audit = AuditSettings(
+        stream_retention_hours=reader.integer("stream_retention_hours", STREAM_RETENTION_HOURS_RANGE),
+        archive_transition_days=reader.integer("archive_transition_days", ARCHIVE_TRANSITION_DAYS_RANGE),
+        archive_retention_days=reader.integer("archive_retention_days", ARCHIVE_RETENTION_DAYS_RANGE),
+    )
+    if audit.archive_retention_days <= audit.archive_transition_days:
+        raise reader.fail(
+            "archive_retention_days",
+            audit.archive_retention_days,
+            f"more than archive_transition_days ({audit.archive_transition_days}): "
+            "S3 expires an object only after its last transition",
+        )
+    reader.finish()
+    return audit
 
 
 def _urls(reader: _Reader, key: str) -> list[str]:

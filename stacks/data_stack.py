@@ -13,6 +13,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from folio.object_keys import DOCUMENT_OBJECT_PREFIX
+from stacks.components.audit_archive import AuditArchive, ChangeStream
 from stacks.components.document_store import DocumentStore
 from stacks.components.documents_table import DocumentsTable
 from stacks.components.encryption_key import EncryptionKey
@@ -20,12 +21,13 @@ from stacks.components.idempotency_table import IdempotencyTable
 from stacks.components.identity_access import IdentityAccess
 from stacks.components.table_backup import TableBackup
 from stacks.components.user_directory import UserDirectory
-from stacks.config import AuthSettings, BackupSettings, BillingLimits, DocumentSettings
+from stacks.config import AuditSettings, AuthSettings, BackupSettings, BillingLimits, DocumentSettings
 
 
 class DataStack(cdk.Stack):
     """KMS keys, the global table (with replicas) and AWS Backup, the documents bucket,
-    the Cognito user pool and its client, and optionally an identity pool."""
+    the Cognito user pool and its client, optionally an identity pool, and, where `audit` is
+    given (features.cdc), the audit archive of every change of the table."""
 
     def __init__(
         self,
@@ -43,10 +45,15 @@ class DataStack(cdk.Stack):
         cors_origins: tuple[str, ...],
         identity_pool: bool,
         documents_bucket_name: str,
+        audit: AuditSettings | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.table_key = EncryptionKey(self, "TableKey", description="Folio: encrypts the documents table").key
+        self.change_stream: ChangeStream | None = None
+        if audit is not None:
+            retention = cdk.Duration.hours(audit.stream_retention_hours)
+            self.change_stream = ChangeStream(self, "ChangeStream", retention=retention)
         documents_table = DocumentsTable(
             self,
             "Documents",
@@ -55,6 +62,7 @@ class DataStack(cdk.Stack):
             table_class=table_class,
             max_read_request_units=billing.max_read_request_units,
             max_write_request_units=billing.max_write_request_units,
+            change_stream=self.change_stream.stream if self.change_stream else None,
         )
         self.table = documents_table.table
         self.backup = TableBackup(
@@ -81,6 +89,16 @@ class DataStack(cdk.Stack):
         )
         self.bucket = store.bucket
         self.document_prefix = DOCUMENT_OBJECT_PREFIX
+        self.audit_archive: AuditArchive | None = None
+        if audit is not None and self.change_stream is not None:
+            self.audit_archive = AuditArchive(
+                self,
+                "AuditArchive",
+                change_stream=self.change_stream,
+                access_logs=store.access_logs,
+                transition_after=cdk.Duration.days(audit.archive_transition_days),
+                retention=cdk.Duration.days(audit.archive_retention_days),
+            )
         self.idempotency_table = IdempotencyTable(self, "Idempotency", encryption_key=self.table_key).table
 
         self.users = UserDirectory(

@@ -194,6 +194,43 @@ DOCUMENT_BUCKET_FINDINGS: tuple[Finding, ...] = tuple(
     Finding(pack=p, finding=f"{p}-S3BucketReplicationEnabled", reason=_DOCUMENTS_NOT_REPLICATED) for p in PACK_NAMES[2:]
 )
 
+# The audit archive (features.cdc).
+_ARCHIVE_NOT_REPLICATED = (
+    "The audit archive is a copy already: the table itself (PITR, AWS Backup with a cross-Region copy) is the "
+    "primary; the archive is versioned, under Object Lock, RETAINed and stored across three or more AZs by S3."
+)
+ARCHIVE_BUCKET_FINDINGS: tuple[Finding, ...] = tuple(
+    Finding(pack=p, finding=f"{p}-S3BucketReplicationEnabled", reason=_ARCHIVE_NOT_REPLICATED) for p in PACK_NAMES[2:]
+)
+ARCHIVE_OBJECT_PREFIXES: tuple[Finding, ...] = tuple(
+    Finding(
+        pack="AwsSolutions",
+        finding=f"AwsSolutions-IAM5[Resource::<{{bucket}}.Arn>/{prefix}/*]",
+        reason=(
+            f"Firehose names each object under {prefix}/ itself (date partitions, its own stream name, a random "
+            "suffix); the role may only PutObject and AbortMultipartUpload there, in the archive bucket alone."
+        ),
+    )
+    for prefix in ("changes", "errors")
+)
+
+CHANGE_STREAM_CUSTOMER_MANAGED_KEY = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-KDS3",
+    reason=(
+        "The change stream carries every item of the table in clear inside its records, so it is encrypted with "
+        "Folio's own rotated key, whose policy and use (CloudTrail) Folio controls, not with aws/kinesis."
+    ),
+)
+FIREHOSE_READS_AN_ENCRYPTED_STREAM = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-KDF1",
+    reason=(
+        "Firehose refuses server-side encryption on a delivery stream whose source is a Kinesis data stream: it "
+        "keeps nothing at rest, the source stream is encrypted with a CMK and the archive bucket with another."
+    ),
+)
+
 USER_POOL_MFA_OPTIONAL = Finding(
     pack="AwsSolutions",
     finding="AwsSolutions-COG2",

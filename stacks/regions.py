@@ -26,6 +26,8 @@ class Service(Enum):
     DAX = "AWS::DAX::Cluster"
     OPENSEARCH = "AWS::OpenSearchService::Domain"
     OPENSEARCH_INGESTION = "AWS::OSIS::Pipeline"
+    KINESIS = "AWS::Kinesis::Stream"
+    FIREHOSE = "AWS::KinesisFirehose::DeliveryStream"
 
 
 # Commercial-partition Regions that cfn-lint 1.58 knows. China, GovCloud and the

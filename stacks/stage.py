@@ -99,6 +99,7 @@ class FolioStage(cdk.Stage):
             cors_origins=config.cors_origins,
             identity_pool=config.features.identity_pool,
             documents_bucket_name=documents_bucket_name(config),
+            audit=config.audit if config.features.cdc else None,
         )
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")

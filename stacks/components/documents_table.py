@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -64,6 +65,7 @@ class DocumentsTable(Construct):
         table_class: str,
         max_read_request_units: int,
         max_write_request_units: int,
+        change_stream: kinesis.IStream | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         pitr = dynamodb.PointInTimeRecoverySpecification(
@@ -101,4 +103,16 @@ class DocumentsTable(Construct):
             contributor_insights_specification=insights,
             replicas=list(replicas),
             removal_policy=cdk.RemovalPolicy.RETAIN,
+            # Kinesis Data Streams for DynamoDB (the audit archive): a change feed apart from the
+            # table's stream, set on the home Region's replica only; it carries replicated writes too.
+            kinesis_stream=change_stream,
         )
+        if change_stream is not None:
+            # Microseconds, so the replay can order two changes of one item made in the same millisecond.
+            # TableV2 lists the home Region's replica last and has no property for the precision.
+            cfn_table = self.table.node.default_child
+            assert isinstance(cfn_table, dynamodb.CfnGlobalTable)
+            home_replica = f"Replicas.{len(replicas)}"
+            cfn_table.add_property_override(
+                f"{home_replica}.KinesisStreamSpecification.ApproximateCreationDateTimePrecision", "MICROSECOND"
+            )

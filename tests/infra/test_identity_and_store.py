@@ -130,7 +130,12 @@ def test_identity_role_trusts_only_this_pools_authenticated_identities_with_sess
 
 def buckets(synth: Synthesized) -> tuple[dict[str, Any], dict[str, Any]]:
     found = resources(synth, "AWS::S3::Bucket")
-    [documents] = [b for b in found.values() if "LoggingConfiguration" in b["Properties"]]
+    # The documents bucket logs under documents/ (the audit archive, where features.cdc, under its own prefix).
+    [documents] = [
+        b
+        for b in found.values()
+        if b["Properties"].get("LoggingConfiguration", {}).get("LogFilePrefix") == "documents/"
+    ]
     [logs] = [b for b in found.values() if "LoggingConfiguration" not in b["Properties"]]
     return documents, logs
 
@@ -171,7 +176,8 @@ def test_documents_bucket_lifecycle_and_cors_follow_config(synth: Synthesized) -
 def test_both_buckets_refuse_plain_http_and_tls_below_1_2(synth: Synthesized) -> None:
     policies = resources(synth, "AWS::S3::BucketPolicy")
 
-    assert len(policies) == 2
+    # The documents and access-log buckets, and the audit archive where features.cdc.
+    assert len(policies) == (3 if synth.config.features.cdc else 2)
     for policy in policies.values():
         conditions = [
             s["Condition"] for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"

@@ -110,6 +110,12 @@ WILDCARD_GRANTS = (
         "API Gateway (the account's API Gateway logging role, where Folio manages it)",
     ),
     WildcardGrant(
+        r"^\{GetAtt\}/(changes|errors)/\*$",
+        "Firehose names each audit archive object itself (date partitions, its stream name, a random suffix): "
+        "the archive bucket's two prefixes, to write objects only",
+        only_actions=frozenset({"s3:PutObject", "s3:AbortMultipartUpload"}),
+    ),
+    WildcardGrant(
         r"^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:\*$",
         "DescribeLogGroups has no resource type (IAM evaluates it on log-group::log-stream:); this "
         "account and Region is the narrowest it allows, and it reads names, never log events",
@@ -407,6 +413,203 @@ def test_wildcard_arn_guard_catches_unlisted_or_unconditioned_wildcards() -> Non
         "arn:aws:logs:us-east-1:123456789012:log-group:*",
         "arn:aws:logs:us-east-1:123456789012:log-group:API-Gateway-Execution-Logs_*",
         "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
+    ]
+
+
+# --- the table's stream readers and the audit archive (features.cdc) ------------------------
+
+# A DynamoDB stream shard serves at most two concurrent readers: the lifecycle worker and the
+# search pipeline. Anything else that wants the changes reads the Kinesis change feed.
+MAX_TABLE_STREAM_READERS = 2
+
+
+def refers_to(value: Any, targets: set[str], outputs: set[str]) -> bool:
+    """Whether a template value names a target (a rendered `{"Fn::GetAtt": [...]}` of the
+    table's stack) directly, or through `Fn::GetStackOutput` of an output that holds one."""
+    if isinstance(value, dict):
+        if json.dumps(value, sort_keys=True) in targets:
+            return True
+        if "Fn::GetStackOutput" in value:
+            return value["Fn::GetStackOutput"].get("OutputName") in outputs
+        return any(refers_to(v, targets, outputs) for v in value.values())
+    if isinstance(value, list):
+        return any(refers_to(v, targets, outputs) for v in value)
+    return False
+
+
+def table_stream_readers(templates: dict[str, dict[str, Any]], table_stack: str, table_id: str) -> list[str]:
+    """Every event source mapping on the table's stream, and every OpenSearch Ingestion
+    pipeline that names the table (a DynamoDB source reads its export and its stream)."""
+
+    def names(*attributes: str) -> tuple[set[str], set[str]]:
+        targets = {json.dumps({"Fn::GetAtt": [table_id, a]}, sort_keys=True) for a in attributes}
+        outputs = {
+            name
+            for name, output in templates[table_stack].get("Outputs", {}).items()
+            if json.dumps(output.get("Value"), sort_keys=True) in targets
+        }
+        return targets, outputs
+
+    stream, stream_outputs = names("StreamArn")
+    table, table_outputs = names("StreamArn", "Arn")
+    readers = []
+    for stack_id, template in templates.items():
+        local_stream = stream if stack_id == table_stack else set()
+        local_table = table if stack_id == table_stack else set()
+        for logical_id, resource in template.get("Resources", {}).items():
+            properties = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Lambda::EventSourceMapping" and refers_to(
+                properties.get("EventSourceArn"), local_stream, stream_outputs
+            ):
+                readers.append(f"{stack_id}/{logical_id}")
+            if resource["Type"] == "AWS::OSIS::Pipeline" and refers_to(properties, local_table, table_outputs):
+                readers.append(f"{stack_id}/{logical_id}")
+    return readers
+
+
+def documents_table_id(template: dict[str, Any]) -> str:
+    from folio import keys
+
+    [table_id] = [
+        i
+        for i, r in template["Resources"].items()
+        if r["Type"] == "AWS::DynamoDB::GlobalTable"
+        and r["Properties"]["KeySchema"][0]["AttributeName"] == keys.PARTITION_KEY
+    ]
+    return table_id
+
+
+def is_template_key(template: dict[str, Any], reference: Any) -> bool:
+    """A `Ref`/`Fn::GetAtt` to a customer-managed key of this template (not an alias or AWS key)."""
+    if not isinstance(reference, dict):
+        return False
+    target = reference.get("Ref") or (reference.get("Fn::GetAtt") or [None])[0]
+    return template["Resources"].get(target, {}).get("Type") == "AWS::KMS::Key"
+
+
+def archive_encryption_problems(template: dict[str, Any]) -> list[str]:
+    """Every Kinesis stream, and every Firehose delivery stream's destination bucket and
+    object encryption, use a customer-managed key of the template."""
+    resources = template.get("Resources", {})
+    problems = []
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Kinesis::Stream":
+            encryption = properties.get("StreamEncryption", {})
+            if encryption.get("EncryptionType") != "KMS" or not is_template_key(template, encryption.get("KeyId")):
+                problems.append(f"{logical_id}: stream not encrypted with a customer-managed key")
+        if resource["Type"] == "AWS::KinesisFirehose::DeliveryStream":
+            destination = properties.get("ExtendedS3DestinationConfiguration", {})
+            object_key = destination.get("EncryptionConfiguration", {}).get("KMSEncryptionConfig", {})
+            if not is_template_key(template, object_key.get("AWSKMSKeyARN")):
+                problems.append(f"{logical_id}: objects not encrypted with a customer-managed key")
+            bucket_id = (destination.get("BucketARN", {}).get("Fn::GetAtt") or [None])[0]
+            bucket = resources.get(bucket_id, {}).get("Properties", {})
+            rules = bucket.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [{}])
+            default = rules[0].get("ServerSideEncryptionByDefault", {})
+            if default.get("SSEAlgorithm") != "aws:kms" or not is_template_key(template, default.get("KMSMasterKeyID")):
+                problems.append(f"{logical_id}: destination bucket not encrypted with a customer-managed key")
+    return problems
+
+
+def test_the_table_stream_has_at_most_two_readers(synth: Synthesized) -> None:
+    readers = table_stream_readers(synth.templates, "Data", documents_table_id(synth.templates["Data"]))
+
+    assert any(reader.startswith("Api/LifecycleWorker") for reader in readers), readers
+    assert len(readers) <= MAX_TABLE_STREAM_READERS, readers
+
+
+def test_the_audit_archive_exists_exactly_where_features_cdc(synth: Synthesized) -> None:
+    types = [r["Type"] for _, _, r in all_resources(synth)]
+
+    expected = 1 if synth.config.features.cdc else 0
+    assert types.count("AWS::Kinesis::Stream") == expected
+    assert types.count("AWS::KinesisFirehose::DeliveryStream") == expected
+
+
+def test_the_change_stream_and_the_archive_are_encrypted_with_customer_managed_keys(synth: Synthesized) -> None:
+    for stack_id, template in synth.templates.items():
+        assert archive_encryption_problems(template) == [], stack_id
+
+
+def test_stream_reader_guard_counts_mappings_and_pipelines_on_the_table_stream_only() -> None:
+    stream = {"Fn::GetAtt": ["Table", "StreamArn"]}
+    templates = {
+        "Data": {
+            "Resources": {
+                "Table": {"Type": "AWS::DynamoDB::GlobalTable", "Properties": {}},
+                "Local": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {"EventSourceArn": stream}},
+                "FromKinesis": {
+                    "Type": "AWS::Lambda::EventSourceMapping",
+                    "Properties": {"EventSourceArn": {"Fn::GetAtt": ["ChangeStream", "Arn"]}},
+                },
+            },
+            "Outputs": {"TableStream": {"Value": stream}, "TableArn": {"Value": {"Fn::GetAtt": ["Table", "Arn"]}}},
+        },
+        "Api": {
+            "Resources": {
+                "Worker": {
+                    "Type": "AWS::Lambda::EventSourceMapping",
+                    "Properties": {"EventSourceArn": {"Fn::GetStackOutput": {"OutputName": "TableStream"}}},
+                },
+                "ThroughTableArn": {
+                    "Type": "AWS::Lambda::EventSourceMapping",
+                    "Properties": {"EventSourceArn": {"Fn::GetStackOutput": {"OutputName": "TableArn"}}},
+                },
+            }
+        },
+        "Search": {
+            "Resources": {
+                "Pipeline": {
+                    "Type": "AWS::OSIS::Pipeline",
+                    "Properties": {
+                        "PipelineConfigurationBody": {
+                            "Fn::Join": ["", ["tables: ", {"Fn::GetStackOutput": {"OutputName": "TableArn"}}]]
+                        }
+                    },
+                }
+            }
+        },
+    }
+
+    assert table_stream_readers(templates, "Data", "Table") == ["Data/Local", "Api/Worker", "Search/Pipeline"]
+
+
+def test_archive_encryption_guard_catches_an_aws_key_and_a_bucket_without_kms() -> None:
+    template = {
+        "Resources": {
+            "Key": {"Type": "AWS::KMS::Key"},
+            "Plain": {"Type": "AWS::Kinesis::Stream", "Properties": {}},
+            "AwsKey": {
+                "Type": "AWS::Kinesis::Stream",
+                "Properties": {"StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}},
+            },
+            "Good": {
+                "Type": "AWS::Kinesis::Stream",
+                "Properties": {"StreamEncryption": {"EncryptionType": "KMS", "KeyId": {"Fn::GetAtt": ["Key", "Arn"]}}},
+            },
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketEncryption": {
+                        "ServerSideEncryptionConfiguration": [
+                            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                        ]
+                    }
+                },
+            },
+            "Delivery": {
+                "Type": "AWS::KinesisFirehose::DeliveryStream",
+                "Properties": {"ExtendedS3DestinationConfiguration": {"BucketARN": {"Fn::GetAtt": ["Bucket", "Arn"]}}},
+            },
+        }
+    }
+
+    assert archive_encryption_problems(template) == [
+        "Plain: stream not encrypted with a customer-managed key",
+        "AwsKey: stream not encrypted with a customer-managed key",
+        "Delivery: objects not encrypted with a customer-managed key",
+        "Delivery: destination bucket not encrypted with a customer-managed key",
     ]
 
 

@@ -400,3 +400,48 @@ def test_prod_spreads_three_data_nodes_and_three_masters_over_three_zones_and_de
 
     assert (prod.sizing.search_instances, prod.search.availability_zones, prod.search.dedicated_masters) == (3, 3, 3)
     assert (dev.sizing.search_instances, dev.search.availability_zones, dev.search.dedicated_masters) == (1, 1, 0)
+
+
+# --- the audit archive (features.cdc) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("stream_retention_hours", 23, "a whole number from 24 to 8760"),
+        ("stream_retention_hours", 8761, "a whole number from 24 to 8760"),
+        ("archive_transition_days", 0, "a whole number from 1 to 3650"),
+        ("archive_retention_days", "7y", "a whole number from 1 to 36500"),
+    ],
+)
+def test_audit_archive_settings_out_of_range_are_rejected(key: str, value: object, allowed: str) -> None:
+    error = rejected(sandbox_with(**{f"audit__{key}": value}))
+
+    assert error.key == f"audit.{key}"
+    assert error.value == value
+    assert error.allowed == allowed
+
+
+def test_audit_archive_must_be_kept_longer_than_it_waits_before_cold_storage() -> None:
+    error = rejected(sandbox_with(audit__archive_transition_days=90, audit__archive_retention_days=90))
+
+    assert error.key == "audit.archive_retention_days"
+    assert "more than archive_transition_days (90)" in error.allowed
+
+
+def test_audit_settings_have_no_silent_default() -> None:
+    raw = sandbox_with()
+    del raw["audit"]["archive_retention_days"]
+
+    error = rejected(raw)
+
+    assert error.key == "audit.archive_retention_days"
+
+
+def test_the_audit_archive_runs_in_prod_only_and_keeps_changes_for_years() -> None:
+    switched_on = {name: load_config(name).features.cdc for name in ENVIRONMENTS}
+
+    assert switched_on == {"sandbox": False, "dev": False, "prod": True}
+    prod = load_config("prod").audit
+    assert prod.stream_retention_hours >= 24
+    assert prod.archive_retention_days > prod.archive_transition_days
