@@ -41,9 +41,15 @@ INDEX, DELETE = "index", "delete"
 # RecordConverter.mapStreamEventNameToBulkAction; anything else (an export record) is indexed.
 _ACTIONS = {"INSERT": INDEX, "MODIFY": INDEX, "REMOVE": DELETE}
 
-# What the search reads: the full-text fields and the fields it sorts and pages on.
-FULL_TEXT_FIELDS = ("name", "tags")
-HIGHLIGHTED_FIELD = "name"
+# What the search reads: the full-text fields and the fields it sorts and pages on. The name is
+# analysed twice: by the standard analyzer (keeps numbers, but keeps "report.pdf" and "tax_2025"
+# whole, as Unicode word breaking does) and, in `name.words`, by the built-in `simple` analyzer
+# (letters only, so "report" finds "report.pdf"). Not a custom analyzer: the test engine ignores
+# one when indexing (tests/support/test_osmem_gaps.py).
+NAME_FIELD, NAME_WORDS_FIELD = "name", "name.words"
+FULL_TEXT_FIELDS = (NAME_FIELD, NAME_WORDS_FIELD, "tags")
+# The name's highlights, best first: by words where they matched, else as a whole.
+HIGHLIGHTED_FIELDS = (NAME_WORDS_FIELD, NAME_FIELD)
 UPDATED_AT_FIELD = "updatedAt"
 TIE_BREAKER_FIELD = "docId"
 OWNER_FIELD = "owner"
@@ -105,4 +111,3 @@ def sink_settings() -> dict[str, str]:
 def searchable(item: dict[str, Any]) -> dict[str, Any]:
     """The part of a (plain, decoded) document item the index holds."""
     return {name: item[name] for name in indexed_fields() if name in item}
-

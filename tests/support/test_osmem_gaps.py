@@ -13,6 +13,9 @@ Folio designs around it. When an upgrade fixes a gap, its test fails: drop the w
    `index.gc_deletes` (60 s): a stale INSERT re-delivered later than that would be indexed again.
    Data Prepper reads a shard in order and re-reads only from its last checkpoint, so in practice
    it re-delivers within seconds; the replay tests cannot show the 60 s window.
+5. A custom analyzer (a char_group or pattern tokenizer in the index settings) is applied by
+   `_analyze` but not when a document is indexed. Folio's template uses only built-in analyzers
+   (`simple` on `name.words`), which the emulator does apply.
 """
 
 from __future__ import annotations
@@ -76,3 +79,21 @@ def test_gap_a_deleted_documents_version_is_kept(search_engine: SearchEngine) ->
     status, _ = search_engine.request("PUT", "/documents/_doc/z?version=5&version_type=external", {"docId": "z"})
 
     assert status == 409  # the real engine too, but only within index.gc_deletes (60 s)
+
+
+def test_gap_a_custom_analyzer_is_not_applied_when_indexing(search_engine: SearchEngine) -> None:
+    tokenizer = {"type": "char_group", "tokenize_on_chars": ["whitespace", "punctuation"]}
+    settings = {
+        "analysis": {"tokenizer": {"t": tokenizer}, "analyzer": {"words": {"type": "custom", "tokenizer": "t"}}}
+    }
+    mappings = {"properties": {"name": {"type": "text", "analyzer": "words"}}}
+    search_engine.ok("PUT", "/gap-analyzer", {"settings": settings, "mappings": mappings})
+    search_engine.ok("PUT", "/gap-analyzer/_doc/1", {"name": "report.pdf"})
+    search_engine.ok("POST", "/gap-analyzer/_refresh")
+
+    tokens = search_engine.ok("POST", "/gap-analyzer/_analyze", {"field": "name", "text": "report.pdf"})["tokens"]
+    found = search_engine.ok("POST", "/gap-analyzer/_search", {"query": {"match": {"name": "report"}}})
+    search_engine.ok("DELETE", "/gap-analyzer")
+
+    assert [t["token"] for t in tokens] == ["report", "pdf"]
+    assert found["hits"]["hits"] == [], "the custom analyzer is applied when indexing now: gap 5 is fixed"

@@ -28,10 +28,11 @@ def test_filters_are_exact_and_only_the_name_is_analysed(field: str, kind: str) 
 
 
 def test_the_fields_the_search_reads_are_in_the_template() -> None:
-    fields = set(search_index.indexed_fields())
+    properties = search_index.index_template()["template"]["mappings"]["properties"]
+    fields = set(properties) | {f"{name}.{sub}" for name, p in properties.items() for sub in p.get("fields", {})}
     named = {
         *search_index.FULL_TEXT_FIELDS,
-        search_index.HIGHLIGHTED_FIELD,
+        *search_index.HIGHLIGHTED_FIELDS,
         search_index.UPDATED_AT_FIELD,
         search_index.TIE_BREAKER_FIELD,
         search_index.OWNER_FIELD,
@@ -39,6 +40,12 @@ def test_the_fields_the_search_reads_are_in_the_template() -> None:
         search_index.STATUS_FIELD,
     }
     assert named <= fields
+
+
+def test_the_name_is_also_split_into_words_by_a_built_in_analyzer() -> None:
+    name = search_index.index_template()["template"]["mappings"]["properties"]["name"]
+
+    assert name["fields"]["words"] == {"type": "text", "analyzer": "simple"}
 
 
 @pytest.mark.parametrize(
