@@ -133,6 +133,9 @@ class OpenSearchDocuments:
         response = self.http.request("POST", self.url, body=payload, headers=dict(request.headers.items()))
         if response.status == 429:
             raise Throttled("the search is busy: try again")
+        if response.status == 404 and b"index_not_found_exception" in response.data:
+            # The pipeline creates the index with its first write: until then nothing is found.
+            return SearchPage([], None)
         if response.status != 200:
             raise SearchFailed(f"search answered {response.status}: {response.data[:500]!r}")
         answer: dict[str, Any] = json.loads(response.data)

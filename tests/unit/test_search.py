@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from folio import search
+from folio import cursor, search
 from folio.contracts import MAX_SEARCH_TEXT_LENGTH
 from folio.domain import AVAILABLE
-from folio.errors import InvalidCursor, InvalidInput
+from folio.errors import InvalidCursor, InvalidInput, Throttled
 from folio.requests import SearchQuery
 from folio.search_service import SearchService
 from folio.service import Caller
@@ -68,14 +68,39 @@ def test_the_sort_is_total_and_not_by_score() -> None:
 
 
 class Recorder:
-    """urllib3's PoolManager.request, recorded; answers an empty page."""
+    """urllib3's PoolManager.request, recorded; answers an empty page (or what it is told)."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 200, data: bytes = b'{"hits": {"hits": []}}') -> None:
         self.calls: list[dict[str, Any]] = []
+        self.status, self.data = status, data
 
     def request(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> Any:
         self.calls.append({"method": method, "url": url, "body": body, "headers": headers})
-        return type("Answer", (), {"status": 200, "data": b'{"hits": {"hits": []}}'})()
+        return type("Answer", (), {"status": self.status, "data": self.data})()
+
+
+def adapter_answering(status: int, data: bytes) -> search.OpenSearchDocuments:
+    credentials = Credentials("AKIDEXAMPLE", "secret", "token")
+    return search.OpenSearchDocuments(
+        "https://vpc-folio.us-east-1.es.amazonaws.com",
+        region="us-east-1",
+        credentials=lambda: credentials,
+        http=Recorder(status, data),  # type: ignore[arg-type]
+    )
+
+
+def test_before_the_pipelines_first_write_nothing_is_found() -> None:
+    missing = b'{"error": {"type": "index_not_found_exception"}, "status": 404}'
+
+    assert adapter_answering(404, missing).search("u1", "mine", None, 5) == ([], None)
+
+
+@pytest.mark.parametrize(
+    ("status", "raised"), [(429, Throttled), (403, search.SearchFailed), (500, search.SearchFailed)]
+)
+def test_a_refusal_is_throttled_or_a_failure_never_an_empty_page(status: int, raised: type[Exception]) -> None:
+    with pytest.raises(raised):
+        adapter_answering(status, b"{}").search("u1", "mine", None, 5)
 
 
 def test_every_request_is_signed_for_the_domain() -> None:
@@ -171,3 +196,13 @@ def test_a_grantee_finds_shared_documents_only_in_the_shared_scopes(service: Sea
 
     assert mine["items"] == []
     assert len(shared["items"]) == 5 and {item["owner"] for item in shared["items"]} == {"owner"}
+
+
+@pytest.mark.parametrize("after", ["x", [1], [True, "d1"], [1, "a b"], [1.5, "d1"], [1, "d1", 2]])
+def test_a_signed_cursor_whose_position_is_not_a_sort_key_is_refused(service: SearchService, after: Any) -> None:
+    # Given a cursor signed with the right key (a leaked key, or a bug) that carries no sort key
+    binding = SearchQuery.parse({"q": "tax"}).cursor_binding()
+    forged = cursor.encode({"after": after}, caller="owner", query=binding, secret=SECRET)
+
+    with pytest.raises(InvalidCursor):
+        service.search(OWNER, SearchQuery.parse({"q": "tax", "cursor": forged}))
