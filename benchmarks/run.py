@@ -75,6 +75,7 @@ TARGETS: dict[str, object] = {
     "requests_recent_uploads": "one per shard",
     "scans_per_request_path": 0,
     "capacity": "consumed == minimum",
+    "search_engine_requests_per_page": 1,
 }
 PARTS = ("synth", "resources", "asset", "imports", "access-patterns", "dax", "search", "test", "fresh-clone")
 DEFAULT_PARTS = ("synth", "resources", "asset", "imports", "access-patterns", "dax", "search", "test")
@@ -387,6 +388,12 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
         limit = TARGETS["lambda_asset_with_dax_layer_bytes_max"]
         assert isinstance(limit, int)
         lines += dax_costs.summary_rows(results["dax"], limit)
+    if "search" in parts:
+        client, searched = results["search"]["client_import"], results["search"]["requests"]
+        for module, label in (("folio.search", "folio.search (chosen)"), ("opensearchpy", "opensearch-py")):
+            lines.append(f"{'import ' + label + ' over the edge (ms)':<44}{client[module + '_after_the_edge_ms']:>14}")
+        per_page = searched["engine_requests_per_page"]
+        row("search engine requests per page", per_page, "1", per_page == TARGETS["search_engine_requests_per_page"])
     for key, failure in results.get("failures", {}).items():
         lines.append(f"{key}: not measured, {failure}")
     if "make_test_seconds" in results and "test" in parts:
