@@ -13,6 +13,7 @@ spare).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -231,7 +232,12 @@ class SearchQuery(NamedTuple):
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> SearchQuery:
         text = query.get("q")
-        if text is not None and (len(text) > MAX_SEARCH_TEXT_LENGTH or not _SEARCH_TEXT.fullmatch(text)):
+        # A lone surrogate is refused as in names (not UTF-8; the published pattern cannot say so).
+        if text is not None and (
+            len(text) > MAX_SEARCH_TEXT_LENGTH
+            or not _SEARCH_TEXT.fullmatch(text)
+            or any("\ud800" <= c <= "\udfff" for c in text)
+        ):
             raise InvalidInput(f"q must be 1-{MAX_SEARCH_TEXT_LENGTH} characters without control characters")
         scope = query.get("scope", DEFAULT_SEARCH_SCOPE)
         if scope not in SEARCH_SCOPES:
@@ -239,5 +245,8 @@ class SearchQuery(NamedTuple):
         return cls(text, scope, valid_limit(query.get("limit")), query.get("cursor"))
 
     def cursor_binding(self) -> str:
-        """What a cursor of this search is bound to (with the caller): the same text and scope."""
-        return f"search|{self.scope}|{self.text or ''}"
+        """What a cursor of this search is bound to (with the caller): the same scope and text.
+        The text as a digest: 200 characters that JSON escapes to 12 bytes each would make the
+        cursor longer than MAX_CURSOR_LENGTH, which decoding refuses."""
+        text = "-" if self.text is None else hashlib.sha256(self.text.encode()).hexdigest()
+        return f"search|{self.scope}|{text}"

@@ -11,7 +11,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from folio import cursor, search
-from folio.contracts import MAX_SEARCH_TEXT_LENGTH
+from folio.contracts import MAX_CURSOR_LENGTH, MAX_SEARCH_TEXT_LENGTH
 from folio.domain import AVAILABLE
 from folio.errors import InvalidCursor, InvalidInput, Throttled
 from folio.requests import SearchQuery
@@ -125,7 +125,7 @@ def test_every_request_is_signed_for_the_domain() -> None:
 @pytest.mark.parametrize(
     "query",
     [{"q": ""}, {"q": "x" * (MAX_SEARCH_TEXT_LENGTH + 1)}, {"q": "tax\n"}, {"q": "a\x00b"}, {"q": "\x85"},
-     {"scope": "everyone"}, {"scope": "MINE"}, {"limit": "0"}, {"limit": "101"}, {"limit": "²"}],
+     {"q": "a\ud800"}, {"scope": "everyone"}, {"scope": "MINE"}, {"limit": "0"}, {"limit": "101"}, {"limit": "²"}],
 )  # fmt: skip
 def test_bad_search_input_is_400(query: dict[str, str]) -> None:
     with pytest.raises(InvalidInput):
@@ -206,3 +206,18 @@ def test_a_signed_cursor_whose_position_is_not_a_sort_key_is_refused(service: Se
 
     with pytest.raises(InvalidCursor):
         service.search(OWNER, SearchQuery.parse({"q": "tax", "cursor": forged}))
+
+
+def test_a_cursor_for_the_longest_text_fits_the_cursor_limit() -> None:
+    # Given 200 characters that JSON escapes to 12 bytes each (a cursor over 2048 would be refused)
+    text = "\U0001f600" * MAX_SEARCH_TEXT_LENGTH
+    index = InMemorySearch()
+    for n in range(1, 4):
+        index.put(doc("owner", n, name=f"{text} {n}.pdf"))
+    service = SearchService(index, lambda: SECRET)
+
+    first = service.search(OWNER, SearchQuery.parse({"q": text, "limit": "1"}))
+    second = service.search(OWNER, SearchQuery.parse({"q": text, "limit": "1", "cursor": first["cursor"]}))
+
+    assert len(first["cursor"]) <= MAX_CURSOR_LENGTH
+    assert [i["id"] for i in first["items"] + second["items"]] == ["d3", "d2"]
