@@ -8,11 +8,13 @@ Measures (median of --runs, default 3, for the synth figures):
 - with --fresh-clone: `make synth` in a fresh clone, installs included;
 - the Lambda code asset's zipped size, as CDK packages lambda/ (the Powertools layer is not in it);
 - cold import time of each handler module under lambda/folio/handlers/ (create, read, modify, download,
-  admin, upload_worker; `python -X importtime`, median of 7 rounds, with the function's environment faked),
+  admin, search, upload_worker; `python -X importtime`, median of 7 rounds, with the function's environment faked),
   next to a bare `import boto3` timed in the same rounds, and any network I/O a module attempts at import time;
 - for each access pattern AP1-AP9 on DynamoDB Local (benchmarks/access_patterns.py): requests made per
   operation, Scans, capacity consumed (ReturnConsumedCapacity) next to the theoretical minimum for the
   item sizes used, with a note on every difference;
+- search (benchmarks/search_costs.py, the `search` section): the search client's import on top of the
+  search handler's, next to opensearch-py's, and the engine requests and cursor-secret reads per page;
 - DAX (benchmarks/dax_costs.py, the `dax` section): the DAX client layer built as the synth builds it and
   zipped, with the code asset (together under 1 MB) and whether it bundles boto3 or botocore; each DAX
   reader's (read, download, admin) cold import with DAX_ENDPOINT set next to the same import without it;
@@ -73,10 +75,11 @@ TARGETS: dict[str, object] = {
     "requests_recent_uploads": "one per shard",
     "scans_per_request_path": 0,
     "capacity": "consumed == minimum",
+    "search_engine_requests_per_page": 1,
 }
-PARTS = ("synth", "resources", "asset", "imports", "access-patterns", "dax", "test", "fresh-clone")
-DEFAULT_PARTS = ("synth", "resources", "asset", "imports", "access-patterns", "dax", "test")
-HANDLERS = ("create", "read", "modify", "download", "admin", "upload_worker")
+PARTS = ("synth", "resources", "asset", "imports", "access-patterns", "dax", "search", "test", "fresh-clone")
+DEFAULT_PARTS = ("synth", "resources", "asset", "imports", "access-patterns", "dax", "search", "test")
+HANDLERS = ("create", "read", "modify", "download", "admin", "search", "upload_worker")
 IMPORT_RUNS = 7
 # What the function's environment holds at cold start (stacks/api_stack.py and Lambda's own variables),
 # with fake values: settings parse at import time, and nothing here may reach AWS.
@@ -266,6 +269,12 @@ def measure_dax() -> dict[str, Any]:
         return {"error": str(error)}
 
 
+def measure_search() -> dict[str, Any]:
+    import search_costs  # benchmarks/: the search client's import cost and the requests per search
+
+    return search_costs.measure_search(IMPORT_RUNS)
+
+
 def fresh_clone_synth() -> float:
     with tempfile.TemporaryDirectory() as clone:
         subprocess.run(["git", "clone", "--quiet", str(ROOT), clone], check=True)
@@ -313,6 +322,9 @@ def measure(parts: list[str], runs: int) -> dict[str, Any]:
         print(f"benchmark: DAX: the client layer, the readers' imports and first read ({IMPORT_RUNS} runs each), "
               "the requests of each cached read with DAX on, off and down")  # fmt: skip
         results["dax"] = measure_dax()
+    if "search" in parts:
+        print(f"benchmark: search: the client's import ({IMPORT_RUNS} runs each) and the requests per search page")
+        results["search"] = measure_search()
     if "test" in parts:
         print("benchmark: timing `make test` (one run)")
         timed_or_failure(results, "make_test_seconds", lambda: timed(["make", "test"]))
@@ -376,6 +388,12 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
         limit = TARGETS["lambda_asset_with_dax_layer_bytes_max"]
         assert isinstance(limit, int)
         lines += dax_costs.summary_rows(results["dax"], limit)
+    if "search" in parts:
+        client, searched = results["search"]["client_import"], results["search"]["requests"]
+        for module, label in (("folio.search", "folio.search (chosen)"), ("opensearchpy", "opensearch-py")):
+            lines.append(f"{'import ' + label + ' over the edge (ms)':<44}{client[module + '_after_the_edge_ms']:>14}")
+        per_page = searched["engine_requests_per_page"]
+        row("search engine requests per page", per_page, "1", per_page == TARGETS["search_engine_requests_per_page"])
     for key, failure in results.get("failures", {}).items():
         lines.append(f"{key}: not measured, {failure}")
     if "make_test_seconds" in results and "test" in parts:

@@ -62,12 +62,13 @@ _HANDLERS = {
     FunctionGroup.MODIFY: "folio.handlers.modify.handler",
     FunctionGroup.DOWNLOAD: "folio.handlers.download.handler",
     FunctionGroup.ADMIN: "folio.handlers.admin.handler",
+    FunctionGroup.SEARCH: "folio.handlers.search.handler",
 }
 UPLOAD_WORKER_HANDLER = "folio.handlers.upload_worker.handler"
 
 
 class ApiStack(cdk.Stack):
-    """Five API functions (one per permission group of folio.contracts), the REST API,
+    """Six API functions (one per permission group of folio.contracts), the REST API,
     its WAF, the upload worker fed by S3 "Object Created" events through EventBridge, the
     lifecycle worker fed by the table's stream, the topic its alarm notifies, and (where
     `dax` is given) the DAX cluster the reading functions of stacks/read_path.py use."""
@@ -230,6 +231,9 @@ class ApiStack(cdk.Stack):
                 ),
                 use_table_key,
             ],
+            # The search pages with cursors; it reads no table. Its read on the search domain
+            # (es:ESHttpPost on the documents index) and SEARCH_ENDPOINT come with the domain.
+            FunctionGroup.SEARCH: [read_cursor_secret, decrypt_with_api_key],
         }
         self.dax_cache: DaxCache | None = None
         reader_environment: dict[str, str] = {}

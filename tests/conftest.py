@@ -29,6 +29,7 @@ from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_
 
 if TYPE_CHECKING:
     from tests.support.fake_dax import FakeDax
+    from tests.support.search_engine import SearchEngine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT_NAMES = ("sandbox", "dev", "prod")
@@ -138,3 +139,31 @@ def fake_dax(dynamodb_endpoint: str) -> Iterator[FakeDax]:
 
     with FakeDax(dynamodb_client(dynamodb_endpoint)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def search_endpoint() -> Iterator[str]:
+    """osmem-server (tests/support/search_engine.py) on a loopback port, once per session, with the
+    documents index template applied. Not the osmem plugin's own `osmem_server` fixture: that one
+    freezes its base cluster, and these tests write to it. The server exits with this process."""
+    from osmem_server import OsmemError, OsmemServer
+
+    from tests.support.search_engine import SearchEngine
+
+    try:
+        server = OsmemServer.start(freeze=False, japanese=False)
+    except OsmemError as error:
+        pytest.fail(f"the search engine did not start: {error} (requirements-dev.txt pins osmem-server)", pytrace=False)
+    SearchEngine(server.url).apply_template()
+    yield server.url
+    server.close()
+
+
+@pytest.fixture
+def search_engine(search_endpoint: str) -> SearchEngine:
+    """The session's search engine with an empty documents index, for one test."""
+    from tests.support.search_engine import SearchEngine
+
+    engine = SearchEngine(search_endpoint)
+    engine.recreate_index()
+    return engine

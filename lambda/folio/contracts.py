@@ -24,6 +24,7 @@ class FunctionGroup(Enum):
     MODIFY = "modify"  # rename, retag, trash, restore, purge, share
     DOWNLOAD = "download"  # read a document or share, presign a download
     ADMIN = "admin"  # the cross-user recent-uploads feed (admins group only)
+    SEARCH = "search"  # full-text search of the caller's and shared documents (the search index only)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,13 @@ HEADERS: dict[str, HeaderRule] = {
 # Pages: ?limit= from 1 to MAX_LIMIT, DEFAULT_LIMIT when absent; a cursor is at most this long.
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 MAX_CURSOR_LENGTH = 2048
+# GET /search: the text (optional: without it, every document in scope, most recently updated
+# first), at most this long and without control characters; which documents: the caller's own
+# (the default), those shared with the caller, or both.
+MAX_SEARCH_TEXT_LENGTH = 200
+SEARCH_TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"
+SEARCH_SCOPES = ("mine", "shared", "all")
+DEFAULT_SEARCH_SCOPE = "mine"
 # CORS, as both the functions (Powertools) and API Gateway (preflight, gateway errors) answer it.
 CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "If-Match")
 CORS_EXPOSE_HEADERS = ("ETag",)
@@ -207,9 +215,28 @@ _PAGE = {
         "cursor": {"type": "string", "description": "opaque; pass back as ?cursor= for the next page"},
     },
 }
+# A search hit: the document as a listing shows it, with its owner (a shared document's owner is
+# someone else) and the name's matching fragments, HTML-escaped, matches inside <em></em>.
+_SEARCH_HIT = {
+    **_DOCUMENT,
+    "required": [*_DOCUMENT["required"], "owner", "highlights"],  # type: ignore[misc]
+    "properties": {
+        **_DOCUMENT["properties"],  # type: ignore[dict-item]
+        "highlights": {"type": "array", "items": {"type": "string"}},
+    },
+}
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Document": _DOCUMENT,
     "DocumentPage": _PAGE,
+    "SearchResults": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["items"],
+        "properties": {
+            "items": {"type": "array", "items": _SEARCH_HIT},
+            "cursor": {"type": "string", "description": "opaque; pass back as ?cursor= with the same q and scope"},
+        },
+    },
     # The admin feed (AP8) is read from GSI2, which projects only what an operator needs.
     "RecentUploads": {
         "type": "object",
@@ -324,6 +351,8 @@ ROUTES: tuple[Route, ...] = (
           errors=(400, 401, 429)),
     Route("GET", "/admin/recent", FunctionGroup.ADMIN, "Recent uploads across users (AP8)",
           query=("limit",), admins_only=True, response="RecentUploads", errors=(400, 401, 403, 429)),
+    Route("GET", "/search", FunctionGroup.SEARCH, "Search my documents and those shared with me",
+          query=("q", "scope", "limit", "cursor"), response="SearchResults", errors=(400, 401, 429)),
 )  # fmt: skip
 
 

@@ -60,6 +60,13 @@ class Page(NamedTuple):
     last_key: dict[str, Any] | None
 
 
+class SearchPage(NamedTuple):
+    """One page of search hits, most recently updated first; `after` continues it (None: the last)."""
+
+    items: list[dict[str, Any]]
+    after: list[Any] | None
+
+
 def public(item: dict[str, Any]) -> dict[str, Any]:
     """The API's view of a document: no keys, no internal attributes."""
     view = {

@@ -16,8 +16,11 @@ from folio.contracts import (
     ID_PATTERN,
     MAX_CURSOR_LENGTH,
     MAX_LIMIT,
+    MAX_SEARCH_TEXT_LENGTH,
     RESPONSE_SCHEMAS,
     ROUTES,
+    SEARCH_SCOPES,
+    SEARCH_TEXT_PATTERN,
     TAG_PATTERN,
     FunctionGroup,
     Route,
@@ -45,6 +48,13 @@ _QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     "tag": {"type": "string", "pattern": TAG_PATTERN},
     "type": {"type": "string", "pattern": TAG_PATTERN},
     "purge": {"type": "boolean"},
+    "q": {"type": "string", "minLength": 1, "maxLength": MAX_SEARCH_TEXT_LENGTH, "pattern": SEARCH_TEXT_PATTERN},
+    "scope": {"type": "string", "enum": list(SEARCH_SCOPES)},
+}
+_QUERY_DESCRIPTIONS = {
+    "q": "Words to find in names and tags, all of them; also a quoted phrase, a prefix (tax*), "
+    "either (a | b) and not (-a). Absent: every document in scope. Most recently updated first.",
+    "scope": "mine (default): my documents; shared: documents shared with me; all: both. Never trashed ones.",
 }
 
 
@@ -111,6 +121,8 @@ def _operation(route: Route) -> dict[str, Any]:
         parameter = {"name": name, "in": "query", "required": False, "schema": _QUERY_SCHEMAS[name]}
         if exclusive and name in EXCLUSIVE_LIST_FILTERS:
             parameter["description"] = _EXCLUSIVE_FILTERS
+        if name in _QUERY_DESCRIPTIONS:
+            parameter["description"] = _QUERY_DESCRIPTIONS[name]
         parameters.append(parameter)
     parameters += [
         {

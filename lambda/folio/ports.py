@@ -1,4 +1,5 @@
-"""The service's two ports onto the documents' store, split where a cache would cut it.
+"""The service's ports: two onto the documents' store, split where a cache would cut it, and the
+search index.
 
 `DocumentReads` (AP2-AP8 and usage) may be served by a cache in front of DynamoDB;
 `DocumentWrites` always goes to the table. Adapters: folio.reads.DynamoDbReads and
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from folio.domain import Page
+from folio.domain import Page, SearchPage
 
 
 class DocumentReads(Protocol):
@@ -115,4 +116,21 @@ class DocumentWrites(Protocol):
 
     def delete_share(self, owner: str, doc_id: str, grantee: str) -> None:
         """Stop sharing; a share that does not exist is already stopped."""
+        ...
+
+
+class DocumentSearch(Protocol):
+    """Full-text search of the documents index, which the zero-ETL pipeline feeds from the table's
+    stream: seconds behind the table. Adapter: folio.search.OpenSearchDocuments; fake:
+    tests/support/fake_search.py; both run tests/contract/test_document_search.py."""
+
+    def search(
+        self, caller: str, scope: str, text: str | None, limit: int, after: list[Any] | None = None
+    ) -> SearchPage:
+        """Documents whose owner is `caller` (scope "mine"), whose grantee set holds `caller`
+        ("shared"), or either ("all"); never TRASHED ones; whose name or tags hold every word of
+        `text` (None: all of them); most recently updated first, ties by id. At most `limit`
+        items, each the indexed document (never its grantee set) with "highlights": the name,
+        HTML-escaped, matches inside <em></em> (empty when only a tag matched). `after`: the
+        previous page's `after`, for the same caller, scope and text."""
         ...

@@ -13,6 +13,7 @@ spare).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -20,15 +21,19 @@ from typing import Any, NamedTuple
 from folio.contracts import (
     CONTENT_TYPE_PATTERN,
     DEFAULT_LIMIT,
+    DEFAULT_SEARCH_SCOPE,
     ID_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     IF_MATCH_PATTERN,
     MAX_CONTENT_TYPE_LENGTH,
     MAX_LIMIT,
     MAX_NAME_LENGTH,
+    MAX_SEARCH_TEXT_LENGTH,
     MAX_TAGS,
     NAME_CODE_POINTS_PATTERN,
     NAME_RULE,
+    SEARCH_SCOPES,
+    SEARCH_TEXT_PATTERN,
     TAG_PATTERN,
 )
 from folio.errors import InvalidInput, PayloadTooLarge, PreconditionRequired
@@ -40,6 +45,7 @@ _ID = re.compile(ID_PATTERN)
 _NAME = re.compile(NAME_CODE_POINTS_PATTERN)
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+_SEARCH_TEXT = re.compile(SEARCH_TEXT_PATTERN)
 # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
@@ -212,3 +218,35 @@ class ShareRequest(NamedTuple):
     @classmethod
     def to_unshare(cls, doc_id: Any, grantee: Any) -> ShareRequest:
         return cls(document_id(doc_id), valid_id(grantee, "the user id"))
+
+
+class SearchQuery(NamedTuple):
+    """GET /search: the text to find (None: everything in scope), whose documents, a page size
+    and where to continue. The text is only ever a full-text query's input (folio.search)."""
+
+    text: str | None
+    scope: str
+    limit: int
+    cursor: str | None
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> SearchQuery:
+        text = query.get("q")
+        # A lone surrogate is refused as in names (not UTF-8; the published pattern cannot say so).
+        if text is not None and (
+            len(text) > MAX_SEARCH_TEXT_LENGTH
+            or not _SEARCH_TEXT.fullmatch(text)
+            or any("\ud800" <= c <= "\udfff" for c in text)
+        ):
+            raise InvalidInput(f"q must be 1-{MAX_SEARCH_TEXT_LENGTH} characters without control characters")
+        scope = query.get("scope", DEFAULT_SEARCH_SCOPE)
+        if scope not in SEARCH_SCOPES:
+            raise InvalidInput(f"scope must be one of {', '.join(SEARCH_SCOPES)}")
+        return cls(text, scope, valid_limit(query.get("limit")), query.get("cursor"))
+
+    def cursor_binding(self) -> str:
+        """What a cursor of this search is bound to (with the caller): the same scope and text.
+        The text as a digest: 200 characters that JSON escapes to 12 bytes each would make the
+        cursor longer than MAX_CURSOR_LENGTH, which decoding refuses."""
+        text = "-" if self.text is None else hashlib.sha256(self.text.encode()).hexdigest()
+        return f"search|{self.scope}|{text}"

@@ -24,10 +24,13 @@ class Env:
     # Optional: set only on the functions that read through DAX, where the environment runs a
     # cluster (its "daxs://...:9111" discovery URL). Absent: every read goes to DynamoDB.
     DAX_ENDPOINT = "DAX_ENDPOINT"
+    # Optional: set only on the search function, where the environment runs the search domain
+    # ("https://vpc-..."). Absent: a search is a deployment error (500), nothing else changes.
+    SEARCH_ENDPOINT = "SEARCH_ENDPOINT"
 
 
 ENVIRONMENT_VARIABLES = tuple(value for name, value in vars(Env).items() if name.isupper())
-OPTIONAL_VARIABLES = (Env.DAX_ENDPOINT,)
+OPTIONAL_VARIABLES = (Env.DAX_ENDPOINT, Env.SEARCH_ENDPOINT)
 REQUIRED_VARIABLES = tuple(name for name in ENVIRONMENT_VARIABLES if name not in OPTIONAL_VARIABLES)
 
 
@@ -48,6 +51,7 @@ class Settings:
     cors_origins: tuple[str, ...]
     admins_group: str
     dax_endpoint: str | None = None
+    search_endpoint: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,4 +81,5 @@ class Settings:
             cors_origins=tuple(o for o in text(Env.CORS_ORIGINS).split(",") if o),
             admins_group=text(Env.ADMINS_GROUP),
             dax_endpoint=env.get(Env.DAX_ENDPOINT) or None,
+            search_endpoint=env.get(Env.SEARCH_ENDPOINT) or None,
         )

@@ -4,6 +4,8 @@
   port (the `dynamodb_endpoint` fixture of tests/conftest.py, shared with tests/contract and
   tests/support); the documents table is created from folio.keys, exactly as the CDK builds it.
 - moto's server for S3 and Secrets Manager (presigned POST/GET over real HTTP).
+- the search engine (osmem-server, the `search_endpoint` fixture of tests/conftest.py), at
+  SEARCH_ENDPOINT, fed by `search_feed`: the table's stream replayed with the pipeline's rules.
 
 boto3 reaches them through the service-specific endpoint variables
 (AWS_ENDPOINT_URL_DYNAMODB, ...), so the runtime code runs unchanged.
@@ -32,6 +34,8 @@ from tests.integration.engines import create_documents_table, free_port
 from tests.support.event_filter import passes
 from tests.support.fake_dax import FakeDax, dynamodb_client
 from tests.support.invariants import bucket_violations, table_violations
+from tests.support.search_engine import SearchEngine
+from tests.support.search_replay import DataPrepperVersions, Replayed, replay
 from tests.support.streams import StreamReader, lambda_event, lambda_record
 
 REGION = "us-east-1"
@@ -106,7 +110,7 @@ def run_the_lifecycle_worker(stream: StreamReader) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def engines(dynamodb_endpoint: str, moto_endpoint: str) -> Engines:
+def engines(dynamodb_endpoint: str, moto_endpoint: str, search_endpoint: str) -> Engines:
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -150,6 +154,7 @@ def engines(dynamodb_endpoint: str, moto_endpoint: str) -> Engines:
             "QUOTA_BYTES": str(50 * 1024 * 1024),
             "CORS_ORIGINS": "https://folio.example.com,http://localhost:5173",
             "ADMINS_GROUP": ADMINS,
+            Env.SEARCH_ENDPOINT: search_endpoint,
         }
     )
     STARTED.append(Engines(dynamodb, s3, moto_endpoint, stream))
@@ -239,9 +244,34 @@ class Api:
 
 @pytest.fixture(scope="session")
 def api(engines: Engines) -> Api:
-    from folio.handlers import admin, create, download, modify, read
+    from folio.handlers import admin, create, download, modify, read, search
 
-    return Api({"create": create, "read": read, "modify": modify, "download": download, "admin": admin})
+    modules = {"create": create, "read": read, "modify": modify, "download": download, "admin": admin}
+    return Api({**modules, "search": search})
+
+
+class SearchFeed:
+    """The zero-ETL pipeline, emulated: a reader of the table's stream of its own (the lifecycle
+    worker's reader is another), whose records `catch_up` replays into the search engine with the
+    pipeline's routing, id, action and version rules (tests/support/search_replay.py)."""
+
+    def __init__(self, engines: Engines, search_endpoint: str) -> None:
+        self.engine = SearchEngine(search_endpoint)
+        self.stream = StreamReader(engines.dynamodb, boto3.client("dynamodbstreams"), TABLE)
+        self.versions = DataPrepperVersions()
+        self.records: list[dict[str, Any]] = []  # every record replayed, for tests of re-delivery
+
+    def catch_up(self) -> Replayed:
+        """Replay what the table wrote since the last call (the index is created from the template
+        on the first write if a test emptied the engine)."""
+        records = self.stream.read()
+        self.records += records
+        return replay(self.engine, records, self.versions)
+
+
+@pytest.fixture(scope="session")
+def search_feed(engines: Engines, search_endpoint: str) -> SearchFeed:
+    return SearchFeed(engines, search_endpoint)
 
 
 def new_user() -> str:

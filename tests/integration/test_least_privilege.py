@@ -76,6 +76,7 @@ from tests.integration.conftest import (
     Engines,
     FakeContext,
     Reply,
+    SearchFeed,
     new_user,
     reading_through,
 )
@@ -308,6 +309,7 @@ class Driver:
     api: Api
     engines: Engines
     recording: Recording
+    search_feed: SearchFeed
 
     def call(self, group: FunctionGroup, method: str, path: str, *, expect: int | None = None, **event: Any) -> Reply:
         route = route_of(method, path)
@@ -405,6 +407,10 @@ def drive_every_route(driver: Driver) -> None:
     driver.engines.s3.put_object(Bucket=BUCKET, Key=mismatch_key, Body=CONTENT + b"!", ContentType="application/pdf")
     assert driver.settle(mismatch_key) == "deleted:mismatch"
     driver.create(owner)  # a second live document, so the first page has a cursor
+    driver.search_feed.catch_up()  # what the pipeline would have indexed by now
+    found = driver.call(FunctionGroup.SEARCH, "GET", "/search", sub=owner, query={"limit": "1"})
+    assert "cursor" in found.body, found.body
+    driver.call(FunctionGroup.SEARCH, "GET", "/search", sub=owner, query={"limit": "1", "cursor": found.body["cursor"]})
 
     page = driver.call(read, "GET", "/documents", sub=owner, query={"limit": "1"})
     assert "cursor" in page.body, page.body
@@ -931,18 +937,20 @@ def run(request: pytest.FixtureRequest) -> Run:
 
 
 @pytest.fixture(scope="module")
-def recording(run: Run, api: Api, engines: Engines, request: pytest.FixtureRequest) -> Recording:
+def recording(
+    run: Run, api: Api, engines: Engines, search_feed: SearchFeed, request: pytest.FixtureRequest
+) -> Recording:
     """Given every route and both upload outcomes driven through their own functions,
     with every AWS call the code makes recorded and attributed (and, with DAX, every
     read the cluster served)."""
     if not run.dax:
-        return record_the_drive(Recording(), api, engines)
+        return record_the_drive(Recording(), api, engines, search_feed)
     cluster: FakeDax = request.getfixturevalue("dax_cluster")
     with reading_through(cluster):  # closes the DAX clients and unsets DAX_ENDPOINT after the drive
-        return record_the_drive(Recording(dax=cluster), api, engines)
+        return record_the_drive(Recording(dax=cluster), api, engines, search_feed)
 
 
-def record_the_drive(recording: Recording, api: Api, engines: Engines) -> Recording:
+def record_the_drive(recording: Recording, api: Api, engines: Engines, search_feed: SearchFeed) -> Recording:
     recording.environment = dict(os.environ)
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
@@ -974,7 +982,7 @@ def record_the_drive(recording: Recording, api: Api, engines: Engines) -> Record
         for emitter in emitters:
             emitter.register("provide-client-params", recording.hook, unique_id="least-privilege")
         try:
-            drive_every_route(Driver(api, engines, recording))
+            drive_every_route(Driver(api, engines, recording, search_feed))
         finally:
             for emitter in emitters:
                 emitter.unregister("provide-client-params", unique_id="least-privilege")
@@ -1122,7 +1130,12 @@ def test_the_clusters_role_is_granted_no_read_its_clients_did_not_ask_for(cluste
 
 @pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
 def test_with_the_cluster_down_the_readers_read_directly_what_dax_served(
-    recording: Recording, deployment: Deployment, api: Api, engines: Engines, dax_cluster: FakeDax
+    recording: Recording,
+    deployment: Deployment,
+    api: Api,
+    engines: Engines,
+    search_feed: SearchFeed,
+    dax_cluster: FakeDax,
 ) -> None:
     # Given the fallback reads the judge derived from what the cluster served (never sent)
     derived = {
@@ -1134,7 +1147,7 @@ def test_with_the_cluster_down_the_readers_read_directly_what_dax_served(
     with reading_through(dax_cluster, fallbacks_expected=True):
         dax_cluster.stop()
         try:
-            down = record_the_drive(Recording(dax=dax_cluster), api, engines)
+            down = record_the_drive(Recording(dax=dax_cluster), api, engines, search_feed)
         finally:
             dax_cluster.start()
 

@@ -9,7 +9,7 @@ import boto3
 
 from folio.reads import DynamoDbReads
 from folio.service import DocumentService, Limits
-from folio.settings import Settings
+from folio.settings import Settings, SettingsError
 from folio.storage import CLIENT_CONFIG, DocumentStorage
 from folio.writes import DynamoDbWrites
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from folio.ports import DocumentReads
+    from folio.search_service import SearchService
 
 # The DAX client's timeouts and retries. A node answers in about a millisecond inside the VPC;
 # its defaults (60 s read timeout, 2 retries) would hold a request for minutes on a node that
@@ -111,3 +112,22 @@ def service() -> DocumentService:
     config = settings()
     limits = Limits(config.quota_documents, config.quota_bytes, config.admins_group)
     return DocumentService(reads(), writes(), storage(), limits, cursor_secret, cached_reads=cached_reads())
+
+
+@cache
+def search_service() -> SearchService:
+    """The search function's service: the search port on the domain at SEARCH_ENDPOINT, signed
+    with the function's own credentials (refreshed by botocore as they rotate). Imported here:
+    only the search function loads the search client."""
+    from folio.search import OpenSearchDocuments
+    from folio.search_service import SearchService
+
+    endpoint = settings().search_endpoint
+    if endpoint is None:
+        raise SettingsError("SEARCH_ENDPOINT is not set: this function has no search domain")
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    search = OpenSearchDocuments(
+        endpoint, region=session.region_name, credentials=lambda: credentials.get_frozen_credentials()
+    )
+    return SearchService(search, cursor_secret)
