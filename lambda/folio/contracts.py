@@ -352,7 +352,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin/recent", FunctionGroup.ADMIN, "Recent uploads across users (AP8)",
           query=("limit",), admins_only=True, response="RecentUploads", errors=(400, 401, 403, 429)),
     Route("GET", "/search", FunctionGroup.SEARCH, "Search my documents and those shared with me",
-          query=("q", "scope", "limit", "cursor"), response="SearchResults", errors=(400, 401, 429)),
+          query=("q", "scope", "limit", "cursor"), response="SearchResults", errors=(400, 401, 429, 503)),
 )  # fmt: skip
 
 

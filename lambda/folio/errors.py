@@ -70,6 +70,12 @@ class PreconditionRequired(FolioError):
     status, code = 428, "if_match_required"
 
 
+class ServiceUnavailable(FolioError):
+    """A part of the platform this environment does not run (search without a domain)."""
+
+    status, code = 503, "unavailable"
+
+
 class Throttled(FolioError):
     """DynamoDB refused the request for capacity after the SDK's own retries."""
 

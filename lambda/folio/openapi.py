@@ -38,6 +38,7 @@ _DESCRIPTIONS = {
     422: "well-formed but not acceptable (quota exceeded, idempotency payload mismatch)",
     428: "If-Match is required",
     429: "throttled",
+    503: "this environment does not run the service behind the route (search where `features.search` is off)",
 }
 _EXCLUSIVE_FILTERS = " and ".join(f"`{name}`" for name in EXCLUSIVE_LIST_FILTERS) + (
     " exclude each other: send at most one of them (both together: 400)."

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from folio import keys, search_index
-from tests.integration.conftest import Api, SearchFeed, new_user
+from folio.settings import Env
+from tests.integration.conftest import Api, SearchFeed, fresh_containers, new_user
 from tests.support.search_replay import DataPrepperVersions, replay
 
 
@@ -108,3 +111,22 @@ def test_bad_search_input_is_a_clear_400(api: Api) -> None:
     for query in ({"q": "x" * 201}, {"scope": "everyone"}, {"limit": "0"}, {"q": "a\tb"}):
         reply = api.call("search", "GET", "/search", sub=new_user(), query=query)
         assert (reply.status, reply.body["error"]["code"]) == (400, "invalid_input"), query
+
+
+def test_without_a_search_domain_search_is_a_clear_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a search function with no SEARCH_ENDPOINT (an environment without features.search)
+    from folio.handlers import wiring
+
+    monkeypatch.delenv(Env.SEARCH_ENDPOINT)
+    fresh_containers()
+    try:
+        # When a user searches
+        reply = api.call("search", "GET", "/search", sub=new_user(), query={"q": "report"})
+    finally:
+        monkeypatch.undo()
+        fresh_containers()
+
+    # Then the answer says what is missing, and no trace leaks
+    assert (reply.status, reply.body["error"]["code"]) == (503, "unavailable")
+    assert "environment" in reply.body["error"]["message"]
+    assert wiring.settings().search_endpoint is not None  # the other tests get their engine back

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from folio.errors import ServiceUnavailable
 from folio.reads import DynamoDbReads
 from folio.service import DocumentService, Limits
-from folio.settings import Settings, SettingsError
+from folio.settings import Settings
 from folio.storage import CLIENT_CONFIG, DocumentStorage
 from folio.writes import DynamoDbWrites
 
@@ -124,7 +125,8 @@ def search_service() -> SearchService:
 
     endpoint = settings().search_endpoint
     if endpoint is None:
-        raise SettingsError("SEARCH_ENDPOINT is not set: this function has no search domain")
+        # Not a deployment bug: an environment without `features.search` has no domain.
+        raise ServiceUnavailable("search is not available in this environment")
     session = boto3.session.Session()
     credentials = session.get_credentials()
     search = OpenSearchDocuments(
