@@ -17,6 +17,8 @@ from constructs import Construct
 from stacks.components.function_baseline import FUNCTION_SUBNETS
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+# Powertools' service name: its logs' `service` field and the `service` dimension of its metrics.
+POWERTOOLS_SERVICE = "folio"
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # A route makes a few DynamoDB and S3 calls; API Gateway gives up on an integration at 29 s.
 API_TIMEOUT = cdk.Duration.seconds(10)
@@ -108,7 +110,7 @@ class ApiFunction(Construct):
             role=self.role.without_policy_updates(),
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            environment={"POWERTOOLS_SERVICE_NAME": "folio", **runtime.environment},
+            environment={"POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE, **runtime.environment},
             reserved_concurrent_executions=runtime.reserved_concurrency,
             environment_encryption=runtime.log_key,
             dead_letter_queue_enabled=True,

@@ -2,7 +2,7 @@
 
 It lives in the Api stack, not in a Cache stack of its own: it holds nothing that cannot be
 rebuilt from the table (replacing it only empties a cache), its one ingress source is the
-functions' security group, and its readers are the Api stack's functions. A separate stack
+readers' security group, and its readers are the Api stack's functions. A separate stack
 would add cross-stack references (cluster ARN and endpoint to the functions, the security
 group rule back) for no gain. docs/architecture.md, "The DAX cluster".
 """
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dax as dax
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -20,13 +22,20 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from folio.dax import FALLBACK_METRIC, METRICS_NAMESPACE
 from stacks import nag
+from stacks.components.api_function import POWERTOOLS_SERVICE
 from stacks.components.function_baseline import FUNCTION_SUBNETS
 
 # DAX's port for TLS ("daxs://"); 8111, the plain-text port, is never opened.
 TLS_PORT = 9111
 # Weekly, at an hour of low use; DAX applies patches here (a multi-node cluster node by node).
 MAINTENANCE_WINDOW = "sun:04:00-sun:05:00"
+# How long the readers may be answered by DynamoDB instead of DAX before operators hear of it:
+# the breaker retries DAX every 30 s, so this is a cluster (or its network or IAM) that stayed
+# unusable, while it still costs money. Shorter blips (a node replaced) stay quiet.
+FALLBACK_ALARM_PERIOD = cdk.Duration.minutes(5)
+FALLBACK_ALARM_PERIODS = 3
 DAX_SERVICE = "dax.amazonaws.com"
 # From this many nodes on, one node in each of three AZs at least (AWS Control Tower CT.DAX.PR.2).
 DAX_MULTI_AZ_NODES = 3
@@ -192,6 +201,26 @@ class DaxCache(Construct):
         # With TLS, DAX returns the "daxs://<host>:9111" URL its clients take as their endpoint.
         self.endpoint_url = self.cluster.attr_cluster_discovery_endpoint_url
         self.cluster_arn = self.cluster.attr_arn
+        self.fallback_alarm = cloudwatch.Alarm(
+            self,
+            "ReadersFallingBack",
+            alarm_description="Folio: DAX readers are being answered by DynamoDB instead of DAX; "
+            "see docs/read-path.md, 'When DAX fails'",
+            metric=cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=FALLBACK_METRIC,
+                dimensions_map={"service": POWERTOOLS_SERVICE},
+                period=FALLBACK_ALARM_PERIOD,
+                statistic=cloudwatch.Stats.SUM,
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=FALLBACK_ALARM_PERIODS,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        notify = cloudwatch_actions.SnsAction(notification_topic)
+        self.fallback_alarm.add_alarm_action(notify)
+        self.fallback_alarm.add_ok_action(notify)
 
     def read_statement(self, actions: Sequence[str]) -> iam.PolicyStatement:
         """A client's permission to send these `dax:` actions to this cluster, and nothing else."""

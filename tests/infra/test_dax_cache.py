@@ -349,3 +349,33 @@ def test_a_client_statement_takes_dax_actions_only() -> None:
         "dax:GetItem",
         "dax:Query",
     ]
+
+
+def test_readers_answered_by_dynamodb_for_fifteen_minutes_alarm_the_operators(with_dax: Synthesized) -> None:
+    from folio.dax import FALLBACK_METRIC, METRICS_NAMESPACE
+
+    alarms = [
+        a["Properties"]
+        for a in api(with_dax, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == FALLBACK_METRIC
+    ]
+    [topic] = api(with_dax, "AWS::SNS::Topic")
+
+    [alarm] = alarms
+    assert alarm["Namespace"] == METRICS_NAMESPACE
+    # The dimension Powertools adds to every metric: the functions' POWERTOOLS_SERVICE_NAME.
+    services = {
+        f["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] for f in function_by_handler(with_dax).values()
+    }
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": services.pop()}] and not services
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 300, 3)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": topic}]
+
+
+def test_no_fallback_alarm_without_dax(synthesized: Callable[[str], Synthesized]) -> None:
+    from folio.dax import FALLBACK_METRIC
+
+    sandbox = synthesized("sandbox")
+    assert not [a for a in api(sandbox, "AWS::CloudWatch::Alarm").values()
+                if a["Properties"].get("MetricName") == FALLBACK_METRIC]  # fmt: skip
