@@ -18,6 +18,7 @@ from stacks.components.documents_table import DocumentsTable
 from stacks.components.encryption_key import EncryptionKey
 from stacks.components.idempotency_table import IdempotencyTable
 from stacks.components.identity_access import IdentityAccess
+from stacks.components.search_ingestion import table_access_policy
 from stacks.components.table_backup import TableBackup
 from stacks.components.user_directory import UserDirectory
 from stacks.config import AuthSettings, BackupSettings, BillingLimits, DocumentSettings
@@ -43,6 +44,7 @@ class DataStack(cdk.Stack):
         cors_origins: tuple[str, ...],
         identity_pool: bool,
         documents_bucket_name: str,
+        search_ingestion: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -57,6 +59,12 @@ class DataStack(cdk.Stack):
             max_write_request_units=billing.max_write_request_units,
         )
         self.table = documents_table.table
+        # Where `features.search` is on: what the ingestion pipeline (Search stack) may do to the table.
+        self.search_ingestion_access = (
+            table_access_policy(self, "SearchIngestionTableAccess", table=self.table, table_key=self.table_key)
+            if search_ingestion
+            else None
+        )
         self.backup = TableBackup(
             self,
             "Backup",

@@ -14,6 +14,7 @@ from constructs import Construct
 from stacks.api_stack import ApiStack
 from stacks.components.dax_cache import DAX_MULTI_AZ_NODES, DaxSizing
 from stacks.components.search_domain import SearchSizing
+from stacks.components.search_ingestion import IngestionCapacity
 from stacks.config import FolioConfig
 from stacks.data_stack import DataStack
 from stacks.network_stack import DEFAULT_AVAILABILITY_ZONES, NetworkStack
@@ -38,6 +39,12 @@ def search_domain_name(environment: str) -> str:
     """Fixed, so that the domain's access policy can name its own ARN (3-28 characters: the
     environment's name has at most 16)."""
     return f"folio-{environment}"
+
+
+def search_pipeline_name(environment: str) -> str:
+    """Fixed, so that the pipeline role's trust policy can name the pipeline's ARN (OSIS: 3-28
+    lowercase characters; the environment's name has at most 16)."""
+    return f"folio-{environment}-docs"
 
 
 def documents_bucket_name(config: FolioConfig) -> str:
@@ -99,6 +106,7 @@ class FolioStage(cdk.Stage):
             cors_origins=config.cors_origins,
             identity_pool=config.features.identity_pool,
             documents_bucket_name=documents_bucket_name(config),
+            search_ingestion=config.features.search,
         )
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")
@@ -147,16 +155,21 @@ class FolioStage(cdk.Stage):
         self.search: SearchStack | None = None
         search = search_sizing(config)
         if search is not None:
+            assert self.data.search_ingestion_access is not None
             self.search = SearchStack(
                 self,
                 "Search",
                 env=home,
-                description=f"Folio {name}: OpenSearch domain in the VPC (rebuilt from the table; RETAINed)",
+                description=f"Folio {name}: OpenSearch domain in the VPC and the pipeline that fills it from the table",
                 termination_protection=config.termination_protection,
                 domain_name=search_domain_name(name),
                 vpc=self.network.vpc,
                 functions_security_group=self.network.functions_security_group,
                 sizing=search,
+                table=self.data.table,
+                table_access=self.data.search_ingestion_access,
+                pipeline_name=search_pipeline_name(name),
+                capacity=IngestionCapacity(min_ocus=config.search.min_ocus, max_ocus=config.search.max_ocus),
             )
             self.search.add_stack_dependency(self.data, "the domain is filled from the table")
 

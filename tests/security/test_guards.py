@@ -93,6 +93,22 @@ WILDCARD_GRANTS = (
     ),
     WildcardGrant(r"^\{GetAtt\}/backup/\*$", "AWS Backup names each recovery point of the table itself"),
     WildcardGrant(
+        r"^\{GetAtt\}/export/\*$",
+        "DynamoDB names each PITR export of the table when the search pipeline starts it",
+        only_actions=frozenset({"dynamodb:DescribeExport"}),
+    ),
+    WildcardGrant(
+        r"^\{GetAtt\}/(export|dlq)/\*$",
+        "the search pipeline's export files (named by DynamoDB) and dead letters (named by Data Prepper), "
+        "each under its own prefix of the pipeline's own bucket",
+        only_actions=frozenset({"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"}),
+    ),
+    WildcardGrant(
+        r"^arn:aws:es:[a-z0-9-]+:\d{12}:domain/folio-[a-z0-9]+/\*$",
+        "OpenSearch authorizes HTTP calls on <domain-arn>/<path>: Folio's one domain, named HTTP verbs only",
+        only_actions=frozenset({"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"}),
+    ),
+    WildcardGrant(
         r"^arn:aws:ec2:[a-z0-9-]+:\d{12}:network-interface/\*$",
         "Lambda creates, re-addresses and deletes the function's network interfaces with its role; their ids "
         "exist only once created, so the account's and Region's interfaces, and creating one also needs the "
@@ -222,9 +238,11 @@ def unlisted_wildcard_resources(resource: dict[str, Any]) -> list[str]:
         for arn in map(rendered, as_list(statement.get("Resource", []))):
             if "*" not in arn or arn == "*":
                 continue
-            grant = next((g for g in WILDCARD_GRANTS if re.search(g.pattern, arn)), None)
+            # Intrinsics render alike ({GetAtt}/export/* is a table's exports or a bucket's prefix):
+            # the ARN passes if any entry that matches it admits the statement's actions.
             actions = set(as_list(statement.get("Action", [])))
-            if grant is None or not grant.admits(actions, conditions):
+            grants = [g for g in WILDCARD_GRANTS if re.search(g.pattern, arn)]
+            if not any(grant.admits(actions, conditions) for grant in grants):
                 found.append(arn)
     return found
 
