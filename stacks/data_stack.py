@@ -13,7 +13,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from folio.object_keys import DOCUMENT_OBJECT_PREFIX
-from stacks.components.document_store import DocumentStore
+from stacks.components.document_store import SEARCH_EXPORTS_ACCESS_LOG_PREFIX, DocumentStore
 from stacks.components.documents_table import DocumentsTable
 from stacks.components.encryption_key import EncryptionKey
 from stacks.components.idempotency_table import IdempotencyTable
@@ -44,7 +44,7 @@ class DataStack(cdk.Stack):
         cors_origins: tuple[str, ...],
         identity_pool: bool,
         documents_bucket_name: str,
-        search_ingestion: bool = False,
+        search_exports_bucket_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -59,10 +59,11 @@ class DataStack(cdk.Stack):
             max_write_request_units=billing.max_write_request_units,
         )
         self.table = documents_table.table
-        # Where `features.search` is on: what the ingestion pipeline (Search stack) may do to the table.
+        # Where `features.search` is on (a search exports bucket is named): what the ingestion
+        # pipeline (Search stack) may do to the table.
         self.search_ingestion_access = (
             table_access_policy(self, "SearchIngestionTableAccess", table=self.table, table_key=self.table_key)
-            if search_ingestion
+            if search_exports_bucket_name
             else None
         )
         self.backup = TableBackup(
@@ -88,6 +89,9 @@ class DataStack(cdk.Stack):
             access_log_retention=cdk.Duration.days(documents.access_log_retention_days),
         )
         self.bucket = store.bucket
+        self.access_logs = store.access_logs
+        if search_exports_bucket_name:
+            store.receive_access_logs_of(search_exports_bucket_name, SEARCH_EXPORTS_ACCESS_LOG_PREFIX)
         self.document_prefix = DOCUMENT_OBJECT_PREFIX
         self.idempotency_table = IdempotencyTable(self, "Idempotency", encryption_key=self.table_key).table
 

@@ -590,4 +590,14 @@ SEARCH_EXPORT_BUCKET_FINDINGS: tuple[Finding, ...] = (
             "a default Object Lock retention would keep them. Versioned, RETAINed, TLS-only and private."
         ),
     ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.2",
+        finding="s3_bucket_logging_enabled_check",
+        reason=(
+            "Server access logging is on, into the Data stack's access-log bucket under search-exports/; the "
+            "rule does not read a DestinationBucketName that arrives through Fn::GetStackOutput. "
+            "tests/infra/test_search_ingestion.py checks the LoggingConfiguration."
+        ),
+    ),
 )

@@ -14,6 +14,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.components.encryption_key import EncryptionKey
@@ -43,6 +44,8 @@ class SearchStack(cdk.Stack):
         table: dynamodb.ITableV2,
         table_access: iam.IManagedPolicy,
         pipeline_name: str,
+        exports_bucket_name: str,
+        access_logs: s3.IBucket,
         capacity: IngestionCapacity,
         **kwargs: Any,
     ) -> None:
@@ -68,6 +71,8 @@ class SearchStack(cdk.Stack):
             self,
             "Ingestion",
             pipeline_name=pipeline_name,
+            bucket_name=exports_bucket_name,
+            access_logs=access_logs,
             table=table,
             table_access=table_access,
             domain=self.domain,

@@ -47,6 +47,12 @@ def search_pipeline_name(environment: str) -> str:
     return f"folio-{environment}-docs"
 
 
+def search_exports_bucket_name(config: FolioConfig) -> str:
+    """Fixed, so the Data stack's access-log bucket can admit its logs without a reference back
+    (at most 58 characters: a 16-character environment, account, the longest Region)."""
+    return f"folio-{config.name}-exports-{config.account}-{config.region}"
+
+
 def documents_bucket_name(config: FolioConfig) -> str:
     """Globally unique: environment, account and Region."""
     return f"folio-{config.name}-documents-{config.account}-{config.region}"
@@ -106,7 +112,7 @@ class FolioStage(cdk.Stage):
             cors_origins=config.cors_origins,
             identity_pool=config.features.identity_pool,
             documents_bucket_name=documents_bucket_name(config),
-            search_ingestion=config.features.search,
+            search_exports_bucket_name=search_exports_bucket_name(config) if config.features.search else None,
         )
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")
@@ -169,6 +175,8 @@ class FolioStage(cdk.Stage):
                 table=self.data.table,
                 table_access=self.data.search_ingestion_access,
                 pipeline_name=search_pipeline_name(name),
+                exports_bucket_name=search_exports_bucket_name(config),
+                access_logs=self.data.access_logs,
                 capacity=IngestionCapacity(min_ocus=config.search.min_ocus, max_ocus=config.search.max_ocus),
             )
             self.search.add_stack_dependency(self.data, "the domain is filled from the table")

@@ -15,6 +15,8 @@ from stacks import nag
 # Where the access logs of the documents bucket go in the access-log bucket (a log prefix, not
 # the prefix of the documents' own objects, folio.object_keys.DOCUMENT_OBJECT_PREFIX).
 ACCESS_LOG_PREFIX = "documents/"
+# Where the search pipeline's export bucket (Search stack) logs, in the same access-log bucket.
+SEARCH_EXPORTS_ACCESS_LOG_PREFIX = "search-exports/"
 # Browsers upload with a presigned POST and download with a presigned GET.
 _CORS_METHODS = [s3.HttpMethods.GET, s3.HttpMethods.HEAD, s3.HttpMethods.POST]
 
@@ -38,46 +40,6 @@ def delete_every_version(bucket: s3.IBucket, document_prefix: str) -> list[iam.P
     ]
 
 
-def access_log_bucket(scope: Construct, construct_id: str, *, retention: cdk.Duration) -> s3.Bucket:
-    """A bucket that receives S3 server access logs: SSE-S3 (the only encryption log delivery
-    writes to), private, TLS-only, versioned, logs expired after `retention`, RETAIN."""
-    bucket = s3.Bucket(
-        scope,
-        construct_id,
-        # S3 server access logging can only deliver to a bucket encrypted with SSE-S3.
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforce_ssl=True,
-        minimum_tls_version=1.2,
-        versioned=True,
-        lifecycle_rules=[
-            s3.LifecycleRule(
-                id="ExpireAccessLogs",
-                expiration=retention,
-                noncurrent_version_expiration=cdk.Duration.days(1),
-                abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-            )
-        ],
-        removal_policy=cdk.RemovalPolicy.RETAIN,
-    )
-    for finding in (*nag.ACCESS_LOG_BUCKET_FINDINGS, *nag.ACCESS_LOG_BUCKET_CONTROLS):
-        nag.acknowledge(bucket, finding)
-    # Deleted or overwritten logs show up as EventBridge events (Control Tower CT.S3.PR.4);
-    # set on the L1 resource, as for the documents bucket.
-    cfn_access_logs = bucket.node.default_child
-    assert isinstance(cfn_access_logs, s3.CfnBucket)
-    cfn_access_logs.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-        event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
-    )
-    nag.skip_checkov(
-        bucket,
-        "CKV_AWS_18",
-        "This is the access-log bucket: logging its own access would log into itself without end.",
-    )
-    return bucket
-
-
 class DocumentStore(Construct):
     """The documents bucket: KMS with a bucket key, no public access, TLS 1.2+ only,
     versioned, no ACLs, access-logged, multipart uploads aborted after a day, old
@@ -99,7 +61,40 @@ class DocumentStore(Construct):
         access_log_retention: cdk.Duration,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = access_log_bucket(self, "AccessLogs", retention=access_log_retention)
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            # S3 server access logging can only deliver to a bucket encrypted with SSE-S3.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=access_log_retention,
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        for finding in (*nag.ACCESS_LOG_BUCKET_FINDINGS, *nag.ACCESS_LOG_BUCKET_CONTROLS):
+            nag.acknowledge(self.access_logs, finding)
+        # Deleted or overwritten logs show up as EventBridge events (Control Tower CT.S3.PR.4);
+        # set on the L1 resource, as for the documents bucket below.
+        cfn_access_logs = self.access_logs.node.default_child
+        assert isinstance(cfn_access_logs, s3.CfnBucket)
+        cfn_access_logs.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
+        nag.skip_checkov(
+            self.access_logs,
+            "CKV_AWS_18",
+            "This is the access-log bucket: logging its own access would log into itself without end.",
+        )
 
         self.bucket = s3.Bucket(
             self,
@@ -142,3 +137,21 @@ class DocumentStore(Construct):
         )
         for finding in (*nag.DOCUMENT_BUCKET_FINDINGS, nag.DOCUMENT_BUCKET_OBJECT_LOCK):
             nag.acknowledge(self.bucket, finding)
+
+    def receive_access_logs_of(self, bucket_name: str, prefix: str) -> None:
+        """Let S3 deliver another bucket's access logs here, under `prefix`. The bucket is named,
+        not referenced, because it lives in a stack that depends on this one (a reference would
+        be a cycle); the condition still pins the source bucket and this account."""
+        stack = cdk.Stack.of(self)
+        self.access_logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AccessLogsOf" + "".join(part.capitalize() for part in prefix.strip("/").split("-")),
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.access_logs.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:s3:::{bucket_name}"},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )

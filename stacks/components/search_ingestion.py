@@ -20,7 +20,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks import nag
-from stacks.components.document_store import access_log_bucket
+from stacks.components.document_store import SEARCH_EXPORTS_ACCESS_LOG_PREFIX
 from stacks.components.function_baseline import FUNCTION_SUBNETS
 from stacks.components.search_domain import SearchDomain
 from stacks.search_pipeline import DeadLetters, ExportLocation, PipelineSpec, pipeline_body, serialize
@@ -33,7 +33,6 @@ EXPORT_RETENTION = cdk.Duration.days(7)
 # Dead letters hold document fields (names, tags); they are replayed or dropped within the
 # 30 days after which a trashed document is purged anyway (docs/operations.md).
 DLQ_RETENTION = cdk.Duration.days(30)
-ACCESS_LOG_RETENTION = cdk.Duration.days(365)
 LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 # What the OpenSearch sink sends: GET/HEAD (cluster and index checks), PUT (the index template),
 # POST (_bulk). Fine-grained access control then limits the role to `documents`.
@@ -104,6 +103,8 @@ class SearchIngestion(Construct):
         construct_id: str,
         *,
         pipeline_name: str,
+        bucket_name: str,
+        access_logs: s3.IBucket,
         table: dynamodb.ITableV2,
         table_access: iam.IManagedPolicy,
         domain: SearchDomain,
@@ -115,10 +116,11 @@ class SearchIngestion(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         pipeline_arn = stack.format_arn(service="osis", resource="pipeline", resource_name=pipeline_name)
-        self.access_logs = access_log_bucket(self, "AccessLogs", retention=ACCESS_LOG_RETENTION)
         self.bucket = s3.Bucket(
             self,
             "Exports",
+            # Named, so the Data stack's access-log bucket can admit its logs (stage.py).
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=export_key,
             bucket_key_enabled=True,
@@ -127,8 +129,6 @@ class SearchIngestion(Construct):
             enforce_ssl=True,
             minimum_tls_version=1.2,
             versioned=True,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="exports/",
             lifecycle_rules=[
                 s3.LifecycleRule(id="ExpireExports", prefix=EXPORT_PREFIX, expiration=EXPORT_RETENTION),
                 s3.LifecycleRule(id="ExpireDeadLetters", prefix=DLQ_PREFIX, expiration=DLQ_RETENTION),
@@ -146,6 +146,11 @@ class SearchIngestion(Construct):
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
+        # Into the Data stack's access-log bucket, set on the L1 resource: the L2 property would
+        # add a statement to that bucket's policy naming this one, a reference back (a cycle).
+        cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=access_logs.bucket_name, log_file_prefix=SEARCH_EXPORTS_ACCESS_LOG_PREFIX
         )
 
         self.role = iam.Role(

@@ -15,8 +15,9 @@ import pytest
 
 from stacks import search_pipeline
 from stacks.components import search_ingestion as si
-from stacks.stage import search_pipeline_name
+from stacks.stage import search_exports_bucket_name, search_pipeline_name
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
+from tests.security.test_guards import followed
 
 WITH_SEARCH = [e for e in ENVIRONMENT_NAMES if e != "sandbox"]
 INTRINSIC = re.compile(r"^\{\"(Ref|Fn::GetAtt|Fn::GetStackOutput|Fn::ImportValue)\"")
@@ -293,5 +294,26 @@ def test_the_export_bucket_is_private_tls_only_cmk_encrypted_logged_expiring_and
         "dlq/",
         30,
     )
-    assert "DestinationBucketName" in props["LoggingConfiguration"]
+    assert props["BucketName"] == search_exports_bucket_name(synth.config)
+    logging = props["LoggingConfiguration"]
+    assert logging["LogFilePrefix"] == "search-exports/"
+    _, destination = followed(synth, logging["DestinationBucketName"])
+    assert destination["Ref"].startswith("StoreAccessLogs")
     assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_the_access_log_bucket_admits_the_export_buckets_logs_by_name(synth: Synthesized) -> None:
+    data = synth.template("Data").to_json()["Resources"]
+    policies = [
+        r["Properties"]["PolicyDocument"]
+        for r in data.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"]["Ref"].startswith("StoreAccessLogs")
+    ]
+    (statement,) = [s for p in policies for s in p["Statement"] if s.get("Sid") == "AccessLogsOfSearchExports"]
+    name = search_exports_bucket_name(synth.config)
+
+    assert statement["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert statement["Action"] == "s3:PutObject"
+    assert statement["Resource"]["Fn::Join"][1][-1] == "/search-exports/*"
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{name}"
+    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == synth.config.account
