@@ -56,6 +56,8 @@ def table_access_policy(
     Search stack attaches it. No principal uses it until then.
     """
     table_arn = table.table_arn
+    if table.table_stream_arn is None:
+        raise ValueError("the search pipeline reads the table's stream: the table must have one")
     policy = iam.ManagedPolicy(
         scope,
         construct_id,
