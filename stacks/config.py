@@ -45,6 +45,9 @@ SEARCH_ZONE_RANGE = (1, 3)
 # OpenSearch accepts no dedicated masters, or an odd number of at least three (a quorum).
 SEARCH_DEDICATED_MASTERS = (0, 3, 5)
 SEARCH_VOLUME_GB_RANGE = (10, 1_024)  # gp3, per data node
+# OpenSearch Ingestion capacity units (OCUs) of the zero-ETL pipeline, AWS's range per pipeline.
+# Sizing rule (docs/operations.md): one OCU per 150 open stream shards, plus headroom for the export.
+SEARCH_OCU_RANGE = (1, 96)
 # What AWS Control Tower asks of a domain that must stay up (CT.OPENSEARCH.PR.6, .7 and .11).
 SEARCH_PROTECTED_MIN_NODES = 3
 SEARCH_PROTECTED_MIN_ZONES = 2
@@ -136,6 +139,8 @@ class SearchSettings:
     dedicated_masters: int  # 0, 3 or 5
     master_node_type: str  # used only with dedicated masters
     volume_gb: int  # gp3 EBS per data node
+    min_ocus: int  # the ingestion pipeline's floor (OpenSearch Compute Units)
+    max_ocus: int  # and its ceiling: a cost cap; one OCU reads at most 150 open stream shards
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
                    "dax_query_ttl_ms": 5_000, "search_instances": 1, "lambda_memory_mb": 512,
                    "function_concurrency": 5},
         "search": {"data_node_type": "t3.medium.search", "availability_zones": 1, "dedicated_masters": 0,
-                   "master_node_type": "m7g.large.search", "volume_gb": 10},
+                   "master_node_type": "m7g.large.search", "volume_gb": 10,
+                   "min_ocus": 1, "max_ocus": 1},
         "backup": {"daily_retention_days": 7, "weekly_retention_days": 35, "copy_region": "us-west-2"},
         "alarm_email": "folio-sandbox-alarms@example.com",
         "cors_origins": ["http://localhost:5173"],
@@ -264,7 +270,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
                    "dax_query_ttl_ms": 5_000, "search_instances": 1, "lambda_memory_mb": 512,
                    "function_concurrency": 20},
         "search": {"data_node_type": "t3.medium.search", "availability_zones": 1, "dedicated_masters": 0,
-                   "master_node_type": "m7g.large.search", "volume_gb": 20},
+                   "master_node_type": "m7g.large.search", "volume_gb": 20,
+                   "min_ocus": 1, "max_ocus": 2},
         "backup": {"daily_retention_days": 14, "weekly_retention_days": 60, "copy_region": "eu-central-1"},
         "alarm_email": "folio-dev-alarms@example.com",
         "cors_origins": ["https://dev.folio.example.com", "http://localhost:5173"],
@@ -292,7 +299,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
                    "function_concurrency": 200},
         # Three data nodes, one per AZ, and three dedicated masters (a quorum that survives an AZ).
         "search": {"data_node_type": "r7g.large.search", "availability_zones": 3, "dedicated_masters": 3,
-                   "master_node_type": "m7g.large.search", "volume_gb": 100},
+                   "master_node_type": "m7g.large.search", "volume_gb": 100,
+                   "min_ocus": 2, "max_ocus": 4},
         "backup": {"daily_retention_days": 35, "weekly_retention_days": 365, "copy_region": "us-east-2"},
         "alarm_email": "folio-prod-alarms@example.com",
         "cors_origins": ["https://folio.example.com"],
@@ -608,7 +616,11 @@ def _search_settings(
         ),
         master_node_type=r.choice("master_node_type", SEARCH_NODE_TYPES),
         volume_gb=r.integer("volume_gb", SEARCH_VOLUME_GB_RANGE),
+        min_ocus=r.integer("min_ocus", SEARCH_OCU_RANGE),
+        max_ocus=r.integer("max_ocus", SEARCH_OCU_RANGE),
     )
+    if search.max_ocus < search.min_ocus:
+        raise r.fail("max_ocus", search.max_ocus, f"at least search.min_ocus ({search.min_ocus})")
     if search.dedicated_masters not in SEARCH_DEDICATED_MASTERS:
         raise r.fail(
             "dedicated_masters", search.dedicated_masters, "0, 3 or 5 (none, or an odd quorum of at least three)"

@@ -14,11 +14,12 @@ from constructs import Construct
 
 from folio.object_keys import DOCUMENT_OBJECT_PREFIX
 from stacks.components.audit_archive import AuditArchive, ChangeStream
-from stacks.components.document_store import DocumentStore
+from stacks.components.document_store import SEARCH_EXPORTS_ACCESS_LOG_PREFIX, DocumentStore
 from stacks.components.documents_table import DocumentsTable
 from stacks.components.encryption_key import EncryptionKey
 from stacks.components.idempotency_table import IdempotencyTable
 from stacks.components.identity_access import IdentityAccess
+from stacks.components.search_ingestion import table_access_policy
 from stacks.components.table_backup import TableBackup
 from stacks.components.user_directory import UserDirectory
 from stacks.config import AuditSettings, AuthSettings, BackupSettings, BillingLimits, DocumentSettings
@@ -46,6 +47,7 @@ class DataStack(cdk.Stack):
         identity_pool: bool,
         documents_bucket_name: str,
         audit: AuditSettings | None = None,
+        search_exports_bucket_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -65,6 +67,13 @@ class DataStack(cdk.Stack):
             change_stream=self.change_stream.stream if self.change_stream else None,
         )
         self.table = documents_table.table
+        # Where `features.search` is on (a search exports bucket is named): what the ingestion
+        # pipeline (Search stack) may do to the table.
+        self.search_ingestion_access = (
+            table_access_policy(self, "SearchIngestionTableAccess", table=self.table, table_key=self.table_key)
+            if search_exports_bucket_name
+            else None
+        )
         self.backup = TableBackup(
             self,
             "Backup",
@@ -88,6 +97,9 @@ class DataStack(cdk.Stack):
             access_log_retention=cdk.Duration.days(documents.access_log_retention_days),
         )
         self.bucket = store.bucket
+        self.access_logs = store.access_logs
+        if search_exports_bucket_name:
+            store.receive_access_logs_of(search_exports_bucket_name, SEARCH_EXPORTS_ACCESS_LOG_PREFIX)
         self.document_prefix = DOCUMENT_OBJECT_PREFIX
         self.audit_archive: AuditArchive | None = None
         if audit is not None and self.change_stream is not None:

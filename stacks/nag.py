@@ -582,3 +582,59 @@ SEARCH_FEW_DATA_NODES_BY_CONFIG = Finding(
     finding="opensearch_data_node_fault_tolerance_check",
     reason=_SEARCH_SMALL_BY_CONFIG.format(what="fewer than three data nodes or one AZ"),
 )
+
+# --- The ingestion pipeline (stacks/components/search_ingestion.py) ------------------
+
+SEARCH_INGESTION_EXPORTS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::<{table}.Arn>/export/*]",
+    reason=(
+        "DynamoDB names each export of the table when the pipeline starts it, so DescribeExport (the only "
+        "action on this ARN) can be scoped to the exports under Folio's one table ARN and nothing wider."
+    ),
+)
+SEARCH_INGESTION_PREFIX = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{prefix}*]",
+    reason=(
+        "DynamoDB names the export's files and Data Prepper the dead-letter objects at run time; the pipeline "
+        "role reaches only its own bucket, under that one prefix, with the documented object actions."
+    ),
+)
+SEARCH_INGESTION_DOMAIN = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::arn:aws:es:{region}:{account}:domain/{domain}/*]",
+    reason=(
+        "OpenSearch authorizes HTTP calls on <domain-arn>/<path>; the role names four ESHttp verbs on Folio's "
+        "one domain, and fine-grained access control limits it to writing the documents index."
+    ),
+)
+_EXPORTS_NOT_REPLICATED = (
+    "Holds only transient copies that the table can always produce again (PITR exports, expired after 7 "
+    "days) and dead letters (30 days); the table itself is a global table with PITR and AWS Backup copies."
+)
+SEARCH_EXPORT_BUCKET_FINDINGS: tuple[Finding, ...] = (
+    *(
+        Finding(pack=p, finding=f"{p}-S3BucketReplicationEnabled", reason=_EXPORTS_NOT_REPLICATED)
+        for p in PACK_NAMES[2:]
+    ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.9",
+        finding="s3_bucket_object_lock_enabled_check",
+        reason=(
+            "Exports and dead letters must expire on schedule (they copy user documents that users may purge); "
+            "a default Object Lock retention would keep them. Versioned, RETAINed, TLS-only and private."
+        ),
+    ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.2",
+        finding="s3_bucket_logging_enabled_check",
+        reason=(
+            "Server access logging is on, into the Data stack's access-log bucket under search-exports/; the "
+            "rule does not read a DestinationBucketName that arrives through Fn::GetStackOutput. "
+            "tests/infra/test_search_ingestion.py checks the LoggingConfiguration."
+        ),
+    ),
+)

@@ -14,6 +14,7 @@ from constructs import Construct
 from stacks.api_stack import ApiStack
 from stacks.components.dax_cache import DAX_MULTI_AZ_NODES, DaxSizing
 from stacks.components.search_domain import SearchSizing
+from stacks.components.search_ingestion import IngestionCapacity
 from stacks.config import FolioConfig
 from stacks.data_stack import DataStack
 from stacks.network_stack import DEFAULT_AVAILABILITY_ZONES, NetworkStack
@@ -38,6 +39,18 @@ def search_domain_name(environment: str) -> str:
     """Fixed, so that the domain's access policy can name its own ARN (3-28 characters: the
     environment's name has at most 16)."""
     return f"folio-{environment}"
+
+
+def search_pipeline_name(environment: str) -> str:
+    """Fixed, so that the pipeline role's trust policy can name the pipeline's ARN (OSIS: 3-28
+    lowercase characters; the environment's name has at most 16)."""
+    return f"folio-{environment}-docs"
+
+
+def search_exports_bucket_name(config: FolioConfig) -> str:
+    """Fixed, so the Data stack's access-log bucket can admit its logs without a reference back
+    (at most 58 characters: a 16-character environment, account, the longest Region)."""
+    return f"folio-{config.name}-exports-{config.account}-{config.region}"
 
 
 def documents_bucket_name(config: FolioConfig) -> str:
@@ -100,6 +113,7 @@ class FolioStage(cdk.Stage):
             identity_pool=config.features.identity_pool,
             documents_bucket_name=documents_bucket_name(config),
             audit=config.audit if config.features.cdc else None,
+            search_exports_bucket_name=search_exports_bucket_name(config) if config.features.search else None,
         )
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")
@@ -148,16 +162,23 @@ class FolioStage(cdk.Stage):
         self.search: SearchStack | None = None
         search = search_sizing(config)
         if search is not None:
+            assert self.data.search_ingestion_access is not None
             self.search = SearchStack(
                 self,
                 "Search",
                 env=home,
-                description=f"Folio {name}: OpenSearch domain in the VPC (rebuilt from the table; RETAINed)",
+                description=f"Folio {name}: OpenSearch domain in the VPC and the pipeline that fills it from the table",
                 termination_protection=config.termination_protection,
                 domain_name=search_domain_name(name),
                 vpc=self.network.vpc,
                 functions_security_group=self.network.functions_security_group,
                 sizing=search,
+                table=self.data.table,
+                table_access=self.data.search_ingestion_access,
+                pipeline_name=search_pipeline_name(name),
+                exports_bucket_name=search_exports_bucket_name(config),
+                access_logs=self.data.access_logs,
+                capacity=IngestionCapacity(min_ocus=config.search.min_ocus, max_ocus=config.search.max_ocus),
             )
             self.search.add_stack_dependency(self.data, "the domain is filled from the table")
 

@@ -15,6 +15,8 @@ from stacks import nag
 # Where the access logs of the documents bucket go in the access-log bucket (a log prefix, not
 # the prefix of the documents' own objects, folio.object_keys.DOCUMENT_OBJECT_PREFIX).
 ACCESS_LOG_PREFIX = "documents/"
+# Where the search pipeline's export bucket (Search stack) logs, in the same access-log bucket.
+SEARCH_EXPORTS_ACCESS_LOG_PREFIX = "search-exports/"
 # Browsers upload with a presigned POST and download with a presigned GET.
 _CORS_METHODS = [s3.HttpMethods.GET, s3.HttpMethods.HEAD, s3.HttpMethods.POST]
 
@@ -135,3 +137,21 @@ class DocumentStore(Construct):
         )
         for finding in (*nag.DOCUMENT_BUCKET_FINDINGS, nag.DOCUMENT_BUCKET_OBJECT_LOCK):
             nag.acknowledge(self.bucket, finding)
+
+    def receive_access_logs_of(self, bucket_name: str, prefix: str) -> None:
+        """Let S3 deliver another bucket's access logs here, under `prefix`. The bucket is named,
+        not referenced, because it lives in a stack that depends on this one (a reference would
+        be a cycle); the condition still pins the source bucket and this account."""
+        stack = cdk.Stack.of(self)
+        self.access_logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AccessLogsOf" + "".join(part.capitalize() for part in prefix.strip("/").split("-")),
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.access_logs.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:s3:::{bucket_name}"},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )

@@ -89,6 +89,7 @@ class SearchDomain(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        self.domain_name = domain_name
         self.domain_arn = stack.format_arn(service="es", resource="domain", resource_name=domain_name)
         self.security_group = ec2.SecurityGroup(
             self,

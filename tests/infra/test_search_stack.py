@@ -175,7 +175,7 @@ def test_the_domain_is_retained_and_named_after_its_environment(with_search: Syn
 def test_fine_grained_access_has_an_iam_master_role_of_its_own_and_no_user_database(with_search: Synthesized) -> None:
     _, domain = the_domain(with_search)
     security = domain["Properties"]["AdvancedSecurityOptions"]
-    [(role_id, role)] = search(with_search, "AWS::IAM::Role").items()
+    [(role_id, role)] = master_roles(with_search).items()
 
     assert security == {
         "Enabled": True,
@@ -190,13 +190,24 @@ def test_fine_grained_access_has_an_iam_master_role_of_its_own_and_no_user_datab
     assert "Policies" not in role["Properties"] and "ManagedPolicyArns" not in role["Properties"]
 
 
-def test_the_access_policy_names_only_the_master_role(with_search: Synthesized) -> None:
+def master_roles(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    """The roles the account may assume (the ingestion pipeline's role is OSIS's, not the account's)."""
+    return {
+        role_id: role
+        for role_id, role in search(synth, "AWS::IAM::Role").items()
+        if "osis-pipelines" not in json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+    }
+
+
+def test_the_access_policy_names_the_master_role_and_the_ingestion_role_only(with_search: Synthesized) -> None:
     _, domain = the_domain(with_search)
-    [(role_id, _)] = search(with_search, "AWS::IAM::Role").items()
+    [(role_id, _)] = master_roles(with_search).items()
     config = with_search.config
     domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{search_domain_name(config.name)}"
 
-    [statement] = domain["Properties"]["AccessPolicies"]["Statement"]
+    statement, ingestion = domain["Properties"]["AccessPolicies"]["Statement"]
+    assert ingestion["Sid"] == "IngestionPipeline"
+    assert ingestion["Principal"]["AWS"]["Fn::GetAtt"][0].startswith("IngestionRole")
 
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"AWS": {"Fn::GetAtt": [role_id, "Arn"]}}
@@ -204,7 +215,7 @@ def test_the_access_policy_names_only_the_master_role(with_search: Synthesized) 
     assert statement["Resource"] == f"{domain_arn}/*"
 
 
-def test_no_custom_resource_or_function_comes_with_the_domain(with_search: Synthesized) -> None:
+def test_no_custom_resource_or_function_comes_with_the_domain_or_the_pipeline(with_search: Synthesized) -> None:
     """aws-cdk-lib's `access_policies` and its log resource policy would each add one."""
     types = {r["Type"] for r in with_search.templates["Search"]["Resources"].values()}
 
@@ -248,7 +259,9 @@ def test_admitting_refuses_a_wildcard_principal_and_actions_beyond_http() -> Non
 # -- network -----------------------------------------------------------------------------------
 
 
-def test_the_domain_is_reached_on_443_from_the_functions_only_and_sends_nothing(with_search: Synthesized) -> None:
+def test_the_domain_is_reached_on_443_from_the_functions_and_the_pipeline_only_and_sends_nothing(
+    with_search: Synthesized,
+) -> None:
     _, domain = the_domain(with_search)
     [group_ref] = domain["Properties"]["VPCOptions"]["SecurityGroupIds"]
     group_id = group_ref["Fn::GetAtt"][0]
@@ -269,13 +282,23 @@ def test_the_domain_is_reached_on_443_from_the_functions_only_and_sends_nothing(
         if r["Properties"].get("DestinationSecurityGroupId") == {"Fn::GetAtt": [group_id, "GroupId"]}
     ]
 
+    # The ingestion pipeline's group, from the same stack (tests/infra/test_search_ingestion.py).
+    pipeline_groups = {
+        json.dumps(sg)
+        for p in search(with_search, "AWS::OSIS::Pipeline").values()
+        for sg in p["Properties"]["VpcOptions"]["SecurityGroupIds"]
+    }
+    clients = function_groups | pipeline_groups
+
     assert "SecurityGroupIngress" not in group
-    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress] == [("tcp", 443, 443)]
-    assert json.dumps(ingress[0]["SourceSecurityGroupId"]) in function_groups
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress] == [("tcp", 443, 443)] * 2
+    assert {json.dumps(r["SourceSecurityGroupId"]) for r in ingress} <= clients
+    assert len({json.dumps(r["SourceSecurityGroupId"]) for r in ingress} & pipeline_groups) == 1
     # No egress: aws-cdk-lib's placeholder rule that matches no traffic.
     assert [e["CidrIp"] for e in group["SecurityGroupEgress"]] == ["255.255.255.255/32"]
-    # The functions' group may send 443 to the domain (created here: the Network stack stays as is).
-    assert [(e["FromPort"], json.dumps(e["GroupId"]) in function_groups) for e in egress_to_domain] == [(443, True)]
+    # The functions' and the pipeline's groups may send 443 to the domain (created here: the
+    # Network stack stays as is).
+    assert sorted((e["FromPort"], json.dumps(e["GroupId"]) in clients) for e in egress_to_domain) == [(443, True)] * 2
 
 
 # -- keys and logs -----------------------------------------------------------------------------

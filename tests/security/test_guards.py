@@ -93,6 +93,22 @@ WILDCARD_GRANTS = (
     ),
     WildcardGrant(r"^\{GetAtt\}/backup/\*$", "AWS Backup names each recovery point of the table itself"),
     WildcardGrant(
+        r"^\{GetAtt\}/export/\*$",
+        "DynamoDB names each PITR export of the table when the search pipeline starts it",
+        only_actions=frozenset({"dynamodb:DescribeExport"}),
+    ),
+    WildcardGrant(
+        r"^\{GetAtt\}/(export|dlq)/\*$",
+        "the search pipeline's export files (named by DynamoDB) and dead letters (named by Data Prepper), "
+        "each under its own prefix of the pipeline's own bucket",
+        only_actions=frozenset({"s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"}),
+    ),
+    WildcardGrant(
+        r"^arn:aws:es:[a-z0-9-]+:\d{12}:domain/folio-[a-z0-9]+/\*$",
+        "OpenSearch authorizes HTTP calls on <domain-arn>/<path>: Folio's one domain, named HTTP verbs only",
+        only_actions=frozenset({"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"}),
+    ),
+    WildcardGrant(
         r"^arn:aws:ec2:[a-z0-9-]+:\d{12}:network-interface/\*$",
         "Lambda creates, re-addresses and deletes the function's network interfaces with its role; their ids "
         "exist only once created, so the account's and Region's interfaces, and creating one also needs the "
@@ -228,9 +244,11 @@ def unlisted_wildcard_resources(resource: dict[str, Any]) -> list[str]:
         for arn in map(rendered, as_list(statement.get("Resource", []))):
             if "*" not in arn or arn == "*":
                 continue
-            grant = next((g for g in WILDCARD_GRANTS if re.search(g.pattern, arn)), None)
+            # Intrinsics render alike ({GetAtt}/export/* is a table's exports or a bucket's prefix):
+            # the ARN passes if any entry that matches it admits the statement's actions.
             actions = set(as_list(statement.get("Action", [])))
-            if grant is None or not grant.admits(actions, conditions):
+            grants = [g for g in WILDCARD_GRANTS if re.search(g.pattern, arn)]
+            if not any(grant.admits(actions, conditions) for grant in grants):
                 found.append(arn)
     return found
 
@@ -1136,3 +1154,190 @@ def test_the_service_wide_action_guard_reads_a_domains_access_policy() -> None:
     )
 
     assert service_wide_actions(domain) == ["es:*"]
+
+
+# --- OpenSearch Ingestion and the table's stream: what no pack checks ------------------------
+
+# A DynamoDB stream shard serves at most two concurrent readers; a third needs Kinesis Data
+# Streams for DynamoDB (the audit archive uses that, not the stream).
+MAX_STREAM_READERS = 2
+OSIS_SERVICE_PRINCIPAL = "osis-pipelines.amazonaws.com"
+
+
+def stack_ids_by_name(synth: Synthesized) -> dict[str, str]:
+    return {stack.stack_name: stack.node.id for stack in synth.stage.node.children if isinstance(stack, cdk.Stack)}
+
+
+def followed(synth: Synthesized, value: Any) -> tuple[str | None, Any]:
+    """A cross-stack value (Fn::GetStackOutput) as (stack id, the intrinsic in that stack's template)."""
+    if isinstance(value, dict) and "Fn::GetStackOutput" in value:
+        output = value["Fn::GetStackOutput"]
+        stack_id = stack_ids_by_name(synth)[output["StackName"]]
+        return stack_id, synth.templates[stack_id]["Outputs"][output["OutputName"]]["Value"]
+    return None, value
+
+
+def literal_text(value: Any) -> str:
+    """The literal parts of a string or an Fn::Join (what no intrinsic decides)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return "".join(part for part in value["Fn::Join"][1] if isinstance(part, str))
+    return ""
+
+
+def reads_a_dynamodb_stream(resource: dict[str, Any], synth: Synthesized) -> bool:
+    """An event source mapping on a DynamoDB stream, or an OSIS pipeline with a DynamoDB source's stream."""
+    properties = resource.get("Properties", {})
+    if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+        _, source = followed(synth, properties.get("EventSourceArn"))
+        return (isinstance(source, dict) and source.get("Fn::GetAtt", [None, None])[1] == "StreamArn") or (
+            ":dynamodb:" in literal_text(source) and "/stream/" in literal_text(source)
+        )
+    if resource["Type"] == "AWS::OSIS::Pipeline":
+        body = literal_text(properties.get("PipelineConfigurationBody"))
+        return '"dynamodb"' in body and '"stream"' in body
+    return False
+
+
+def stream_readers(synth: Synthesized) -> list[str]:
+    return [
+        f"{stack_id}/{logical_id}"
+        for stack_id, logical_id, resource in all_resources(synth)
+        if reads_a_dynamodb_stream(resource, synth)
+    ]
+
+
+def test_the_tables_stream_has_at_most_two_readers(synth: Synthesized) -> None:
+    readers = stream_readers(synth)
+
+    assert len(readers) <= MAX_STREAM_READERS, readers
+    # The lifecycle worker always reads it; the search pipeline too where search is on.
+    assert len(readers) == 1 + synth.config.features.search, readers
+
+
+def test_the_stream_reader_count_sees_a_third_reader(synth: Synthesized) -> None:
+    # Given a third event source mapping on the same stream, copied from the existing one
+    stack_id, _, mapping = next(
+        (stack, logical, r)
+        for stack, logical, r in all_resources(synth)
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    )
+    widened = {**synth.templates, stack_id: json.loads(json.dumps(synth.templates[stack_id]))}
+    widened[stack_id]["Resources"]["ThirdReader"] = mapping
+    if not synth.config.features.search:
+        widened[stack_id]["Resources"]["FourthReader"] = mapping
+    copy = Synthesized(synth.config, synth.stage, synth.assembly_directory, widened)
+
+    # Then the count exceeds two
+    assert len(stream_readers(copy)) > MAX_STREAM_READERS
+
+
+def osis_pipeline_problems(resource: dict[str, Any], synth: Synthesized, stack_id: str) -> list[str]:
+    """An OSIS pipeline outside the VPC, without logs or an S3 DLQ, with its body in Fn::Sub, or
+    whose role is not OSIS's for this account and pipeline, or may act on Resource "*"."""
+    properties = resource.get("Properties", {})
+    problems = []
+    vpc = properties.get("VpcOptions") or {}
+    if not vpc.get("SubnetIds") or not vpc.get("SecurityGroupIds"):
+        problems.append("not in the VPC (subnets and a security group)")
+    logging = properties.get("LogPublishingOptions") or {}
+    if logging.get("IsLoggingEnabled") is not True or not logging.get("CloudWatchLogDestination"):
+        problems.append("logs are off")
+    body = properties.get("PipelineConfigurationBody")
+    if isinstance(body, dict) and "Fn::Sub" in body:
+        problems.append("the body is an Fn::Sub (Data Prepper's ${...} would be substituted)")
+    text = literal_text(body)
+    if '"dlq":{"s3":{' not in text.replace(" ", ""):
+        problems.append("no S3 dead-letter queue")
+    return problems + pipeline_role_problems(properties.get("PipelineRoleArn"), synth, stack_id)
+
+
+def pipeline_role_problems(role_arn: Any, synth: Synthesized, stack_id: str) -> list[str]:
+    if not (isinstance(role_arn, dict) and "Fn::GetAtt" in role_arn):
+        return ["no pipeline role of this app"]
+    role = synth.templates[stack_id]["Resources"][role_arn["Fn::GetAtt"][0]]
+    problems = []
+    for trust in statements(role["Properties"]["AssumeRolePolicyDocument"]):
+        conditions = {key for test in trust.get("Condition", {}).values() for key in test}
+        if trust.get("Principal") != {"Service": OSIS_SERVICE_PRINCIPAL}:
+            problems.append(f"trusts {trust.get('Principal')}, not OSIS alone")
+        if not {"aws:SourceAccount", "aws:SourceArn"} <= conditions:
+            problems.append("trust without aws:SourceAccount and aws:SourceArn")
+    policies = list(role["Properties"].get("Policies", []) or [])  # inline: refused by the packs, checked anyway
+    for arn in role["Properties"].get("ManagedPolicyArns", []):
+        where, value = followed(synth, arn)
+        if not (isinstance(value, dict) and "Ref" in value):
+            problems.append(f"attaches a policy that is not this app's: {arn}")
+            continue
+        policies.append(synth.templates[where or stack_id]["Resources"][value["Ref"]]["Properties"])
+    for policy in policies:
+        for statement in statements(policy["PolicyDocument"]):
+            if statement.get("Effect") == "Allow" and "*" in as_list(statement.get("Resource", [])):
+                problems.append(f"{statement.get('Sid')}: Resource *")
+    return problems
+
+
+def osis_pipelines(synth: Synthesized) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(stack, logical, r) for stack, logical, r in all_resources(synth) if r["Type"] == "AWS::OSIS::Pipeline"]
+
+
+def test_every_search_environment_has_one_pipeline(synth: Synthesized) -> None:
+    assert len(osis_pipelines(synth)) == (1 if synth.config.features.search else 0)
+
+
+def test_every_osis_pipeline_is_in_the_vpc_logged_dead_lettered_and_scoped(synth: Synthesized) -> None:
+    for stack_id, logical_id, resource in osis_pipelines(synth):
+        assert osis_pipeline_problems(resource, synth, stack_id) == [], f"{stack_id}/{logical_id}"
+
+
+def test_osis_guard_catches_each_weakening(synthesized: Callable[[str], Synthesized]) -> None:
+    synth = synthesized("dev")
+    ((stack_id, logical_id, _),) = osis_pipelines(synth)
+
+    def problems_after(edit: Callable[[dict[str, Any], dict[str, Any]], None]) -> list[str]:
+        templates = json.loads(json.dumps(synth.templates))
+        resource = templates[stack_id]["Resources"][logical_id]
+        edit(resource, templates[stack_id]["Resources"])
+        copy = Synthesized(synth.config, synth.stage, synth.assembly_directory, templates)
+        return osis_pipeline_problems(resource, copy, stack_id)
+
+    def role_of(resource: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
+        role: dict[str, Any] = resources[resource["Properties"]["PipelineRoleArn"]["Fn::GetAtt"][0]]
+        return role
+
+    def local_policy(resource: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
+        ref = next(a["Ref"] for a in role_of(resource, resources)["Properties"]["ManagedPolicyArns"] if "Ref" in a)
+        policy: dict[str, Any] = resources[ref]["Properties"]["PolicyDocument"]
+        return policy
+
+    def drop_dlq(resource: dict[str, Any], _: dict[str, Any]) -> None:
+        parts = resource["Properties"]["PipelineConfigurationBody"]["Fn::Join"][1]
+        resource["Properties"]["PipelineConfigurationBody"]["Fn::Join"][1] = [
+            p.replace('"dlq":{"s3":{', '"dlq_off":{"s3":{') if isinstance(p, str) else p for p in parts
+        ]
+
+    assert problems_after(lambda r, _: None) == []
+    assert problems_after(lambda r, _: r["Properties"].pop("VpcOptions")) == [
+        "not in the VPC (subnets and a security group)"
+    ]
+    assert problems_after(lambda r, _: r["Properties"]["LogPublishingOptions"].update(IsLoggingEnabled=False)) == [
+        "logs are off"
+    ]
+    assert problems_after(drop_dlq) == ["no S3 dead-letter queue"]
+    assert "the body is an Fn::Sub (Data Prepper's ${...} would be substituted)" in problems_after(
+        lambda r, _: r["Properties"].update(PipelineConfigurationBody={"Fn::Sub": "x"})
+    )
+    assert problems_after(
+        lambda r, res: local_policy(r, res)["Statement"].append(
+            {"Sid": "Everything", "Effect": "Allow", "Action": "es:ESHttpGet", "Resource": "*"}
+        )
+    ) == ["Everything: Resource *"]
+    assert problems_after(
+        lambda r, res: role_of(r, res)["Properties"]["AssumeRolePolicyDocument"]["Statement"][0].pop("Condition")
+    ) == ["trust without aws:SourceAccount and aws:SourceArn"]
+    assert problems_after(
+        lambda r, res: role_of(r, res)["Properties"]["ManagedPolicyArns"].append(
+            "arn:aws:iam::aws:policy/AmazonOpenSearchIngestionFullAccess"
+        )
+    ) == ["attaches a policy that is not this app's: arn:aws:iam::aws:policy/AmazonOpenSearchIngestionFullAccess"]

@@ -445,3 +445,31 @@ def test_the_audit_archive_runs_in_prod_only_and_keeps_changes_for_years() -> No
     prod = load_config("prod").audit
     assert prod.stream_retention_hours >= 24
     assert prod.archive_retention_days > prod.archive_transition_days
+
+
+# --- The ingestion pipeline's capacity (stacks/components/search_ingestion.py) ------
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "value"),
+    [
+        ({"search__min_ocus": 0}, "search.min_ocus", 0),
+        ({"search__max_ocus": 97}, "search.max_ocus", 97),
+        ({"search__min_ocus": "1"}, "search.min_ocus", "1"),
+        ({"search__min_ocus": 4, "search__max_ocus": 2}, "search.max_ocus", 2),
+    ],
+)
+def test_bad_pipeline_capacity_is_rejected(change: dict[str, Any], key: str, value: object) -> None:
+    error = rejected(sandbox_with(**change))
+
+    assert (error.key, error.value) == (key, value)
+    assert "no such key" not in error.allowed
+
+
+def test_pipeline_capacity_is_read_from_the_search_section() -> None:
+    prod, dev = load_config("prod"), load_config("dev")
+
+    assert (dev.search.min_ocus, dev.search.max_ocus) == (1, 2)
+    # Two OCUs at least where the environment must survive an AZ: OSIS spreads them.
+    assert prod.search.min_ocus >= 2
+    assert prod.search.min_ocus <= prod.search.max_ocus

@@ -1,0 +1,157 @@
+"""Fine-grained access control inside OpenSearch for the `documents` index: which backend role
+(an IAM role ARN) may write it (the ingestion pipeline) and which may read it (the search
+function). Applied through the security plugin's REST API, idempotently.
+
+This module is the logic of the role-mapping custom resource (issue 10 §3): `apply` on Create
+and Update, `remove` on Delete, each a sequence of GET / PUT / DELETE calls through a
+`SecurityApi` port that a SigV4-signed HTTP adapter implements (as the domain's master role).
+Each call reads before it writes, so running it twice, or after a half-finished run, changes
+nothing that is already right. The custom resource's CDK wiring is not built yet
+(docs/architecture.md, "The ingestion pipeline").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+API = "/_plugins/_security/api"
+DOCUMENTS_INDEX = "documents"  # lambda/folio/search_index.py once merged (branch searchapi)
+WRITE_ROLE = "folio_documents_write"
+READ_ROLE = "folio_documents_read"
+# What Data Prepper's OpenSearch sink needs: the index template, the index, bulk writes and
+# deletes, and the cluster health it checks before writing.
+WRITE_CLUSTER_PERMISSIONS = ("cluster_monitor", "indices:admin/index_template/get", "indices:admin/index_template/put")
+WRITE_INDEX_ACTIONS = ("create_index", "crud", "indices:admin/mapping/put", "indices:data/write/bulk*")
+READ_INDEX_ACTIONS = ("read", "indices:data/read/point_in_time/create", "indices:data/read/point_in_time/delete")
+
+
+class SecurityApiError(RuntimeError):
+    """The security plugin answered with a status the operation does not expect."""
+
+    def __init__(self, method: str, path: str, status: int, body: object) -> None:
+        super().__init__(f"{method} {path}: HTTP {status}: {body}")
+        self.status = status
+
+
+class SecurityApi(Protocol):
+    """One HTTP call to the domain: (status, parsed JSON body or None)."""
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]: ...
+
+
+@dataclass(frozen=True)
+class IndexRole:
+    """A security-plugin role on one index, mapped to IAM roles by ARN (backend roles)."""
+
+    name: str
+    index_patterns: tuple[str, ...]
+    allowed_actions: tuple[str, ...]
+    cluster_permissions: tuple[str, ...]
+    backend_roles: tuple[str, ...]
+
+    def role_body(self) -> dict[str, Any]:
+        return {
+            "cluster_permissions": list(self.cluster_permissions),
+            "index_permissions": [
+                {"index_patterns": list(self.index_patterns), "allowed_actions": list(self.allowed_actions)}
+            ],
+        }
+
+    def mapping_body(self) -> dict[str, Any]:
+        return {"backend_roles": list(self.backend_roles)}
+
+
+def documents_roles(*, pipeline_role_arn: str, search_role_arns: Sequence[str]) -> tuple[IndexRole, ...]:
+    """The pipeline writes `documents`; the search function(s) read it. Nothing else."""
+    return (
+        IndexRole(
+            name=WRITE_ROLE,
+            index_patterns=(DOCUMENTS_INDEX,),
+            allowed_actions=WRITE_INDEX_ACTIONS,
+            cluster_permissions=WRITE_CLUSTER_PERMISSIONS,
+            backend_roles=(pipeline_role_arn,),
+        ),
+        IndexRole(
+            name=READ_ROLE,
+            index_patterns=(DOCUMENTS_INDEX,),
+            allowed_actions=READ_INDEX_ACTIONS,
+            cluster_permissions=(),
+            backend_roles=tuple(search_role_arns),
+        ),
+    )
+
+
+def _current(api: SecurityApi, path: str, name: str) -> dict[str, Any] | None:
+    status, body = api.request("GET", path)
+    if status == 404:
+        return None
+    if status != 200 or not isinstance(body, dict) or name not in body:
+        raise SecurityApiError("GET", path, status, body)
+    current: dict[str, Any] = body[name]
+    return current
+
+
+def _same(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """The fields Folio sets, compared as sets (the plugin adds others and may reorder lists)."""
+    for key, value in desired.items():
+        if key == "index_permissions":
+            have = {
+                (frozenset(p.get("index_patterns", [])), frozenset(p.get("allowed_actions", [])))
+                for p in current.get(key, [])
+            }
+            want = {(frozenset(p["index_patterns"]), frozenset(p["allowed_actions"])) for p in value}
+            if have != want:
+                return False
+        elif set(current.get(key, [])) != set(value):
+            return False
+    return True
+
+
+def _put_if_changed(api: SecurityApi, kind: str, name: str, desired: Mapping[str, Any]) -> bool:
+    path = f"{API}/{kind}/{name}"
+    current = _current(api, path, name)
+    if current is not None and current.get("reserved"):
+        raise SecurityApiError("PUT", path, 409, f"{name} is reserved; Folio never changes a reserved {kind} entry")
+    if current is not None and _same(current, desired):
+        return False
+    status, body = api.request("PUT", path, desired)
+    if status not in (200, 201):
+        raise SecurityApiError("PUT", path, status, body)
+    return True
+
+
+def _delete_if_present(api: SecurityApi, kind: str, name: str) -> bool:
+    path = f"{API}/{kind}/{name}"
+    status, body = api.request("DELETE", path)
+    if status == 404:
+        return False
+    if status != 200:
+        raise SecurityApiError("DELETE", path, status, body)
+    return True
+
+
+def apply(api: SecurityApi, roles: Iterable[IndexRole], *, previous: Iterable[IndexRole] = ()) -> list[str]:
+    """Create or update each role and then its mapping; remove the roles of `previous` (the
+    resource's old properties on Update) that are no longer wanted. Returns what changed."""
+    roles = list(roles)
+    changed = []
+    for role in roles:
+        if _put_if_changed(api, "roles", role.name, role.role_body()):
+            changed.append(f"roles/{role.name}")
+        if _put_if_changed(api, "rolesmapping", role.name, role.mapping_body()):
+            changed.append(f"rolesmapping/{role.name}")
+    wanted = {role.name for role in roles}
+    changed += remove(api, [old for old in previous if old.name not in wanted])
+    return changed
+
+
+def remove(api: SecurityApi, roles: Iterable[IndexRole]) -> list[str]:
+    """Delete each mapping and then its role; what is already gone is not an error."""
+    changed = []
+    for role in roles:
+        for kind in ("rolesmapping", "roles"):  # the mapping first: a role is never left mapped half-way
+            if _delete_if_present(api, kind, role.name):
+                changed.append(f"{kind}/{role.name}")
+    return changed

@@ -1,0 +1,143 @@
+"""The pipeline body builder (stacks/search_pipeline.py) against the committed Data Prepper schema.
+
+No Data Prepper validator runs offline: the schema is the subset Folio uses, derived from Data
+Prepper's configuration classes (cited in its $comments). Each negative test shows one rule of
+the schema can fail.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+
+from folio import keys
+from stacks import search_pipeline as sp
+
+ROLE = "arn:aws:iam::123456789012:role/folio-dev-pipeline"
+
+
+def spec(**changes: Any) -> sp.PipelineSpec:
+    values: dict[str, Any] = {
+        "region": "eu-west-1",
+        "role_arn": ROLE,
+        "table_arn": "arn:aws:dynamodb:eu-west-1:123456789012:table/folio-dev-Documents",
+        "export": sp.ExportLocation(
+            bucket_name="folio-dev-search-export",
+            prefix="export/",
+            kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/0a4bc22f-bb96-4ad3-80ca-63b12b3ec147",
+        ),
+        "domain_endpoint": "vpc-folio-dev-abc.eu-west-1.es.amazonaws.com",
+        "dead_letters": sp.DeadLetters(bucket_name="folio-dev-search-export", prefix="dlq/"),
+    }
+    values.update(changes)
+    return sp.PipelineSpec(**values)
+
+
+def errors(body: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft202012Validator(sp.schema())
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+
+
+def parsed(body: dict[str, Any]) -> dict[str, Any]:
+    """What OpenSearch Ingestion reads: the serialized string, parsed again."""
+    result: dict[str, Any] = json.loads(sp.serialize(body))
+    return result
+
+
+def sink(body: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = body[sp.SUB_PIPELINE]["sink"][0]["opensearch"]
+    return result
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(sp.schema())
+
+
+def test_the_body_matches_the_schema_after_one_round_of_serialization() -> None:
+    assert errors(parsed(sp.pipeline_body(spec()))) == []
+
+
+def test_the_body_is_one_line_and_keeps_data_preppers_expressions_literally() -> None:
+    text = sp.serialize(sp.pipeline_body(spec()))
+
+    assert "\n" not in text
+    for expression in ('${getMetadata("primary_key")}', '${getMetadata("opensearch_action")}'):
+        assert json.dumps(expression) in text
+    written = sink(parsed(sp.pipeline_body(spec())))
+    assert written["document_id"] == '${getMetadata("primary_key")}'
+    assert written["action"] == '${getMetadata("opensearch_action")}'
+    assert (written["document_version"], written["document_version_type"]) == (
+        '${getMetadata("document_version")}',
+        "external",
+    )
+
+
+def test_only_document_items_are_routed_to_the_documents_index() -> None:
+    body = parsed(sp.pipeline_body(spec()))
+    pipeline = body[sp.SUB_PIPELINE]
+
+    assert pipeline["route"] == [{"documents": 'startsWith(getMetadata("sort_key"), "DOC#")'}]
+    assert keys.document_sort_key("x").startswith("DOC#")
+    assert sink(body)["routes"] == ["documents"]
+    assert sink(body)["index"] == "documents"
+
+
+def test_the_index_template_is_the_data_file_with_a_strict_mapping() -> None:
+    template = json.loads(sink(parsed(sp.pipeline_body(spec())))["template_content"])
+
+    assert template == json.loads(sp.INDEX_TEMPLATE_FILE.read_text())
+    assert template["template"]["mappings"]["dynamic"] == "strict"
+
+
+@pytest.mark.parametrize(
+    "awkward",
+    ['say "hi"', "${not_a_token}", "back\\slash", "new\nline", 'startsWith(getMetadata("sort_key"), "DOC#")'],
+)
+def test_values_with_quotes_dollar_braces_and_backslashes_survive_serialization(awkward: str) -> None:
+    # Given a value no real ARN has, placed where a free string is allowed
+    body = sp.pipeline_body(
+        spec(export=sp.ExportLocation("folio-dev-search-export", awkward, "arn:aws:kms:eu-west-1:123456789012:key/k"))
+    )
+
+    # When it is serialized once and read back
+    back = parsed(body)
+
+    # Then it is the same string, and the body is still valid
+    assert back[sp.SUB_PIPELINE]["source"]["dynamodb"]["tables"][0]["export"]["s3_prefix"] == awkward
+    assert errors(back) == []
+
+
+def broken(edit: Any) -> list[str]:
+    body = copy.deepcopy(parsed(sp.pipeline_body(spec())))
+    edit(body)
+    return errors(body)
+
+
+def test_schema_refuses_an_unknown_key() -> None:
+    assert broken(lambda b: sink(b).__setitem__("document_id_feild", "x"))
+    assert broken(lambda b: b[sp.SUB_PIPELINE]["source"]["dynamodb"].__setitem__("table", []))
+    assert broken(lambda b: b.__setitem__("other-pipeline", {"source": {}, "sink": []}))
+
+
+def test_schema_refuses_a_missing_sts_role_arn() -> None:
+    assert broken(lambda b: b[sp.SUB_PIPELINE]["source"]["dynamodb"]["aws"].pop("sts_role_arn"))
+    assert broken(lambda b: sink(b)["aws"].pop("sts_role_arn"))
+    assert broken(lambda b: sink(b)["dlq"]["s3"].pop("sts_role_arn"))
+
+
+def test_schema_refuses_wrong_types() -> None:
+    assert broken(lambda b: b[sp.SUB_PIPELINE]["source"]["dynamodb"].__setitem__("acknowledgments", "yes"))
+    assert broken(lambda b: sink(b).__setitem__("hosts", "https://one-host"))
+    assert broken(lambda b: b.__setitem__("version", 2))
+
+
+def test_schema_refuses_a_pipeline_without_dlq_export_key_or_versioning() -> None:
+    assert broken(lambda b: sink(b).pop("dlq"))
+    assert broken(lambda b: b[sp.SUB_PIPELINE]["source"]["dynamodb"]["tables"][0]["export"].pop("s3_sse_kms_key_id"))
+    assert broken(lambda b: sink(b).__setitem__("document_version_type", "internal_gte"))
+    assert broken(lambda b: sink(b).__setitem__("hosts", ["http://plain"]))
+    assert broken(lambda b: b[sp.SUB_PIPELINE]["source"]["dynamodb"]["tables"].append({"table_arn": "x"}))

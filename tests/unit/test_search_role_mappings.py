@@ -1,0 +1,125 @@
+"""The role-mapping logic (lambda/folio/search_role_mappings.py) against recorded security-plugin
+responses (tests/support/security_api.py): idempotent on create, update and delete."""
+
+from __future__ import annotations
+
+import pytest
+
+from folio import search_role_mappings as rm
+from tests.support.security_api import API, RecordedSecurityApi
+
+PIPELINE = "arn:aws:iam::111111111111:role/FolioDev-Search-IngestionRole"
+SEARCH = "arn:aws:iam::111111111111:role/FolioDev-Api-SearchRole"
+
+
+def roles() -> tuple[rm.IndexRole, ...]:
+    return rm.documents_roles(pipeline_role_arn=PIPELINE, search_role_arns=[SEARCH])
+
+
+def test_the_pipeline_writes_and_the_search_function_reads_documents_only() -> None:
+    write, read = roles()
+
+    assert (write.backend_roles, read.backend_roles) == ((PIPELINE,), (SEARCH,))
+    assert write.index_patterns == read.index_patterns == ("documents",)
+    assert "crud" in write.allowed_actions and "crud" not in read.allowed_actions
+    assert not any(
+        a == "*" or a.startswith("indices:admin/delete") for a in write.allowed_actions + read.allowed_actions
+    )
+
+
+def test_create_puts_each_role_then_its_mapping() -> None:
+    api = RecordedSecurityApi()
+
+    changed = rm.apply(api, roles())
+
+    assert api.writes() == [
+        ("PUT", f"{API}/roles/{rm.WRITE_ROLE}"),
+        ("PUT", f"{API}/rolesmapping/{rm.WRITE_ROLE}"),
+        ("PUT", f"{API}/roles/{rm.READ_ROLE}"),
+        ("PUT", f"{API}/rolesmapping/{rm.READ_ROLE}"),
+    ]
+    assert len(changed) == 4
+    assert api.stored["rolesmapping"][rm.WRITE_ROLE]["backend_roles"] == [PIPELINE]
+
+
+def test_a_second_run_only_reads() -> None:
+    api = RecordedSecurityApi()
+    rm.apply(api, roles())
+    api.calls.clear()
+
+    assert rm.apply(api, roles()) == []
+    assert api.writes() == []
+
+
+def test_a_half_finished_run_is_completed_without_rewriting_what_is_right() -> None:
+    # Given a run that stopped after the write role (its mapping never arrived)
+    api = RecordedSecurityApi()
+    api.fail_next[("PUT", f"{API}/rolesmapping/{rm.WRITE_ROLE}")] = (503, {"error": "unavailable"})
+    with pytest.raises(rm.SecurityApiError):
+        rm.apply(api, roles())
+    api.calls.clear()
+
+    # When it runs again
+    changed = rm.apply(api, roles())
+
+    # Then only what is missing is written
+    assert changed == [f"rolesmapping/{rm.WRITE_ROLE}", f"roles/{rm.READ_ROLE}", f"rolesmapping/{rm.READ_ROLE}"]
+
+
+def test_a_mapping_changed_by_hand_is_put_back() -> None:
+    api = RecordedSecurityApi()
+    rm.apply(api, roles())
+    api.stored["rolesmapping"][rm.READ_ROLE]["backend_roles"].append("arn:aws:iam::111111111111:role/intruder")
+    api.calls.clear()
+
+    assert rm.apply(api, roles()) == [f"rolesmapping/{rm.READ_ROLE}"]
+    assert api.stored["rolesmapping"][rm.READ_ROLE]["backend_roles"] == [SEARCH]
+
+
+def test_update_replaces_a_changed_role_arn_and_removes_roles_no_longer_wanted() -> None:
+    api = RecordedSecurityApi()
+    old = (*roles(), rm.IndexRole("folio_old", ("documents",), ("read",), (), (SEARCH,)))
+    rm.apply(api, old)
+    new = rm.documents_roles(pipeline_role_arn=PIPELINE + "2", search_role_arns=[SEARCH])
+
+    changed = rm.apply(api, new, previous=old)
+
+    assert changed == [f"rolesmapping/{rm.WRITE_ROLE}", "rolesmapping/folio_old", "roles/folio_old"]
+    assert set(api.stored["roles"]) == {rm.WRITE_ROLE, rm.READ_ROLE}
+
+
+def test_delete_removes_mappings_before_roles_and_a_second_delete_is_quiet() -> None:
+    api = RecordedSecurityApi()
+    rm.apply(api, roles())
+    api.calls.clear()
+
+    assert rm.remove(api, roles()) == [
+        f"rolesmapping/{rm.WRITE_ROLE}",
+        f"roles/{rm.WRITE_ROLE}",
+        f"rolesmapping/{rm.READ_ROLE}",
+        f"roles/{rm.READ_ROLE}",
+    ]
+    assert api.stored == {"roles": {}, "rolesmapping": {}}
+    assert rm.remove(api, roles()) == []
+
+
+def test_a_reserved_role_is_never_overwritten() -> None:
+    api = RecordedSecurityApi()
+    api.stored["roles"][rm.WRITE_ROLE] = {"reserved": True, "cluster_permissions": [], "index_permissions": []}
+
+    with pytest.raises(rm.SecurityApiError, match="reserved"):
+        rm.apply(api, roles())
+    assert api.writes() == []
+
+
+@pytest.mark.parametrize(("method", "status"), [("GET", 403), ("PUT", 400), ("DELETE", 500)])
+def test_unexpected_answers_fail_loudly(method: str, status: int) -> None:
+    api = RecordedSecurityApi()
+    api.fail_next[(method, f"{API}/{'roles' if method != 'DELETE' else 'rolesmapping'}/{rm.WRITE_ROLE}")] = (
+        status,
+        {"error": "x"},
+    )
+
+    with pytest.raises(rm.SecurityApiError) as caught:
+        rm.remove(api, roles()) if method == "DELETE" else rm.apply(api, roles())
+    assert caught.value.status == status
