@@ -17,37 +17,29 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from folio import keys
+from folio import search_index
 
 DATA = Path(__file__).parent / "data"
 SCHEMA_FILE = DATA / "data-prepper-pipeline.schema.json"
-INDEX_TEMPLATE_FILE = DATA / "documents-index-template.json"
 
-# --- what the search index expects; owned by lambda/folio/search_index.py once it is merged ---
-# (switch: `from folio.search_index import INDEX_NAME as DOCUMENTS_INDEX, ...` and drop these)
-DOCUMENTS_INDEX = "documents"
+# What the index expects is named once, in the runtime (lambda/folio/search_index.py), where the
+# search tests replay DynamoDB Local's stream into the engine by the same rules:
+# - only document items (sort key `DOC#<docId>`) reach the index: tag links, shares, profiles
+#   and quota markers stay out (Data Prepper's startsWith over the DynamoDB source's `sort_key`
+#   metadata: docs/expression_syntax.md, converter/MetadataKeyAttributes.java);
+# - the `_id` is the primary key metadata "<PK>|<SK>"; the action is index or delete per stream
+#   record; the version is the record's change timestamp with external versioning, so a
+#   replayed or late record never wins;
+# - the mapping is strict, so only the indexed fields are kept (select_entries).
+DOCUMENTS_INDEX = search_index.INDEX_NAME
 DOCUMENTS_ROUTE = "documents"
-# Only document items (sort key `DOC#<docId>`) reach the index: tag links, shares, profiles and
-# quota markers stay out. Data Prepper's expression syntax (docs/expression_syntax.md in
-# opensearch-project/data-prepper): the function startsWith(string, prefix) over the `sort_key`
-# event metadata that the DynamoDB source sets (converter/MetadataKeyAttributes.java).
-DOCUMENT_ITEM_CONDITION = f'startsWith(getMetadata("sort_key"), "{keys.document_sort_key_prefix()}")'
-# The DynamoDB source's metadata, read by the sink as Data Prepper format expressions. The
-# primary key is "<PK>|<SK>", unique per item; the action is index or delete per stream record;
-# the version is the record's change timestamp, so a replayed or late record never wins
-# (external versioning: OpenSearch keeps the higher version).
-DOCUMENT_ID = '${getMetadata("primary_key")}'
-BULK_ACTION = '${getMetadata("opensearch_action")}'
-DOCUMENT_VERSION = '${getMetadata("document_version")}'
-DOCUMENT_VERSION_TYPE = "external"
+DOCUMENT_ITEM_CONDITION = search_index.document_route()
 SUB_PIPELINE = "documents-pipeline"
 
 
-@cache
 def index_template() -> dict[str, Any]:
-    """The composable index template of `documents` (a data file: the search tests load it too)."""
-    template: dict[str, Any] = json.loads(INDEX_TEMPLATE_FILE.read_text(encoding="utf-8"))
-    return template
+    """The composable index template of `documents` (a data file the search tests apply too)."""
+    return search_index.index_template()
 
 
 @dataclass(frozen=True)
@@ -114,10 +106,7 @@ def pipeline_body(spec: PipelineSpec, template: dict[str, Any] | None = None) ->
             "template_type": "index-template",
             # Data Prepper takes the template as a string holding JSON (OpenSearchSinkConfig.templateContent).
             "template_content": json.dumps(template if template is not None else index_template(), sort_keys=True),
-            "document_id": DOCUMENT_ID,
-            "action": BULK_ACTION,
-            "document_version": DOCUMENT_VERSION,
-            "document_version_type": DOCUMENT_VERSION_TYPE,
+            **{name: value for name, value in search_index.sink_settings().items() if name != "index"},
             "dlq": {
                 "s3": {
                     "bucket": spec.dead_letters.bucket_name,
@@ -128,9 +117,16 @@ def pipeline_body(spec: PipelineSpec, template: dict[str, Any] | None = None) ->
             },
         }
     }
+    # The mapping is strict: keys, index keys, TTLs and anything added later would be refused.
+    keep_indexed_fields = {"select_entries": {"include_keys": list(search_index.indexed_fields())}}
     return {
         "version": "2",
-        SUB_PIPELINE: {"source": source, "route": [{DOCUMENTS_ROUTE: spec.route_condition}], "sink": [sink]},
+        SUB_PIPELINE: {
+            "source": source,
+            "processor": [keep_indexed_fields],
+            "route": [{DOCUMENTS_ROUTE: spec.route_condition}],
+            "sink": [sink],
+        },
     }
 
 

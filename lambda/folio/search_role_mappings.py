@@ -16,8 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from folio.search_index import INDEX_NAME
+
 API = "/_plugins/_security/api"
-DOCUMENTS_INDEX = "documents"  # lambda/folio/search_index.py once merged (branch searchapi)
+DOCUMENTS_INDEX = INDEX_NAME
 WRITE_ROLE = "folio_documents_write"
 READ_ROLE = "folio_documents_read"
 # What Data Prepper's OpenSearch sink needs: the index template, the index, bulk writes and

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from folio import keys
+from folio import keys, search_index
 from stacks import search_pipeline as sp
 
 ROLE = "arn:aws:iam::123456789012:role/folio-dev-pipeline"
@@ -86,11 +86,25 @@ def test_only_document_items_are_routed_to_the_documents_index() -> None:
     assert sink(body)["index"] == "documents"
 
 
-def test_the_index_template_is_the_data_file_with_a_strict_mapping() -> None:
+def test_the_index_template_is_the_runtimes_data_file_with_a_strict_mapping() -> None:
     template = json.loads(sink(parsed(sp.pipeline_body(spec())))["template_content"])
 
-    assert template == json.loads(sp.INDEX_TEMPLATE_FILE.read_text())
+    assert template == json.loads(search_index.TEMPLATE_FILE.read_text())
     assert template["template"]["mappings"]["dynamic"] == "strict"
+
+
+def test_only_the_fields_the_strict_mapping_knows_reach_the_sink() -> None:
+    pipeline = parsed(sp.pipeline_body(spec()))[sp.SUB_PIPELINE]
+
+    assert pipeline["processor"] == [{"select_entries": {"include_keys": list(search_index.indexed_fields())}}]
+    mapped = json.loads(sink(parsed(sp.pipeline_body(spec())))["template_content"])["template"]["mappings"]
+    assert set(search_index.indexed_fields()) == set(mapped["properties"])
+
+
+def test_the_sink_routes_documents_by_the_rules_the_search_tests_replay() -> None:
+    settings = sink(parsed(sp.pipeline_body(spec())))
+
+    assert {k: settings[k] for k in search_index.sink_settings()} == search_index.sink_settings()
 
 
 @pytest.mark.parametrize(
