@@ -25,15 +25,14 @@ SCHEMA_FILE = DATA / "data-prepper-pipeline.schema.json"
 # What the index expects is named once, in the runtime (lambda/folio/search_index.py), where the
 # search tests replay DynamoDB Local's stream into the engine by the same rules:
 # - only document items (sort key `DOC#<docId>`) reach the index: tag links, shares, profiles
-#   and quota markers stay out (Data Prepper's startsWith over the DynamoDB source's `sort_key`
-#   metadata: docs/expression_syntax.md, converter/MetadataKeyAttributes.java);
+#   and quota markers are dropped first (drop_events, with Data Prepper's startsWith over the
+#   item's SK attribute: a function takes only JSON pointers and strings, DataPrepperExpression.g4);
 # - the `_id` is the primary key metadata "<PK>|<SK>"; the action is index or delete per stream
 #   record; the version is the record's change timestamp with external versioning, so a
 #   replayed or late record never wins;
 # - the mapping is strict, so only the indexed fields are kept (select_entries).
 DOCUMENTS_INDEX = search_index.INDEX_NAME
-DOCUMENTS_ROUTE = "documents"
-DOCUMENT_ITEM_CONDITION = search_index.document_route()
+NOT_A_DOCUMENT = search_index.not_a_document()
 SUB_PIPELINE = "documents-pipeline"
 
 
@@ -70,7 +69,7 @@ class PipelineSpec:
     domain_endpoint: str  # host name, without scheme
     dead_letters: DeadLetters
     index_name: str = DOCUMENTS_INDEX
-    route_condition: str = DOCUMENT_ITEM_CONDITION
+    drop_condition: str = NOT_A_DOCUMENT
 
 
 def pipeline_body(spec: PipelineSpec, template: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -98,7 +97,6 @@ def pipeline_body(spec: PipelineSpec, template: dict[str, Any] | None = None) ->
     }
     sink = {
         "opensearch": {
-            "routes": [DOCUMENTS_ROUTE],
             "hosts": [f"https://{spec.domain_endpoint}"],
             "aws": dict(aws),
             "index": spec.index_name,
@@ -117,16 +115,14 @@ def pipeline_body(spec: PipelineSpec, template: dict[str, Any] | None = None) ->
             },
         }
     }
-    # The mapping is strict: keys, index keys, TTLs and anything added later would be refused.
+    # First drop every item that is not a document (while its SK is still there), then keep only
+    # the fields of the strict mapping: keys, index keys, TTLs and anything added later would be
+    # refused. Processors run before the sink, so one sink with no route takes what is left.
+    drop_other_items = {"drop_events": {"drop_when": spec.drop_condition}}
     keep_indexed_fields = {"select_entries": {"include_keys": list(search_index.indexed_fields())}}
     return {
         "version": "2",
-        SUB_PIPELINE: {
-            "source": source,
-            "processor": [keep_indexed_fields],
-            "route": [{DOCUMENTS_ROUTE: spec.route_condition}],
-            "sink": [sink],
-        },
+        SUB_PIPELINE: {"source": source, "processor": [drop_other_items, keep_indexed_fields], "sink": [sink]},
     }
 
 

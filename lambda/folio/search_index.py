@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from folio.keys import document_sort_key_prefix
+from folio.keys import SORT_KEY, document_sort_key_prefix
 
 INDEX_NAME = "documents"
 TEMPLATE_NAME = "folio-documents"
@@ -77,9 +77,13 @@ def is_document(sort_key: str) -> bool:
     return sort_key.startswith(document_sort_key_prefix())
 
 
-def document_route() -> str:
-    """is_document as a Data Prepper route condition over the event's metadata."""
-    return f'startsWith(getMetadata("{SORT_KEY_METADATA}"), "{document_sort_key_prefix()}")'
+def not_a_document() -> str:
+    """`not is_document` as a Data Prepper condition over the item's own sort key attribute.
+
+    Data Prepper's grammar (DataPrepperExpression.g4) takes only JSON pointers and string
+    literals as function arguments, so the condition reads the item's `SK` attribute, not the
+    source's `sort_key` metadata (`getMetadata(...)` cannot be an argument of startsWith)."""
+    return f'not startsWith(/{SORT_KEY}, "{document_sort_key_prefix()}")'
 
 
 def document_id(partition_key: str, sort_key: str) -> str:

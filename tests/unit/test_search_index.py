@@ -63,8 +63,8 @@ def test_only_documents_are_routed_to_the_index(sort_key: str, routed: bool) -> 
     assert search_index.is_document(sort_key) is routed
 
 
-def test_the_route_condition_names_the_same_prefix() -> None:
-    assert search_index.document_route() == 'startsWith(getMetadata("sort_key"), "DOC#")'
+def test_the_pipelines_drop_condition_names_the_same_prefix_on_the_sort_key() -> None:
+    assert search_index.not_a_document() == 'not startsWith(/SK, "DOC#")'
 
 
 def test_the_id_is_data_preppers_primary_key() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import jsonschema
@@ -76,14 +77,61 @@ def test_the_body_is_one_line_and_keeps_data_preppers_expressions_literally() ->
     )
 
 
-def test_only_document_items_are_routed_to_the_documents_index() -> None:
+def test_only_document_items_reach_the_documents_index() -> None:
     body = parsed(sp.pipeline_body(spec()))
     pipeline = body[sp.SUB_PIPELINE]
 
-    assert pipeline["route"] == [{"documents": 'startsWith(getMetadata("sort_key"), "DOC#")'}]
-    assert keys.document_sort_key("x").startswith("DOC#")
-    assert sink(body)["routes"] == ["documents"]
+    # Dropped while the item still has its SK, before the fields are narrowed to the mapping's.
+    assert pipeline["processor"][0] == {"drop_events": {"drop_when": 'not startsWith(/SK, "DOC#")'}}
+    assert keys.SORT_KEY == "SK" and keys.document_sort_key("x").startswith("DOC#")
+    assert "route" not in pipeline
     assert sink(body)["index"] == "documents"
+
+
+# Data Prepper's grammar (data-prepper-expression/src/main/antlr/DataPrepperExpression.g4): a
+# function's arguments are JSON pointers or string literals only (fragment FunctionArg); a
+# string holds no unescaped `"`, `\` or `$`.
+_JSON_POINTER = r"/[A-Za-z0-9_]+(?:/[A-Za-z0-9_]+)*"
+_STRING = r'"(?:[^"\\$]|\\[btnfr"\'\\$])*"'
+_FUNCTION_CALL = re.compile(r"([A-Za-z0-9_]+)\(([^()]*)\)")
+
+
+def grammar_problems(condition: str) -> list[str]:
+    """Function calls in a condition whose arguments the grammar refuses (nested calls included)."""
+    problems = []
+    if condition.count("(") != len(_FUNCTION_CALL.findall(condition)):
+        problems.append(f"a nested call or stray parenthesis: {condition}")
+    for name, arguments in _FUNCTION_CALL.findall(condition):
+        for argument in (a.strip() for a in arguments.split(",")):
+            if not re.fullmatch(f"{_JSON_POINTER}|{_STRING}", argument):
+                problems.append(f"{name}: {argument}")
+    return problems
+
+
+def conditions(body: dict[str, Any]) -> list[str]:
+    """Every Data Prepper condition in a body: route conditions and processors' *_when settings."""
+    found = []
+    for pipeline in (v for k, v in body.items() if k != "version"):
+        found += [condition for route in pipeline.get("route", []) for condition in route.values()]
+        for processor in pipeline.get("processor", []):
+            for settings in processor.values():
+                found += [value for key, value in settings.items() if key.endswith("_when")]
+    return found
+
+
+def test_every_condition_of_the_body_parses_in_data_preppers_grammar() -> None:
+    found = conditions(parsed(sp.pipeline_body(spec())))
+
+    assert found
+    assert [problem for condition in found for problem in grammar_problems(condition)] == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ['startsWith(getMetadata("sort_key"), "DOC#")', 'startsWith(SK, "DOC#")', 'startsWith(/SK, "${x}")'],
+)
+def test_the_grammar_check_refuses_what_data_prepper_would(condition: str) -> None:
+    assert grammar_problems(condition) != []
 
 
 def test_the_index_template_is_the_runtimes_data_file_with_a_strict_mapping() -> None:
@@ -96,7 +144,7 @@ def test_the_index_template_is_the_runtimes_data_file_with_a_strict_mapping() ->
 def test_only_the_fields_the_strict_mapping_knows_reach_the_sink() -> None:
     pipeline = parsed(sp.pipeline_body(spec()))[sp.SUB_PIPELINE]
 
-    assert pipeline["processor"] == [{"select_entries": {"include_keys": list(search_index.indexed_fields())}}]
+    assert pipeline["processor"][1:] == [{"select_entries": {"include_keys": list(search_index.indexed_fields())}}]
     mapped = json.loads(sink(parsed(sp.pipeline_body(spec())))["template_content"])["template"]["mappings"]
     assert set(search_index.indexed_fields()) == set(mapped["properties"])
 

@@ -125,7 +125,8 @@ def search_service() -> SearchService:
 
     endpoint = settings().search_endpoint
     if endpoint is None:
-        # Not a deployment bug: an environment without `features.search` has no domain.
+        # An environment without `features.search`, or (today) one whose search function is not
+        # yet wired to its domain (docs/search.md, "Left to the stack").
         raise ServiceUnavailable("search is not available in this environment")
     session = boto3.session.Session()
     credentials = session.get_credentials()
