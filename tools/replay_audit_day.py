@@ -186,6 +186,12 @@ def main(argv: Sequence[str] | None = None, *, s3: Any = None, dynamodb: Any = N
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--table", help="a scratch table (same key schema) to apply the day's changes to")
     target.add_argument("--list", action="store_true", help="print the day's changes as JSON lines")
+    parser.add_argument(
+        "--into-a-table-with-items",
+        action="store_true",
+        help="replay even though --table already holds items (never the live table: a replay there "
+        "would bring purged documents back and overwrite current items with old images)",
+    )
     arguments = parser.parse_args(argv)
 
     if s3 is None or (dynamodb is None and arguments.table):
@@ -198,6 +204,14 @@ def main(argv: Sequence[str] | None = None, *, s3: Any = None, dynamodb: Any = N
         for change in changes:
             print(summary_line(change))
         return 0
+    if not arguments.into_a_table_with_items and dynamodb.scan(TableName=arguments.table, Limit=1).get("Items"):
+        print(
+            f"replay_audit_day: {arguments.table} already holds items; a replay goes into an empty scratch "
+            "table (docs/operations.md, 'Replay a day of changes'). To add to it anyway, pass "
+            "--into-a-table-with-items.",
+            file=sys.stderr,
+        )
+        return 2
     counts = apply(dynamodb, arguments.table, changes)
     print(json.dumps({"day": arguments.day.isoformat(), "table": arguments.table, **counts}), file=sys.stderr)
     return 0

@@ -239,3 +239,21 @@ def test_a_binary_attribute_travels_as_base64_text_and_is_replayed_as_bytes() ->
         "thumb": {"B": b"\x00\xff"},
         "nested": {"M": {"b": {"BS": [b"\x00"]}, "l": {"L": [{"B": b"\x01"}]}}},
     }
+
+
+def test_a_replay_refuses_a_table_that_already_holds_items(
+    dynamodb: Any, s3: Any, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a table with items (the live table always has some)
+    live = f"audit-live-{uuid.uuid4().hex[:8]}"
+    create_documents_table(dynamodb, live)
+    item = {"PK": {"S": "USER#u9"}, "SK": {"S": "DOC#d9"}, "name": {"S": "current.pdf"}}
+    dynamodb.put_item(TableName=live, Item=item)
+
+    # When the operator points --table at it
+    code = main(["--bucket", bucket, "--day", DAY.isoformat(), "--table", live], s3=s3, dynamodb=dynamodb)
+
+    # Then nothing is replayed, and the message says why and how to override
+    assert code == 2
+    assert "already holds items" in capsys.readouterr().err
+    assert scan(dynamodb, live) == [item]
