@@ -77,7 +77,10 @@ def test_a_documents_life_is_found_changed_and_gone_in_search(api: Api, search_f
     assert index_id in search_feed.catch_up().deleted
     assert search_feed.engine.get(index_id) is None
 
-    # The whole session re-delivered from the start (a shard read again): every write is stale.
+    # The whole session re-delivered from the start (a shard read again): every write is stale, while
+    # the engine still remembers the delete's version. OpenSearch forgets it after index.gc_deletes
+    # (60 s); the emulator never does (tests/support/test_osmem_gaps.py, gap 4). After that window a
+    # re-delivered INSERT would re-create the document until its REMOVE comes again (docs/search.md).
     again = replay(search_feed.engine, search_feed.records, DataPrepperVersions())
     assert index_id in again.stale and index_id not in again.indexed
     assert search_feed.engine.get(index_id) is None
