@@ -19,6 +19,7 @@ from constructs import Construct
 
 from stacks import nag
 from stacks.components.encryption_key import EncryptionKey
+from stacks.components.private_bucket import private_bucket_properties
 
 # Where Firehose writes (its timestamp namespace is the record's arrival time, in UTC), and
 # where it writes what it could not deliver. The replay tool reads the same layout.
@@ -90,14 +91,7 @@ class AuditArchive(Construct):
         self.bucket = s3.Bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
+            **private_bucket_properties(self.key),
             # Governance mode: nobody overwrites or deletes an archived change before its time,
             # except a principal explicitly allowed s3:BypassGovernanceRetention (for a lawful
             # erasure). Compliance mode would make even that impossible.

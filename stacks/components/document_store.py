@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks import nag
+from stacks.components.private_bucket import private_bucket_properties
 
 # Where the access logs of the documents bucket go in the access-log bucket (a log prefix, not
 # the prefix of the documents' own objects, folio.object_keys.DOCUMENT_OBJECT_PREFIX).
@@ -101,14 +102,7 @@ class DocumentStore(Construct):
             "Documents",
             # A fixed name so the Api stack (and later other Regions) can address it without references.
             bucket_name=bucket_name,
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=encryption_key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
+            **private_bucket_properties(encryption_key),
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=ACCESS_LOG_PREFIX,
             lifecycle_rules=[

@@ -22,6 +22,7 @@ from constructs import Construct
 from stacks import nag
 from stacks.components.document_store import SEARCH_EXPORTS_ACCESS_LOG_PREFIX
 from stacks.components.function_baseline import FUNCTION_SUBNETS
+from stacks.components.private_bucket import private_bucket_properties
 from stacks.components.search_domain import SearchDomain
 from stacks.search_pipeline import DeadLetters, ExportLocation, PipelineSpec, pipeline_body, serialize
 
@@ -123,14 +124,7 @@ class SearchIngestion(Construct):
             "Exports",
             # Named, so the Data stack's access-log bucket can admit its logs (stage.py).
             bucket_name=bucket_name,
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=export_key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
+            **private_bucket_properties(export_key),
             lifecycle_rules=[
                 s3.LifecycleRule(id="ExpireExports", prefix=EXPORT_PREFIX, expiration=EXPORT_RETENTION),
                 s3.LifecycleRule(id="ExpireDeadLetters", prefix=DLQ_PREFIX, expiration=DLQ_RETENTION),
