@@ -231,9 +231,17 @@ class ApiStack(cdk.Stack):
                 ),
                 use_table_key,
             ],
-            # The search pages with cursors; it reads no table. Its read on the search domain
+            # The search pages with cursors, and checks each page's hits against the table (one
+            # BatchGetItem): the index trails the table. Its read on the search domain
             # (es:ESHttpPost on the documents index) and SEARCH_ENDPOINT come with the domain.
-            FunctionGroup.SEARCH: [read_cursor_secret, decrypt_with_api_key],
+            FunctionGroup.SEARCH: [
+                read_cursor_secret,
+                decrypt_with_api_key,
+                iam.PolicyStatement(
+                    sid="CheckHitsAgainstTheTable", actions=["dynamodb:BatchGetItem"], resources=[table_arn]
+                ),
+                use_table_key,
+            ],
         }
         self.dax_cache: DaxCache | None = None
         reader_environment: dict[str, str] = {}

@@ -12,6 +12,7 @@ write takes the document *as read* and is conditioned on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from folio.domain import Page, SearchPage
@@ -133,4 +134,14 @@ class DocumentSearch(Protocol):
         items, each the indexed document (never its grantee set) with "highlights": the name,
         HTML-escaped, matches inside <em></em> (empty when only a tag matched). `after`: the
         previous page's `after`, for the same caller, scope and text."""
+        ...
+
+
+class DocumentAuthority(Protocol):
+    """The table's word on documents a search engine found: the index trails the table, and a
+    change can be lost on the way (docs/search.md, "Known gap"), so the table decides."""
+
+    def current_documents(self, documents: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """(owner, docId) -> the document's `owner`, `docId`, `status` and grantees as they are
+        now (strongly consistent), for those of `documents` that still exist."""
         ...

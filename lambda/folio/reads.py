@@ -8,12 +8,16 @@ global secondary index never ask for one (GSIs cannot serve it). No method scans
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from folio import keys
-from folio.domain import TRASHED, Page
-from folio.dynamodb import check_start, get_item, item_key, query_page, serialize
-from folio.errors import NotFound
+from folio.domain import SHARED_WITH, TRASHED, Page
+from folio.dynamodb import call, check_start, deserialize, get_item, item_key, query_page, serialize
+from folio.errors import NotFound, Throttled
+
+# How often a BatchGetItem asks again for the keys DynamoDB left unprocessed.
+_BATCH_ATTEMPTS = 3
 
 
 class DynamoDbReads:
@@ -160,3 +164,26 @@ class DynamoDbReads:
         # Eventually consistent whatever `consistent` says: a usage figure a moment old is fine.
         item = get_item(self.client, self.table, item_key(owner, keys.profile_sort_key()), consistent=False) or {}
         return {"documents": int(item.get("documentCount", 0)), "bytes": int(item.get("byteCount", 0))}
+
+    # -- the search's authority -----------------------------------------------------------
+    def current_documents(self, documents: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """One strongly consistent BatchGetItem (a search page is at most 100 documents), with the
+        few attributes that decide visibility. Keys DynamoDB leaves unprocessed are asked again a
+        few times; still unprocessed, the page is refused as throttled rather than shown unchecked."""
+        if not documents:
+            return {}
+        keys_wanted = [item_key(owner, keys.document_sort_key(doc_id)) for owner, doc_id in dict.fromkeys(documents)]
+        names = {"#o": keys.OWNER_ATTRIBUTE, "#d": keys.DOC_ID_ATTRIBUTE, "#s": "status", "#g": SHARED_WITH}
+        request = {"Keys": keys_wanted, "ConsistentRead": True, "ProjectionExpression": "#o, #d, #s, #g",
+                   "ExpressionAttributeNames": names}  # fmt: skip
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for _ in range(_BATCH_ATTEMPTS):
+            response = call(self.client, "batch_get_item", RequestItems={self.table: request})
+            for item in response.get("Responses", {}).get(self.table, []):
+                document = deserialize(item)
+                found[(document[keys.OWNER_ATTRIBUTE], document[keys.DOC_ID_ATTRIBUTE])] = document
+            left = response.get("UnprocessedKeys", {}).get(self.table)
+            if not left:
+                return found
+            request = left
+        raise Throttled("too many requests right now; try again shortly")

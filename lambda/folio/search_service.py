@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from folio import cursor
-from folio.domain import public
+from folio.domain import SHARED_WITH, TRASHED, public
 from folio.errors import InvalidCursor
 from folio.requests import SearchQuery, is_id
 
 if TYPE_CHECKING:
-    from folio.ports import DocumentSearch
+    from folio.ports import DocumentAuthority, DocumentSearch
     from folio.service import Caller
 
 
@@ -30,11 +30,25 @@ def _after(key: dict[str, Any]) -> list[Any]:
     return after
 
 
+def visible(document: dict[str, Any] | None, caller: str, scope: str) -> bool:
+    """Whether the table says `caller` may see `document` in `scope` now."""
+    if document is None or document.get("status") == TRASHED:
+        return False
+    mine = document.get("owner") == caller
+    shared = caller in set(document.get(SHARED_WITH) or ())
+    return {"mine": mine, "shared": shared}.get(scope, mine or shared)
+
+
 class SearchService:
-    def __init__(self, search: DocumentSearch, cursor_secret: Callable[[], bytes]) -> None:
-        """`cursor_secret` is read only when a cursor is encoded or decoded."""
+    def __init__(
+        self, search: DocumentSearch, cursor_secret: Callable[[], bytes], authority: DocumentAuthority
+    ) -> None:
+        """`cursor_secret` is read only when a cursor is encoded or decoded. `authority` is the
+        table: a hit is shown only if the table, read strongly, still lets the caller see it
+        (the index trails the table, and can lose a change: docs/search.md)."""
         self.index = search
         self.cursor_secret = cursor_secret
+        self.authority = authority
 
     def search(self, caller: Caller, query: SearchQuery) -> dict[str, Any]:
         who, binding = caller.user_id, query.cursor_binding()
@@ -42,8 +56,10 @@ class SearchService:
         if query.cursor is not None:
             after = _after(cursor.decode(query.cursor, caller=who, query=binding, secret=self.cursor_secret()))
         page = self.index.search(who, query.scope, query.text, query.limit, after)
+        current = self.authority.current_documents([(item["owner"], item["docId"]) for item in page.items])
+        shown = [item for item in page.items if visible(current.get((item["owner"], item["docId"])), who, query.scope)]
         body: dict[str, Any] = {
-            "items": [{**public(item), "owner": item["owner"], "highlights": item["highlights"]} for item in page.items]
+            "items": [{**public(item), "owner": item["owner"], "highlights": item["highlights"]} for item in shown]
         }
         if page.after is not None:
             body["cursor"] = cursor.encode(

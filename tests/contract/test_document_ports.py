@@ -379,3 +379,42 @@ def test_the_recent_feed_lists_available_uploads_newest_first(ports: Ports) -> N
     assert feed.index(newer["docId"]) < feed.index(older["docId"])
     assert pending["docId"] not in feed and trashed["docId"] not in feed
     assert ports.reads.recent_uploads(1)[0]["docId"] == feed[0]
+
+
+# -- the search's authority (the table's word on what a search engine found) ----------------------
+
+
+@pytest.fixture(params=["in-memory", "dynamodb-local"])
+def authority_ports(request: pytest.FixtureRequest) -> Ports:
+    """The search asks the table strongly, so only the consistent adapter (and the fake) serve it."""
+    from folio.reads import DynamoDbReads
+    from folio.writes import DynamoDbWrites
+    from tests.support.fake_ports import InMemoryDocuments
+
+    if request.param == "in-memory":
+        fake = InMemoryDocuments()
+        return Ports(reads=fake, writes=fake)
+    client, table = request.getfixturevalue("contract_table")
+    return Ports(reads=DynamoDbReads(client, table, consistent=True), writes=DynamoDbWrites(client, table))
+
+
+def test_the_table_says_which_found_documents_still_exist_and_how(authority_ports: Ports) -> None:
+    # Given a shared document, a trashed one, a purged one, and another user's id for nothing
+    ports = authority_ports
+    owner, friend = user(), user()
+    shared = available(ports, owner)
+    ports.writes.put_share(shared, friend)
+    trashed = ports.writes.trash(available(ports, owner))
+    purged = available(ports, owner)
+    ports.writes.purge(purged)
+
+    # When the search asks about them all
+    wanted = [(owner, shared["docId"]), (owner, trashed["docId"]), (owner, purged["docId"]), (friend, "nothing")]
+    current = ports.reads.current_documents(wanted)  # type: ignore[attr-defined]
+
+    # Then it hears about the two that exist, as they are now, and nothing else
+    assert set(current) == {(owner, shared["docId"]), (owner, trashed["docId"])}
+    assert current[(owner, shared["docId"])]["status"] == AVAILABLE
+    assert set(current[(owner, shared["docId"])][SHARED_WITH]) == {friend}
+    assert current[(owner, trashed["docId"])]["status"] == TRASHED
+    assert ports.reads.current_documents([]) == {}  # type: ignore[attr-defined]

@@ -97,7 +97,8 @@ def documented(route: Route) -> set[int]:
     return {int(status) for status in DOCUMENT["paths"][route.path][route.method.lower()]["responses"]}
 
 
-# The search reads no table (its engine's refusals: tests/unit/test_search.py).
+# The search reads the table only to check the hits its engine found, and here the engine finds
+# none; a throttled check, and the engine's own refusals, are tests/unit/test_search.py's.
 ROUTES_ON_DYNAMODB = [route for route in ROUTES if route.group is not FunctionGroup.SEARCH]
 ROUTE_VARIANTS = [
     pytest.param(route, optional, id=f"{route.method} {route.path}" + (" +optional headers" if optional else ""))

@@ -100,6 +100,14 @@ class InMemoryDocuments:
         return Page(page, last_key)
 
     # -- reads ----------------------------------------------------------------------------
+    def current_documents(self, documents: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        found = {key: self.documents.get(key) for key in documents}
+        return {
+            key: {k: copy.deepcopy(v) for k, v in document.items() if k in ("owner", "docId", "status", SHARED_WITH)}
+            for key, document in found.items()
+            if document is not None
+        }
+
     def get_document(self, owner: str, doc_id: str) -> dict[str, Any]:
         found = self.documents.get((owner, doc_id))
         if found is None:

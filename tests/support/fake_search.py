@@ -81,3 +81,20 @@ class InMemorySearch:
             else []
         )
         return hit
+
+
+class TableOf:
+    """A DocumentAuthority over plain documents by (owner, docId): by default the index's own
+    documents (a table the index is in step with); a test changes `documents` to make them differ."""
+
+    def __init__(self, documents: dict[tuple[str, str], dict[str, Any]]) -> None:
+        self.documents = documents
+        self.asked: list[list[tuple[str, str]]] = []
+
+    @classmethod
+    def in_step_with(cls, index: InMemorySearch) -> TableOf:
+        return cls({(d["owner"], d["docId"]): dict(d) for d in index.documents.values()})
+
+    def current_documents(self, documents: Any) -> dict[tuple[str, str], dict[str, Any]]:
+        self.asked.append(list(documents))
+        return {key: dict(self.documents[key]) for key in documents if key in self.documents}

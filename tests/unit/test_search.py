@@ -17,7 +17,7 @@ from folio.errors import InvalidCursor, InvalidInput, Throttled
 from folio.requests import SearchQuery
 from folio.search_service import SearchService
 from folio.service import Caller
-from tests.support.fake_search import InMemorySearch
+from tests.support.fake_search import InMemorySearch, TableOf
 
 SECRET = b"s" * 32
 HOSTILE = '{"query": {"match_all": {}}} owner:* OR * -status:TRASHED'
@@ -158,7 +158,7 @@ def service() -> SearchService:
     index = InMemorySearch()
     for n in range(1, 6):
         index.put(doc("owner", n, sharedWith=["friend"]))
-    return SearchService(index, lambda: SECRET)
+    return SearchService(index, lambda: SECRET, TableOf.in_step_with(index))
 
 
 OWNER, FRIEND = Caller("owner", frozenset()), Caller("friend", frozenset())
@@ -214,10 +214,54 @@ def test_a_cursor_for_the_longest_text_fits_the_cursor_limit() -> None:
     index = InMemorySearch()
     for n in range(1, 4):
         index.put(doc("owner", n, name=f"{text} {n}.pdf"))
-    service = SearchService(index, lambda: SECRET)
+    service = SearchService(index, lambda: SECRET, TableOf.in_step_with(index))
 
     first = service.search(OWNER, SearchQuery.parse({"q": text, "limit": "1"}))
     second = service.search(OWNER, SearchQuery.parse({"q": text, "limit": "1", "cursor": first["cursor"]}))
 
     assert len(first["cursor"]) <= MAX_CURSOR_LENGTH
     assert [i["id"] for i in first["items"] + second["items"]] == ["d3", "d2"]
+
+
+@pytest.mark.parametrize(
+    ("change", "who", "scope"),
+    [
+        ("purged", OWNER, "mine"),
+        ("trashed", OWNER, "mine"),
+        ("unshared", FRIEND, "shared"),
+        ("unshared", FRIEND, "all"),
+    ],
+)
+def test_a_hit_the_table_no_longer_lets_the_caller_see_is_not_shown(change: str, who: Caller, scope: str) -> None:
+    # Given an index that still holds d3 as it was, and a table where it was purged, trashed or unshared
+    index = InMemorySearch()
+    for n in range(1, 6):
+        index.put(doc("owner", n, sharedWith=["friend"]))
+    table = TableOf.in_step_with(index)
+    if change == "purged":
+        del table.documents[("owner", "d3")]
+    elif change == "trashed":
+        table.documents[("owner", "d3")]["status"] = "TRASHED"
+    else:
+        table.documents[("owner", "d3")]["sharedWith"] = []
+    service = SearchService(index, lambda: SECRET, table)
+
+    # When the caller searches
+    found = service.search(who, SearchQuery.parse({"q": "tax", "scope": scope}))
+
+    # Then the table decides: d3 is not shown, the others are, and the table was asked once
+    assert [item["id"] for item in found["items"]] == ["d5", "d4", "d2", "d1"]
+    assert len(table.asked) == 1
+
+
+def test_a_throttled_table_check_is_a_429_not_an_unchecked_page() -> None:
+    class Throttling:
+        def current_documents(self, documents: Any) -> dict[tuple[str, str], dict[str, Any]]:
+            raise Throttled("too many requests right now; try again shortly")
+
+    index = InMemorySearch()
+    index.put(doc("owner", 1))
+    service = SearchService(index, lambda: SECRET, Throttling())
+
+    with pytest.raises(Throttled):
+        service.search(OWNER, SearchQuery.parse({"q": "tax"}))

@@ -133,4 +133,4 @@ def search_service() -> SearchService:
     search = OpenSearchDocuments(
         endpoint, region=session.region_name, credentials=lambda: credentials.get_frozen_credentials()
     )
-    return SearchService(search, cursor_secret)
+    return SearchService(search, cursor_secret, authority=reads())
