@@ -93,3 +93,8 @@ def test_only_indexed_fields_leave_the_item() -> None:
     item["sharedWith"] = ["g"]
 
     assert search_index.searchable(item) == {"docId": "d", "name": "n", "sharedWith": ["g"]}
+
+
+def test_the_index_has_a_replica_only_where_a_second_node_can_hold_it() -> None:
+    # dev's domain is one node: a fixed replica would leave the cluster yellow for good.
+    assert search_index.index_template()["template"]["settings"] == {"index": {"auto_expand_replicas": "0-1"}}
