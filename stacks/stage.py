@@ -171,7 +171,6 @@ class FolioStage(cdk.Stage):
                 termination_protection=config.termination_protection,
                 domain_name=search_domain_name(name),
                 vpc=self.network.vpc,
-                functions_security_group=self.network.functions_security_group,
                 sizing=search,
                 table=self.data.table,
                 table_access=self.data.search_ingestion_access,

@@ -82,7 +82,6 @@ class SearchDomain(Construct):
         *,
         domain_name: str,
         vpc: ec2.IVpc,
-        client_security_group: ec2.ISecurityGroup,
         key: kms.IKey,
         log_key: kms.IKey,
         sizing: SearchSizing,
@@ -95,10 +94,12 @@ class SearchDomain(Construct):
             self,
             "SecurityGroup",
             vpc=vpc,
-            description="Folio search domain: HTTPS in from Folio functions only, nothing out",
+            description="Folio search domain: HTTPS in from its admitted clients only, nothing out",
             allow_all_outbound=False,
         )
-        self.admit_network(client_security_group, "HTTPS to OpenSearch from Folio functions")
+        # No client by default: each one is admitted by name (the ingestion pipeline today; the
+        # search function's own group once it is wired), never the functions' common group, so
+        # a function that has no business with search cannot even reach it.
         self.master_role = iam.Role(
             self,
             "MasterRole",
