@@ -59,7 +59,8 @@ from folio.contracts import DEFAULT_LIMIT  # noqa: E402
 from folio.settings import Env  # noqa: E402
 from stacks.read_path import READS_THROUGH_DAX  # noqa: E402
 from tests.integration.engines import EngineError  # noqa: E402
-from tests.support.fake_dax import REGION, TEST_CREDENTIALS, FakeDax, dynamodb_client, make_tls_files  # noqa: E402
+from tests.support import loopback  # noqa: E402
+from tests.support.fake_dax import FakeDax, dynamodb_client, make_tls_files  # noqa: E402
 
 __all__ = ["DAX_READERS", "EngineError", "measure_dax", "summary_rows"]
 
@@ -205,10 +206,7 @@ def first_read(endpoint: str, ca_certificate: Path | None = None) -> dict[str, f
 
 def _test_credentials() -> dict[str, str]:
     """The credentials the FakeDax verifies SigV4 against (and DynamoDB Local files its tables under)."""
-    return {
-        "AWS_ACCESS_KEY_ID": TEST_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": TEST_CREDENTIALS["aws_secret_access_key"],
-    }
+    return {name: value for name, value in loopback.ENVIRONMENT.items() if name != "AWS_SESSION_TOKEN"}
 
 
 def measure_first_read(dynamodb: Any, runs: int) -> dict[str, Any]:
@@ -335,7 +333,8 @@ def measure_requests(endpoint: str, *, documents: int = 24) -> dict[str, Any]:
     create_documents_table(seeding, table)
     seeded = seed(seeding, table, documents)
     environment = {
-        **run.FUNCTION_ENVIRONMENT, **_test_credentials(), "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+        **run.FUNCTION_ENVIRONMENT, **_test_credentials(),
+        "AWS_DEFAULT_REGION": loopback.REGION, "AWS_REGION": loopback.REGION,
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint, Env.TABLE_NAME: table,
     }  # fmt: skip
     environment.pop("AWS_SESSION_TOKEN", None)

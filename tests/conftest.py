@@ -133,7 +133,7 @@ def fake_dax(dynamodb_endpoint: str) -> Iterator[FakeDax]:
 
     Point the unmodified client at `fake_dax.endpoint_url`; `stop()`, `start()` and `restart()` it
     mid-test (the port stays); `fake_dax.data_requests()` lists the reads it served. It accepts the
-    test credentials (tests.support.fake_dax.TEST_CREDENTIALS) the integration engines also use.
+    placeholder credentials (tests/support/loopback.py) the integration engines also use.
     """
     from tests.support.fake_dax import FakeDax, dynamodb_client
 

@@ -19,6 +19,7 @@ from folio.ports import DocumentReads, DocumentWrites
 from folio.reads import DynamoDbReads
 from folio.writes import DynamoDbWrites
 from tests.integration.engines import create_documents_table
+from tests.support import loopback
 from tests.support.fake_dax import FakeDax, open_client
 from tests.support.fake_ports import InMemoryDocuments
 
@@ -38,8 +39,7 @@ def contract_table(dynamodb_endpoint: str) -> Iterator[tuple[Any, str]]:
         "dynamodb",
         endpoint_url=dynamodb_endpoint,
         region_name=REGION,
-        aws_access_key_id="contract",  # DynamoDB Local accepts any key; nothing leaves loopback
-        aws_secret_access_key="contract",
+        **loopback.CLIENT_CREDENTIALS,
     )
     name = f"folio-contract-{uuid.uuid4().hex[:8]}"
     create_documents_table(client, name)

@@ -15,6 +15,7 @@ from folio import keys, search_index
 from folio.domain import AVAILABLE, TRASHED
 from folio.ports import DocumentSearch
 from folio.search import OpenSearchDocuments
+from tests.support import loopback
 from tests.support.fake_search import InMemorySearch
 from tests.support.search_engine import SearchEngine
 
@@ -37,7 +38,7 @@ def port(request: pytest.FixtureRequest) -> Iterator[tuple[DocumentSearch, Index
         engine.ok("PUT", f"/{search_index.INDEX_NAME}/_doc/{doc_id.replace('#', '%23').replace('|', '%7C')}", document)
         engine.refresh()
 
-    credentials = Credentials("testing", "testing", "testing")
+    credentials = Credentials(loopback.ACCESS_KEY_ID, loopback.SECRET_ACCESS_KEY, loopback.SESSION_TOKEN)
     yield OpenSearchDocuments(engine.url, region="us-east-1", credentials=lambda: credentials), index
 
 

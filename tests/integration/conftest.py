@@ -31,6 +31,7 @@ from folio import lifecycle
 from folio.handlers import wiring
 from folio.settings import Env
 from tests.integration.engines import create_documents_table, free_port
+from tests.support import loopback
 from tests.support.event_filter import passes
 from tests.support.fake_dax import FakeDax, dynamodb_client
 from tests.support.invariants import bucket_violations, table_violations
@@ -38,7 +39,7 @@ from tests.support.search_engine import SearchEngine
 from tests.support.search_replay import DataPrepperVersions, Replayed, replay
 from tests.support.streams import StreamReader, lambda_event, lambda_record
 
-REGION = "us-east-1"
+REGION = loopback.REGION
 TABLE = "folio-documents"
 IDEMPOTENCY_TABLE = "folio-idempotency"
 BUCKET = "folio-documents-test"
@@ -112,9 +113,7 @@ def run_the_lifecycle_worker(stream: StreamReader) -> list[str]:
 @pytest.fixture(scope="session")
 def engines(dynamodb_endpoint: str, moto_endpoint: str, search_endpoint: str) -> Engines:
     env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        **loopback.ENVIRONMENT,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,

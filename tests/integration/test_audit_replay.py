@@ -22,11 +22,12 @@ import boto3
 import pytest
 
 from tests.integration.engines import create_documents_table
+from tests.support import loopback
 from tools import replay_audit_day
 from tools.replay_audit_day import changes_of_day, day_prefix, decode_object, main
 
 DAY = date(2026, 11, 28)
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+CREDENTIALS = {**loopback.CLIENT_CREDENTIALS, "region_name": loopback.REGION}
 
 # One record exactly as the documentation shows the format (precision MICROSECOND).
 DOCUMENTED_RECORD: dict[str, Any] = {

@@ -75,10 +75,9 @@ from amazondax.DaxCborTypes import DocumentPathOrdinal
 from amazondax.Tube import Tube
 from botocore.exceptions import ClientError
 
+from tests.support import loopback
+
 LOOPBACK = "127.0.0.1"
-REGION = "us-east-1"
-# The credentials every engine on loopback accepts (tests/integration/conftest.py sets the same).
-TEST_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # The IAM action each data-plane method needs (Service Authorization Reference, DAX). The metadata
 # calls (endpoints, defineKeySchema, defineAttributeList*) have no IAM action of their own.
 IAM_ACTIONS = {"GetItem": "dax:GetItem", "BatchGetItem": "dax:BatchGetItem", "Query": "dax:Query"}
@@ -137,7 +136,9 @@ def dynamodb_client(endpoint_url: str) -> Any:
     """A boto3 DynamoDB client for DynamoDB Local, with explicit settings (no environment needed)."""
     import boto3
 
-    return boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=REGION, **TEST_CREDENTIALS)
+    return boto3.client(
+        "dynamodb", endpoint_url=endpoint_url, region_name=loopback.REGION, **loopback.CLIENT_CREDENTIALS
+    )
 
 
 def open_client(endpoint_url: str, *, connect_timeout: float = 1.0, read_timeout: float = 2.0, **kwargs: Any) -> Any:
@@ -147,7 +148,7 @@ def open_client(endpoint_url: str, *, connect_timeout: float = 1.0, read_timeout
     from botocore.config import Config
 
     config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout)
-    arguments = {"region_name": REGION, **TEST_CREDENTIALS, **kwargs}
+    arguments = {"region_name": loopback.REGION, **loopback.CLIENT_CREDENTIALS, **kwargs}
     return AmazonDaxClient(endpoint_url=endpoint_url, config=config, **arguments)
 
 
@@ -221,8 +222,8 @@ class FakeDax:
     `start()` binds an ephemeral port (kept across `stop()`/`start()`, so `restart()` comes back
     where clients expect it); `stop()` closes the listener and every open connection, as a node
     that went away; `hang()` keeps the connections but answers nothing. `secret_keys` maps access
-    key ids to secrets (default: TEST_CREDENTIALS): each connection's SigV4 signature must verify
-    against one of them.
+    key ids to secrets (default: the placeholder of tests/support/loopback.py): each connection's
+    SigV4 signature must verify against one of them.
     """
 
     def __init__(
@@ -231,7 +232,7 @@ class FakeDax:
         *,
         secret_keys: Mapping[str, str] | None = None,
         tls: TlsFiles | None = None,
-        region: str = REGION,
+        region: str = loopback.REGION,
         cache_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -239,9 +240,7 @@ class FakeDax:
         self.cache_seconds = cache_seconds
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
-        self.secret_keys = dict(
-            secret_keys or {TEST_CREDENTIALS["aws_access_key_id"]: TEST_CREDENTIALS["aws_secret_access_key"]}
-        )
+        self.secret_keys = dict(secret_keys or {loopback.ACCESS_KEY_ID: loopback.SECRET_ACCESS_KEY})
         self.tls = tls
         self.region = region
         self.port = 0

@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from folio import keys
 from tests.conftest import PROJECT_ROOT
 from tests.integration.engines import create_documents_table, free_port
+from tests.support import loopback
 from tests.support.fake_dax import (
     DaxRequest,
     FakeDax,
@@ -291,12 +292,7 @@ def test_a_client_built_from_the_environment_as_the_runtime_builds_it(
     fake_dax: FakeDax, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Lambda gives the role's credentials (with a session token) and the Region in the environment.
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for name, value in {**loopback.ENVIRONMENT, "AWS_DEFAULT_REGION": loopback.REGION}.items():
         monkeypatch.setenv(name, value)
 
     with AmazonDaxClient(endpoint_url=fake_dax.endpoint_url) as client:
@@ -313,7 +309,7 @@ def test_each_read_is_recorded_with_its_iam_action_table_and_partition(
     dax.batch_get_item(RequestItems={table: {"Keys": [key_of(OWNER, 1), key_of(OTHER, 0)]}})
     dax.query(TableName=table, **QUERIES["index_with_filter"])
 
-    signed_by = {"access_key_id": "testing"}  # the key id of the connection's SigV4 signature
+    signed_by = {"access_key_id": loopback.ACCESS_KEY_ID}  # the key id of the connection's SigV4 signature
     assert server.data_requests() == [
         DaxRequest("GetItem", "dax:GetItem", table, keys=(key_of(OWNER, 1),), partitions=(OWNER,), **signed_by),
         DaxRequest(
