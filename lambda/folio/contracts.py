@@ -125,7 +125,9 @@ MAX_CURSOR_LENGTH = 2048
 # first), at most this long and without control characters; which documents: the caller's own
 # (the default), those shared with the caller, or both.
 MAX_SEARCH_TEXT_LENGTH = 200
-SEARCH_TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"
+# Printable text with at least one character that is not a space: spaces alone are no search.
+_CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f"  # what a class excludes: C0, DEL, C1
+SEARCH_TEXT_PATTERN = f"^[^{_CONTROLS}]*[^ {_CONTROLS}][^{_CONTROLS}]*$"
 SEARCH_SCOPES = ("mine", "shared", "all")
 DEFAULT_SEARCH_SCOPE = "mine"
 # CORS, as both the functions (Powertools) and API Gateway (preflight, gateway errors) answer it.

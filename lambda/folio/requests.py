@@ -238,7 +238,9 @@ class SearchQuery(NamedTuple):
             or not _SEARCH_TEXT.fullmatch(text)
             or any("\ud800" <= c <= "\udfff" for c in text)
         ):
-            raise InvalidInput(f"q must be 1-{MAX_SEARCH_TEXT_LENGTH} characters without control characters")
+            raise InvalidInput(
+                f"q must be 1-{MAX_SEARCH_TEXT_LENGTH} characters without control characters, not only spaces"
+            )
         scope = query.get("scope", DEFAULT_SEARCH_SCOPE)
         if scope not in SEARCH_SCOPES:
             raise InvalidInput(f"scope must be one of {', '.join(SEARCH_SCOPES)}")
