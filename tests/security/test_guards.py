@@ -852,6 +852,12 @@ def dax_fragment() -> dict[str, Any]:
             },
         }
 
+    def tls_ingress(group: Any, source: Any) -> dict[str, Any]:
+        """A rule admitting DAX's TLS port (9111) into `group` from `source`."""
+        port = {"IpProtocol": "tcp", "FromPort": 9111, "ToPort": 9111}
+        return {"Type": "AWS::EC2::SecurityGroupIngress",
+                "Properties": {"GroupId": group, **port, "SourceSecurityGroupId": source}}  # fmt: skip
+
     def policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
         return {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {"Statement": statements}}}
 
@@ -876,36 +882,9 @@ def dax_fragment() -> dict[str, Any]:
                     ]
                 },
             },
-            "FromFunctions": {
-                "Type": "AWS::EC2::SecurityGroupIngress",
-                "Properties": {
-                    "GroupId": {"Fn::GetAtt": ["DaxGroup", "GroupId"]},
-                    "IpProtocol": "tcp",
-                    "FromPort": 9111,
-                    "ToPort": 9111,
-                    "SourceSecurityGroupId": {"Ref": "FunctionsGroupId"},
-                },
-            },
-            "FromReaders": {
-                "Type": "AWS::EC2::SecurityGroupIngress",
-                "Properties": {
-                    "GroupId": {"Fn::GetAtt": ["DaxGroup", "GroupId"]},
-                    "IpProtocol": "tcp",
-                    "FromPort": 9111,
-                    "ToPort": 9111,
-                    "SourceSecurityGroupId": {"Ref": "ReadersGroupId"},
-                },
-            },
-            "FromElsewhere": {
-                "Type": "AWS::EC2::SecurityGroupIngress",
-                "Properties": {
-                    "GroupId": {"Ref": "DaxGroup"},
-                    "IpProtocol": "tcp",
-                    "FromPort": 9111,
-                    "ToPort": 9111,
-                    "SourceSecurityGroupId": "sg-somebody-else",
-                },
-            },
+            "FromFunctions": tls_ingress({"Fn::GetAtt": ["DaxGroup", "GroupId"]}, {"Ref": "FunctionsGroupId"}),
+            "FromReaders": tls_ingress({"Fn::GetAtt": ["DaxGroup", "GroupId"]}, {"Ref": "ReadersGroupId"}),
+            "FromElsewhere": tls_ingress({"Ref": "DaxGroup"}, "sg-somebody-else"),
             "DaxRole": role("DaxPolicy"),
             "DaxPolicy": policy(
                 [
