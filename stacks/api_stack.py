@@ -9,7 +9,6 @@ same-Region references.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -30,11 +29,12 @@ from constructs import Construct
 
 from folio import keys
 from folio.contracts import FunctionGroup
+from folio.search_index import SEARCH_PATH
 from folio.settings import Env
 from stacks import nag
 from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
-from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT, ApiFunction, FunctionRuntime
+from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT, ApiFunction, FunctionRuntime, runtime_code
 from stacks.components.dax_cache import DAX_SERVICE, CachedRead, DaxCache, DaxSizing
 from stacks.components.dax_client_layer import DaxClientLayer
 from stacks.components.document_store import delete_every_version
@@ -42,12 +42,11 @@ from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
 from stacks.components.function_baseline import FunctionBaselinePolicy
 from stacks.components.lifecycle_worker import LifecycleWorker
+from stacks.components.search_domain import HTTPS_PORT, SearchFunctionReach
 from stacks.components.user_directory import ADMINS_GROUP
 from stacks.config import ApiSettings, DocumentSettings
 from stacks.read_path import READS_THROUGH_DAX
 
-# The runtime code: one asset for every function (entry points differ).
-LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda"
 # The Powertools layer of exactly the version the tests run with (requirements-dev.txt);
 # AWS publishes its ARN per Region under this public SSM parameter, resolved at deploy.
 POWERTOOLS_VERSION = "3.37.0"
@@ -96,6 +95,7 @@ class ApiStack(cdk.Stack):
         functions_security_group: ec2.ISecurityGroup,
         alarm_email: str,
         dax: DaxSizing | None = None,
+        search: SearchFunctionReach | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -130,9 +130,7 @@ class ApiStack(cdk.Stack):
         for finding in nag.CURSOR_SECRET_FINDINGS:
             nag.acknowledge(self.cursor_secret, finding)
 
-        code = lambda_.Code.from_asset(
-            str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
-        )
+        code = runtime_code()
         layer = lambda_.LayerVersion.from_layer_version_arn(
             self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
         )
@@ -232,8 +230,8 @@ class ApiStack(cdk.Stack):
                 use_table_key,
             ],
             # The search pages with cursors, and checks each page's hits against the table (one
-            # BatchGetItem): the index trails the table. Its read on the search domain
-            # (es:ESHttpPost on the documents index) and SEARCH_ENDPOINT come with the domain.
+            # BatchGetItem): the index trails the table. Where there is a domain, it also POSTs
+            # to the documents index's _search (below); where there is none it answers 503.
             FunctionGroup.SEARCH: [
                 read_cursor_secret,
                 decrypt_with_api_key,
@@ -331,6 +329,12 @@ class ApiStack(cdk.Stack):
             layers=(*runtime.layers, *reader_layers),
             security_groups=(*runtime.security_groups, *reader_security_groups),
         )
+        runtimes = {group: reader_runtime if group in READS_THROUGH_DAX else runtime for group in permissions}
+        role_names: dict[FunctionGroup, str] = {}
+        if search is not None:
+            group = FunctionGroup.SEARCH
+            runtimes[group] = self._reach_search(search, vpc, runtimes[group], permissions[group])
+            role_names[group] = search.role_name
         self.functions: dict[FunctionGroup, ApiFunction] = {}
         for group, statements in permissions.items():
             self.functions[group] = ApiFunction(
@@ -341,7 +345,8 @@ class ApiStack(cdk.Stack):
                 timeout=API_TIMEOUT,
                 statements=statements,
                 dead_letter_queue=self.dead_letters,
-                runtime=reader_runtime if group in READS_THROUGH_DAX else runtime,
+                runtime=runtimes[group],
+                role_name=role_names.get(group),
             )
             if group in (FunctionGroup.CREATE, FunctionGroup.DOWNLOAD):
                 nag.acknowledge(self.functions[group].policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
@@ -429,3 +434,56 @@ class ApiStack(cdk.Stack):
                 log_retention=LOG_RETENTION,
             )
         cdk.CfnOutput(self, "ApiUrl", value=self.documents_api.api.url)
+
+    def _reach_search(
+        self,
+        search: SearchFunctionReach,
+        vpc: ec2.IVpc,
+        runtime: FunctionRuntime,
+        statements: list[iam.PolicyStatement],
+    ) -> FunctionRuntime:
+        """Wire the search function to the Search stack's domain: a security group of its own,
+        which the domain admits on 443 (both rules live here, so the Search stack never refers
+        back), the endpoint, and a grant for the one call it makes (added to `statements`).
+        Returns the function's runtime with the endpoint and the group."""
+        search_clients = ec2.SecurityGroup(
+            self,
+            "SearchClients",
+            vpc=vpc,
+            description="Folio search function: may reach the search domain on 443 only",
+            allow_all_outbound=False,
+        )
+        ec2.CfnSecurityGroupIngress(
+            self,
+            "SearchDomainFromSearchClients",
+            group_id=search.security_group.security_group_id,
+            source_security_group_id=search_clients.security_group_id,
+            ip_protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
+            description="HTTPS to OpenSearch from the search function",
+        )
+        search_clients.add_egress_rule(
+            ec2.Peer.security_group_id(search.security_group.security_group_id),
+            ec2.Port.tcp(HTTPS_PORT),
+            "HTTPS to the search domain",
+        )
+        statements += [
+            iam.PolicyStatement(
+                sid="SearchDocumentsIndex", actions=["es:ESHttpPost"], resources=[f"{search.domain_arn}/{SEARCH_PATH}"]
+            ),
+            iam.PolicyStatement(
+                sid="JoinSearchClientsGroup",  # Lambda creates the function's interfaces with its role
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[
+                    self.format_arn(
+                        service="ec2", resource="security-group", resource_name=search_clients.security_group_id
+                    )
+                ],
+            ),
+        ]
+        return dataclasses.replace(
+            runtime,
+            environment={**runtime.environment, Env.SEARCH_ENDPOINT: search.endpoint_url},
+            security_groups=(*runtime.security_groups, search_clients),
+        )

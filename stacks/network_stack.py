@@ -39,10 +39,19 @@ S3_ACTIONS = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:P
 S3_LISTING_ACTIONS = ["s3:ListBucketVersions"]
 
 
+def cloudformation_response_bucket(region: str) -> str:
+    """Where CloudFormation's presigned ResponseURL points, e.g. eu-west-1 ->
+    cloudformation-custom-resource-response-euwest1 (the AWS CloudFormation and Lambda guides)."""
+    if cdk.Token.is_unresolved(region):
+        raise ValueError("the Network stack needs a concrete Region to admit CloudFormation's response bucket")
+    return f"cloudformation-custom-resource-response-{region.replace('-', '')}"
+
+
 class NetworkStack(cdk.Stack):
     """VPC (isolated subnets in two or three AZs), gateway endpoints for DynamoDB and S3 scoped
     to Folio's resources, interface endpoints for Secrets Manager and X-Ray, flow logs,
-    and the security group every function uses."""
+    and the security group every function uses. `custom_resource_responses`: the S3 endpoint
+    also lets a custom resource's function answer CloudFormation (where `features.search`)."""
 
     def __init__(
         self,
@@ -54,6 +63,7 @@ class NetworkStack(cdk.Stack):
         table_arns: list[str],
         documents_bucket_arn: str,
         document_prefix: str,
+        custom_resource_responses: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -118,6 +128,19 @@ class NetworkStack(cdk.Stack):
                 },
             )
         )
+        if custom_resource_responses:
+            # A custom resource's function in these subnets (the search role mappings) answers
+            # CloudFormation by a PUT to a presigned URL in CloudFormation's own bucket for this
+            # Region. The URL is signed by CloudFormation, not by a principal of this account, so
+            # no account condition can hold; only that bucket's objects, and only PutObject.
+            s3_endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    sid="CloudFormationResponsesOnly",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[f"arn:aws:s3:::{cloudformation_response_bucket(self.region)}/*"],
+                )
+            )
         # Isolated subnets route nowhere but the endpoints, so HTTPS "anywhere" reaches
         # only the gateway endpoints (whose prefix lists differ by Region) and the VPC.
         self.functions_security_group.add_egress_rule(

@@ -17,19 +17,21 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from folio.search_index import SEARCH_PATH
 from stacks.components.encryption_key import EncryptionKey
-from stacks.components.search_domain import SearchDomain, SearchSizing
+from stacks.components.search_domain import SearchDomain, SearchFunctionReach, SearchSizing
 from stacks.components.search_ingestion import IngestionCapacity, SearchIngestion
+from stacks.components.search_role_mappings import SearchRoleMappings, SearchRoleMappingsFunction
 
 
 class SearchStack(cdk.Stack):
     """The search domain with its keys, in the Network stack's isolated subnets, and the zero-ETL
     pipeline (`ingestion`) that exports the table and then reads its stream into it.
 
-    Seams for what comes next: the Api stack's search function
-    reach the domain through `domain.admit(role_arn, ...)` (access policy),
-    `domain.admit_network(group, ...)` (port 443) and `domain.admit_master(...)` (the
-    role-mapping custom resource); they read `domain.domain_arn` and `domain.endpoint`.
+    The Api stack's search function is admitted by its role's name (`search_function_role_name`):
+    that stack is deployed after this one and reads `search_function_reach` (the endpoint, the
+    security group, the role name to take), so a reference back would be a cycle. The access
+    policy lets it POST to the documents index's `_search` and nothing else.
     """
 
     def __init__(
@@ -46,12 +48,20 @@ class SearchStack(cdk.Stack):
         exports_bucket_name: str,
         access_logs: s3.IBucket,
         capacity: IngestionCapacity,
+        search_function_role_name: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.key = EncryptionKey(self, "DomainKey", description="Folio search domain: indices and snapshots at rest")
         self.log_key = EncryptionKey(
             self, "LogKey", description="Folio search domain: its log groups", for_log_groups=True
+        )
+        self.export_key = EncryptionKey(
+            self, "ExportKey", description="Folio search: table exports, dead letters in S3 and SQS"
+        )
+        # Built first: its role is the domain's master user.
+        role_mappings_function = SearchRoleMappingsFunction(
+            self, "RoleMappingsFunction", vpc=vpc, key=self.export_key.key, log_key=self.log_key.key
         )
         self.domain = SearchDomain(
             self,
@@ -61,9 +71,23 @@ class SearchStack(cdk.Stack):
             key=self.key.key,
             log_key=self.log_key.key,
             sizing=sizing,
+            master_role=role_mappings_function.role,
         )
-        self.export_key = EncryptionKey(
-            self, "ExportKey", description="Folio search ingestion: table exports and dead letters in S3"
+        search_function_role_arn = self.format_arn(
+            service="iam", region="", resource="role", resource_name=search_function_role_name
+        )
+        self.domain.admit(
+            search_function_role_arn,
+            sid="SearchFunction",
+            actions=["es:ESHttpPost"],
+            paths=[SEARCH_PATH],
+            deployed_later=True,
+        )
+        self.search_function_reach = SearchFunctionReach(
+            role_name=search_function_role_name,
+            endpoint_url=f"https://{self.domain.endpoint}",
+            domain_arn=self.domain.domain_arn,
+            security_group=self.domain.security_group,
         )
         self.ingestion = SearchIngestion(
             self,
@@ -79,3 +103,13 @@ class SearchStack(cdk.Stack):
             log_key=self.log_key.key,
             capacity=capacity,
         )
+        self.role_mappings = SearchRoleMappings(
+            self,
+            "RoleMappings",
+            function=role_mappings_function,
+            domain=self.domain,
+            pipeline_role_arn=self.ingestion.role.role_arn,
+            search_role_arns=[search_function_role_arn],
+        )
+        # The pipeline's first writes (the table's export) need its role mapped, or they are refused.
+        self.ingestion.pipeline.node.add_dependency(self.role_mappings)

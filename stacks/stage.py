@@ -53,6 +53,13 @@ def search_exports_bucket_name(config: FolioConfig) -> str:
     return f"folio-{config.name}-exports-{config.account}-{config.region}"
 
 
+def search_function_role_name(config: FolioConfig) -> str:
+    """Fixed, so that the Search stack (deployed first) can name the Api stack's search function
+    in its access policy and role mapping without a reference back (IAM: at most 64 characters;
+    at most 6 + 16 + 1 + 14 + 7 here). Roles are global: the Region keeps Regions apart."""
+    return f"folio-{config.name}-{config.region}-search"
+
+
 def documents_bucket_name(config: FolioConfig) -> str:
     """Globally unique: environment, account and Region."""
     return f"folio-{config.name}-documents-{config.account}-{config.region}"
@@ -134,7 +141,31 @@ class FolioStage(cdk.Stage):
             ],
             documents_bucket_arn=f"arn:aws:s3:::{bucket}",
             document_prefix=self.data.document_prefix,
+            # The Search stack's role-mapping custom resource answers from the isolated subnets.
+            custom_resource_responses=config.features.search,
         )
+        self.search: SearchStack | None = None
+        search = search_sizing(config)
+        if search is not None:
+            assert self.data.search_ingestion_access is not None
+            self.search = SearchStack(
+                self,
+                "Search",
+                env=home,
+                description=f"Folio {name}: OpenSearch domain in the VPC and the pipeline that fills it from the table",
+                termination_protection=config.termination_protection,
+                domain_name=search_domain_name(name),
+                vpc=self.network.vpc,
+                sizing=search,
+                table=self.data.table,
+                table_access=self.data.search_ingestion_access,
+                pipeline_name=search_pipeline_name(name),
+                exports_bucket_name=search_exports_bucket_name(config),
+                access_logs=self.data.access_logs,
+                capacity=IngestionCapacity(min_ocus=config.search.min_ocus, max_ocus=config.search.max_ocus),
+                search_function_role_name=search_function_role_name(config),
+            )
+            self.search.add_stack_dependency(self.data, "the domain is filled from the table")
         self.api = ApiStack(
             self,
             "Api",
@@ -158,28 +189,8 @@ class FolioStage(cdk.Stage):
             functions_security_group=self.network.functions_security_group,
             alarm_email=config.alarm_email,
             dax=dax_sizing(config),
+            search=self.search.search_function_reach if self.search else None,
         )
-        self.search: SearchStack | None = None
-        search = search_sizing(config)
-        if search is not None:
-            assert self.data.search_ingestion_access is not None
-            self.search = SearchStack(
-                self,
-                "Search",
-                env=home,
-                description=f"Folio {name}: OpenSearch domain in the VPC and the pipeline that fills it from the table",
-                termination_protection=config.termination_protection,
-                domain_name=search_domain_name(name),
-                vpc=self.network.vpc,
-                sizing=search,
-                table=self.data.table,
-                table_access=self.data.search_ingestion_access,
-                pipeline_name=search_pipeline_name(name),
-                exports_bucket_name=search_exports_bucket_name(config),
-                access_logs=self.data.access_logs,
-                capacity=IngestionCapacity(min_ocus=config.search.min_ocus, max_ocus=config.search.max_ocus),
-            )
-            self.search.add_stack_dependency(self.data, "the domain is filled from the table")
 
 
 def network_availability_zones(config: FolioConfig) -> int:

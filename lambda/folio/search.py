@@ -28,8 +28,8 @@ from folio.search_index import (
     FULL_TEXT_FIELDS,
     GRANTEES_FIELD,
     HIGHLIGHTED_FIELDS,
-    INDEX_NAME,
     OWNER_FIELD,
+    SEARCH_PATH,
     STATUS_FIELD,
     TIE_BREAKER_FIELD,
     UPDATED_AT_FIELD,
@@ -115,7 +115,7 @@ class OpenSearchDocuments:
         credentials: Callable[[], Any],
         http: urllib3.PoolManager | None = None,
     ) -> None:
-        self.url = f"{endpoint.rstrip('/')}/{INDEX_NAME}/_search"
+        self.url = f"{endpoint.rstrip('/')}/{SEARCH_PATH}"
         self.region = region
         self.credentials = credentials
         self.http = http or urllib3.PoolManager(timeout=TIMEOUT, retries=RETRIES)

@@ -24,6 +24,8 @@ from typing import Any
 from folio.keys import SORT_KEY, document_sort_key_prefix
 
 INDEX_NAME = "documents"
+# The one path the search function calls (POST): its IAM grant and the domain's access policy name it.
+SEARCH_PATH = f"{INDEX_NAME}/_search"
 TEMPLATE_NAME = "folio-documents"
 TEMPLATE_FILE = Path(__file__).with_name("documents_index_template.json")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -16,6 +17,8 @@ from constructs import Construct
 
 from stacks.components.function_baseline import FUNCTION_SUBNETS
 
+# The runtime code: one asset for every function of every stack (entry points differ).
+LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 # Powertools' service name: its logs' `service` field and the `service` dimension of its metrics.
 POWERTOOLS_SERVICE = "folio"
@@ -24,6 +27,13 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 API_TIMEOUT = cdk.Duration.seconds(10)
 # A worker settles one upload, or a batch of up to 25 removals, a few calls each.
 WORKER_TIMEOUT = cdk.Duration.seconds(30)
+
+
+def runtime_code() -> lambda_.Code:
+    """The shared code asset (the same hash wherever it is used, so it is uploaded once)."""
+    return lambda_.Code.from_asset(
+        str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
+    )
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class ApiFunction(Construct):
     whose only permissions are `statements`, writing its own logs, and the stack's
     `FunctionBaselinePolicy` (traces, VPC interfaces, dead letters).
 
+    `role_name` fixes the role's name, for a role another stack names before it exists.
+
     The role is handed to Lambda without policy updates, so CDK cannot quietly add an
     inline policy: every permission is in the two customer-managed policies.
     """
@@ -65,6 +77,7 @@ class ApiFunction(Construct):
         statements: Sequence[iam.PolicyStatement],
         dead_letter_queue: sqs.IQueue,
         runtime: FunctionRuntime,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -79,6 +92,9 @@ class ApiFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Folio {construct_id}: {description}",
+            # Named only where a stack deployed earlier must name this role (CloudFormation's
+            # generated names are not known before the role exists).
+            role_name=role_name,
         )
         self.policy = iam.ManagedPolicy(
             self,

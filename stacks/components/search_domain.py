@@ -57,17 +57,30 @@ class SearchSizing:
     volume_gb: int
 
 
+@dataclass(frozen=True)
+class SearchFunctionReach:
+    """How the Api stack's search function reaches the domain: it runs as the role named
+    `role_name` (the one the access policy and role mapping admit), calls `endpoint_url` with an
+    identity policy naming `domain_arn`, from a security group that `security_group` (the
+    domain's) admits on 443."""
+
+    role_name: str
+    endpoint_url: str
+    domain_arn: str
+    security_group: ec2.ISecurityGroup
+
+
 class SearchDomain(Construct):
     """An OpenSearch domain (`ENGINE_VERSION`) in the isolated subnets, reachable over HTTPS from
     the clients' security group only.
 
-    - Identity: fine-grained access control with an IAM master role of its own (`master_role`),
-      no internal user database, no basic auth. The master role trusts the account, so only a
-      principal whose identity policy allows `sts:AssumeRole` on it can use it (none in Folio until
-      `admit_master` names one, e.g. the later role-mapping custom resource).
-    - Access policy: names each principal (the master role, and whatever `admit` adds: the search
-      function's role, the ingestion pipeline's role), never `*`. It is set on the domain itself
-      (no custom resource), which is why the domain has a fixed name: its ARN is known before it exists.
+    - Identity: fine-grained access control with an IAM master user, `master_role` (the
+      role-mapping function's own role: stacks/components/search_role_mappings.py), no internal
+      user database, no basic auth.
+    - Access policy: names each principal `admit` adds (the role-mapping function on the security
+      API only, the ingestion pipeline, the search function on `_search` only), never `*`. It is
+      set on the domain itself (no custom resource), which is why the domain has a fixed name: its
+      ARN is known before it exists.
     - Encryption: at rest with `key` (a customer-managed key), node to node, HTTPS only with `TLS_POLICY`.
     - Logs: application, slow search, slow index and audit logs, each in a log group encrypted
       with `log_key`, kept for `LOG_RETENTION`. The resource policy that lets OpenSearch write
@@ -85,6 +98,7 @@ class SearchDomain(Construct):
         key: kms.IKey,
         log_key: kms.IKey,
         sizing: SearchSizing,
+        master_role: iam.IRole,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -97,17 +111,11 @@ class SearchDomain(Construct):
             description="Folio search domain: HTTPS in from its admitted clients only, nothing out",
             allow_all_outbound=False,
         )
-        # No client by default: each one is admitted by name (the ingestion pipeline today; the
-        # search function's own group once it is wired), never the functions' common group, so
-        # a function that has no business with search cannot even reach it.
-        self.master_role = iam.Role(
-            self,
-            "MasterRole",
-            assumed_by=iam.AccountRootPrincipal(),
-            description="Folio search domain: OpenSearch master user (security configuration, role mappings)",
-        )
+        # No client by default: each one is admitted by name (the ingestion pipeline, the search
+        # function, the role-mapping function), never the functions' common group, so a function
+        # that has no business with search cannot even reach it.
+        self.master_role = master_role
         self.access_policy = iam.PolicyDocument()
-        self.admit(self.master_role.role_arn, sid="MasterRole")
         log_groups = {
             name: logs.LogGroup(
                 self, name, encryption_key=log_key, retention=LOG_RETENTION, removal_policy=cdk.RemovalPolicy.RETAIN
@@ -181,8 +189,22 @@ class SearchDomain(Construct):
         cdk.Tags.of(self).add("folio:component", "search")
         self.endpoint = self.domain.domain_endpoint
 
-    def admit(self, principal_arn: str, *, sid: str, actions: Sequence[str] = HTTP_ACTIONS) -> None:
-        """Name one more principal (a role ARN) in the domain's access policy, for these HTTP actions.
+    def admit(
+        self,
+        principal_arn: str,
+        *,
+        sid: str,
+        actions: Sequence[str] = HTTP_ACTIONS,
+        paths: Sequence[str] = ("*",),
+        deployed_later: bool = False,
+    ) -> None:
+        """Name one more principal (a role ARN) in the domain's access policy, for these HTTP
+        actions on these paths of the domain (`*`: every path).
+
+        `deployed_later`: the role belongs to a stack deployed after this one (the Api stack's
+        search function). OpenSearch refuses an access policy that names a role IAM does not know
+        yet ("InvalidTypeException: Error setting policy"), so such a role is named in the
+        statement's condition (`aws:PrincipalArn`) under this account's principal instead.
 
         Fine-grained access control still decides what it may do inside OpenSearch (a role
         mapping), and the principal also needs an identity policy naming `domain_arn`.
@@ -191,22 +213,23 @@ class SearchDomain(Construct):
             raise ValueError(f"the access policy takes es:ESHttp* actions only, not {list(actions)}")
         if not principal_arn or principal_arn == "*":
             raise ValueError("the access policy names one role, never '*'")
+        if not paths or any(not path or path.startswith("/") for path in paths):
+            raise ValueError(f"paths are relative to the domain (no leading '/'), not {list(paths)}")
         self.access_policy.add_statements(
             iam.PolicyStatement(
                 sid=sid,
-                principals=[iam.ArnPrincipal(principal_arn)],
+                principals=[iam.AccountPrincipal(cdk.Stack.of(self).account)]
+                if deployed_later
+                else [iam.ArnPrincipal(principal_arn)],
                 actions=sorted(actions),
-                resources=[f"{self.domain_arn}/*"],
+                resources=[f"{self.domain_arn}/{path}" for path in paths],
+                conditions={"ArnEquals": {"aws:PrincipalArn": principal_arn}} if deployed_later else None,
             )
         )
 
     def admit_network(self, client_security_group: ec2.ISecurityGroup, description: str) -> None:
         """Let one more security group reach the domain on 443 (the pipeline's, later)."""
         self.security_group.connections.allow_from(client_security_group, ec2.Port.tcp(HTTPS_PORT), description)
-
-    def admit_master(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let a principal assume the master role (e.g. the role-mapping custom resource)."""
-        return self.master_role.grant_assume_role(grantee.grant_principal)
 
 
 def _findings_by_design(sizing: SearchSizing) -> list[nag.Finding]:

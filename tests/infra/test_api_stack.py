@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from folio.contracts import BODY_SCHEMAS, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, ROUTES, FunctionGroup
-from folio.settings import REQUIRED_VARIABLES, Env
+from folio.settings import OPTIONAL_VARIABLES, REQUIRED_VARIABLES, Env
 from stacks.api_stack import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION, UPLOAD_WORKER_HANDLER
 from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT
 from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
 from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, synthesize
+from tests.support.templates import as_list
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
@@ -84,10 +85,6 @@ def role_statements(synth: Synthesized, role_id: str) -> list[dict[str, Any]]:
                 }
             )
     return found
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def allows(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
@@ -224,9 +221,14 @@ def test_every_function_gets_exactly_the_environment_the_runtime_names(synth: Sy
         variables = function["Properties"].get("Environment", {}).get("Variables", {})
         folio_variables = {name for name in variables if not name.startswith(("POWERTOOLS_", "AWS_"))}
 
-        # The DAX endpoint, the one optional variable, only where DAX runs (tests/infra/test_dax_cache.py).
-        assert folio_variables - {Env.DAX_ENDPOINT} == set(REQUIRED_VARIABLES), function["Properties"].get("Handler")
+        # The optional ones: the DAX endpoint only where DAX runs (tests/infra/test_dax_cache.py), the
+        # search endpoint only for the search function where search runs (tests/infra/test_search_stack.py).
+        handler = function["Properties"].get("Handler")
+        assert folio_variables - set(OPTIONAL_VARIABLES) == set(REQUIRED_VARIABLES), handler
         assert Env.DAX_ENDPOINT not in folio_variables or synth.config.features.dax
+        assert (Env.SEARCH_ENDPOINT in folio_variables) == (
+            synth.config.features.search and handler == "folio.handlers.search.handler"
+        ), handler
 
 
 def test_waf_has_the_managed_rules_and_a_rate_rule_and_is_associated_and_logged(synth: Synthesized) -> None:

@@ -20,6 +20,7 @@ from stacks.api_stack import _HANDLERS
 from stacks.components.dax_cache import MAINTENANCE_WINDOW, TLS_PORT, CachedRead, DaxCache, DaxSizing
 from stacks.read_path import READS_THROUGH_DAX
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
+from tests.support.templates import as_list
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
@@ -41,10 +42,6 @@ def api(synth: Synthesized, resource_type: str) -> dict[str, dict[str, Any]]:
 def the_cluster(synth: Synthesized) -> tuple[str, dict[str, Any]]:
     [(logical_id, cluster)] = api(synth, "AWS::DAX::Cluster").items()
     return logical_id, cluster["Properties"]
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def policy_statements(synth: Synthesized, role_id: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import pytest
 from folio.lifecycle import lifecycle_filter_patterns
 from stacks.components.lifecycle_worker import BATCH_SIZE
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized
+from tests.support.templates import as_list
 
 HANDLER = "folio.handlers.lifecycle_worker.handler"
 FOURTEEN_DAYS = 14 * 24 * 3600
@@ -24,10 +25,6 @@ def synth(request: pytest.FixtureRequest, synthesized: Callable[[str], Synthesiz
 
 def resources(synth: Synthesized, resource_type: str, stack: str = "Api") -> dict[str, dict[str, Any]]:
     return synth.template(stack).find_resources(resource_type)
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def resolve(synth: Synthesized, value: Any) -> Any:

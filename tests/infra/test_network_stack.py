@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stacks.stage import network_availability_zones
-from tests.conftest import ENVIRONMENT_NAMES, Synthesized
+from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
@@ -39,6 +39,8 @@ def test_gateway_endpoints_admit_only_folio_resources_and_actions(synth: Synthes
     assert len(gateways) == 2
     for endpoint in gateways:
         for statement in endpoint["PolicyDocument"]["Statement"]:
+            if statement.get("Sid") == "CloudFormationResponsesOnly":
+                continue  # signed by CloudFormation, not this account: the next test
             rendered = json.dumps(statement["Resource"])
             assert "*" not in json.dumps(statement["Action"])
             assert rendered.count('"arn:') + rendered.count("Fn::") >= 1
@@ -58,13 +60,37 @@ def test_the_s3_endpoint_admits_what_the_lifecycle_worker_does_and_only_under_th
     admitted: dict[str, list[tuple[str, Any]]] = {}
     for statement in s3["PolicyDocument"]["Statement"]:
         for action in statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]:
-            admitted.setdefault(action, []).append((statement["Resource"], statement["Condition"]))
+            admitted.setdefault(action, []).append((statement["Resource"], statement.get("Condition")))
     bucket = f"arn:aws:s3:::folio-{synth.config.name}-documents-{synth.config.account}-{synth.config.region}"
     account = {"StringEquals": {"aws:PrincipalAccount": synth.config.account}}
 
     # Then: a removed document's versions can be listed and deleted through it, nothing wider
     assert admitted["s3:DeleteObjectVersion"] == [(f"{bucket}/documents/*", account)]
     assert admitted["s3:ListBucketVersions"] == [(bucket, {**account, "StringLike": {"s3:prefix": "documents/*"}})]
+
+
+def test_the_s3_endpoint_admits_cloudformations_responses_only_where_a_custom_resource_answers_from_the_vpc(
+    synth: Synthesized,
+) -> None:
+    [s3] = [
+        e["Properties"]
+        for e in resources(synth, "AWS::EC2::VPCEndpoint").values()
+        if ".s3" in json.dumps(e["Properties"]["ServiceName"])
+    ]
+    responses = [s for s in s3["PolicyDocument"]["Statement"] if s.get("Sid") == "CloudFormationResponsesOnly"]
+    custom_resources = [
+        r
+        for _, _, r in all_resources(synth)
+        if r["Type"].startswith("Custom::") or r["Type"].endswith("CustomResource")
+    ]
+
+    assert len(responses) == len(custom_resources) == (1 if synth.config.features.search else 0)
+    if responses:
+        [statement] = responses
+        region = synth.config.region.replace("-", "")
+        assert statement["Action"] == "s3:PutObject"
+        assert statement["Resource"] == f"arn:aws:s3:::cloudformation-custom-resource-response-{region}/*"
+        assert "Condition" not in statement
 
 
 def test_interface_endpoints_for_what_the_functions_call_with_private_dns(synth: Synthesized) -> None:
@@ -104,9 +130,11 @@ def test_every_function_runs_in_the_isolated_subnets(synth: Synthesized) -> None
     for logical_id, function in functions.items():
         vpc_config = function["Properties"]["VpcConfig"]
         assert len(vpc_config["SubnetIds"]) == network_availability_zones(synth.config), logical_id
-        # DAX readers also join the Api stack's DaxClients group (tests/infra/test_dax_cache.py).
-        reads_through_dax = synth.config.features.dax and "DaxClients" in json.dumps(vpc_config)
-        assert len(vpc_config["SecurityGroupIds"]) == (2 if reads_through_dax else 1), logical_id
+        # DAX readers also join the Api stack's DaxClients group (tests/infra/test_dax_cache.py), the
+        # search function its SearchClients group (tests/infra/test_search_stack.py).
+        own_groups = [g for g in ("DaxClients", "SearchClients") if g in json.dumps(vpc_config)]
+        assert not own_groups or synth.config.features.dax or synth.config.features.search, logical_id
+        assert len(vpc_config["SecurityGroupIds"]) == 1 + len(own_groups), logical_id
 
 
 def test_three_azs_only_where_a_dax_cluster_of_three_or_more_nodes_needs_them(synth: Synthesized) -> None:

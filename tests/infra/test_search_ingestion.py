@@ -17,7 +17,7 @@ from stacks import search_pipeline
 from stacks.components import search_ingestion as si
 from stacks.stage import search_exports_bucket_name, search_pipeline_name
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
-from tests.security.test_guards import followed
+from tests.support.templates import followed
 
 WITH_SEARCH = [e for e in ENVIRONMENT_NAMES if e != "sandbox"]
 INTRINSIC = re.compile(r"^\{\"(Ref|Fn::GetAtt|Fn::GetStackOutput|Fn::ImportValue)\"")

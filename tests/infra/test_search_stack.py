@@ -13,13 +13,14 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 
+from folio.search_index import SEARCH_PATH
 from stacks.components.encryption_key import EncryptionKey
 from stacks.components.search_domain import (
     ENGINE_VERSION,
-    HTTP_ACTIONS,
     LOG_TYPES,
     TLS_POLICY,
     SearchDomain,
@@ -30,6 +31,9 @@ from stacks.stage import network_availability_zones, search_domain_name
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
 
 WITH_SEARCH = [e for e in ENVIRONMENT_NAMES if e != "sandbox"]
+SEARCH_HANDLER = "folio.handlers.search.handler"
+ROLE_MAPPINGS_HANDLER = "folio.handlers.search_role_mappings.handler"
+IAM_ROLE_NAME_LIMIT = 64
 # Strongest last. A member aws-cdk-lib adds (TLS 1.3, say) is unknown here and fails
 # test_the_tls_policy_is_the_strongest_aws_cdk_lib_offers until it is ranked and chosen.
 TLS_POLICIES_WEAKEST_FIRST = (
@@ -172,10 +176,17 @@ def test_the_domain_is_retained_and_named_after_its_environment(with_search: Syn
 # -- identity and access -----------------------------------------------------------------------
 
 
-def test_fine_grained_access_has_an_iam_master_role_of_its_own_and_no_user_database(with_search: Synthesized) -> None:
+def role_mappings_role(synth: Synthesized) -> tuple[str, dict[str, Any]]:
+    functions = search(synth, "AWS::Lambda::Function")
+    [function] = [f for f in functions.values() if f["Properties"]["Handler"] == ROLE_MAPPINGS_HANDLER]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role_id, search(synth, "AWS::IAM::Role")[role_id]
+
+
+def test_the_master_user_is_the_role_mapping_functions_role_and_no_one_can_assume_it(with_search: Synthesized) -> None:
     _, domain = the_domain(with_search)
     security = domain["Properties"]["AdvancedSecurityOptions"]
-    [(role_id, role)] = master_roles(with_search).items()
+    role_id, role = role_mappings_role(with_search)
 
     assert security == {
         "Enabled": True,
@@ -183,43 +194,153 @@ def test_fine_grained_access_has_an_iam_master_role_of_its_own_and_no_user_datab
         "MasterUserOptions": {"MasterUserARN": {"Fn::GetAtt": [role_id, "Arn"]}},
     }
     [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Action"] == "sts:AssumeRole"
-    # The account, i.e. only principals whose identity policy allows sts:AssumeRole on this role.
-    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{with_search.config.account}:root"}
-    assert "Condition" not in trust
-    assert "Policies" not in role["Properties"] and "ManagedPolicyArns" not in role["Properties"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    # No role of the stack trusts the account (a person could otherwise become the master user).
+    for other in search(with_search, "AWS::IAM::Role").values():
+        assert ":root" not in json.dumps(other["Properties"]["AssumeRolePolicyDocument"])
 
 
-def master_roles(synth: Synthesized) -> dict[str, dict[str, Any]]:
-    """The roles the account may assume (the ingestion pipeline's role is OSIS's, not the account's)."""
-    return {
-        role_id: role
-        for role_id, role in search(synth, "AWS::IAM::Role").items()
-        if "osis-pipelines" not in json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
-    }
+def test_the_master_users_own_policy_reaches_only_the_four_security_api_entries_it_manages(
+    with_search: Synthesized,
+) -> None:
+    role_id, role = role_mappings_role(with_search)
+    config = with_search.config
+    domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{search_domain_name(config.name)}"
+    policies = search(with_search, "AWS::IAM::ManagedPolicy")
+    es_statements = [
+        statement
+        for ref in role["Properties"]["ManagedPolicyArns"]
+        for statement in policies[ref["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+        if "es:" in json.dumps(statement["Action"])
+    ]
+
+    [statement] = es_statements
+    assert statement["Action"] == ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpPut"]
+    assert sorted(statement["Resource"]) == sorted(
+        f"{domain_arn}/_plugins/_security/api/{kind}/{name}"
+        for name in ("folio_documents_write", "folio_documents_read")
+        for kind in ("roles", "rolesmapping")
+    )
+    assert role_id
 
 
-def test_the_access_policy_names_the_master_role_and_the_ingestion_role_only(with_search: Synthesized) -> None:
+def test_the_access_policy_names_the_three_roles_each_for_what_it_does(with_search: Synthesized) -> None:
     _, domain = the_domain(with_search)
-    [(role_id, _)] = master_roles(with_search).items()
+    role_id, _ = role_mappings_role(with_search)
     config = with_search.config
     domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{search_domain_name(config.name)}"
 
-    statement, ingestion = domain["Properties"]["AccessPolicies"]["Statement"]
-    assert ingestion["Sid"] == "IngestionPipeline"
+    statements = {s["Sid"]: s for s in domain["Properties"]["AccessPolicies"]["Statement"]}
+    assert set(statements) == {"RoleMappings", "IngestionPipeline", "SearchFunction"}
+
+    ingestion = statements["IngestionPipeline"]
     assert ingestion["Principal"]["AWS"]["Fn::GetAtt"][0].startswith("IngestionRole")
 
-    assert statement["Effect"] == "Allow"
-    assert statement["Principal"] == {"AWS": {"Fn::GetAtt": [role_id, "Arn"]}}
-    assert statement["Action"] == sorted(HTTP_ACTIONS)
-    assert statement["Resource"] == f"{domain_arn}/*"
+    mappings = statements["RoleMappings"]
+    assert mappings["Principal"] == {"AWS": {"Fn::GetAtt": [role_id, "Arn"]}}
+    assert mappings["Action"] == ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpPut"]
+    assert all(r.startswith(f"{domain_arn}/_plugins/_security/api/") for r in mappings["Resource"])
+
+    search_function = statements["SearchFunction"]
+    assert search_function["Action"] == "es:ESHttpPost"
+    assert search_function["Resource"] == f"{domain_arn}/{SEARCH_PATH}"
+    # Under this account's principal, with the role in the condition: it does not exist yet.
+    assert json.dumps(search_function["Principal"]).count(":root") == 1
+    assert list(search_function["Condition"]) == ["ArnEquals"]
 
 
-def test_no_custom_resource_or_function_comes_with_the_domain_or_the_pipeline(with_search: Synthesized) -> None:
-    """aws-cdk-lib's `access_policies` and its log resource policy would each add one."""
-    types = {r["Type"] for r in with_search.templates["Search"]["Resources"].values()}
+def test_the_custom_resource_maps_the_pipeline_and_the_search_function_and_the_pipeline_waits_for_it(
+    with_search: Synthesized,
+) -> None:
+    resources = with_search.templates["Search"]["Resources"]
+    [(mapping_id, mapping)] = [(i, r) for i, r in resources.items() if r["Type"] == "Custom::FolioSearchRoleMappings"]
+    [(pipeline_id, pipeline)] = [(i, r) for i, r in resources.items() if r["Type"] == "AWS::OSIS::Pipeline"]
+    properties = mapping["Properties"]
+    role = the_search_functions_role(with_search)
+    account = with_search.config.account
 
-    assert not any(t.startswith("Custom::") or t == "AWS::Lambda::Function" for t in types), types
+    assert properties["PipelineRoleArn"]["Fn::GetAtt"][0].startswith("IngestionRole")
+    assert [rendered_arn(a, account) for a in properties["SearchRoleArns"]] == [
+        f"arn:aws:iam::{account}:role/{role['Properties']['RoleName']}"
+    ]
+    assert properties["Endpoint"]["Fn::Join"][1][0] == "https://"
+    assert mapping_id in pipeline["DependsOn"]
+    assert mapping["DeletionPolicy"] == "Delete"  # removing the stack removes the mappings it made
+    assert pipeline_id
+
+
+def the_search_functions_role(synth: Synthesized) -> dict[str, Any]:
+    api = synth.templates["Api"]["Resources"]
+    [function] = [
+        r for r in api.values() if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == SEARCH_HANDLER
+    ]
+    role: dict[str, Any] = api[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+    return role
+
+
+def rendered_arn(value: Any, account: str) -> str:
+    """An ARN the template builds with Fn::Join over the partition, as a string."""
+    if isinstance(value, str):
+        return value
+    separator, parts = value["Fn::Join"]
+    return separator.join("aws" if part == {"Ref": "AWS::Partition"} else part for part in parts)
+
+
+def test_the_role_the_domain_admits_by_name_is_the_search_functions_role(with_search: Synthesized) -> None:
+    """The Search stack names the Api stack's role before it exists; the two must agree."""
+    _, domain = the_domain(with_search)
+    [admitted] = [s for s in domain["Properties"]["AccessPolicies"]["Statement"] if s["Sid"] == "SearchFunction"]
+    role = the_search_functions_role(with_search)
+    account = with_search.config.account
+
+    role_name = role["Properties"]["RoleName"]
+    assert rendered_arn(admitted["Condition"]["ArnEquals"]["aws:PrincipalArn"], account) == (
+        f"arn:aws:iam::{account}:role/{role_name}"
+    )
+    assert len(role_name) <= IAM_ROLE_NAME_LIMIT
+
+
+def test_the_search_function_reaches_the_domain_on_443_from_a_group_of_its_own(with_search: Synthesized) -> None:
+    api = with_search.templates["Api"]["Resources"]
+    [function] = [
+        r for r in api.values() if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == SEARCH_HANDLER
+    ]
+    groups = function["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    own = [g["Fn::GetAtt"][0] for g in groups if "Fn::GetAtt" in g and g["Fn::GetAtt"][0].startswith("SearchClients")]
+    assert len(own) == 1, groups
+    [ingress] = [
+        r["Properties"]
+        for r in api.values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+        and r["Properties"].get("SourceSecurityGroupId") == {"Fn::GetAtt": [own[0], "GroupId"]}
+    ]
+    assert (ingress["FromPort"], ingress["ToPort"], ingress["IpProtocol"]) == (443, 443, "tcp")
+    # The domain's group, read from the Search stack's outputs.
+    assert ingress["GroupId"]["Fn::GetStackOutput"]["StackName"].endswith("-Search"), ingress["GroupId"]
+    egress = api[own[0]]["Properties"]["SecurityGroupEgress"]
+    assert [(e["FromPort"], e["ToPort"]) for e in egress] == [(443, 443)]
+    assert ingress["GroupId"] == egress[0]["DestinationSecurityGroupId"]
+    assert "SEARCH_ENDPOINT" in function["Properties"]["Environment"]["Variables"]
+
+
+def test_only_the_search_function_has_a_fixed_role_name(synth: Synthesized) -> None:
+    named = [
+        (stack, logical_id)
+        for stack, logical_id, r in all_resources(synth)
+        if r["Type"] == "AWS::IAM::Role" and "RoleName" in r["Properties"]
+    ]
+    expected = 1 if synth.config.features.search else 0
+    assert len(named) == expected, named
+
+
+def test_the_only_custom_resource_and_function_are_folios_role_mappings(with_search: Synthesized) -> None:
+    """aws-cdk-lib's `access_policies` and its log resource policy would each add another."""
+    resources = with_search.templates["Search"]["Resources"].values()
+    custom = [r["Type"] for r in resources if r["Type"].startswith("Custom::")]
+    functions = [r["Properties"]["Handler"] for r in resources if r["Type"] == "AWS::Lambda::Function"]
+
+    assert custom == ["Custom::FolioSearchRoleMappings"]
+    assert functions == [ROLE_MAPPINGS_HANDLER]
 
 
 def synthesized_domain(*, admit: Callable[[SearchDomain], None]) -> None:
@@ -243,6 +364,7 @@ def synthesized_domain(*, admit: Callable[[SearchDomain], None]) -> None:
             master_node_type="m7g.large.search",
             volume_gb=10,
         ),
+        master_role=iam.Role(stack, "Master", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")),
     )
     admit(domain)
 
@@ -252,13 +374,15 @@ def test_admitting_refuses_a_wildcard_principal_and_actions_beyond_http() -> Non
         synthesized_domain(admit=lambda d: d.admit("*", sid="Anyone"))
     with pytest.raises(ValueError, match="es:ESHttp"):
         synthesized_domain(admit=lambda d: d.admit("arn:aws:iam::123456789012:role/x", sid="X", actions=["es:*"]))
+    with pytest.raises(ValueError, match="relative to the domain"):
+        synthesized_domain(admit=lambda d: d.admit("arn:aws:iam::123456789012:role/x", sid="X", paths=["/_search"]))
     synthesized_domain(admit=lambda d: d.admit("arn:aws:iam::123456789012:role/x", sid="X", actions=["es:ESHttpGet"]))
 
 
 # -- network -----------------------------------------------------------------------------------
 
 
-def test_the_domain_is_reached_on_443_from_the_pipeline_only_and_sends_nothing(
+def test_the_domain_is_reached_on_443_from_the_pipeline_and_the_role_mapping_function_only_and_sends_nothing(
     with_search: Synthesized,
 ) -> None:
     _, domain = the_domain(with_search)
@@ -283,17 +407,24 @@ def test_the_domain_is_reached_on_443_from_the_pipeline_only_and_sends_nothing(
         for sg in p["Properties"]["VpcOptions"]["SecurityGroupIds"]
     }
 
-    # Only the pipeline's group gets in; no function's (the search function is not wired yet, and
-    # the functions' common group holds every function).
+    # ... and the role-mapping function's own group.
+    mapping_groups = {
+        json.dumps(sg)
+        for f in search(with_search, "AWS::Lambda::Function").values()
+        for sg in f["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    }
+
+    # Only those get in from this stack (the search function's group is admitted by the Api
+    # stack: tests above); never the functions' common group, which holds every function.
     assert "SecurityGroupIngress" not in group
-    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress] == [("tcp", 443, 443)]
-    assert {json.dumps(r["SourceSecurityGroupId"]) for r in ingress} == pipeline_groups
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress] == [("tcp", 443, 443)] * 2
+    assert {json.dumps(r["SourceSecurityGroupId"]) for r in ingress} == pipeline_groups | mapping_groups
     # No egress: aws-cdk-lib's placeholder rule that matches no traffic.
     assert [e["CidrIp"] for e in group["SecurityGroupEgress"]] == ["255.255.255.255/32"]
-    # Only the pipeline's group may send 443 to the domain.
-    assert [(e["FromPort"], json.dumps(e["GroupId"])) for e in egress_to_domain] == [
-        (443, group) for group in pipeline_groups
-    ]
+    # Only those groups may send 443 to the domain.
+    assert sorted((e["FromPort"], json.dumps(e["GroupId"])) for e in egress_to_domain) == sorted(
+        (443, group) for group in pipeline_groups | mapping_groups
+    )
 
 
 # -- keys and logs -----------------------------------------------------------------------------

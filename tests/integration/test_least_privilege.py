@@ -54,6 +54,7 @@ import aws_cdk as cdk
 import boto3
 import pytest
 import requests
+import urllib3
 
 from folio import keys
 from folio.contracts import ROUTES, FunctionGroup, Route
@@ -62,6 +63,7 @@ from folio.settings import Env
 from folio.storage import DocumentStorage
 from stacks.api_stack import _HANDLERS, UPLOAD_WORKER_HANDLER
 from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
+from stacks.config import load_config
 from stacks.read_path import READS_THROUGH_DAX
 from stacks.stage import documents_bucket_name
 from tests.conftest import Synthesized
@@ -81,12 +83,13 @@ from tests.integration.conftest import (
     reading_through,
 )
 from tests.support.fake_dax import DaxRequest, FakeDax
+from tests.support.templates import as_list
 
 PARTITION = "aws"  # the template's own literal ARNs say "arn:aws:"; both sides render with it
 # The services the runtime code calls; every grant of these must be exercised (DynamoDB, DAX)
 # or is reported (S3, Secrets Manager). Logs, X-Ray, ENIs and the dead-letter queue are
 # used by Lambda itself, not by the code, so no test run can exercise them.
-CALLED_SERVICES = ("dax", "dynamodb", "s3", "secretsmanager")
+CALLED_SERVICES = ("dax", "dynamodb", "es", "s3", "secretsmanager")
 CONTENT = b"%PDF-1.7 least privilege\n" * 8
 
 
@@ -121,9 +124,9 @@ CURRENT: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("inv
 class Target:
     """A resource as the runtime code names it (test engines' names)."""
 
-    service: str  # dax | dynamodb | s3 | secretsmanager
-    name: str  # DAX endpoint URL, table name, bucket name or secret id
-    path: str = ""  # "/index/<name>" of a table, "/<key>" of an object
+    service: str  # dax | dynamodb | es | s3 | secretsmanager
+    name: str  # DAX or search endpoint URL, table name, bucket name or secret id
+    path: str = ""  # "/index/<name>" of a table, "/<key>" of an object, "/<path>" on a search domain
     # The request's condition keys that Folio's policies test, e.g. (("s3:prefix", "documents/u/d"),)
     context: tuple[tuple[str, str], ...] = ()
 
@@ -291,6 +294,17 @@ class Recording:
 
     def of(self, function: Function) -> list[Access]:
         return [a for a in self.accesses if a.invocation.function == function]
+
+    def search_request(self, method: str, url: str) -> None:
+        """An HTTP request to the search engine (SEARCH_ENDPOINT) from inside an invocation: an
+        OpenSearch Service domain authorizes it as es:ESHttp<Method> on the domain's ARN + path."""
+        invocation = CURRENT.get()
+        endpoint = os.environ.get(Env.SEARCH_ENDPOINT, "").rstrip("/")
+        if invocation is None or not endpoint or not url.startswith(endpoint + "/"):
+            return  # the test's own feed and checks
+        path = url.removeprefix(endpoint).split("?", 1)[0]
+        action = f"es:ESHttp{method.capitalize()}"
+        self.accesses.append(Access(invocation, f"{method} {path}", action, Target("es", endpoint, path)))
 
 
 # -- driving every route ----------------------------------------------------------------------
@@ -463,6 +477,7 @@ def wildcard(pattern: str, *, action: bool = False) -> re.Pattern[str]:
 STRING_OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda pattern, value: pattern == value,
     "StringLike": lambda pattern, value: wildcard(pattern).fullmatch(value) is not None,
+    "ArnEquals": lambda pattern, value: pattern == value,
 }
 
 
@@ -647,6 +662,44 @@ class Deployment:
                 statements.append(Statement(raw["Effect"], tuple(actions), rendered, conditions))
         return statements
 
+    def role_arn(self, handler: str) -> str:
+        stack, function = self.function(handler)
+        _, account = self.env[stack]
+        role = self._resource(stack, function["Properties"]["Role"]["Fn::GetAtt"][0])["Properties"]
+        assert "RoleName" in role, f"{handler}'s role has no fixed name: an ARN this test cannot render"
+        return f"arn:{PARTITION}:iam::{account}:role/{self.render(stack, role['RoleName'])}"
+
+    def access_policy_admits(self, principal_arn: str, action: str, resource: str) -> bool:
+        """Whether the access policy of the search domain that owns `resource` allows the role
+        `principal_arn` this call: named as the principal, or under its account's principal with
+        the role in `aws:PrincipalArn`."""
+        for stack, domain in self._resources("AWS::OpenSearchService::Domain"):
+            region, account = self.env[stack]
+            domain_arn = f"arn:{PARTITION}:es:{region}:{account}:domain/{domain['Properties']['DomainName']}"
+            if not resource.startswith(domain_arn + "/"):
+                continue
+            for raw in domain["Properties"]["AccessPolicies"]["Statement"]:
+                principals = [self.render(stack, p) for p in as_list(raw["Principal"]["AWS"])]
+                statement = Statement(
+                    raw["Effect"],
+                    tuple(as_list(raw["Action"])),
+                    tuple(self.render(stack, r) for r in as_list(raw["Resource"])),
+                    tuple(
+                        (operator, key, tuple(self.render(stack, v) for v in as_list(values)))
+                        for operator, tests in raw.get("Condition", {}).items()
+                        for key, values in tests.items()
+                    ),
+                )
+                named = principal_arn in principals or f"arn:{PARTITION}:iam::{account}:root" in principals
+                if (
+                    raw["Effect"] == "Allow"
+                    and named
+                    and statement.matches(action, resource)
+                    and statement.holds((("aws:PrincipalArn", principal_arn),))
+                ):
+                    return True
+        return False
+
     def names(self, handler: str) -> dict[str, str]:
         """Test-engine value -> deployed value, for every environment variable of the function."""
         stack, function = self.function(handler)
@@ -674,10 +727,30 @@ class Deployment:
             return self.render(stack, {"Fn::GetAtt": [logical, "Arn"]})
         return None
 
+    def domain_arn(self, handler: str, endpoint: str) -> str | None:
+        """The ARN of the search domain whose endpoint the function was given as `endpoint`
+        ("https://" + the domain's DomainEndpoint), or None if no variable of the function names it."""
+        stack, function = self.function(handler)
+        for variable, value in function["Properties"]["Environment"]["Variables"].items():
+            if self.environment.get(variable) != endpoint:
+                continue
+            rendered = self.render(stack, value)
+            found = re.fullmatch(r"https://<([^/]+)/([^>]+)>\.DomainEndpoint", rendered)
+            if found is None or self._resource(*found.groups())["Type"] != "AWS::OpenSearchService::Domain":
+                raise AssertionError(f"{variable} of {handler} is no search domain's endpoint: {rendered!r}")
+            domain_stack, logical = found.groups()
+            region, account = self.env[domain_stack]
+            name = self._resource(domain_stack, logical)["Properties"]["DomainName"]
+            return f"arn:{PARTITION}:es:{region}:{account}:domain/{name}"
+        return None
+
     def arn(self, handler: str, target: Target) -> str | None:
         """The target's ARN in the deployment, or None if no environment variable names it."""
         if target.service == "dax":
             return self.cluster_arn(handler, target.name)
+        if target.service == "es":
+            domain = self.domain_arn(handler, target.name)
+            return None if domain is None else f"{domain}{target.path}"
         stack, _ = self.function(handler)
         region, account = self.env[stack]
         deployed = self.names(handler).get(target.name)
@@ -824,6 +897,18 @@ def allowed(statements: list[Statement], action: str, resource: str, context: tu
     return any(s.effect == "Allow" and s.matches(action, resource) and s.holds(context) for s in statements)
 
 
+def searches_nothing_there(deployment: Deployment, function: Function, access: Access) -> bool:
+    """A search call in an environment without a domain: the function there has no
+    SEARCH_ENDPOINT and answers 503 without calling anything (tests/integration/test_search.py),
+    so its calls to the test engine are not this deployment's."""
+    _, deployed = deployment.function(function.handler)
+    return (
+        access.target is not None
+        and access.target.service == "es"
+        and Env.SEARCH_ENDPOINT not in deployed["Properties"]["Environment"]["Variables"]
+    )
+
+
 def judge(deployment: Deployment, recording: Recording) -> Verdict:
     denied: list[Finding] = []
     kms_denied: list[Finding] = []
@@ -835,6 +920,8 @@ def judge(deployment: Deployment, recording: Recording) -> Verdict:
         for access in recording.of(function):
             why = f"{access.operation} in {access.invocation.label}"
             arn = None if access.target is None else deployment.arn(function.handler, access.target)
+            if arn is None and searches_nothing_there(deployment, function, access):
+                continue
             if arn is None:
                 denied.append(Finding(function, access.action, str(access.target), f"unmapped: {why}"))
                 continue
@@ -976,8 +1063,15 @@ def record_the_drive(recording: Recording, api: Api, engines: Engines, search_fe
         return submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
 
     submit = ThreadPoolExecutor.submit
+    http_request = urllib3.PoolManager.request
+
+    def recorded_http_request(self: urllib3.PoolManager, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        recording.search_request(method, url)
+        return http_request(self, method, url, *args, **kwargs)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DocumentStorage, "upload_form", read_upload_form)
+        patch.setattr(urllib3.PoolManager, "request", recorded_http_request)
         patch.setattr(ThreadPoolExecutor, "submit", submit_in_context)
         for emitter in emitters:
             emitter.register("provide-client-params", recording.hook, unique_id="least-privilege")
@@ -1037,6 +1131,52 @@ def test_the_renderer_maps_the_test_engines_onto_the_deployment(
 def test_every_call_is_allowed_by_its_own_functions_policy(verdict: Verdict) -> None:
     # Then
     assert not verdict.denied, "\n" + "\n".join(f"{f}, which its policy does not allow" for f in verdict.denied)
+
+
+def test_the_search_functions_calls_are_judged_where_a_domain_serves_it(
+    run: Run, recording: Recording, deployment: Deployment
+) -> None:
+    # Given the search function's calls to the engine
+    search = FUNCTIONS[FunctionGroup.SEARCH]
+    calls = [a for a in recording.of(search) if a.target is not None and a.target.service == "es"]
+    assert calls, "the drive recorded no call to the search engine: the recording misses the search client"
+
+    # Then: where the environment has a domain, each maps onto it (and the verdict judged it);
+    # where it has none, no statement of the function names the es service at all
+    has_domain = not searches_nothing_there(deployment, search, calls[0])
+    assert has_domain == load_config(run.environment).features.search
+    if has_domain:
+        assert all(deployment.arn(search.handler, a.target) for a in calls if a.target is not None)
+    else:
+        assert not [s for s in deployment.statements(search.handler) if any(a.startswith("es:") for a in s.actions)]
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_the_search_domains_access_policy_admits_each_call_of_the_search_function(
+    recording: Recording, deployment: Deployment
+) -> None:
+    # Given the search function's calls to the engine, on dev's domain
+    search = FUNCTIONS[FunctionGroup.SEARCH]
+    role = deployment.role_arn(search.handler)
+    calls = [
+        (a, deployment.arn(search.handler, a.target))
+        for a in recording.of(search)
+        if a.target and a.target.service == "es"
+    ]
+    assert calls
+
+    # Then: the domain's access policy lets that role make each of them
+    refused = [
+        f"{a.action} on {arn}"
+        for a, arn in calls
+        if arn is None or not deployment.access_policy_admits(role, a.action, arn)
+    ]
+    assert not refused, f"the domain's access policy refuses {role}: {refused}"
+    # ... and only those: not another path, not another method
+    _, other = calls[0]
+    assert other is not None
+    assert not deployment.access_policy_admits(role, "es:ESHttpGet", other)
+    assert not deployment.access_policy_admits(role, "es:ESHttpPost", other.replace("/_search", "/_doc/1"))
 
 
 def test_every_key_aws_uses_for_a_call_is_allowed(verdict: Verdict) -> None:

@@ -16,10 +16,7 @@ import pytest
 
 from stacks.components.documents_api import STAGE_NAME
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+from tests.support.templates import as_list
 
 
 def key_policies(synth: Synthesized) -> Iterator[tuple[str, list[dict[str, Any]]]]:

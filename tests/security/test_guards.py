@@ -22,6 +22,7 @@ from aws_cdk.assertions import Template
 
 from stacks.config import load_config
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
+from tests.support.templates import as_list, followed
 
 WITHOUT_DAX = [e for e in ENVIRONMENT_NAMES if not load_config(e).features.dax]
 assert WITHOUT_DAX, "some environment must run without DAX, or its shape goes untested"
@@ -143,10 +144,6 @@ WILDCARD_GRANTS = (
 @pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
 def synth(request: pytest.FixtureRequest, synthesized: Callable[[str], Synthesized]) -> Synthesized:
     return synthesized(request.param)
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def replica_problems(resource: dict[str, Any]) -> list[str]:
@@ -948,8 +945,21 @@ def opensearch_domains(synth: Synthesized) -> list[tuple[str, str, dict[str, Any
     return [(s, i, r) for s, i, r in all_resources(synth) if r["Type"] == "AWS::OpenSearchService::Domain"]
 
 
+def names_an_account(principal: Any) -> bool:
+    """`arn:...:iam::<account>:root` (or a bare account id), written out or joined from tokens."""
+    text = json.dumps(principal)
+    return ':root"' in text or bool(re.fullmatch(r'"\d{12}"', text))
+
+
+def names_a_role_by_condition(statement: dict[str, Any]) -> bool:
+    """A condition `aws:PrincipalArn` equal to one role's ARN (a role the policy cannot name yet)."""
+    arns = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn")
+    return arns is not None and len(as_list(arns)) == 1 and ":role/" in json.dumps(arns)
+
+
 def access_policy_problems(policy: Any) -> list[str]:
-    """An access policy must exist and name each principal: no `*`, no NotPrincipal."""
+    """An access policy must exist and name each principal: no `*`, no NotPrincipal, and no whole
+    account unless a condition narrows it to one role."""
     if not isinstance(policy, dict) or not policy.get("Statement"):
         return ["no access policy naming Folio's roles"]
     problems = []
@@ -963,6 +973,8 @@ def access_policy_problems(policy: Any) -> list[str]:
         named = principal.get("AWS") if isinstance(principal, dict) else None
         if principal == "*" or named is None or set(principal) != {"AWS"} or "*" in as_list(named):
             problems.append(f"{sid}: admits {json.dumps(principal)}, not named roles")
+        elif any(names_an_account(p) for p in as_list(named)) and not names_a_role_by_condition(statement):
+            problems.append(f"{sid}: admits a whole account, not a role named in aws:PrincipalArn")
     return problems
 
 
@@ -1114,6 +1126,31 @@ def test_opensearch_guard_passes_a_hardened_domain_and_catches_one_left_to_defau
             {"access_policies": {"Statement": [{"Sid": "Svc", "Effect": "Allow", "Principal": {"Service": "x"}}]}},
             'Svc: admits {"Service": "x"}, not named roles',
         ),
+        (
+            {
+                "access_policies": {
+                    "Statement": [
+                        {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}}
+                    ]
+                }
+            },
+            "Account: admits a whole account, not a role named in aws:PrincipalArn",
+        ),
+        (
+            {
+                "access_policies": {
+                    "Statement": [
+                        {
+                            "Sid": "AnyUser",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "111111111111"},
+                            "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:user/*"}},
+                        }
+                    ]
+                }
+            },
+            "AnyUser: admits a whole account, not a role named in aws:PrincipalArn",
+        ),
         ({"vpc_options": None}, "not in the VPC"),
     ],
 )
@@ -1141,19 +1178,6 @@ def test_the_service_wide_action_guard_reads_a_domains_access_policy() -> None:
 # Streams for DynamoDB (the audit archive uses that, not the stream).
 MAX_STREAM_READERS = 2
 OSIS_SERVICE_PRINCIPAL = "osis-pipelines.amazonaws.com"
-
-
-def stack_ids_by_name(synth: Synthesized) -> dict[str, str]:
-    return {stack.stack_name: stack.node.id for stack in synth.stage.node.children if isinstance(stack, cdk.Stack)}
-
-
-def followed(synth: Synthesized, value: Any) -> tuple[str | None, Any]:
-    """A cross-stack value (Fn::GetStackOutput) as (stack id, the intrinsic in that stack's template)."""
-    if isinstance(value, dict) and "Fn::GetStackOutput" in value:
-        output = value["Fn::GetStackOutput"]
-        stack_id = stack_ids_by_name(synth)[output["StackName"]]
-        return stack_id, synth.templates[stack_id]["Outputs"][output["OutputName"]]["Value"]
-    return None, value
 
 
 def literal_text(value: Any) -> str:
