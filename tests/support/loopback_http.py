@@ -17,6 +17,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,6 +82,9 @@ class _LoopbackServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one write (flushed after each request): two small writes would
+    # wait on the client's delayed ACK, about 40 ms a request.
+    wbufsize = 1 << 16
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the tests read what the servers record."""
@@ -101,7 +105,9 @@ class SecurityApiServer(_LoopbackServer):
     """The security plugin's REST API at `endpoint` (https://127.0.0.1:<port>), backed by `api`.
 
     `refused` lists why each refused request was refused (a test asserts it stays empty);
-    `answer_raw` makes the next request get exactly that status and body, bypassing `api`."""
+    `requests` counts what arrived; while `answer_raw` is set, every signed request gets exactly
+    that status and body, bypassing `api` (a domain that keeps failing); while `hanging` is set,
+    a request (its TLS handshake done) gets no answer until the server stops."""
 
     def __init__(self, api: RecordedSecurityApi, tls: TlsFiles, secret_keys: Mapping[str, str] | None = None) -> None:
         super().__init__(_SecurityApiHandler, tls)
@@ -110,10 +116,18 @@ class SecurityApiServer(_LoopbackServer):
         self.refused: list[str] = []
         self.requests = 0
         self.answer_raw: tuple[int, bytes] | None = None
+        self.hanging = False
+        self.stopped = threading.Event()
 
     @property
     def endpoint(self) -> str:
         return self.origin
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stopped.set()
+        super().__exit__(kind, error, trace)
 
 
 class _SecurityApiHandler(_Handler):
@@ -121,6 +135,10 @@ class _SecurityApiHandler(_Handler):
         server: SecurityApiServer = self.server.owner  # type: ignore[attr-defined]
         server.requests += 1
         body = self.body()
+        if server.hanging:
+            server.stopped.wait()
+            self.close_connection = True
+            return
         problem = signature_problem(
             self.command, server.origin + self.path, dict(self.headers.items()), body,
             secret_keys=server.secret_keys, region=loopback.REGION, service=SERVICE,
@@ -131,7 +149,6 @@ class _SecurityApiHandler(_Handler):
             return
         if server.answer_raw is not None:
             status, raw = server.answer_raw
-            server.answer_raw = None
             self.send_response(status)
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
@@ -153,6 +170,7 @@ class ReceivedPut:
     path: str
     headers: list[tuple[str, str]]
     body: bytes
+    at: float  # time.monotonic() when it arrived
 
     def header(self, name: str) -> str | None:
         return next((value for key, value in self.headers if key.lower() == name.lower()), None)
@@ -181,7 +199,7 @@ class ResponseBucket(_LoopbackServer):
 class _ResponseBucketHandler(_Handler):
     def do_PUT(self) -> None:
         bucket: ResponseBucket = self.server.owner  # type: ignore[attr-defined]
-        bucket.puts.append(ReceivedPut(self.path, list(self.headers.items()), self.body()))
+        bucket.puts.append(ReceivedPut(self.path, list(self.headers.items()), self.body(), time.monotonic()))
         if bucket.fail_next:
             bucket.fail_next -= 1
             self.answer(503, {"error": "SlowDown"})
