@@ -170,4 +170,6 @@ def respond(http: urllib3.PoolManager, event: Mapping[str, Any], outcome: Outcom
     except NoAnswer as error:
         log("response not delivered", problem=str(error), **fields)
         return
-    log("responded", httpStatus=answered.status, reason=outcome.reason[:300], **fields)
+    # S3 refuses an expired URL (after two hours) or a body unlike the signed request, with 403.
+    step = "responded" if answered.status == 200 else "response refused"
+    log(step, httpStatus=answered.status, reason=outcome.reason[:300], **fields)
