@@ -8,8 +8,9 @@ pages neither skip nor repeat; not `_score`: relevance decides what matches, not
 also keeps a page's position stable while documents are re-scored (and the test engine pages
 wrongly on `_score`: tests/support/test_osmem_gaps.py).
 
-The client is botocore's SigV4 signer over urllib3, both already in the Lambda runtime:
-opensearch-py would add about 50 ms to the function's cold import (`make bench` reports both).
+The client is botocore's SigV4 signer (shared: folio.signed_http) over urllib3, both already in
+the Lambda runtime: opensearch-py would add about 50 ms to the function's cold import (`make
+bench` reports both).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 import urllib3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 
 from folio.domain import LISTING, TRASHED, SearchPage
 from folio.errors import Throttled
@@ -34,8 +33,8 @@ from folio.search_index import (
     TIE_BREAKER_FIELD,
     UPDATED_AT_FIELD,
 )
+from folio.signed_http import signed_headers
 
-SERVICE = "es"  # an OpenSearch Service domain's signing name
 SORT = ({UPDATED_AT_FIELD: "desc"}, {TIE_BREAKER_FIELD: "asc"})
 # simple_query_string operators a user may use; FUZZY, NEAR and SLOP (expensive expansions) are off.
 QUERY_FLAGS = "AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE"
@@ -120,17 +119,12 @@ class OpenSearchDocuments:
         self.credentials = credentials
         self.http = http or urllib3.PoolManager(timeout=TIMEOUT, retries=RETRIES)
 
-    def signed_request(self, payload: bytes) -> AWSRequest:
-        request = AWSRequest(method="POST", url=self.url, data=payload, headers={"Content-Type": "application/json"})
-        SigV4Auth(self.credentials(), SERVICE, self.region).add_auth(request)
-        return request
-
     def search(
         self, caller: str, scope: str, text: str | None, limit: int, after: list[Any] | None = None
     ) -> SearchPage:
         payload = json.dumps(query_body(caller, scope, text, limit, after)).encode()
-        request = self.signed_request(payload)
-        response = self.http.request("POST", self.url, body=payload, headers=dict(request.headers.items()))
+        headers = signed_headers("POST", self.url, payload, region=self.region, credentials=self.credentials())
+        response = self.http.request("POST", self.url, body=payload, headers=headers)
         if response.status == 429:
             raise Throttled("the search is busy: try again")
         if response.status == 404 and b"index_not_found_exception" in response.data:

@@ -6,12 +6,18 @@ This module is the logic of the role-mapping custom resource (issue 10 §3): `ap
 and Update, `remove` on Delete, each a sequence of GET / PUT / DELETE calls through a
 `SecurityApi` port that a SigV4-signed HTTP adapter implements (as the domain's master role).
 Each call reads before it writes, so running it twice, or after a half-finished run, changes
-nothing that is already right. The custom resource's CDK wiring is not built yet
-(docs/architecture.md, "The ingestion pipeline").
+nothing that is already right.
+
+The custom resource's handler is folio.handlers.search_role_mappings (`RESOURCE_HANDLER`): it
+checks its properties with `ResourceProperties` (named by the `*_PROPERTY` constants, which the
+stack that declares the resource imports), calls `apply`/`remove` through the SigV4 adapter
+folio.search_security_api and answers CloudFormation. Its CDK wiring: docs/architecture.md ("The
+ingestion pipeline").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +33,17 @@ READ_ROLE = "folio_documents_read"
 WRITE_CLUSTER_PERMISSIONS = ("cluster_monitor", "indices:admin/index_template/get", "indices:admin/index_template/put")
 WRITE_INDEX_ACTIONS = ("create_index", "crud", "indices:admin/mapping/put", "indices:data/write/bulk*")
 READ_INDEX_ACTIONS = ("read", "indices:data/read/point_in_time/create", "indices:data/read/point_in_time/delete")
+
+# The custom resource's contract with the stack that declares it: its handler, and the names of
+# its properties (CloudFormation passes each value as a string, or a list of strings).
+RESOURCE_HANDLER = "folio.handlers.search_role_mappings.handler"
+ENDPOINT_PROPERTY = "Endpoint"  # "https://<domain endpoint>", no path
+PIPELINE_ROLE_ARN_PROPERTY = "PipelineRoleArn"  # the ingestion pipeline's role: writes `documents`
+SEARCH_ROLE_ARNS_PROPERTY = "SearchRoleArns"  # the search function roles: read `documents`
+PHYSICAL_ID_PREFIX = "folio-documents-roles@"
+
+_ENDPOINT = re.compile(r"https://(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?)")
+_ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::[0-9]{12}:role/(?:[A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}")
 
 
 class SecurityApiError(RuntimeError):
@@ -63,6 +80,68 @@ class IndexRole:
 
     def mapping_body(self) -> dict[str, Any]:
         return {"backend_roles": list(self.backend_roles)}
+
+
+class InvalidProperties(ValueError):
+    """The resource's properties are not what the resource needs; the message names the property."""
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:100]
+
+
+def _role_arn(name: str, value: object) -> str:
+    if not isinstance(value, str) or _ROLE_ARN.fullmatch(value) is None:
+        raise InvalidProperties(
+            f"{name} must be an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>), got {_shown(value)}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class ResourceProperties:
+    """The custom resource's properties, checked: which domain, which role writes, which read."""
+
+    endpoint: str
+    pipeline_role_arn: str
+    search_role_arns: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, raw: object) -> ResourceProperties:
+        """Raises InvalidProperties naming the first property that is missing or wrong."""
+        if not isinstance(raw, Mapping):
+            raise InvalidProperties(f"ResourceProperties must be an object, got {_shown(raw)}")
+        for name in (ENDPOINT_PROPERTY, PIPELINE_ROLE_ARN_PROPERTY, SEARCH_ROLE_ARNS_PROPERTY):
+            if name not in raw:
+                raise InvalidProperties(f"{name} is missing")
+        endpoint = raw[ENDPOINT_PROPERTY]
+        if not isinstance(endpoint, str):
+            raise InvalidProperties(f"{ENDPOINT_PROPERTY} must be a string, got {_shown(endpoint)}")
+        if _ENDPOINT.fullmatch(endpoint) is None:
+            raise InvalidProperties(
+                f"{ENDPOINT_PROPERTY} must be https://<host> with no path, query or user, got {_shown(endpoint)}"
+            )
+        readers = raw[SEARCH_ROLE_ARNS_PROPERTY]
+        if not isinstance(readers, list):
+            raise InvalidProperties(
+                f"{SEARCH_ROLE_ARNS_PROPERTY} must be a list of IAM role ARNs, got {_shown(readers)}"
+            )
+        if not readers:
+            raise InvalidProperties(f"{SEARCH_ROLE_ARNS_PROPERTY} is empty: name each role that searches the index")
+        return cls(
+            endpoint=endpoint,
+            pipeline_role_arn=_role_arn(PIPELINE_ROLE_ARN_PROPERTY, raw[PIPELINE_ROLE_ARN_PROPERTY]),
+            search_role_arns=tuple(_role_arn(f"{SEARCH_ROLE_ARNS_PROPERTY}[{i}]", v) for i, v in enumerate(readers)),
+        )
+
+    @property
+    def physical_id(self) -> str:
+        """One per domain: a new endpoint is a new domain, so CloudFormation replaces the resource
+        and deletes the old one with the old properties."""
+        return PHYSICAL_ID_PREFIX + self.endpoint.removeprefix("https://")
+
+    def roles(self) -> tuple[IndexRole, ...]:
+        return documents_roles(pipeline_role_arn=self.pipeline_role_arn, search_role_arns=self.search_role_arns)
 
 
 def documents_roles(*, pipeline_role_arn: str, search_role_arns: Sequence[str]) -> tuple[IndexRole, ...]:

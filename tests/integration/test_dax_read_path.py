@@ -31,7 +31,8 @@ from folio.dax import FALLBACK_METRIC
 from stacks.read_path import READS_THROUGH_DAX
 from tests.integration.conftest import ADMINS, Api, Engines, new_user, reading_through
 from tests.integration.test_api_behaviour import available
-from tests.support.fake_dax import FakeDax, dynamodb_client, make_tls_files
+from tests.support.fake_dax import FakeDax, dynamodb_client
+from tests.support.tls import make_tls_files
 
 # The DAX reads each call makes, as (IAM action, index); () where the table sends it to DynamoDB.
 GSI1, GSI2 = keys.GSI1.name, keys.GSI2.name

@@ -51,10 +51,8 @@ What such a fake cannot prove (only a deployed cluster can):
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import hmac
-import ipaddress
 import json
 import socket
 import ssl
@@ -63,7 +61,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from amazondax import AttributeValueDecoder, AttributeValueEncoder, CborSExprGenerator
@@ -76,6 +73,7 @@ from amazondax.Tube import Tube
 from botocore.exceptions import ClientError
 
 from tests.support import loopback
+from tests.support.tls import TlsFiles
 
 LOOPBACK = "127.0.0.1"
 # The IAM action each data-plane method needs (Service Authorization Reference, DAX). The metadata
@@ -150,70 +148,6 @@ def open_client(endpoint_url: str, *, connect_timeout: float = 1.0, read_timeout
     config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout)
     arguments = {"region_name": loopback.REGION, **loopback.CLIENT_CREDENTIALS, **kwargs}
     return AmazonDaxClient(endpoint_url=endpoint_url, config=config, **arguments)
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """A throwaway CA and a server certificate for 127.0.0.1 and localhost that it signed."""
-
-    ca_certificate: Path
-    server_certificate: Path
-    server_key: Path
-
-
-def make_tls_files(directory: Path) -> TlsFiles:
-    """Write a self-signed CA and a server certificate it signed (SANs: 127.0.0.1, localhost)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Folio fake DAX test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-    files.ca_certificate.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files.server_certificate.write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    files.server_key.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return files
 
 
 class FakeDax:

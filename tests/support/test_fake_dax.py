@@ -36,14 +36,13 @@ from tests.support import loopback
 from tests.support.fake_dax import (
     DaxRequest,
     FakeDax,
-    TlsFiles,
     _Names,
     _read_expression,
     _render,
     dynamodb_client,
-    make_tls_files,
     open_client,
 )
+from tests.support.tls import TlsFiles, make_tls_files
 
 OWNER = "USER#fake-dax-owner"
 OTHER = "USER#fake-dax-other"

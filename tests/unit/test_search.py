@@ -17,7 +17,9 @@ from folio.errors import InvalidCursor, InvalidInput, Throttled
 from folio.requests import SearchQuery
 from folio.search_service import SearchService
 from folio.service import Caller
+from tests.support import loopback
 from tests.support.fake_search import InMemorySearch, TableOf
+from tests.support.sigv4 import signature_problem
 
 SECRET = b"s" * 32
 HOSTILE = '{"query": {"match_all": {}}} owner:* OR * -status:TRASHED'
@@ -120,6 +122,30 @@ def test_every_request_is_signed_for_the_domain() -> None:
     assert call["headers"]["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "/us-east-1/es/aws4_request" in call["headers"]["Authorization"]
     assert call["headers"]["X-Amz-Security-Token"] == "token"
+
+
+def test_the_signature_covers_the_method_url_host_type_and_exact_body() -> None:
+    # Given the adapter's request as it would leave the function (the same signer as the
+    # role-mapping adapter: folio.signed_http)
+    recorder = Recorder()
+    credentials = Credentials(loopback.ACCESS_KEY_ID, loopback.SECRET_ACCESS_KEY, loopback.SESSION_TOKEN)
+    adapter = search.OpenSearchDocuments(
+        "https://vpc-folio.us-east-1.es.amazonaws.com", region=loopback.REGION, credentials=lambda: credentials,
+        http=recorder,  # type: ignore[arg-type]
+    )  # fmt: skip
+    adapter.search("u1", "mine", "tax", 5)
+    (call,) = recorder.calls
+    sent = {**call["headers"], "Host": "vpc-folio.us-east-1.es.amazonaws.com"}
+
+    # Then it verifies as the domain checks it, and names the same headers as ever
+    def problem(method: str = "POST", body: bytes = call["body"]) -> str | None:
+        keys = {loopback.ACCESS_KEY_ID: loopback.SECRET_ACCESS_KEY}
+        return signature_problem(method, call["url"], sent, body, secret_keys=keys, region="us-east-1", service="es")
+
+    assert problem() is None
+    assert problem(body=call["body"] + b" ") is not None and problem(method="GET") is not None
+    assert "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token," in sent["Authorization"]
+    assert sent["Content-Type"] == "application/json"
 
 
 @pytest.mark.parametrize(

@@ -123,3 +123,48 @@ def test_unexpected_answers_fail_loudly(method: str, status: int) -> None:
     with pytest.raises(rm.SecurityApiError) as caught:
         rm.remove(api, roles()) if method == "DELETE" else rm.apply(api, roles())
     assert caught.value.status == status
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::111111111111:role/FolioDev-Search-IngestionRole",
+        "arn:aws:iam::111111111111:role/service-role/folio/Search_Role+=,.@-1",
+        "arn:aws-cn:iam::111111111111:role/r",
+        "arn:aws-us-gov:iam::111111111111:role/r",
+    ],
+)
+def test_the_resource_takes_role_arns_of_any_partition_and_path(arn: str) -> None:
+    props = rm.ResourceProperties.parse(
+        {
+            rm.ENDPOINT_PROPERTY: "https://vpc-folio-abc.us-east-1.es.amazonaws.com",
+            rm.PIPELINE_ROLE_ARN_PROPERTY: arn,
+            rm.SEARCH_ROLE_ARNS_PROPERTY: [SEARCH, arn],
+            "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:f",
+        }
+    )
+
+    assert props.roles() == rm.documents_roles(pipeline_role_arn=arn, search_role_arns=[SEARCH, arn])
+    assert props.physical_id == "folio-documents-roles@vpc-folio-abc.us-east-1.es.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::111111111111:role/",
+        "arn:aws:iam::111111111111:role/r\n",
+        "arn:aws:iam::111111111111:role/" + "r" * 65,
+        "arn:aws:iam::111111111111:group/r",
+        "arn:aws:sts::111111111111:assumed-role/r/session",
+        "arn:aws:iam:us-east-1:111111111111:role/r",
+    ],
+)
+def test_the_resource_refuses_anything_but_an_iam_role_arn(arn: str) -> None:
+    with pytest.raises(rm.InvalidProperties, match=f"^{rm.PIPELINE_ROLE_ARN_PROPERTY} must be an IAM role ARN"):
+        rm.ResourceProperties.parse(
+            {
+                rm.ENDPOINT_PROPERTY: "https://h",
+                rm.PIPELINE_ROLE_ARN_PROPERTY: arn,
+                rm.SEARCH_ROLE_ARNS_PROPERTY: [SEARCH],
+            }
+        )

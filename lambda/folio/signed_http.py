@@ -1,0 +1,27 @@
+"""SigV4 signing of one HTTP request to an OpenSearch Service domain, as the calling function's
+own role: the search port (folio.search) and the role-mapping custom resource's adapter
+(folio.search_security_api) both send their requests with these headers.
+
+botocore's signer, already in the Lambda runtime, over whatever HTTP client the caller uses
+(urllib3): a full OpenSearch client would add to the cold import for two kinds of request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+SERVICE = "es"  # an OpenSearch Service domain's signing name
+JSON = "application/json"
+
+
+def signed_headers(method: str, url: str, body: bytes | None, *, region: str, credentials: Any) -> dict[str, str]:
+    """The headers to send with (method, url, body): Content-Type (when there is a body),
+    X-Amz-Date, X-Amz-Security-Token (temporary credentials) and Authorization. `credentials`
+    are botocore's (frozen) credentials; the Host header is the URL's, as urllib3 sends it."""
+    headers = {"Content-Type": JSON} if body is not None else {}
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(credentials, SERVICE, region).add_auth(request)
+    return dict(request.headers.items())
