@@ -11,8 +11,8 @@ nothing that is already right.
 The custom resource's handler is folio.handlers.search_role_mappings (`RESOURCE_HANDLER`): it
 checks its properties with `ResourceProperties` (named by the `*_PROPERTY` constants, which the
 stack that declares the resource imports), calls `apply`/`remove` through the SigV4 adapter
-folio.search_security_api and answers CloudFormation. Its CDK wiring: docs/architecture.md ("The
-ingestion pipeline").
+folio.search_security_api and answers CloudFormation. Its CDK wiring is
+stacks/components/search_role_mappings.py (docs/search.md, "Who may do what inside OpenSearch").
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ READ_ROLE = "folio_documents_read"
 # deletes, and the cluster health it checks before writing.
 WRITE_CLUSTER_PERMISSIONS = ("cluster_monitor", "indices:admin/index_template/get", "indices:admin/index_template/put")
 WRITE_INDEX_ACTIONS = ("create_index", "crud", "indices:admin/mapping/put", "indices:data/write/bulk*")
-READ_INDEX_ACTIONS = ("read", "indices:data/read/point_in_time/create", "indices:data/read/point_in_time/delete")
+# The search function only POSTs `documents/_search` (folio.search_index.SEARCH_PATH): a search and
+# its shard phases, nothing else of the `read` group (no get, mget, scroll or point in time).
+READ_INDEX_ACTIONS = ("indices:data/read/search*",)
 
 # The custom resource's contract with the stack that declares it: its handler, and the names of
 # its properties (CloudFormation passes each value as a string, or a list of strings).

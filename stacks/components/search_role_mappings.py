@@ -22,13 +22,19 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from folio.search_role_mappings import API as SECURITY_API
-from folio.search_role_mappings import READ_ROLE, WRITE_ROLE
+from folio.search_role_mappings import (
+    ENDPOINT_PROPERTY,
+    PIPELINE_ROLE_ARN_PROPERTY,
+    READ_ROLE,
+    RESOURCE_HANDLER,
+    SEARCH_ROLE_ARNS_PROPERTY,
+    WRITE_ROLE,
+)
 from stacks import nag
 from stacks.components.api_function import ApiFunction, FunctionRuntime, runtime_code
 from stacks.components.function_baseline import FunctionBaselinePolicy
 from stacks.components.search_domain import HTTPS_PORT, SearchDomain
 
-ROLE_MAPPINGS_HANDLER = "folio.handlers.search_role_mappings.handler"
 # A run reads and writes at most eight entries of the security API; CloudFormation waits an hour,
 # the handler answers before this runs out.
 ROLE_MAPPINGS_TIMEOUT = cdk.Duration.seconds(60)
@@ -86,7 +92,7 @@ class SearchRoleMappingsFunction(Construct):
         self.function = ApiFunction(
             self,
             "Function",
-            handler=ROLE_MAPPINGS_HANDLER,
+            handler=RESOURCE_HANDLER,
             description="Folio search: map the pipeline's and the search function's roles inside OpenSearch",
             timeout=ROLE_MAPPINGS_TIMEOUT,
             statements=[],
@@ -148,9 +154,9 @@ class SearchRoleMappings(Construct):
             service_token=function.function.function.function_arn,
             resource_type="Custom::FolioSearchRoleMappings",
             properties={
-                "Endpoint": f"https://{domain.endpoint}",
-                "PipelineRoleArn": pipeline_role_arn,
-                "SearchRoleArns": list(search_role_arns),
+                ENDPOINT_PROPERTY: f"https://{domain.endpoint}",
+                PIPELINE_ROLE_ARN_PROPERTY: pipeline_role_arn,
+                SEARCH_ROLE_ARNS_PROPERTY: list(search_role_arns),
             },
             # A response lost on the way (the function timed out before answering) fails the
             # stack operation after this, not after CloudFormation's default hour.

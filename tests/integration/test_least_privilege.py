@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import contextvars
 import dataclasses
+import fnmatch
 import importlib
 import json
 import os
@@ -59,6 +60,8 @@ import urllib3
 from folio import keys
 from folio.contracts import ROUTES, FunctionGroup, Route
 from folio.handlers import upload_worker, wiring
+from folio.search_index import SEARCH_PATH
+from folio.search_role_mappings import documents_roles
 from folio.settings import Env
 from folio.storage import DocumentStorage
 from stacks.api_stack import _HANDLERS, UPLOAD_WORKER_HANDLER
@@ -1177,6 +1180,35 @@ def test_the_search_domains_access_policy_admits_each_call_of_the_search_functio
     assert other is not None
     assert not deployment.access_policy_admits(role, "es:ESHttpGet", other)
     assert not deployment.access_policy_admits(role, "es:ESHttpPost", other.replace("/_search", "/_doc/1"))
+
+
+# The action fine-grained access control checks for each call the search function makes
+# (OpenSearch's REST handlers); a call missing here fails the test below until it is added.
+FGAC_ACTIONS = {("es:ESHttpPost", f"/{SEARCH_PATH}"): "indices:data/read/search"}
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_the_search_functions_mapped_role_inside_opensearch_allows_each_of_its_calls(recording: Recording) -> None:
+    # Given the role the custom resource maps the search function to, on the documents index
+    [read] = [r for r in documents_roles(pipeline_role_arn="p", search_role_arns=["s"]) if r.backend_roles == ("s",)]
+    calls = {
+        (a.action, a.target.path)
+        for a in recording.of(FUNCTIONS[FunctionGroup.SEARCH])
+        if a.target and a.target.service == "es"
+    }
+    assert calls
+
+    # Then: each call is an action that role allows (and nothing it does not need: no write)
+    unknown = calls - set(FGAC_ACTIONS)
+    assert not unknown, f"add the fine-grained action of {unknown} to FGAC_ACTIONS"
+    for call in calls:
+        action = FGAC_ACTIONS[call]
+        assert any(fnmatch.fnmatchcase(action, allowed) for allowed in read.allowed_actions), (
+            call,
+            read.allowed_actions,
+        )
+    assert read.index_patterns == (SEARCH_PATH.split("/")[0],)
+    assert not any(a.startswith(("indices:data/write", "crud", "write", "indices:admin")) for a in read.allowed_actions)
 
 
 def test_every_key_aws_uses_for_a_call_is_allowed(verdict: Verdict) -> None:
