@@ -24,8 +24,10 @@ from stacks.components.encryption_key import EncryptionKey
 DEFAULT_AVAILABILITY_ZONES = 2
 FLOW_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 
-# What Folio's code calls through the gateway endpoints (and nothing else may pass).
+# What Folio's code calls through the gateway endpoints (and nothing else may pass);
+# tests/integration/test_least_privilege.py drives every call through these statements.
 DYNAMODB_ACTIONS = [
+    "dynamodb:BatchGetItem",  # the search function checks each page's hits against the table
     "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
     "dynamodb:DescribeTable",

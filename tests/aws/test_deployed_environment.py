@@ -11,6 +11,7 @@ than skip: asking for them and not providing them is an error.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -160,3 +161,74 @@ def test_a_deployed_reader_reads_through_dax_on_its_runtime(config: Any) -> None
         log = base64.b64decode(result["LogResult"]).decode()
         assert response["statusCode"] == 200, response
         assert FALLBACK_METRIC not in log, log
+
+
+def test_the_audit_archive_receives_the_tables_changes_where_features_cdc_is_on(config: Any) -> None:
+    """The table streams to its Kinesis data stream (ACTIVE) and Firehose delivers it, both
+    encrypted with keys of Folio's; nothing of it exists where the feature is off."""
+    tables = stack_resources(config, "Data", "AWS::DynamoDB::GlobalTable")
+    streams = stack_resources(config, "Data", "AWS::Kinesis::Stream")
+    deliveries = stack_resources(config, "Data", "AWS::KinesisFirehose::DeliveryStream")
+
+    assert len(streams) == len(deliveries) == (1 if config.features.cdc else 0)
+    if not config.features.cdc:
+        return
+    [table] = tables
+    destinations = boto3.client("dynamodb", region_name=config.region).describe_kinesis_streaming_destination(
+        TableName=table
+    )["KinesisDataStreamDestinations"]
+    assert [d["DestinationStatus"] for d in destinations] == ["ACTIVE"], destinations
+    kinesis = boto3.client("kinesis", region_name=config.region)
+    summary = kinesis.describe_stream_summary(StreamName=streams[0])["StreamDescriptionSummary"]
+    assert summary["EncryptionType"] == "KMS" and not summary["KeyId"].endswith("alias/aws/kinesis")
+    firehose = boto3.client("firehose", region_name=config.region)
+    delivery = firehose.describe_delivery_stream(DeliveryStreamName=deliveries[0])["DeliveryStreamDescription"]
+    assert delivery["DeliveryStreamStatus"] == "ACTIVE"
+    assert "KMSEncryptionConfig" in json.dumps(delivery["Destinations"])
+
+
+def test_the_search_domain_is_mapped_and_the_search_function_finds_through_it(config: Any) -> None:
+    """Where features.search: the domain's master user is the role-mapping function's role, the
+    custom resource completed, and the deployed search function answers a signed-in search with
+    a 200 (a 503 would mean no endpoint, a 500 a refused call: a role mapping or access policy
+    gone wrong). Nothing of it exists where the feature is off."""
+    from folio.search_role_mappings import RESOURCE_HANDLER
+    from folio.settings import Env
+    from stacks.stage import search_domain_name
+
+    lambda_client = boto3.client("lambda", region_name=config.region)
+    [search] = [
+        name
+        for name in stack_resources(config, "Api", "AWS::Lambda::Function")
+        if lambda_client.get_function_configuration(FunctionName=name)["Handler"] == "folio.handlers.search.handler"
+    ]
+    variables = lambda_client.get_function_configuration(FunctionName=search)["Environment"]["Variables"]
+    assert (Env.SEARCH_ENDPOINT in variables) is config.features.search
+    if not config.features.search:
+        return
+    domain = boto3.client("opensearch", region_name=config.region).describe_domain(
+        DomainName=search_domain_name(config.name)
+    )["DomainStatus"]
+    [mapper] = [
+        name
+        for name in stack_resources(config, "Search", "AWS::Lambda::Function")
+        if lambda_client.get_function_configuration(FunctionName=name)["Handler"] == RESOURCE_HANDLER
+    ]
+    mapper_role = lambda_client.get_function_configuration(FunctionName=mapper)["Role"]
+    assert domain["AdvancedSecurityOptions"]["Enabled"] is True
+    assert domain["AdvancedSecurityOptions"]["InternalUserDatabaseEnabled"] is False
+    assert json.loads(domain["AccessPolicies"])  # a policy; its statements are the synthesized ones
+    assert mapper_role.rsplit("/", 1)[1] in json.dumps(domain["AccessPolicies"])
+    event = {
+        "resource": "/search", "path": "/search", "httpMethod": "GET",
+        "headers": {}, "multiValueHeaders": {}, "queryStringParameters": {"q": "folio"},
+        "multiValueQueryStringParameters": {"q": ["folio"]}, "pathParameters": None,
+        "stageVariables": None, "body": None, "isBase64Encoded": False,
+        "requestContext": {"requestId": "folio-aws-check", "stage": "v1", "httpMethod": "GET",
+                           "resourcePath": "/search", "path": "/v1/search",
+                           "authorizer": {"claims": {"sub": "00000000-0000-4000-8000-000000000000"}},
+                           "identity": {"sourceIp": "127.0.0.1"}},
+    }  # fmt: skip
+    result = lambda_client.invoke(FunctionName=search, Payload=json.dumps(event).encode())
+    response = json.loads(result["Payload"].read())
+    assert response["statusCode"] == 200, response

@@ -665,6 +665,31 @@ class Deployment:
                 statements.append(Statement(raw["Effect"], tuple(actions), rendered, conditions))
         return statements
 
+    def endpoint_statements(self, service: str) -> list[Statement]:
+        """The policy statements of the VPC's gateway endpoint for `service` (dynamodb, s3)."""
+        found = []
+        for stack, endpoint in self._resources("AWS::EC2::VPCEndpoint"):
+            properties = endpoint["Properties"]
+            if properties.get("VpcEndpointType", "Gateway") != "Gateway":
+                continue
+            if not self.render(stack, properties["ServiceName"]).endswith(f".{service}"):
+                continue
+            for raw in properties["PolicyDocument"]["Statement"]:
+                found.append(
+                    Statement(
+                        raw["Effect"],
+                        tuple(as_list(raw["Action"])),
+                        tuple(self.render(stack, r) for r in as_list(raw["Resource"])),
+                        tuple(
+                            (operator, key, tuple(self.render(stack, v) for v in as_list(values)))
+                            for operator, tests in raw.get("Condition", {}).items()
+                            for key, values in tests.items()
+                        ),
+                    )
+                )
+        assert found, f"no gateway endpoint for {service}"
+        return found
+
     def role_arn(self, handler: str) -> str:
         stack, function = self.function(handler)
         _, account = self.env[stack]
@@ -1209,6 +1234,31 @@ def test_the_search_functions_mapped_role_inside_opensearch_allows_each_of_its_c
         )
     assert read.index_patterns == (SEARCH_PATH.split("/")[0],)
     assert not any(a.startswith(("indices:data/write", "crud", "write", "indices:admin")) for a in read.allowed_actions)
+
+
+def test_every_call_a_function_makes_from_the_vpc_passes_its_gateway_endpoint(
+    recording: Recording, deployment: Deployment
+) -> None:
+    """A function in the isolated subnets reaches DynamoDB and S3 only through the gateway
+    endpoints, whose policies admit Folio's actions on Folio's resources: a call the function's
+    role allows but the endpoint does not is refused in AWS, with no other route. (A presigned
+    URL is used by the client, from outside the VPC: not through the endpoint.)"""
+    refused = []
+    for function in ALL_FUNCTIONS:
+        stack, _ = deployment.function(function.handler)
+        _, account = deployment.env[stack]
+        for access in recording.of(function):
+            target = access.target
+            if target is None or target.service not in ("dynamodb", "s3") or access.operation.startswith("presigned"):
+                continue
+            arn = deployment.arn(function.handler, target)
+            context = (*target.context, ("aws:PrincipalAccount", account))
+            if arn is None or not allowed(deployment.endpoint_statements(target.service), access.action, arn, context):
+                refused.append(
+                    f"{function.name}: {access.action} on {arn} ({access.operation} in {access.invocation.label})"
+                )
+
+    assert not refused, "the gateway endpoint refuses:\n" + "\n".join(sorted(set(refused)))
 
 
 def test_every_key_aws_uses_for_a_call_is_allowed(verdict: Verdict) -> None:
