@@ -317,6 +317,15 @@ DEAD_LETTER_QUEUE_FINDINGS: tuple[Finding, ...] = (
         ),
     ),
 )
+SEARCH_FUNCTIONS_DEAD_LETTERS = Finding(
+    pack="Serverless",
+    finding="Serverless-SQSRedrivePolicy",
+    reason=(
+        "This queue is itself the dead-letter queue of the Search stack's two functions (role mappings, index "
+        "sweep) and of the sweep's schedule; messages wait here 14 days for an operator, and a queue behind it "
+        "would only move them."
+    ),
+)
 LIFECYCLE_FAILURE_QUEUE = Finding(
     pack="Serverless",
     finding="Serverless-SQSRedrivePolicy",
@@ -472,9 +481,10 @@ FUNCTIONS_IN_VPC_ACROSS_STACKS = Finding(
     control="CT.LAMBDA.PR.3",
     finding="lambda_inside_vpc_check",
     reason=(
-        "The function is in the VPC: its VpcConfig names the Network stack's isolated subnets and the functions' "
-        "security group through Fn::GetStackOutput, which the rule cannot follow (it reads literal ids and Refs "
-        "within one template only); test_control_tower.py resolves every reference to prove it."
+        "The function is in the VPC: its VpcConfig names the Network stack's isolated subnets (and, for the Api "
+        "stack's functions, the functions' security group) through Fn::GetStackOutput, which the rule cannot "
+        "follow (it reads literal ids and Refs within one template only); test_control_tower.py resolves every "
+        "reference to prove it."
     ),
 )
 

@@ -14,14 +14,17 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from folio.search_index import SEARCH_PATH
 from stacks.components.encryption_key import EncryptionKey
 from stacks.components.search_domain import SearchDomain, SearchFunctionReach, SearchSizing
+from stacks.components.search_functions import SearchFunctions
 from stacks.components.search_ingestion import IngestionCapacity, SearchIngestion
 from stacks.components.search_role_mappings import SearchRoleMappings, SearchRoleMappingsFunction
+from stacks.components.search_sweep import SearchSweep
 
 
 class SearchStack(cdk.Stack):
@@ -43,6 +46,7 @@ class SearchStack(cdk.Stack):
         vpc: ec2.IVpc,
         sizing: SearchSizing,
         table: dynamodb.ITableV2,
+        table_key: kms.IKey,
         table_access: iam.IManagedPolicy,
         pipeline_name: str,
         exports_bucket_name: str,
@@ -57,12 +61,15 @@ class SearchStack(cdk.Stack):
             self, "LogKey", description="Folio search domain: its log groups", for_log_groups=True
         )
         self.export_key = EncryptionKey(
-            self, "ExportKey", description="Folio search: table exports, dead letters in S3 and SQS"
+            self,
+            "ExportKey",
+            description="Folio search: table exports, dead letters in S3 and SQS",
+            # EventBridge encrypts the sweep's undelivered schedule events into the dead-letter queue.
+            service_principals=["events.amazonaws.com"],
         )
+        functions = SearchFunctions(self, "Functions", vpc=vpc, key=self.export_key.key, log_key=self.log_key.key)
         # Built first: its role is the domain's master user.
-        role_mappings_function = SearchRoleMappingsFunction(
-            self, "RoleMappingsFunction", vpc=vpc, key=self.export_key.key, log_key=self.log_key.key
-        )
+        role_mappings_function = SearchRoleMappingsFunction(self, "RoleMappingsFunction", functions=functions)
         self.domain = SearchDomain(
             self,
             "Search",
@@ -73,6 +80,7 @@ class SearchStack(cdk.Stack):
             sizing=sizing,
             master_role=role_mappings_function.role,
         )
+        functions.admit_to(self.domain)
         search_function_role_arn = self.format_arn(
             service="iam", region="", resource="role", resource_name=search_function_role_name
         )
@@ -103,6 +111,9 @@ class SearchStack(cdk.Stack):
             log_key=self.log_key.key,
             capacity=capacity,
         )
+        self.sweep = SearchSweep(
+            self, "Sweep", functions=functions, domain=self.domain, table=table, table_key=table_key
+        )
         self.role_mappings = SearchRoleMappings(
             self,
             "RoleMappings",
@@ -110,6 +121,9 @@ class SearchStack(cdk.Stack):
             domain=self.domain,
             pipeline_role_arn=self.ingestion.role.role_arn,
             search_role_arns=[search_function_role_arn],
+            sweep_role_arn=self.sweep.role.role_arn,
         )
-        # The pipeline's first writes (the table's export) need its role mapped, or they are refused.
+        # The pipeline's first writes (the table's export) need its role mapped, or they are
+        # refused; so does the sweep's first run.
         self.ingestion.pipeline.node.add_dependency(self.role_mappings)
+        self.sweep.schedule.node.add_dependency(self.role_mappings)

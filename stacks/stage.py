@@ -158,6 +158,7 @@ class FolioStage(cdk.Stage):
                 vpc=self.network.vpc,
                 sizing=search,
                 table=self.data.table,
+                table_key=self.data.table_key,
                 table_access=self.data.search_ingestion_access,
                 pipeline_name=search_pipeline_name(name),
                 exports_bucket_name=search_exports_bucket_name(config),

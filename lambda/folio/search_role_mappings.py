@@ -28,13 +28,24 @@ API = "/_plugins/_security/api"
 DOCUMENTS_INDEX = INDEX_NAME
 WRITE_ROLE = "folio_documents_write"
 READ_ROLE = "folio_documents_read"
+SWEEP_ROLE = "folio_documents_sweep"
+# The security plugin checks a _bulk request as a cluster action (it may span indices), then each
+# item on its index.
+BULK = "indices:data/write/bulk"
 # What Data Prepper's OpenSearch sink needs: the index template, the index, bulk writes and
 # deletes, and the cluster health it checks before writing.
-WRITE_CLUSTER_PERMISSIONS = ("cluster_monitor", "indices:admin/index_template/get", "indices:admin/index_template/put")
+WRITE_CLUSTER_PERMISSIONS = (
+    "cluster_monitor",
+    "indices:admin/index_template/get",
+    "indices:admin/index_template/put",
+    BULK,
+)
 WRITE_INDEX_ACTIONS = ("create_index", "crud", "indices:admin/mapping/put", "indices:data/write/bulk*")
 # The search function only POSTs `documents/_search` (folio.search_index.SEARCH_PATH): a search and
 # its shard phases, nothing else of the `read` group (no get, mget, scroll or point in time).
 READ_INDEX_ACTIONS = ("indices:data/read/search*",)
+# The sweep (folio.search_sweep) pages the index and bulk-deletes entries: no index, no update.
+SWEEP_INDEX_ACTIONS = ("indices:data/read/search*", "indices:data/write/bulk*", "indices:data/write/delete")
 
 # The custom resource's contract with the stack that declares it: its handler, and the names of
 # its properties (CloudFormation passes each value as a string, or a list of strings).
@@ -42,6 +53,7 @@ RESOURCE_HANDLER = "folio.handlers.search_role_mappings.handler"
 ENDPOINT_PROPERTY = "Endpoint"  # "https://<domain endpoint>", no path
 PIPELINE_ROLE_ARN_PROPERTY = "PipelineRoleArn"  # the ingestion pipeline's role: writes `documents`
 SEARCH_ROLE_ARNS_PROPERTY = "SearchRoleArns"  # the search function roles: read `documents`
+SWEEP_ROLE_ARN_PROPERTY = "SweepRoleArn"  # the index sweep's role: reads `documents`, deletes from it
 PHYSICAL_ID_PREFIX = "folio-documents-roles@"
 
 _ENDPOINT = re.compile(r"https://(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?)")
@@ -107,13 +119,14 @@ class ResourceProperties:
     endpoint: str
     pipeline_role_arn: str
     search_role_arns: tuple[str, ...]
+    sweep_role_arn: str
 
     @classmethod
     def parse(cls, raw: object) -> ResourceProperties:
         """Raises InvalidProperties naming the first property that is missing or wrong."""
         if not isinstance(raw, Mapping):
             raise InvalidProperties(f"ResourceProperties must be an object, got {_shown(raw)}")
-        for name in (ENDPOINT_PROPERTY, PIPELINE_ROLE_ARN_PROPERTY, SEARCH_ROLE_ARNS_PROPERTY):
+        for name in (ENDPOINT_PROPERTY, PIPELINE_ROLE_ARN_PROPERTY, SEARCH_ROLE_ARNS_PROPERTY, SWEEP_ROLE_ARN_PROPERTY):
             if name not in raw:
                 raise InvalidProperties(f"{name} is missing")
         endpoint = raw[ENDPOINT_PROPERTY]
@@ -134,6 +147,7 @@ class ResourceProperties:
             endpoint=endpoint,
             pipeline_role_arn=_role_arn(PIPELINE_ROLE_ARN_PROPERTY, raw[PIPELINE_ROLE_ARN_PROPERTY]),
             search_role_arns=tuple(_role_arn(f"{SEARCH_ROLE_ARNS_PROPERTY}[{i}]", v) for i, v in enumerate(readers)),
+            sweep_role_arn=_role_arn(SWEEP_ROLE_ARN_PROPERTY, raw[SWEEP_ROLE_ARN_PROPERTY]),
         )
 
     @property
@@ -143,11 +157,18 @@ class ResourceProperties:
         return PHYSICAL_ID_PREFIX + self.endpoint.removeprefix("https://")
 
     def roles(self) -> tuple[IndexRole, ...]:
-        return documents_roles(pipeline_role_arn=self.pipeline_role_arn, search_role_arns=self.search_role_arns)
+        return documents_roles(
+            pipeline_role_arn=self.pipeline_role_arn,
+            search_role_arns=self.search_role_arns,
+            sweep_role_arn=self.sweep_role_arn,
+        )
 
 
-def documents_roles(*, pipeline_role_arn: str, search_role_arns: Sequence[str]) -> tuple[IndexRole, ...]:
-    """The pipeline writes `documents`; the search function(s) read it. Nothing else."""
+def documents_roles(
+    *, pipeline_role_arn: str, search_role_arns: Sequence[str], sweep_role_arn: str
+) -> tuple[IndexRole, ...]:
+    """The pipeline writes `documents`; the search function(s) read it; the sweep reads it and
+    deletes from it. Nothing else."""
     return (
         IndexRole(
             name=WRITE_ROLE,
@@ -162,6 +183,13 @@ def documents_roles(*, pipeline_role_arn: str, search_role_arns: Sequence[str]) 
             allowed_actions=READ_INDEX_ACTIONS,
             cluster_permissions=(),
             backend_roles=tuple(search_role_arns),
+        ),
+        IndexRole(
+            name=SWEEP_ROLE,
+            index_patterns=(DOCUMENTS_INDEX,),
+            allowed_actions=SWEEP_INDEX_ACTIONS,
+            cluster_permissions=(BULK,),
+            backend_roles=(sweep_role_arn,),
         ),
     )
 

@@ -8,6 +8,7 @@ botocore's signer, already in the Lambda runtime, over whatever HTTP client the 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from botocore.auth import SigV4Auth
@@ -25,3 +26,15 @@ def signed_headers(method: str, url: str, body: bytes | None, *, region: str, cr
     request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(credentials, SERVICE, region).add_auth(request)
     return dict(request.headers.items())
+
+
+@cache
+def function_credentials() -> Any:
+    """The function's role (from its environment), through botocore's usual chain; botocore
+    refreshes them as they rotate. Sign with `.get_frozen_credentials()` per request."""
+    import botocore.session
+
+    found = botocore.session.get_session().get_credentials()
+    if found is None:
+        raise RuntimeError("the function has no AWS credentials")
+    return found

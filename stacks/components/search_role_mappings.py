@@ -1,6 +1,6 @@
 """`SearchRoleMappings`: the custom resource that maps Folio's IAM roles to roles inside OpenSearch
 (fine-grained access control): the ingestion pipeline writes the `documents` index, the search
-function reads it, and nothing else is mapped.
+function reads it, the index sweep reads it and deletes from it, and nothing else is mapped.
 
 Its function is the domain's master user: its own role is the domain's `MasterUserARN`, so it
 needs no `sts:AssumeRole` (the isolated subnets have no STS endpoint), and no person or other
@@ -14,11 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from folio.search_role_mappings import API as SECURITY_API
@@ -28,87 +24,43 @@ from folio.search_role_mappings import (
     READ_ROLE,
     RESOURCE_HANDLER,
     SEARCH_ROLE_ARNS_PROPERTY,
+    SWEEP_ROLE,
+    SWEEP_ROLE_ARN_PROPERTY,
     WRITE_ROLE,
 )
 from stacks import nag
-from stacks.components.api_function import ApiFunction, FunctionRuntime, runtime_code
-from stacks.components.function_baseline import FunctionBaselinePolicy
-from stacks.components.search_domain import HTTPS_PORT, SearchDomain
+from stacks.components.api_function import ApiFunction
+from stacks.components.search_domain import SearchDomain
+from stacks.components.search_functions import SearchFunctions
 
-# A run reads and writes at most eight entries of the security API; CloudFormation waits an hour,
-# the handler answers before this runs out.
+# A run reads and writes at most twelve entries of the security API; the handler answers
+# CloudFormation before this runs out.
 ROLE_MAPPINGS_TIMEOUT = cdk.Duration.seconds(60)
-ROLE_MAPPINGS_MEMORY_MB = 256
 # What the function does on the security API: read an entry, put it, delete it.
 SECURITY_API_ACTIONS = ("es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpPut")
-# The security API's entries it manages, each by name: the two roles and their mappings.
+# The security API's entries it manages, each by name: the three roles and their mappings.
 MANAGED_PATHS = tuple(
     f"{SECURITY_API.lstrip('/')}/{kind}/{role}"
-    for role in (WRITE_ROLE, READ_ROLE)
+    for role in (WRITE_ROLE, READ_ROLE, SWEEP_ROLE)
     for kind in ("roles", "rolesmapping")
 )
-LOG_RETENTION = logs.RetentionDays.ONE_YEAR
-DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 
 
 class SearchRoleMappingsFunction(Construct):
     """The function (and its role, the domain's master user), built before the domain that names
     it; `SearchRoleMappings` adds the custom resource once the domain exists."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, key: kms.IKey, log_key: kms.IKey) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, functions: SearchFunctions) -> None:
         super().__init__(scope, construct_id)
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description="Folio search role mappings: HTTPS out to the search domain and to CloudFormation responses",
-            allow_all_outbound=False,
-        )
-        # Isolated subnets route nowhere but the VPC and its endpoints: this reaches the domain
-        # (which admits this group) and S3's gateway endpoint, whose policy admits CloudFormation's
-        # response bucket (stacks/network_stack.py).
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS_PORT), "HTTPS to the domain and the S3 gateway endpoint"
-        )
-        dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-            redrive_allow_policy=sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.ALLOW_ALL),
-        )
-        for finding in nag.DEAD_LETTER_QUEUE_FINDINGS:
-            nag.acknowledge(dead_letters, finding)
-        baseline = FunctionBaselinePolicy(
-            self,
-            "Baseline",
-            vpc=vpc,
-            security_group=self.security_group,
-            dead_letter_queue=dead_letters,
-            dead_letter_key=key,
-        )
         self.function = ApiFunction(
             self,
             "Function",
             handler=RESOURCE_HANDLER,
-            description="Folio search: map the pipeline's and the search function's roles inside OpenSearch",
+            description="Folio search: map the pipeline, search and sweep roles inside OpenSearch",
             timeout=ROLE_MAPPINGS_TIMEOUT,
             statements=[],
-            dead_letter_queue=dead_letters,
-            runtime=FunctionRuntime(
-                code=runtime_code(),
-                layers=(),
-                memory_mb=ROLE_MAPPINGS_MEMORY_MB,
-                environment={},
-                log_key=log_key,
-                log_retention=LOG_RETENTION,
-                reserved_concurrency=1,  # one stack operation at a time
-                vpc=vpc,
-                security_groups=(self.security_group,),
-                baseline_policy=baseline.policy,
-            ),
+            dead_letter_queue=functions.dead_letters,
+            runtime=functions.runtime({}),
         )
         nag.acknowledge(self.function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
         self.role = self.function.role
@@ -138,10 +90,10 @@ class SearchRoleMappings(Construct):
         domain: SearchDomain,
         pipeline_role_arn: str,
         search_role_arns: Sequence[str],
+        sweep_role_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
         function.reach(domain.domain_arn)
-        domain.admit_network(function.security_group, "HTTPS to OpenSearch from the role-mapping function")
         domain.admit(
             function.role.role_arn,
             sid="RoleMappings",
@@ -157,6 +109,7 @@ class SearchRoleMappings(Construct):
                 ENDPOINT_PROPERTY: f"https://{domain.endpoint}",
                 PIPELINE_ROLE_ARN_PROPERTY: pipeline_role_arn,
                 SEARCH_ROLE_ARNS_PROPERTY: list(search_role_arns),
+                SWEEP_ROLE_ARN_PROPERTY: sweep_role_arn,
             },
             # A response lost on the way (the function timed out before answering) fails the
             # stack operation after this, not after CloudFormation's default hour.

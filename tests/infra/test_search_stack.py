@@ -33,6 +33,7 @@ from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
 WITH_SEARCH = [e for e in ENVIRONMENT_NAMES if e != "sandbox"]
 SEARCH_HANDLER = "folio.handlers.search.handler"
 ROLE_MAPPINGS_HANDLER = "folio.handlers.search_role_mappings.handler"
+SWEEP_HANDLER = "folio.handlers.search_sweep.handler"
 IAM_ROLE_NAME_LIMIT = 64
 # Strongest last. A member aws-cdk-lib adds (TLS 1.3, say) is unknown here and fails
 # test_the_tls_policy_is_the_strongest_aws_cdk_lib_offers until it is ranked and chosen.
@@ -176,6 +177,43 @@ def test_the_domain_is_retained_and_named_after_its_environment(with_search: Syn
 # -- identity and access -----------------------------------------------------------------------
 
 
+def test_the_sweep_runs_every_six_hours_with_exactly_its_two_calls_and_the_tables_batch_read(
+    with_search: Synthesized,
+) -> None:
+    resources = with_search.templates["Search"]["Resources"]
+    [function] = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == SWEEP_HANDLER
+    ]
+    role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+    own_policy = next(
+        resources[ref["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+        for ref in role["Properties"]["ManagedPolicyArns"]
+        if "WriteOwnLogs" in json.dumps(resources[ref["Ref"]]["Properties"]["PolicyDocument"])
+    )
+    [schedule] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    config = with_search.config
+    domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{search_domain_name(config.name)}"
+
+    assert schedule["ScheduleExpression"] == "rate(6 hours)"
+    assert "DeadLetterConfig" in schedule["Targets"][0]
+    statements = {s["Sid"]: s for s in own_policy}
+    assert set(statements) == {
+        "WriteOwnLogs",
+        "PageAndDeleteIndexEntries",
+        "CheckEntriesAgainstTheTable",
+        "DecryptTableReads",
+    }
+    assert statements["PageAndDeleteIndexEntries"]["Action"] == "es:ESHttpPost"
+    assert sorted(statements["PageAndDeleteIndexEntries"]["Resource"]) == [
+        f"{domain_arn}/documents/_bulk",
+        f"{domain_arn}/documents/_search",
+    ]
+    assert statements["CheckEntriesAgainstTheTable"]["Action"] == "dynamodb:BatchGetItem"
+    assert set(function["Properties"]["Environment"]["Variables"]) >= {"SEARCH_ENDPOINT", "TABLE_NAME"}
+
+
 def role_mappings_role(synth: Synthesized) -> tuple[str, dict[str, Any]]:
     functions = search(synth, "AWS::Lambda::Function")
     [function] = [f for f in functions.values() if f["Properties"]["Handler"] == ROLE_MAPPINGS_HANDLER]
@@ -200,7 +238,7 @@ def test_the_master_user_is_the_role_mapping_functions_role_and_no_one_can_assum
         assert ":root" not in json.dumps(other["Properties"]["AssumeRolePolicyDocument"])
 
 
-def test_the_master_users_own_policy_reaches_only_the_four_security_api_entries_it_manages(
+def test_the_master_users_own_policy_reaches_only_the_six_security_api_entries_it_manages(
     with_search: Synthesized,
 ) -> None:
     role_id, role = role_mappings_role(with_search)
@@ -218,20 +256,25 @@ def test_the_master_users_own_policy_reaches_only_the_four_security_api_entries_
     assert statement["Action"] == ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpPut"]
     assert sorted(statement["Resource"]) == sorted(
         f"{domain_arn}/_plugins/_security/api/{kind}/{name}"
-        for name in ("folio_documents_write", "folio_documents_read")
+        for name in ("folio_documents_write", "folio_documents_read", "folio_documents_sweep")
         for kind in ("roles", "rolesmapping")
     )
     assert role_id
 
 
-def test_the_access_policy_names_the_three_roles_each_for_what_it_does(with_search: Synthesized) -> None:
+def test_the_access_policy_names_the_four_roles_each_for_what_it_does(with_search: Synthesized) -> None:
     _, domain = the_domain(with_search)
     role_id, _ = role_mappings_role(with_search)
     config = with_search.config
     domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{search_domain_name(config.name)}"
 
     statements = {s["Sid"]: s for s in domain["Properties"]["AccessPolicies"]["Statement"]}
-    assert set(statements) == {"RoleMappings", "IngestionPipeline", "SearchFunction"}
+    assert set(statements) == {"RoleMappings", "IngestionPipeline", "SearchFunction", "IndexSweep"}
+
+    sweep = statements["IndexSweep"]
+    assert sweep["Principal"]["AWS"]["Fn::GetAtt"][0].startswith("SweepFunction")
+    assert sweep["Action"] == "es:ESHttpPost"
+    assert sorted(sweep["Resource"]) == [f"{domain_arn}/documents/_bulk", f"{domain_arn}/documents/_search"]
 
     ingestion = statements["IngestionPipeline"]
     assert ingestion["Principal"]["AWS"]["Fn::GetAtt"][0].startswith("IngestionRole")
@@ -249,7 +292,7 @@ def test_the_access_policy_names_the_three_roles_each_for_what_it_does(with_sear
     assert list(search_function["Condition"]) == ["ArnEquals"]
 
 
-def test_the_custom_resource_maps_the_pipeline_and_the_search_function_and_the_pipeline_waits_for_it(
+def test_the_custom_resource_maps_the_pipeline_the_search_function_and_the_sweep_and_both_wait_for_it(
     with_search: Synthesized,
 ) -> None:
     resources = with_search.templates["Search"]["Resources"]
@@ -263,8 +306,11 @@ def test_the_custom_resource_maps_the_pipeline_and_the_search_function_and_the_p
     assert [rendered_arn(a, account) for a in properties["SearchRoleArns"]] == [
         f"arn:aws:iam::{account}:role/{role['Properties']['RoleName']}"
     ]
+    assert properties["SweepRoleArn"]["Fn::GetAtt"][0].startswith("SweepFunction")
     assert properties["Endpoint"]["Fn::Join"][1][0] == "https://"
     assert mapping_id in pipeline["DependsOn"]
+    [schedule] = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert mapping_id in schedule["DependsOn"]
     assert mapping["DeletionPolicy"] == "Delete"  # removing the stack removes the mappings it made
     assert pipeline_id
 
@@ -333,14 +379,16 @@ def test_only_the_search_function_has_a_fixed_role_name(synth: Synthesized) -> N
     assert len(named) == expected, named
 
 
-def test_the_only_custom_resource_and_function_are_folios_role_mappings(with_search: Synthesized) -> None:
+def test_the_only_custom_resource_is_folios_role_mappings_and_the_only_functions_its_and_the_sweep(
+    with_search: Synthesized,
+) -> None:
     """aws-cdk-lib's `access_policies` and its log resource policy would each add another."""
     resources = with_search.templates["Search"]["Resources"].values()
     custom = [r["Type"] for r in resources if r["Type"].startswith("Custom::")]
     functions = [r["Properties"]["Handler"] for r in resources if r["Type"] == "AWS::Lambda::Function"]
 
     assert custom == ["Custom::FolioSearchRoleMappings"]
-    assert functions == [ROLE_MAPPINGS_HANDLER]
+    assert sorted(functions) == sorted([ROLE_MAPPINGS_HANDLER, SWEEP_HANDLER])
 
 
 def synthesized_domain(*, admit: Callable[[SearchDomain], None]) -> None:
@@ -407,12 +455,13 @@ def test_the_domain_is_reached_on_443_from_the_pipeline_and_the_role_mapping_fun
         for sg in p["Properties"]["VpcOptions"]["SecurityGroupIds"]
     }
 
-    # ... and the role-mapping function's own group.
+    # ... and the one group of the stack's own functions (the role mappings, the sweep).
     mapping_groups = {
         json.dumps(sg)
         for f in search(with_search, "AWS::Lambda::Function").values()
         for sg in f["Properties"]["VpcConfig"]["SecurityGroupIds"]
     }
+    assert len(mapping_groups) == 1
 
     # Only those get in from this stack (the search function's group is admitted by the Api
     # stack: tests above); never the functions' common group, which holds every function.

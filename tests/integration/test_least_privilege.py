@@ -1215,7 +1215,11 @@ FGAC_ACTIONS = {("es:ESHttpPost", f"/{SEARCH_PATH}"): "indices:data/read/search"
 @pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
 def test_the_search_functions_mapped_role_inside_opensearch_allows_each_of_its_calls(recording: Recording) -> None:
     # Given the role the custom resource maps the search function to, on the documents index
-    [read] = [r for r in documents_roles(pipeline_role_arn="p", search_role_arns=["s"]) if r.backend_roles == ("s",)]
+    [read] = [
+        r
+        for r in documents_roles(pipeline_role_arn="p", search_role_arns=["s"], sweep_role_arn="w")
+        if r.backend_roles == ("s",)
+    ]
     calls = {
         (a.action, a.target.path)
         for a in recording.of(FUNCTIONS[FunctionGroup.SEARCH])

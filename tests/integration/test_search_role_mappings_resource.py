@@ -27,6 +27,7 @@ from tests.support.tls import LOOPBACK, TlsFiles, make_tls_files
 
 PIPELINE = "arn:aws:iam::111111111111:role/FolioDev-Search-IngestionRole"
 SEARCH = "arn:aws:iam::111111111111:role/FolioDev-Api-SearchRole"
+SWEEP = "arn:aws:iam::111111111111:role/FolioDev-Search-SweepRole"
 OTHER_SEARCH = "arn:aws:iam::111111111111:role/FolioDev-Api-SearchRole2"
 STACK = "arn:aws:cloudformation:us-east-1:111111111111:stack/FolioDev-Search/0f1e2d3c"
 LOG_STREAM = "2026/11/29/[$LATEST]0123456789abcdef"
@@ -85,6 +86,7 @@ def properties(endpoint: str, *, pipeline: str = PIPELINE, search: list[str] | N
         rm.ENDPOINT_PROPERTY: endpoint,
         rm.PIPELINE_ROLE_ARN_PROPERTY: pipeline,
         rm.SEARCH_ROLE_ARNS_PROPERTY: search if search is not None else [SEARCH],
+        rm.SWEEP_ROLE_ARN_PROPERTY: SWEEP,
     }
 
 
@@ -145,16 +147,16 @@ def host_of(endpoint: str) -> str:
 
 
 # -- create, update, delete ------------------------------------------------------------------------
-def test_create_applies_both_roles_and_answers_one_physical_id_per_domain(
+def test_create_applies_the_three_roles_and_answers_one_physical_id_per_domain(
     domain: SecurityApiServer, bucket: ResponseBucket
 ) -> None:
     answer = invoke(bucket, "Create", properties(domain.endpoint))
 
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert answer["PhysicalResourceId"] == f"folio-documents-roles@{host_of(domain.endpoint)}"
-    assert stored_mappings(domain) == {rm.WRITE_ROLE: [PIPELINE], rm.READ_ROLE: [SEARCH]}
-    assert set(domain.api.stored["roles"]) == {rm.WRITE_ROLE, rm.READ_ROLE}
-    assert len(answer["Data"]["Changed"]) == 4
+    assert stored_mappings(domain) == {rm.WRITE_ROLE: [PIPELINE], rm.READ_ROLE: [SEARCH], rm.SWEEP_ROLE: [SWEEP]}
+    assert set(domain.api.stored["roles"]) == {rm.WRITE_ROLE, rm.READ_ROLE, rm.SWEEP_ROLE}
+    assert len(answer["Data"]["Changed"]) == 6
 
 
 def test_create_again_answers_success_and_writes_nothing(domain: SecurityApiServer, bucket: ResponseBucket) -> None:
@@ -170,8 +172,14 @@ def test_create_again_answers_success_and_writes_nothing(domain: SecurityApiServ
 @pytest.mark.parametrize(
     ("change", "mappings"),
     [
-        ({"search": [SEARCH, OTHER_SEARCH]}, {rm.WRITE_ROLE: [PIPELINE], rm.READ_ROLE: [SEARCH, OTHER_SEARCH]}),
-        ({"pipeline": PIPELINE + "2"}, {rm.WRITE_ROLE: [PIPELINE + "2"], rm.READ_ROLE: [SEARCH]}),
+        (
+            {"search": [SEARCH, OTHER_SEARCH]},
+            {rm.WRITE_ROLE: [PIPELINE], rm.READ_ROLE: [SEARCH, OTHER_SEARCH], rm.SWEEP_ROLE: [SWEEP]},
+        ),
+        (
+            {"pipeline": PIPELINE + "2"},
+            {rm.WRITE_ROLE: [PIPELINE + "2"], rm.READ_ROLE: [SEARCH], rm.SWEEP_ROLE: [SWEEP]},
+        ),
     ],
 )
 def test_update_rewrites_only_the_mapping_that_changed(
@@ -206,7 +214,11 @@ def test_update_to_another_domain_is_a_new_physical_id_and_the_old_ones_delete_c
         assert updated["Status"] == deleted["Status"] == "SUCCESS"
         assert updated["PhysicalResourceId"] == f"folio-documents-roles@{host_of(new_domain.endpoint)}"  # type: ignore[attr-defined]
         assert updated["PhysicalResourceId"] != created["PhysicalResourceId"]
-        assert stored_mappings(new_domain) == {rm.WRITE_ROLE: [PIPELINE], rm.READ_ROLE: [SEARCH]}  # type: ignore[arg-type]
+        assert stored_mappings(new_domain) == {
+            rm.WRITE_ROLE: [PIPELINE],
+            rm.READ_ROLE: [SEARCH],
+            rm.SWEEP_ROLE: [SWEEP],
+        }  # type: ignore[arg-type]
         assert domain.api.stored == {"roles": {}, "rolesmapping": {}}
         assert new_domain.refused == []  # type: ignore[attr-defined]
 
@@ -350,7 +362,7 @@ def test_an_update_rolled_back_from_invalid_properties_applies_the_old_ones_agai
     rollback = invoke(bucket, "Update", properties(domain.endpoint), physical_id=physical_id, old=invalid)
 
     assert rollback["Status"] == "SUCCESS", rollback["Reason"]
-    assert stored_mappings(domain) == {rm.WRITE_ROLE: [PIPELINE], rm.READ_ROLE: [SEARCH]}
+    assert stored_mappings(domain) == {rm.WRITE_ROLE: [PIPELINE], rm.READ_ROLE: [SEARCH], rm.SWEEP_ROLE: [SWEEP]}
 
 
 @pytest.mark.parametrize("domain_state", ["unreachable", "hanging"])
@@ -468,7 +480,9 @@ def test_each_step_is_one_json_line_without_the_urls_signature(
     lines = [json.loads(line) for line in out.splitlines()]
     assert ResponseBucket.SIGNATURE not in out and "X-Amz-Signature" not in out
     assert [line["message"] for line in lines] == ["request", "applied", "responded"]
-    assert lines[1]["changed"] == [f"{kind}/{role}" for role in (rm.WRITE_ROLE, rm.READ_ROLE) for kind in KINDS]
+    assert lines[1]["changed"] == [
+        f"{kind}/{role}" for role in (rm.WRITE_ROLE, rm.READ_ROLE, rm.SWEEP_ROLE) for kind in KINDS
+    ]
     assert lines[2]["status"] == "SUCCESS" and lines[2]["httpStatus"] == 200
 
 

@@ -10,14 +10,27 @@ from tests.support.security_api import API, RecordedSecurityApi
 
 PIPELINE = "arn:aws:iam::111111111111:role/FolioDev-Search-IngestionRole"
 SEARCH = "arn:aws:iam::111111111111:role/FolioDev-Api-SearchRole"
+SWEEP = "arn:aws:iam::111111111111:role/FolioDev-Search-SweepRole"
 
 
 def roles() -> tuple[rm.IndexRole, ...]:
-    return rm.documents_roles(pipeline_role_arn=PIPELINE, search_role_arns=[SEARCH])
+    return rm.documents_roles(pipeline_role_arn=PIPELINE, search_role_arns=[SEARCH], sweep_role_arn=SWEEP)
+
+
+def test_the_sweep_reads_and_deletes_documents_and_nothing_else() -> None:
+    *_, sweep = roles()
+
+    assert (sweep.name, sweep.backend_roles, sweep.index_patterns) == (rm.SWEEP_ROLE, (SWEEP,), ("documents",))
+    assert set(sweep.allowed_actions) == {
+        "indices:data/read/search*",
+        "indices:data/write/bulk*",
+        "indices:data/write/delete",
+    }
+    assert sweep.cluster_permissions == ("indices:data/write/bulk",)  # a _bulk request is a cluster action first
 
 
 def test_the_pipeline_writes_and_the_search_function_reads_documents_only() -> None:
-    write, read = roles()
+    write, read, _ = roles()
 
     assert (write.backend_roles, read.backend_roles) == ((PIPELINE,), (SEARCH,))
     assert write.index_patterns == read.index_patterns == ("documents",)
@@ -37,8 +50,10 @@ def test_create_puts_each_role_then_its_mapping() -> None:
         ("PUT", f"{API}/rolesmapping/{rm.WRITE_ROLE}"),
         ("PUT", f"{API}/roles/{rm.READ_ROLE}"),
         ("PUT", f"{API}/rolesmapping/{rm.READ_ROLE}"),
+        ("PUT", f"{API}/roles/{rm.SWEEP_ROLE}"),
+        ("PUT", f"{API}/rolesmapping/{rm.SWEEP_ROLE}"),
     ]
-    assert len(changed) == 4
+    assert len(changed) == 6
     assert api.stored["rolesmapping"][rm.WRITE_ROLE]["backend_roles"] == [PIPELINE]
 
 
@@ -63,7 +78,10 @@ def test_a_half_finished_run_is_completed_without_rewriting_what_is_right() -> N
     changed = rm.apply(api, roles())
 
     # Then only what is missing is written
-    assert changed == [f"rolesmapping/{rm.WRITE_ROLE}", f"roles/{rm.READ_ROLE}", f"rolesmapping/{rm.READ_ROLE}"]
+    assert changed == [
+        f"rolesmapping/{rm.WRITE_ROLE}",
+        *(f"{kind}/{role}" for role in (rm.READ_ROLE, rm.SWEEP_ROLE) for kind in ("roles", "rolesmapping")),
+    ]
 
 
 def test_a_mapping_changed_by_hand_is_put_back() -> None:
@@ -80,12 +98,12 @@ def test_update_replaces_a_changed_role_arn_and_removes_roles_no_longer_wanted()
     api = RecordedSecurityApi()
     old = (*roles(), rm.IndexRole("folio_old", ("documents",), ("read",), (), (SEARCH,)))
     rm.apply(api, old)
-    new = rm.documents_roles(pipeline_role_arn=PIPELINE + "2", search_role_arns=[SEARCH])
+    new = rm.documents_roles(pipeline_role_arn=PIPELINE + "2", search_role_arns=[SEARCH], sweep_role_arn=SWEEP)
 
     changed = rm.apply(api, new, previous=old)
 
     assert changed == [f"rolesmapping/{rm.WRITE_ROLE}", "rolesmapping/folio_old", "roles/folio_old"]
-    assert set(api.stored["roles"]) == {rm.WRITE_ROLE, rm.READ_ROLE}
+    assert set(api.stored["roles"]) == {rm.WRITE_ROLE, rm.READ_ROLE, rm.SWEEP_ROLE}
 
 
 def test_delete_removes_mappings_before_roles_and_a_second_delete_is_quiet() -> None:
@@ -98,6 +116,8 @@ def test_delete_removes_mappings_before_roles_and_a_second_delete_is_quiet() -> 
         f"roles/{rm.WRITE_ROLE}",
         f"rolesmapping/{rm.READ_ROLE}",
         f"roles/{rm.READ_ROLE}",
+        f"rolesmapping/{rm.SWEEP_ROLE}",
+        f"roles/{rm.SWEEP_ROLE}",
     ]
     assert api.stored == {"roles": {}, "rolesmapping": {}}
     assert rm.remove(api, roles()) == []
@@ -140,11 +160,14 @@ def test_the_resource_takes_role_arns_of_any_partition_and_path(arn: str) -> Non
             rm.ENDPOINT_PROPERTY: "https://vpc-folio-abc.us-east-1.es.amazonaws.com",
             rm.PIPELINE_ROLE_ARN_PROPERTY: arn,
             rm.SEARCH_ROLE_ARNS_PROPERTY: [SEARCH, arn],
+            rm.SWEEP_ROLE_ARN_PROPERTY: arn,
             "ServiceToken": "arn:aws:lambda:us-east-1:111111111111:function:f",
         }
     )
 
-    assert props.roles() == rm.documents_roles(pipeline_role_arn=arn, search_role_arns=[SEARCH, arn])
+    assert props.roles() == rm.documents_roles(
+        pipeline_role_arn=arn, search_role_arns=[SEARCH, arn], sweep_role_arn=arn
+    )
     assert props.physical_id == "folio-documents-roles@vpc-folio-abc.us-east-1.es.amazonaws.com"
 
 
@@ -166,5 +189,6 @@ def test_the_resource_refuses_anything_but_an_iam_role_arn(arn: str) -> None:
                 rm.ENDPOINT_PROPERTY: "https://h",
                 rm.PIPELINE_ROLE_ARN_PROPERTY: arn,
                 rm.SEARCH_ROLE_ARNS_PROPERTY: [SEARCH],
+                rm.SWEEP_ROLE_ARN_PROPERTY: SWEEP,
             }
         )

@@ -42,6 +42,7 @@ from folio.search_role_mappings import (
     remove,
 )
 from folio.search_security_api import SecurityApiUnreachable, SignedSecurityApi
+from folio.signed_http import function_credentials
 
 CREATE_FAILED_ID = "folio-documents-roles-not-created"
 # What a call to the domain may raise that the answer's Reason explains by itself.
@@ -53,22 +54,11 @@ def http() -> urllib3.PoolManager:
     return urllib3.PoolManager()
 
 
-@cache
-def credentials() -> Any:
-    """The function's role (from its environment), through botocore's usual chain."""
-    import botocore.session
-
-    found = botocore.session.get_session().get_credentials()
-    if found is None:
-        raise RuntimeError("the function has no AWS credentials")
-    return found
-
-
 def security_api(endpoint: str, budget: Budget) -> SignedSecurityApi:
     return SignedSecurityApi(
         endpoint,
         region=os.environ["AWS_REGION"],
-        credentials=lambda: credentials().get_frozen_credentials(),
+        credentials=lambda: function_credentials().get_frozen_credentials(),
         seconds_left=budget.seconds_left,
         http=http(),
     )
