@@ -60,7 +60,8 @@ from folio.settings import Env  # noqa: E402
 from stacks.read_path import READS_THROUGH_DAX  # noqa: E402
 from tests.integration.engines import EngineError  # noqa: E402
 from tests.support import loopback  # noqa: E402
-from tests.support.fake_dax import FakeDax, dynamodb_client, make_tls_files  # noqa: E402
+from tests.support.fake_dax import FakeDax, dynamodb_client  # noqa: E402
+from tests.support.tls import make_tls_files  # noqa: E402
 
 __all__ = ["DAX_READERS", "EngineError", "measure_dax", "summary_rows"]
 
