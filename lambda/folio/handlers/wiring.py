@@ -125,8 +125,8 @@ def search_service() -> SearchService:
 
     endpoint = settings().search_endpoint
     if endpoint is None:
-        # An environment without `features.search`, or (today) one whose search function is not
-        # yet wired to its domain (docs/search.md, "Left to the stack").
+        # An environment without `features.search` (the sandbox): the Search stack, which would
+        # set SEARCH_ENDPOINT, is not there (docs/search.md).
         raise ServiceUnavailable("search is not available in this environment")
     session = boto3.session.Session()
     credentials = session.get_credentials()
