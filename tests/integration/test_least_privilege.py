@@ -59,6 +59,7 @@ import urllib3
 
 from folio import keys
 from folio.contracts import ROUTES, FunctionGroup, Route
+from folio.handlers import search_sweep as sweep_handler
 from folio.handlers import upload_worker, wiring
 from folio.search_index import SEARCH_PATH
 from folio.search_role_mappings import documents_roles
@@ -66,6 +67,7 @@ from folio.settings import Env
 from folio.storage import DocumentStorage
 from stacks.api_stack import _HANDLERS, UPLOAD_WORKER_HANDLER
 from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
+from stacks.components.search_sweep import SWEEP_HANDLER
 from stacks.config import load_config
 from stacks.read_path import READS_THROUGH_DAX
 from stacks.stage import documents_bucket_name
@@ -109,6 +111,8 @@ FUNCTIONS = {group: Function(group.value, _HANDLERS[group]) for group in Functio
 UPLOAD_WORKER = Function("upload-worker", UPLOAD_WORKER_HANDLER)
 LIFECYCLE_WORKER = Function("lifecycle-worker", LIFECYCLE_WORKER_HANDLER)
 ALL_FUNCTIONS = (*FUNCTIONS.values(), UPLOAD_WORKER, LIFECYCLE_WORKER)
+# The Search stack's index sweep, where features.search: driven by its own test below.
+SEARCH_SWEEP = Function("search-sweep", SWEEP_HANDLER)
 
 
 @dataclass(frozen=True)
@@ -691,10 +695,14 @@ class Deployment:
         return found
 
     def role_arn(self, handler: str) -> str:
+        """The function's role's ARN as another statement names it: by its fixed name, or (a role
+        named by CloudFormation) as the same symbol its Fn::GetAtt renders to."""
         stack, function = self.function(handler)
         _, account = self.env[stack]
-        role = self._resource(stack, function["Properties"]["Role"]["Fn::GetAtt"][0])["Properties"]
-        assert "RoleName" in role, f"{handler}'s role has no fixed name: an ARN this test cannot render"
+        logical = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        role = self._resource(stack, logical)["Properties"]
+        if "RoleName" not in role:
+            return self.render(stack, {"Fn::GetAtt": [logical, "Arn"]})
         return f"arn:{PARTITION}:iam::{account}:role/{self.render(stack, role['RoleName'])}"
 
     def access_policy_admits(self, principal_arn: str, action: str, resource: str) -> bool:
@@ -1065,7 +1073,13 @@ def recording(
         return record_the_drive(Recording(dax=cluster), api, engines, search_feed)
 
 
-def record_the_drive(recording: Recording, api: Api, engines: Engines, search_feed: SearchFeed) -> Recording:
+def record_the_drive(
+    recording: Recording,
+    api: Api,
+    engines: Engines,
+    search_feed: SearchFeed,
+    drive: Callable[[Driver], None] = drive_every_route,
+) -> Recording:
     recording.environment = dict(os.environ)
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
@@ -1074,7 +1088,7 @@ def record_the_drive(recording: Recording, api: Api, engines: Engines, search_fe
     # created per invocation (see Recording.invocation); module-level clients, if any, too.
     emitters = [session.events] + [
         value.client.meta.events
-        for module in (*api.modules.values(), upload_worker)
+        for module in (*api.modules.values(), upload_worker, sweep_handler)
         for value in vars(module).values()
         if hasattr(getattr(value, "client", None), "meta")
     ]
@@ -1104,7 +1118,7 @@ def record_the_drive(recording: Recording, api: Api, engines: Engines, search_fe
         for emitter in emitters:
             emitter.register("provide-client-params", recording.hook, unique_id="least-privilege")
         try:
-            drive_every_route(Driver(api, engines, recording, search_feed))
+            drive(Driver(api, engines, recording, search_feed))
         finally:
             for emitter in emitters:
                 emitter.unregister("provide-client-params", unique_id="least-privilege")
@@ -1263,6 +1277,53 @@ def test_every_call_a_function_makes_from_the_vpc_passes_its_gateway_endpoint(
                 )
 
     assert not refused, "the gateway endpoint refuses:\n" + "\n".join(sorted(set(refused)))
+
+
+def sweep_a_dropped_purge(driver: Driver) -> None:
+    """A purge whose REMOVE the pipeline lost, then one scheduled run of the index sweep."""
+    owner = new_user()
+    doc_id = driver.create(owner)["document"]["id"]
+    driver.search_feed.catch_up()
+    driver.call(FunctionGroup.MODIFY, "DELETE", f"/documents/{doc_id}", expect=204, sub=owner, query={"purge": "true"})
+    driver.search_feed.stream.read()  # lost on the way to the index
+    sweep_handler.dynamodb_client.cache_clear()  # a fresh container: its client is made under the hook
+    with driver.recording.invocation(SEARCH_SWEEP, "scheduled sweep"):
+        report = sweep_handler.handler({}, FakeContext())
+    assert report["deleted"] >= 1, report
+
+
+@pytest.mark.parametrize("run", [DEV_WITH_DAX], indirect=True)
+def test_the_index_sweep_calls_only_what_its_role_and_the_domain_allow_and_uses_every_grant(
+    deployment: Deployment, api: Api, engines: Engines, search_feed: SearchFeed
+) -> None:
+    # Given one sweep that deleted a stale entry, every call recorded
+    recording = record_the_drive(Recording(), api, engines, search_feed, drive=sweep_a_dropped_purge)
+    calls = recording.of(SEARCH_SWEEP)
+    statements = deployment.statements(SEARCH_SWEEP.handler)
+    role = deployment.role_arn(SEARCH_SWEEP.handler)
+
+    # Then each is allowed by its own policy, and each call on the domain by the access policy
+    judged = [(a, deployment.arn(SEARCH_SWEEP.handler, a.target)) for a in calls if a.target is not None]
+    assert {a.action for a, _ in judged} == {"dynamodb:BatchGetItem", "es:ESHttpPost"}, calls
+    denied = [f"{a.action} on {arn}" for a, arn in judged if arn is None or not allowed(statements, a.action, arn)]
+    assert not denied, denied
+    refused = [
+        f"{a.action} on {arn}"
+        for a, arn in judged
+        if a.action.startswith("es:") and (arn is None or not deployment.access_policy_admits(role, a.action, arn))
+    ]
+    assert not refused, refused
+    # ... and every es: and dynamodb: grant of its role was used
+    used = {(a.action, arn) for a, arn in judged}
+    unused = [
+        (action, resource)
+        for statement in statements
+        for action in statement.actions
+        if action.split(":")[0] in ("es", "dynamodb")
+        for resource in statement.resources
+        if (action, resource) not in used
+    ]
+    assert not unused, unused
 
 
 def test_every_key_aws_uses_for_a_call_is_allowed(verdict: Verdict) -> None:
