@@ -394,6 +394,9 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
             lines.append(f"{'import ' + label + ' over the edge (ms)':<44}{client[module + '_after_the_edge_ms']:>14}")
         per_page = searched["engine_requests_per_page"]
         row("search engine requests per page", per_page, "1", per_page == TARGETS["search_engine_requests_per_page"])
+        swept = results["search"]["sweep"]
+        lines.append(f"{'sweep: engine requests per page of 100':<44}{swept['engine_requests_per_page']:>14}")
+        lines.append(f"{'sweep: loopback seconds per page of 100':<44}{swept['loopback_seconds_per_page']:>14}")
     for key, failure in results.get("failures", {}).items():
         lines.append(f"{key}: not measured, {failure}")
     if "make_test_seconds" in results and "test" in parts:

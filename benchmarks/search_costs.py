@@ -14,6 +14,11 @@ Measures (the `search` section of benchmarks/results.json):
 What loopback cannot show: the domain's latency inside the VPC and TLS; the real engine's query cost;
 the secret read is once per container (wiring.cursor_secret is cached), counted here per service.
 
+- the index sweep (folio.search_sweep) on the same engine: SWEEP_ENTRIES entries, one in ten of a
+  document the table no longer has; the engine requests per page of 100 and the seconds per page on
+  loopback. The table's check is an in-memory stand-in here, so its BatchGetItem (one per page) is
+  counted, not timed.
+
 Run alone: `python benchmarks/run.py --only search`.
 """
 
@@ -40,6 +45,7 @@ from folio.search_service import SearchService  # noqa: E402
 from folio.service import Caller  # noqa: E402
 
 DOCUMENTS, PAGE = 25, 10
+SWEEP_ENTRIES, GONE_EVERY = 2_000, 10
 EDGE = "folio.handlers.http"
 
 
@@ -110,8 +116,55 @@ def requests_per_page() -> dict[str, Any]:
     }
 
 
+def sweep_costs() -> dict[str, Any]:
+    import time
+
+    from osmem_server import OsmemServer
+
+    from folio import search_sweep
+    from tests.support.search_engine import SearchEngine
+
+    with OsmemServer.start(freeze=False, japanese=False) as server:
+        engine = SearchEngine(server.url)
+        engine.apply_template()
+        engine.recreate_index()
+        entries = []
+        for n in range(SWEEP_ENTRIES):
+            doc_id = f"doc{n:05d}"
+            index_id = search_index.document_id(keys.user_partition("bench"), keys.document_sort_key(doc_id))
+            source = {"docId": doc_id, "owner": "bench", "name": f"n{n}.pdf", "status": "AVAILABLE", "tags": []}
+            entries += [{"index": {"_index": search_index.INDEX_NAME, "_id": index_id}}, source]
+        engine.bulk(entries)
+        engine.refresh()
+        gone = {("bench", f"doc{n:05d}") for n in range(0, SWEEP_ENTRIES, GONE_EVERY)}
+        pool, batch_reads = CountingPool(), [0]
+
+        def current_documents(documents: Any) -> dict[tuple[str, str], Any]:
+            batch_reads[0] += 1
+            return {key: {} for key in documents if key not in gone}
+
+        credentials = Credentials("bench", "bench", "bench")
+        index = search_sweep.OpenSearchIndexEntries(
+            server.url, region="us-east-1", credentials=lambda: credentials, seconds_left=lambda: 600.0, http=pool
+        )
+        started = time.perf_counter()
+        report = search_sweep.sweep(index, current_documents, lambda: 600.0)
+        seconds = time.perf_counter() - started
+    pages = batch_reads[0]
+    return {
+        "entries": SWEEP_ENTRIES,
+        "deleted": report.deleted,
+        "complete": report.complete,
+        "pages": pages,
+        "engine_requests_per_page": round(pool.requests / pages, 2),
+        "batch_get_items_per_page": round(batch_reads[0] / pages, 2),
+        "loopback_seconds_per_page": round(seconds / pages, 4),
+        "note": "engine side on loopback only; each page's BatchGetItem is counted, not timed",
+    }
+
+
 def measure_search(runs: int) -> dict[str, Any]:
-    return {"client_import": client_imports(runs), "requests": requests_per_page()}
+    return {"client_import": client_imports(runs), "requests": requests_per_page(), "sweep": sweep_costs()}
 
 
 class _AllCurrent:

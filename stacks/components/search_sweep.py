@@ -25,10 +25,10 @@ from stacks.components.search_functions import SearchFunctions
 
 SWEEP_HANDLER = "folio.handlers.search_sweep.handler"
 SWEEP_INTERVAL = cdk.Duration.hours(6)
-# A run pages 100 entries per search, one BatchGetItem and at most one bulk request each: about
-# 0.3 s a page on loopback (an estimate, not measured on AWS), so about 20,000 entries a minute
-# and 200,000 a run. An index it cannot finish is reported (SearchSweepIncomplete) and wants a
-# longer timeout or a resumable sweep.
+# A run pages 100 entries per search, one BatchGetItem and at most one bulk request each. Assumed
+# at most 0.3 s a page on AWS (three round trips in the VPC; not measured: `make bench` times the
+# engine side on loopback only), so about 20,000 entries a minute and 200,000 a run. An index it
+# cannot finish is reported (SearchSweepIncomplete) and wants a longer timeout or a resumable sweep.
 SWEEP_TIMEOUT = cdk.Duration.minutes(10)
 # Its two calls on the domain, both POST: page the index, delete in bulk.
 SWEEP_PATHS = (SEARCH_PATH, BULK_PATH)
