@@ -1,7 +1,7 @@
 """Folio's CDK app: picks the environment's config, builds its Stage, synthesizes.
 
 cdk synth                 # the sandbox environment
-cdk synth -c env=prod     # another environment from stacks/config.py
+cdk synth -c env=prod     # another environment from stacks/environments.py
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Folio's typed, frozen, validated configuration: one `FolioConfig` per environment.
 
 `app.py` resolves the config once (`load_config`) and passes it down; stacks and
-constructs never read the environment, context, boto3 or git. Environments are
-plain data in `ENVIRONMENTS` so that a wrong value is reported the same way whether
-it is a typo here or a bad override: `ConfigError` names the key, the bad value and
-what is allowed, in one line.
+constructs never read the environment, context, boto3 or git. The environments an
+operator edits are plain data in `stacks/environments.py`; this module holds the
+types, the allowed ranges and the parser, so that a wrong value is reported the same
+way whether it is a typo there or a bad override: `ConfigError` names the key, the
+bad value and what is allowed, in one line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stacks import environments
 from stacks.regions import KNOWN_REGIONS, Service, missing_services
 
 # An account id used when none is configured and the CDK CLI supplies none (no
@@ -228,184 +230,178 @@ class FolioConfig:
         return (self.region, *dict.fromkeys(extra))
 
 
-# The environments. Accounts are examples: replace them with yours (see README).
-# `account: None` means "the account of the CLI's credentials, else a placeholder".
-ENVIRONMENTS: dict[str, dict[str, Any]] = {
-    "sandbox": {
-        "account": None,
-        "region": "us-east-1",
-        "replica_regions": ["us-west-2"],
-        "table_class": "STANDARD",
-        "billing": {"max_read_request_units": 200, "max_write_request_units": 100},
-        "features": {"dax": False, "search": False, "cdc": False, "waf": True, "identity_pool": False},
-        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "dax_record_ttl_ms": 5_000,
-                   "dax_query_ttl_ms": 5_000, "search_instances": 1, "lambda_memory_mb": 512,
-                   "function_concurrency": 5},
-        "search": {"data_node_type": "t3.medium.search", "availability_zones": 1, "dedicated_masters": 0,
-                   "master_node_type": "m7g.large.search", "volume_gb": 10,
-                   "min_ocus": 1, "max_ocus": 1},
-        "backup": {"daily_retention_days": 7, "weekly_retention_days": 35, "copy_region": "us-west-2"},
-        "alarm_email": "folio-sandbox-alarms@example.com",
-        "cors_origins": ["http://localhost:5173"],
-        "termination_protection": False,
-        "vpc_cidr": "10.40.0.0/16",
-        "auth": {"self_sign_up": True, "mfa": "optional", "domain_prefix": "folio-sandbox-example",
-                 "callback_urls": ["http://localhost:5173/callback"], "logout_urls": ["http://localhost:5173/"]},
-        "documents": {"noncurrent_version_retention_days": 7, "access_log_retention_days": 90,
-                      "max_upload_bytes": 100 * 1024**2, "quota_documents": 1_000, "quota_bytes": 1024**3},
-        # Whatever account the CLI's credentials name, perhaps shared: leave its logging role alone.
-        "api": {"throttle_rate_limit": 50, "throttle_burst_limit": 100, "waf_requests_per_ip": 500,
-                "manage_account_logging_role": False},
-        # Validated although features.cdc is off, so switching it on is a one-word change.
-        "audit": {"stream_retention_hours": 24, "archive_transition_days": 30, "archive_retention_days": 365},
-    },
-    "dev": {
-        "account": "111111111111",
-        "region": "eu-west-1",
-        "replica_regions": ["eu-central-1"],
-        "table_class": "STANDARD",
-        "billing": {"max_read_request_units": 1_000, "max_write_request_units": 500},
-        "features": {"dax": True, "search": True, "cdc": False, "waf": True, "identity_pool": True},
-        "sizing": {"dax_node_type": "dax.t3.small", "dax_nodes": 1, "dax_record_ttl_ms": 5_000,
-                   "dax_query_ttl_ms": 5_000, "search_instances": 1, "lambda_memory_mb": 512,
-                   "function_concurrency": 20},
-        "search": {"data_node_type": "t3.medium.search", "availability_zones": 1, "dedicated_masters": 0,
-                   "master_node_type": "m7g.large.search", "volume_gb": 20,
-                   "min_ocus": 1, "max_ocus": 2},
-        "backup": {"daily_retention_days": 14, "weekly_retention_days": 60, "copy_region": "eu-central-1"},
-        "alarm_email": "folio-dev-alarms@example.com",
-        "cors_origins": ["https://dev.folio.example.com", "http://localhost:5173"],
-        "termination_protection": False,
-        "vpc_cidr": "10.41.0.0/16",
-        "auth": {"self_sign_up": True, "mfa": "optional", "domain_prefix": "folio-dev-example",
-                 "callback_urls": ["https://dev.folio.example.com/callback", "http://localhost:5173/callback"],
-                 "logout_urls": ["https://dev.folio.example.com/", "http://localhost:5173/"]},
-        "documents": {"noncurrent_version_retention_days": 30, "access_log_retention_days": 365,
-                      "max_upload_bytes": 100 * 1024**2, "quota_documents": 10_000, "quota_bytes": 10 * 1024**3},
-        # An account of its own: Folio owns the logging role, so its logs cannot be cut off.
-        "api": {"throttle_rate_limit": 100, "throttle_burst_limit": 200, "waf_requests_per_ip": 1_000,
-                "manage_account_logging_role": True},
-        "audit": {"stream_retention_hours": 24, "archive_transition_days": 30, "archive_retention_days": 365},
-    },
-    "prod": {
-        "account": "222222222222",
-        "region": "us-east-1",
-        "replica_regions": ["us-west-2", "eu-west-1"],
-        "table_class": "STANDARD",
-        "billing": {"max_read_request_units": 20_000, "max_write_request_units": 10_000},
-        "features": {"dax": True, "search": True, "cdc": True, "waf": True, "identity_pool": True},
-        "sizing": {"dax_node_type": "dax.r5.large", "dax_nodes": 3, "dax_record_ttl_ms": 5_000,
-                   "dax_query_ttl_ms": 5_000, "search_instances": 3, "lambda_memory_mb": 1024,
-                   "function_concurrency": 200},
-        # Three data nodes, one per AZ, and three dedicated masters (a quorum that survives an AZ).
-        "search": {"data_node_type": "r7g.large.search", "availability_zones": 3, "dedicated_masters": 3,
-                   "master_node_type": "m7g.large.search", "volume_gb": 100,
-                   "min_ocus": 2, "max_ocus": 4},
-        "backup": {"daily_retention_days": 35, "weekly_retention_days": 365, "copy_region": "us-east-2"},
-        "alarm_email": "folio-prod-alarms@example.com",
-        "cors_origins": ["https://folio.example.com"],
-        "termination_protection": True,
-        "vpc_cidr": "10.42.0.0/16",
-        "auth": {"self_sign_up": False, "mfa": "required", "domain_prefix": "folio-prod-example",
-                 "callback_urls": ["https://folio.example.com/callback"], "logout_urls": ["https://folio.example.com/"]},
-        "documents": {"noncurrent_version_retention_days": 90, "access_log_retention_days": 730,
-                      "max_upload_bytes": 1024**3, "quota_documents": 100_000, "quota_bytes": 100 * 1024**3},
-        # An account of its own: Folio owns the logging role, so its logs cannot be cut off.
-        "api": {"throttle_rate_limit": 1_000, "throttle_burst_limit": 2_000, "waf_requests_per_ip": 2_000,
-                "manage_account_logging_role": True},
-        # A week of changes survives a Firehose outage; the archive keeps seven years.
-        "audit": {"stream_retention_hours": 168, "archive_transition_days": 30, "archive_retention_days": 2_555},
-    },
-}  # fmt: skip
-
-
 def load_config(environment: str, *, cli_account: str | None = None) -> FolioConfig:
-    """The validated config of a named environment.
+    """The validated config of a named environment of `stacks/environments.py`.
 
     `cli_account` is the account of the CDK CLI's credentials (CDK_DEFAULT_ACCOUNT),
     used only where the environment leaves the account open.
     """
-    if environment not in ENVIRONMENTS:
-        raise ConfigError(environment, "env", environment, "one of " + ", ".join(sorted(ENVIRONMENTS)))
-    return parse_config(environment, ENVIRONMENTS[environment], cli_account=cli_account)
+    shipped = environments.ENVIRONMENTS
+    if environment not in shipped:
+        raise ConfigError(environment, "env", environment, "one of " + ", ".join(sorted(shipped)))
+    return parse_config(environment, shipped[environment], cli_account=cli_account)
 
 
-class _Reader:
-    """Reads one mapping of raw config, naming each key by its dotted path in errors."""
+class SectionReader:
+    """Reads one mapping of an environment's raw settings into typed values, naming each key by its
+    dotted path in errors, and remembers which keys it read so that a misspelled one is reported."""
 
-    def __init__(self, environment: str, raw: Mapping[str, Any], prefix: str = "") -> None:
-        if not isinstance(raw, Mapping):
-            raise ConfigError(environment, prefix.rstrip(".") or "config", raw, "a mapping of settings")
+    def __init__(self, environment: str, settings: Mapping[str, Any], path: str = "") -> None:
+        if not isinstance(settings, Mapping):
+            raise ConfigError(environment, path.rstrip(".") or "config", settings, "a mapping of settings")
         self.environment = environment
-        self.raw = raw
-        self.prefix = prefix
-        self.seen: set[str] = set()
+        self.settings = settings
+        self.path = path  # the dotted path of this section, "" at the top or e.g. "search."
+        self.read_keys: set[str] = set()
 
-    def fail(self, key: str, value: object, allowed: str) -> ConfigError:
-        return ConfigError(self.environment, self.prefix + key, value, allowed)
+    def invalid(self, key: str, value: object, allowed: str) -> ConfigError:
+        """The error for a bad value of `key` in this section (to raise)."""
+        return ConfigError(self.environment, self.path + key, value, allowed)
 
-    def _get(self, key: str) -> Any:
-        self.seen.add(key)
-        if key not in self.raw:
-            raise self.fail(key, None, "a value (the key is required)")
-        return self.raw[key]
+    def _required(self, key: str) -> Any:
+        self.read_keys.add(key)
+        if key not in self.settings:
+            raise self.invalid(key, None, "a value (the key is required)")
+        return self.settings[key]
 
-    def section(self, key: str) -> _Reader:
-        return _Reader(self.environment, self._get(key), f"{self.prefix}{key}.")
+    def value_or_none(self, key: str) -> Any:
+        """The raw value of `key`, unchecked, or None where it is absent."""
+        self.read_keys.add(key)
+        return self.settings.get(key)
+
+    def section(self, key: str) -> SectionReader:
+        return SectionReader(self.environment, self._required(key), f"{self.path}{key}.")
 
     def boolean(self, key: str, allowed: str = "true or false") -> bool:
-        value = self._get(key)
+        value = self._required(key)
         if not isinstance(value, bool):
-            raise self.fail(key, value, allowed)
+            raise self.invalid(key, value, allowed)
         return value
 
-    def integer(self, key: str, bounds: tuple[int, int]) -> int:
-        value = self._get(key)
+    def integer_in(self, key: str, bounds: tuple[int, int]) -> int:
+        value = self._required(key)
         low, high = bounds
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(key, value, f"a whole number from {low} to {high}")
+            raise self.invalid(key, value, f"a whole number from {low} to {high}")
         return value
 
-    def choice(self, key: str, options: tuple[str, ...]) -> str:
-        value = self._get(key)
+    def one_of(self, key: str, options: tuple[str, ...]) -> str:
+        value = self._required(key)
         if value not in options:
-            raise self.fail(key, value, "one of " + ", ".join(options))
+            raise self.invalid(key, value, "one of " + ", ".join(options))
         return str(value)
 
-    def matching(self, key: str, pattern: re.Pattern[str], allowed: str) -> str:
-        value = self._get(key)
+    def string_matching(self, key: str, pattern: re.Pattern[str], allowed: str) -> str:
+        value = self._required(key)
         if not isinstance(value, str) or not pattern.fullmatch(value):
-            raise self.fail(key, value, allowed)
+            raise self.invalid(key, value, allowed)
         return value
-
-    def optional(self, key: str) -> Any:
-        self.seen.add(key)
-        return self.raw.get(key)
 
     def string_list(self, key: str) -> list[str]:
-        value = self._get(key)
+        value = self._required(key)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, value, "a list of strings")
+            raise self.invalid(key, value, "a list of strings")
         return value
 
-    def region(self, key: str, value: object, needed: set[Service]) -> str:
+    def region_offering(self, key: str, value: object, needed: set[Service]) -> str:
+        """`value` (of `key`, or of an item of it) as a known Region that offers every `needed` service."""
         if value not in KNOWN_REGIONS:
-            raise self.fail(key, value, "a commercial AWS Region such as us-east-1 (see stacks/regions.py)")
+            raise self.invalid(key, value, "a commercial AWS Region such as us-east-1 (see stacks/regions.py)")
         missing = missing_services(str(value), needed)
         if missing:
             names = ", ".join(s.name for s in missing)
-            raise self.fail(key, value, f"a Region that offers {names}, which Folio needs there")
+            raise self.invalid(key, value, f"a Region that offers {names}, which Folio needs there")
         return str(value)
 
-    def finish(self) -> None:
-        unknown = sorted(set(self.raw) - self.seen)
+    def reject_unknown_keys(self) -> None:
+        """Call after reading every key: a key nobody read is a typo or a setting Folio does not have."""
+        unknown = sorted(set(self.settings) - self.read_keys)
         if unknown:
-            raise self.fail(
-                unknown[0], self.raw[unknown[0]], "no such key; known keys: " + ", ".join(sorted(self.seen))
+            raise self.invalid(
+                unknown[0], self.settings[unknown[0]], "no such key; known keys: " + ", ".join(sorted(self.read_keys))
             )
 
 
-def _home_services(features: Features) -> set[Service]:
+def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str | None = None) -> FolioConfig:
+    """Validate raw settings into a `FolioConfig`, or raise `ConfigError` on the first problem.
+
+    Sections are read in a fixed order, so the first problem reported is always the same one.
+    """
+    if not _NAME_RE.fullmatch(environment):
+        raise ConfigError(environment, "env", environment, "2-16 lowercase letters or digits, starting with a letter")
+    settings = SectionReader(environment, raw)
+
+    account = _parse_account(settings, cli_account)
+    features = _parse_features(settings.section("features"))
+    region = settings.region_offering("region", settings.value_or_none("region"), _services_needed_at_home(features))
+    replica_regions = _parse_replica_regions(settings, region, features)
+    table_class = settings.one_of("table_class", TABLE_CLASSES)
+    billing = _parse_billing(settings.section("billing"))
+    sizing_section = settings.section("sizing")
+    sizing = _parse_sizing(sizing_section)
+    backup = _parse_backup(settings.section("backup"), region)
+    alarm_email = settings.string_matching("alarm_email", _EMAIL_RE, "an e-mail address such as ops@example.com")
+    cors_origins = _parse_cors_origins(settings)
+    termination_protection = settings.boolean("termination_protection")
+    if features.dax and termination_protection and sizing.dax_nodes < DAX_PROTECTED_MIN_NODES:
+        raise sizing_section.invalid(
+            "dax_nodes",
+            sizing.dax_nodes,
+            f"at least {DAX_PROTECTED_MIN_NODES} in a termination-protected environment with features.dax "
+            "(a primary and two read replicas, which DAX spreads across the subnets' AZs)",
+        )
+    search = _parse_search(settings.section("search"), sizing_section, features, sizing, termination_protection)
+    vpc_cidr = settings.string_matching("vpc_cidr", _CIDR_RE, "a private IPv4 CIDR from /16 to /22, e.g. 10.40.0.0/16")
+    auth = _parse_auth(settings.section("auth"))
+    documents = _parse_documents(settings.section("documents"))
+    api = _parse_api(settings.section("api"))
+    audit = _parse_audit(settings.section("audit"))
+    settings.reject_unknown_keys()
+
+    return FolioConfig(
+        name=environment,
+        account=account,
+        region=region,
+        replica_regions=tuple(replica_regions),
+        table_class=table_class,
+        billing=billing,
+        features=features,
+        sizing=sizing,
+        search=search,
+        backup=backup,
+        alarm_email=alarm_email,
+        cors_origins=tuple(cors_origins),
+        termination_protection=termination_protection,
+        vpc_cidr=vpc_cidr,
+        auth=auth,
+        documents=documents,
+        api=api,
+        audit=audit,
+    )
+
+
+def _parse_account(settings: SectionReader, cli_account: str | None) -> str:
+    account = settings.value_or_none("account")
+    if account is None:
+        account = cli_account or PLACEHOLDER_ACCOUNT
+    if not isinstance(account, str) or not _ACCOUNT_RE.fullmatch(account):
+        raise settings.invalid("account", account, "a 12-digit AWS account id, or null to use the CLI's account")
+    return account
+
+
+def _parse_features(section: SectionReader) -> Features:
+    features = Features(
+        dax=section.boolean("dax"),
+        search=section.boolean("search"),
+        cdc=section.boolean("cdc"),
+        waf=section.boolean("waf"),
+        identity_pool=section.boolean("identity_pool"),
+    )
+    section.reject_unknown_keys()
+    return features
+
+
+def _services_needed_at_home(features: Features) -> set[Service]:
     needed = {
         Service.DYNAMODB_GLOBAL_TABLES,
         Service.KMS,
@@ -425,7 +421,7 @@ def _home_services(features: Features) -> set[Service]:
     return needed
 
 
-def _replica_services(features: Features) -> set[Service]:
+def _services_needed_in_a_replica_region(features: Features) -> set[Service]:
     # A replica Region serves traffic through its own regional stage (Api and DAX).
     needed = {Service.DYNAMODB_GLOBAL_TABLES, Service.KMS, Service.LAMBDA, Service.API_GATEWAY}
     if features.waf:
@@ -435,202 +431,93 @@ def _replica_services(features: Features) -> set[Service]:
     return needed
 
 
-def parse_config(environment: str, raw: Mapping[str, Any], *, cli_account: str | None = None) -> FolioConfig:
-    """Validate raw settings into a `FolioConfig`, or raise `ConfigError` on the first problem."""
-    if not _NAME_RE.fullmatch(environment):
-        raise ConfigError(environment, "env", environment, "2-16 lowercase letters or digits, starting with a letter")
-    top = _Reader(environment, raw)
-
-    account_value = top.optional("account")
-    if account_value is None:
-        account_value = cli_account or PLACEHOLDER_ACCOUNT
-    if not isinstance(account_value, str) or not _ACCOUNT_RE.fullmatch(account_value):
-        raise top.fail("account", account_value, "a 12-digit AWS account id, or null to use the CLI's account")
-
-    f = top.section("features")
-    features = Features(
-        dax=f.boolean("dax"),
-        search=f.boolean("search"),
-        cdc=f.boolean("cdc"),
-        waf=f.boolean("waf"),
-        identity_pool=f.boolean("identity_pool"),
-    )
-    f.finish()
-
-    region = top.region("region", top.optional("region"), _home_services(features))
-
-    replicas = top.string_list("replica_regions")
+def _parse_replica_regions(settings: SectionReader, region: str, features: Features) -> list[str]:
+    replicas = settings.string_list("replica_regions")
     if len(replicas) > MAX_REPLICAS:
-        raise top.fail("replica_regions", replicas, f"at most {MAX_REPLICAS} Regions")
+        raise settings.invalid("replica_regions", replicas, f"at most {MAX_REPLICAS} Regions")
     for index, replica in enumerate(replicas):
         key = f"replica_regions[{index}]"
-        top.region(key, replica, _replica_services(features))
+        settings.region_offering(key, replica, _services_needed_in_a_replica_region(features))
         if replica == region:
-            raise top.fail(key, replica, f"a Region other than the home Region {region}")
+            raise settings.invalid(key, replica, f"a Region other than the home Region {region}")
         if replica in replicas[:index]:
-            raise top.fail(key, replica, "each replica Region once")
+            raise settings.invalid(key, replica, "each replica Region once")
+    return replicas
 
-    table_class = top.choice("table_class", TABLE_CLASSES)
 
-    b = top.section("billing")
+def _parse_billing(section: SectionReader) -> BillingLimits:
     billing = BillingLimits(
-        max_read_request_units=b.integer("max_read_request_units", MAX_REQUEST_UNITS_RANGE),
-        max_write_request_units=b.integer("max_write_request_units", MAX_REQUEST_UNITS_RANGE),
+        max_read_request_units=section.integer_in("max_read_request_units", MAX_REQUEST_UNITS_RANGE),
+        max_write_request_units=section.integer_in("max_write_request_units", MAX_REQUEST_UNITS_RANGE),
     )
-    b.finish()
+    section.reject_unknown_keys()
+    return billing
 
-    s = top.section("sizing")
+
+def _parse_sizing(section: SectionReader) -> Sizing:
     sizing = Sizing(
-        dax_node_type=s.choice("dax_node_type", DAX_NODE_TYPES),
-        dax_nodes=s.integer("dax_nodes", DAX_NODE_RANGE),
-        dax_record_ttl_ms=s.integer("dax_record_ttl_ms", DAX_TTL_MS_RANGE),
-        dax_query_ttl_ms=s.integer("dax_query_ttl_ms", DAX_TTL_MS_RANGE),
-        search_instances=s.integer("search_instances", SEARCH_INSTANCE_RANGE),
-        lambda_memory_mb=s.integer("lambda_memory_mb", LAMBDA_MEMORY_RANGE),
-        function_concurrency=s.integer("function_concurrency", FUNCTION_CONCURRENCY_RANGE),
+        dax_node_type=section.one_of("dax_node_type", DAX_NODE_TYPES),
+        dax_nodes=section.integer_in("dax_nodes", DAX_NODE_RANGE),
+        dax_record_ttl_ms=section.integer_in("dax_record_ttl_ms", DAX_TTL_MS_RANGE),
+        dax_query_ttl_ms=section.integer_in("dax_query_ttl_ms", DAX_TTL_MS_RANGE),
+        search_instances=section.integer_in("search_instances", SEARCH_INSTANCE_RANGE),
+        lambda_memory_mb=section.integer_in("lambda_memory_mb", LAMBDA_MEMORY_RANGE),
+        function_concurrency=section.integer_in("function_concurrency", FUNCTION_CONCURRENCY_RANGE),
     )
-    s.finish()
+    section.reject_unknown_keys()
+    return sizing
 
-    k = top.section("backup")
-    daily = k.integer("daily_retention_days", RETENTION_DAYS_RANGE)
-    weekly = k.integer("weekly_retention_days", RETENTION_DAYS_RANGE)
+
+def _parse_backup(section: SectionReader, region: str) -> BackupSettings:
+    daily = section.integer_in("daily_retention_days", RETENTION_DAYS_RANGE)
+    weekly = section.integer_in("weekly_retention_days", RETENTION_DAYS_RANGE)
     if weekly < daily:
-        raise k.fail("weekly_retention_days", weekly, f"at least daily_retention_days ({daily})")
-    copy_region = k.region("copy_region", k.optional("copy_region"), {Service.BACKUP, Service.KMS})
+        raise section.invalid("weekly_retention_days", weekly, f"at least daily_retention_days ({daily})")
+    copy_region = section.region_offering(
+        "copy_region", section.value_or_none("copy_region"), {Service.BACKUP, Service.KMS}
+    )
     if copy_region == region:
-        raise k.fail("copy_region", copy_region, f"a Region other than the home Region {region}")
-    k.finish()
-    backup = BackupSettings(daily_retention_days=daily, weekly_retention_days=weekly, copy_region=copy_region)
+        raise section.invalid("copy_region", copy_region, f"a Region other than the home Region {region}")
+    section.reject_unknown_keys()
+    return BackupSettings(daily_retention_days=daily, weekly_retention_days=weekly, copy_region=copy_region)
 
-    alarm_email = top.matching("alarm_email", _EMAIL_RE, "an e-mail address such as ops@example.com")
 
-    origins = top.string_list("cors_origins")
+def _parse_cors_origins(settings: SectionReader) -> list[str]:
+    origins = settings.string_list("cors_origins")
     for index, origin in enumerate(origins):
         if not _ORIGIN_RE.fullmatch(origin):
-            raise top.fail(
+            raise settings.invalid(
                 f"cors_origins[{index}]", origin, "an https:// origin without path or wildcard, or http://localhost"
             )
-
-    termination_protection = top.boolean("termination_protection")
-    if features.dax and termination_protection and sizing.dax_nodes < DAX_PROTECTED_MIN_NODES:
-        raise s.fail(
-            "dax_nodes",
-            sizing.dax_nodes,
-            f"at least {DAX_PROTECTED_MIN_NODES} in a termination-protected environment with features.dax "
-            "(a primary and two read replicas, which DAX spreads across the subnets' AZs)",
-        )
-    search = _search_settings(top, s, features, sizing, termination_protection)
-    vpc_cidr = top.matching("vpc_cidr", _CIDR_RE, "a private IPv4 CIDR from /16 to /22, e.g. 10.40.0.0/16")
-
-    a = top.section("auth")
-    auth = AuthSettings(
-        self_sign_up=a.boolean("self_sign_up"),
-        mfa=a.choice("mfa", MFA_MODES),
-        domain_prefix=a.matching("domain_prefix", _DOMAIN_PREFIX_RE, "1-63 lowercase letters, digits or hyphens"),
-        callback_urls=tuple(_urls(a, "callback_urls")),
-        logout_urls=tuple(_urls(a, "logout_urls")),
-    )
-    a.finish()
-
-    d = top.section("documents")
-    documents = DocumentSettings(
-        noncurrent_version_retention_days=d.integer("noncurrent_version_retention_days", NONCURRENT_RETENTION_RANGE),
-        access_log_retention_days=d.integer("access_log_retention_days", NONCURRENT_RETENTION_RANGE),
-        max_upload_bytes=d.integer("max_upload_bytes", MAX_UPLOAD_BYTES_RANGE),
-        quota_documents=d.integer("quota_documents", QUOTA_DOCUMENTS_RANGE),
-        quota_bytes=d.integer("quota_bytes", QUOTA_BYTES_RANGE),
-    )
-    if documents.max_upload_bytes > documents.quota_bytes:
-        raise d.fail("max_upload_bytes", documents.max_upload_bytes, f"at most quota_bytes ({documents.quota_bytes})")
-    d.finish()
-
-    p = top.section("api")
-    api = ApiSettings(
-        throttle_rate_limit=p.integer("throttle_rate_limit", THROTTLE_RATE_RANGE),
-        throttle_burst_limit=p.integer("throttle_burst_limit", THROTTLE_BURST_RANGE),
-        waf_requests_per_ip=p.integer("waf_requests_per_ip", WAF_RATE_RANGE),
-        manage_account_logging_role=p.boolean("manage_account_logging_role", _LOGGING_ROLE_CHOICES),
-    )
-    p.finish()
-    audit = _audit_settings(top.section("audit"))
-    top.finish()
-
-    return FolioConfig(
-        name=environment,
-        account=account_value,
-        region=region,
-        replica_regions=tuple(replicas),
-        table_class=table_class,
-        billing=billing,
-        features=features,
-        sizing=sizing,
-        search=search,
-        backup=backup,
-        alarm_email=alarm_email,
-        cors_origins=tuple(origins),
-        termination_protection=termination_protection,
-        vpc_cidr=vpc_cidr,
-        auth=auth,
-        documents=documents,
-        api=api,
-        audit=audit,
-    )
+    return origins
 
 
-def _audit_settings(reader: _Reader) -> AuditSettings:
-    audit = AuditSettings(
-        stream_retention_hours=reader.integer("stream_retention_hours", STREAM_RETENTION_HOURS_RANGE),
-        archive_transition_days=reader.integer("archive_transition_days", ARCHIVE_TRANSITION_DAYS_RANGE),
-        archive_retention_days=reader.integer("archive_retention_days", ARCHIVE_RETENTION_DAYS_RANGE),
-    )
-    if audit.archive_retention_days <= audit.archive_transition_days:
-        raise reader.fail(
-            "archive_retention_days",
-            audit.archive_retention_days,
-            f"more than archive_transition_days ({audit.archive_transition_days}): "
-            "S3 expires an object only after its last transition",
-        )
-    reader.finish()
-    return audit
-
-
-def _urls(reader: _Reader, key: str) -> list[str]:
-    urls = reader.string_list(key)
-    if not urls:
-        raise reader.fail(key, urls, "at least one URL")
-    for index, url in enumerate(urls):
-        if not _URL_RE.fullmatch(url):
-            raise reader.fail(f"{key}[{index}]", url, "an https:// URL (or http://localhost) without query or fragment")
-    return urls
-
-
-def _search_settings(
-    top: _Reader, sizing_reader: _Reader, features: Features, sizing: Sizing, protected: bool
+def _parse_search(
+    section: SectionReader, sizing_section: SectionReader, features: Features, sizing: Sizing, protected: bool
 ) -> SearchSettings:
-    r = top.section("search")
     search = SearchSettings(
-        data_node_type=r.choice("data_node_type", SEARCH_NODE_TYPES),
-        availability_zones=r.integer("availability_zones", SEARCH_ZONE_RANGE),
-        dedicated_masters=r.integer(
+        data_node_type=section.one_of("data_node_type", SEARCH_NODE_TYPES),
+        availability_zones=section.integer_in("availability_zones", SEARCH_ZONE_RANGE),
+        dedicated_masters=section.integer_in(
             "dedicated_masters", (min(SEARCH_DEDICATED_MASTERS), max(SEARCH_DEDICATED_MASTERS))
         ),
-        master_node_type=r.choice("master_node_type", SEARCH_NODE_TYPES),
-        volume_gb=r.integer("volume_gb", SEARCH_VOLUME_GB_RANGE),
-        min_ocus=r.integer("min_ocus", SEARCH_OCU_RANGE),
-        max_ocus=r.integer("max_ocus", SEARCH_OCU_RANGE),
+        master_node_type=section.one_of("master_node_type", SEARCH_NODE_TYPES),
+        volume_gb=section.integer_in("volume_gb", SEARCH_VOLUME_GB_RANGE),
+        min_ocus=section.integer_in("min_ocus", SEARCH_OCU_RANGE),
+        max_ocus=section.integer_in("max_ocus", SEARCH_OCU_RANGE),
     )
     if search.max_ocus < search.min_ocus:
-        raise r.fail("max_ocus", search.max_ocus, f"at least search.min_ocus ({search.min_ocus})")
+        raise section.invalid("max_ocus", search.max_ocus, f"at least search.min_ocus ({search.min_ocus})")
     if search.dedicated_masters not in SEARCH_DEDICATED_MASTERS:
-        raise r.fail(
+        raise section.invalid(
             "dedicated_masters", search.dedicated_masters, "0, 3 or 5 (none, or an odd quorum of at least three)"
         )
-    r.finish()
+    section.reject_unknown_keys()
     if not features.search:
         return search
     zones = search.availability_zones
     if sizing.search_instances % zones:
-        raise sizing_reader.fail(
+        raise sizing_section.invalid(
             "search_instances",
             sizing.search_instances,
             f"a multiple of search.availability_zones ({zones}): OpenSearch puts as many data nodes in each zone",
@@ -638,13 +525,86 @@ def _search_settings(
     if protected:
         why = "in a termination-protected environment with features.search (a domain that survives an AZ)"
         if zones < SEARCH_PROTECTED_MIN_ZONES:
-            raise r.fail("availability_zones", zones, f"at least {SEARCH_PROTECTED_MIN_ZONES} {why}")
+            raise section.invalid("availability_zones", zones, f"at least {SEARCH_PROTECTED_MIN_ZONES} {why}")
         if sizing.search_instances < SEARCH_PROTECTED_MIN_NODES:
-            raise sizing_reader.fail(
+            raise sizing_section.invalid(
                 "search_instances", sizing.search_instances, f"at least {SEARCH_PROTECTED_MIN_NODES} {why}"
             )
         if search.dedicated_masters < SEARCH_PROTECTED_MIN_MASTERS:
-            raise r.fail(
+            raise section.invalid(
                 "dedicated_masters", search.dedicated_masters, f"at least {SEARCH_PROTECTED_MIN_MASTERS} {why}"
             )
     return search
+
+
+def _parse_auth(section: SectionReader) -> AuthSettings:
+    auth = AuthSettings(
+        self_sign_up=section.boolean("self_sign_up"),
+        mfa=section.one_of("mfa", MFA_MODES),
+        domain_prefix=section.string_matching(
+            "domain_prefix", _DOMAIN_PREFIX_RE, "1-63 lowercase letters, digits or hyphens"
+        ),
+        callback_urls=tuple(_parse_redirect_urls(section, "callback_urls")),
+        logout_urls=tuple(_parse_redirect_urls(section, "logout_urls")),
+    )
+    section.reject_unknown_keys()
+    return auth
+
+
+def _parse_redirect_urls(section: SectionReader, key: str) -> list[str]:
+    """The URLs the hosted sign-in may send a browser back to (after sign-in or sign-out)."""
+    urls = section.string_list(key)
+    if not urls:
+        raise section.invalid(key, urls, "at least one URL")
+    for index, url in enumerate(urls):
+        if not _URL_RE.fullmatch(url):
+            raise section.invalid(
+                f"{key}[{index}]", url, "an https:// URL (or http://localhost) without query or fragment"
+            )
+    return urls
+
+
+def _parse_documents(section: SectionReader) -> DocumentSettings:
+    documents = DocumentSettings(
+        noncurrent_version_retention_days=section.integer_in(
+            "noncurrent_version_retention_days", NONCURRENT_RETENTION_RANGE
+        ),
+        access_log_retention_days=section.integer_in("access_log_retention_days", NONCURRENT_RETENTION_RANGE),
+        max_upload_bytes=section.integer_in("max_upload_bytes", MAX_UPLOAD_BYTES_RANGE),
+        quota_documents=section.integer_in("quota_documents", QUOTA_DOCUMENTS_RANGE),
+        quota_bytes=section.integer_in("quota_bytes", QUOTA_BYTES_RANGE),
+    )
+    if documents.max_upload_bytes > documents.quota_bytes:
+        raise section.invalid(
+            "max_upload_bytes", documents.max_upload_bytes, f"at most quota_bytes ({documents.quota_bytes})"
+        )
+    section.reject_unknown_keys()
+    return documents
+
+
+def _parse_api(section: SectionReader) -> ApiSettings:
+    api = ApiSettings(
+        throttle_rate_limit=section.integer_in("throttle_rate_limit", THROTTLE_RATE_RANGE),
+        throttle_burst_limit=section.integer_in("throttle_burst_limit", THROTTLE_BURST_RANGE),
+        waf_requests_per_ip=section.integer_in("waf_requests_per_ip", WAF_RATE_RANGE),
+        manage_account_logging_role=section.boolean("manage_account_logging_role", _LOGGING_ROLE_CHOICES),
+    )
+    section.reject_unknown_keys()
+    return api
+
+
+def _parse_audit(section: SectionReader) -> AuditSettings:
+    audit = AuditSettings(
+        stream_retention_hours=section.integer_in("stream_retention_hours", STREAM_RETENTION_HOURS_RANGE),
+        archive_transition_days=section.integer_in("archive_transition_days", ARCHIVE_TRANSITION_DAYS_RANGE),
+        archive_retention_days=section.integer_in("archive_retention_days", ARCHIVE_RETENTION_DAYS_RANGE),
+    )
+    if audit.archive_retention_days <= audit.archive_transition_days:
+        raise section.invalid(
+            "archive_retention_days",
+            audit.archive_retention_days,
+            f"more than archive_transition_days ({audit.archive_transition_days}): "
+            "S3 expires an object only after its last transition",
+        )
+    section.reject_unknown_keys()
+    return audit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 import json
@@ -14,13 +15,13 @@ import pytest
 
 from stacks.config import (
     DAX_TTL_MS_RANGE,
-    ENVIRONMENTS,
     PLACEHOLDER_ACCOUNT,
     ConfigError,
     FolioConfig,
     load_config,
     parse_config,
 )
+from stacks.environments import ENVIRONMENTS
 from tests.conftest import PROJECT_ROOT
 
 
@@ -231,7 +232,8 @@ def test_app_reports_an_unknown_environment_in_one_line_without_a_traceback() ->
 
 def test_app_reports_a_bad_value_in_one_line_without_a_traceback() -> None:
     result = run_app(
-        "from stacks import config\nconfig.ENVIRONMENTS['dev']['replica_regions'] = ['eu-west-1']", {"env": "dev"}
+        "from stacks import environments\nenvironments.ENVIRONMENTS['dev']['replica_regions'] = ['eu-west-1']",
+        {"env": "dev"},
     )
 
     assert result.returncode == 2
@@ -489,3 +491,58 @@ def test_pipeline_capacity_is_read_from_the_search_section() -> None:
     # Two OCUs at least where the environment must survive an AZ: OSIS spreads them.
     assert prod.search.min_ocus >= 2
     assert prod.search.min_ocus <= prod.search.max_ocus
+
+
+# --- Where environments live: data an operator edits, apart from the parser -------------
+
+ENVIRONMENTS_MODULE = PROJECT_ROOT / "stacks" / "environments.py"
+PARSER_MODULE = PROJECT_ROOT / "stacks" / "config.py"
+# What a literal in the environments may be built of: containers, constants and the arithmetic
+# that keeps sizes readable (100 * 1024**2). No names, calls, attributes or comprehensions.
+PLAIN_DATA_NODES = (ast.Dict, ast.List, ast.Constant, ast.BinOp, ast.Mult, ast.Pow, ast.UnaryOp, ast.USub, ast.Load)
+PLAIN_CONSTANTS = (str, int, bool, type(None))
+
+
+def _not_plain_data(value: ast.expr) -> list[str]:
+    return [
+        f"line {node.lineno}: {ast.unparse(node)}" if isinstance(node, ast.expr) else type(node).__name__
+        for node in ast.walk(value)
+        if not isinstance(node, PLAIN_DATA_NODES)
+        or (isinstance(node, ast.Constant) and not isinstance(node.value, PLAIN_CONSTANTS))
+    ]
+
+
+def test_the_environments_an_operator_edits_are_plain_data_in_their_own_module() -> None:
+    # Given the module that holds the environments
+    assert ENVIRONMENTS_MODULE.exists(), "the environments live in stacks/environments.py, apart from the parser"
+    tree = ast.parse(ENVIRONMENTS_MODULE.read_text())
+
+    # When each statement after the docstring is read
+    statements = tree.body[1:] if ast.get_docstring(tree) else tree.body
+    assignments = [s for s in statements if isinstance(s, ast.AnnAssign | ast.Assign) and s.value is not None]
+    not_data = [f"line {s.lineno}: {type(s).__name__}" for s in statements if s not in assignments]
+    targets = [t for s in assignments for t in (s.targets if isinstance(s, ast.Assign) else [s.target])]
+
+    # Then there is no import, function or class, and every value is a literal of plain data
+    assert not_data == [], f"only assignments of plain data belong in the environments: {not_data}"
+    assert [problem for s in assignments if s.value is not None for problem in _not_plain_data(s.value)] == []
+    assert "ENVIRONMENTS" in [t.id for t in targets if isinstance(t, ast.Name)]
+
+
+def test_the_parser_defines_no_environment() -> None:
+    # Given the parser's source and the names of the shipped environments
+    tree = ast.parse(PARSER_MODULE.read_text())
+
+    # When / Then: it names no environment and holds no environment's entry (a mapping with a region)
+    named = [
+        f"line {node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in ENVIRONMENTS
+    ]
+    entries = [
+        f"line {node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "region" for k in node.keys)
+    ]
+    assert named == [], f"stacks/config.py names environments; they belong in stacks/environments.py: {named}"
+    assert entries == [], f"stacks/config.py holds environment entries: {entries}"
