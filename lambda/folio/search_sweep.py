@@ -23,8 +23,9 @@ from typing import Any, Protocol
 
 import urllib3
 
+from folio import keys
 from folio.custom_resource import NoAnswer, call_within
-from folio.search_index import INDEX_NAME, OWNER_FIELD, SEARCH_PATH, TIE_BREAKER_FIELD
+from folio.search_index import ID_SEPARATOR, INDEX_NAME, OWNER_FIELD, SEARCH_PATH, TIE_BREAKER_FIELD
 from folio.signed_http import signed_headers
 
 # One BatchGetItem per page (its limit is 100 keys).
@@ -54,7 +55,7 @@ class IndexEntries(Protocol):
 class SweepReport:
     scanned: int = 0
     deleted: int = 0
-    unreadable: int = 0  # entries without an owner and a document id: logged, left alone
+    unreadable: int = 0  # entries whose id is not their document's key: counted, left alone
     complete: bool = False
 
 
@@ -75,9 +76,22 @@ def bulk_delete_body(entry_ids: Sequence[str]) -> bytes:
 
 
 def document_of(hit: dict[str, Any]) -> tuple[str, str] | None:
+    """The (owner, docId) of the table item an entry stands for, read from the entry's id (the
+    item's key, which is also what a delete removes) and confirmed by its stored fields; None for
+    an entry whose id is not a document's key or disagrees with its fields: never deleted."""
+    partition, separator, sort = str(hit.get("_id", "")).partition(ID_SEPARATOR)
     source = hit.get("_source") or {}
     owner, doc_id = source.get(OWNER_FIELD), source.get(TIE_BREAKER_FIELD)
-    return (owner, doc_id) if isinstance(owner, str) and isinstance(doc_id, str) else None
+    try:
+        key_is_the_documents = (
+            separator == ID_SEPARATOR
+            and isinstance(owner, str)
+            and isinstance(doc_id, str)
+            and (partition, sort) == (keys.user_partition(owner), keys.document_sort_key(doc_id))
+        )
+    except keys.InvalidKeyPart:
+        return None
+    return (owner, doc_id) if key_is_the_documents else None
 
 
 def sweep(

@@ -54,12 +54,28 @@ def test_it_deletes_exactly_the_entries_whose_document_the_table_lacks_across_pa
     assert index.pages == 4
 
 
-def test_an_entry_without_owner_or_document_id_is_counted_and_left_alone() -> None:
-    index = MemoryIndex({"odd": {"name": "no owner"}, **dict([entry("u", "D1")])})
+@pytest.mark.parametrize(
+    ("entry_id", "source"),
+    [
+        ("odd", {"name": "no owner"}),  # no key, no fields
+        ("USER#a#b|DOC#D9", {"owner": "a#b", "docId": "D9"}),  # a value the key format refuses
+        ("USER#|DOC#D9", {"owner": "", "docId": "D9"}),
+        ("USER#u|DOC#D9", {"owner": "v", "docId": "D9"}),  # fields that disagree with the key
+        ("USER#u|TAG#x", {"owner": "u", "docId": "D9"}),  # not a document's key
+    ],
+)
+def test_an_entry_that_is_not_its_documents_key_is_counted_and_left_alone(
+    entry_id: str, source: dict[str, Any]
+) -> None:
+    # Given a malformed entry among good ones, and a table that has none of them
+    index = MemoryIndex({entry_id: source, **dict([entry("u", "D1")])})
 
-    report = sweep(index, lambda keys: {k: {} for k in keys}, lambda: 60.0)
+    # When the sweep runs: it must not stop (every later run would stop on the same page)
+    report = sweep(index, lambda keys: {}, lambda: 60.0)
 
-    assert "odd" in index.sources and report.unreadable == 1 and report.deleted == 0
+    # Then the malformed entry is counted and kept, the others swept as usual
+    assert entry_id in index.sources and report.unreadable == 1
+    assert report.deleted == 1 and report.complete
 
 
 def test_a_run_out_of_time_stops_between_pages_and_says_it_is_incomplete(monkeypatch: pytest.MonkeyPatch) -> None:

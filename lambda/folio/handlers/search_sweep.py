@@ -37,7 +37,14 @@ def http() -> urllib3.PoolManager:
 
 @cache
 def dynamodb_client() -> Any:
-    return boto3.client("dynamodb")
+    """Short timeouts and few retries: a page's BatchGetItem must fit the run's time budget, so
+    that a slow table ends the run with its report, not with Lambda's timeout."""
+    from botocore.config import Config
+
+    return boto3.client(
+        "dynamodb",
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}),
+    )
 
 
 def variable(name: str) -> str:
