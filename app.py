@@ -18,7 +18,8 @@ import aws_cdk as cdk
 
 from stacks.config import ConfigError, load_config
 from stacks.nag import register_nag_packs, validation_failures
-from stacks.stage import FolioStage, stage_id
+from stacks.names import EnvironmentNames
+from stacks.stage import FolioStage
 
 
 def main() -> int:
@@ -31,7 +32,8 @@ def main() -> int:
         print(f"folio: {error}", file=sys.stderr)
         return 2
     register_nag_packs(app)
-    FolioStage(app, stage_id(config), config=config)
+    names = EnvironmentNames.of(config)
+    FolioStage(app, names.stage_id, config=config, names=names)
     assembly = app.synth()
     failures = validation_failures(assembly.directory)
     for failure in failures:

@@ -17,60 +17,25 @@ from stacks.components.search_domain import SearchSizing
 from stacks.components.search_ingestion import IngestionCapacity
 from stacks.config import FolioConfig
 from stacks.data_stack import DataStack
+from stacks.names import EnvironmentNames
 from stacks.network_stack import DEFAULT_AVAILABILITY_ZONES, NetworkStack
 from stacks.region_support_stack import RegionSupportStack
 from stacks.search_stack import SearchStack
 
 
-def table_key_alias(environment: str) -> str:
-    """The alias of the table key in every replica Region."""
-    return f"alias/folio/{environment}/table"
-
-
-def copy_key_alias(environment: str) -> str:
-    return f"alias/folio/{environment}/backup-copy"
-
-
-def copy_vault_name(environment: str) -> str:
-    return f"folio-{environment}-backup-copy"
-
-
-def search_domain_name(environment: str) -> str:
-    """Fixed, so that the domain's access policy can name its own ARN (3-28 characters: the
-    environment's name has at most 16)."""
-    return f"folio-{environment}"
-
-
-def search_pipeline_name(environment: str) -> str:
-    """Fixed, so that the pipeline role's trust policy can name the pipeline's ARN (OSIS: 3-28
-    lowercase characters; the environment's name has at most 16)."""
-    return f"folio-{environment}-docs"
-
-
-def search_exports_bucket_name(config: FolioConfig) -> str:
-    """Fixed, so the Data stack's access-log bucket can admit its logs without a reference back
-    (at most 58 characters: a 16-character environment, account, the longest Region)."""
-    return f"folio-{config.name}-exports-{config.account}-{config.region}"
-
-
-def search_function_role_name(config: FolioConfig) -> str:
-    """Fixed, so that the Search stack (deployed first) can name the Api stack's search function
-    in its access policy and role mapping without a reference back (IAM: at most 64 characters;
-    at most 6 + 16 + 1 + 14 + 7 here). Roles are global: the Region keeps Regions apart."""
-    return f"folio-{config.name}-{config.region}-search"
-
-
-def documents_bucket_name(config: FolioConfig) -> str:
-    """Globally unique: environment, account and Region."""
-    return f"folio-{config.name}-documents-{config.account}-{config.region}"
-
-
 class FolioStage(cdk.Stage):
-    """Home-Region data stack plus a support stack in each other Region it uses."""
+    """Home-Region data stack plus a support stack in each other Region it uses.
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: FolioConfig, **kwargs: Any) -> None:
+    `names` are the environment's fixed names, derived once from `config` by the caller
+    (`EnvironmentNames.of(config)`), which also takes the stage's id from them.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: FolioConfig, names: EnvironmentNames, **kwargs: Any
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
+        self.names = names
         name = config.name
         cdk.Tags.of(self).add("folio:environment", name)
 
@@ -84,9 +49,9 @@ class FolioStage(cdk.Stage):
                 env=cdk.Environment(account=config.account, region=region),
                 description=f"Folio {name}: keys and vaults in {region} used by the {config.region} data stack",
                 termination_protection=config.termination_protection,
-                table_key_alias=table_key_alias(name) if is_replica else None,
-                copy_vault_name=copy_vault_name(name) if is_copy else None,
-                copy_key_alias=copy_key_alias(name) if is_copy else None,
+                table_key_alias=names.table_key_alias if is_replica else None,
+                copy_vault_name=names.copy_vault if is_copy else None,
+                copy_key_alias=names.copy_key_alias if is_copy else None,
             )
 
         replica_key_arns = {
@@ -96,7 +61,7 @@ class FolioStage(cdk.Stage):
                     service="kms",
                     region=region,
                     account=config.account,
-                    resource=table_key_alias(name),
+                    resource=names.table_key_alias,
                     arn_format=cdk.ArnFormat.NO_RESOURCE_NAME,
                 )
             )
@@ -112,21 +77,20 @@ class FolioStage(cdk.Stage):
             billing=config.billing,
             replica_key_arns=replica_key_arns,
             backup_settings=config.backup,
-            copy_vault_name=copy_vault_name(name),
-            copy_key_alias=copy_key_alias(name),
+            copy_vault_name=names.copy_vault,
+            copy_key_alias=names.copy_key_alias,
             auth=config.auth,
             documents=config.documents,
             cors_origins=config.cors_origins,
             identity_pool=config.features.identity_pool,
-            documents_bucket_name=documents_bucket_name(config),
+            documents_bucket_name=names.documents_bucket,
             audit=config.audit if config.features.cdc else None,
-            search_exports_bucket_name=search_exports_bucket_name(config) if config.features.search else None,
+            search_exports_bucket_name=names.search_exports_bucket if config.features.search else None,
         )
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")
 
         home = cdk.Environment(account=config.account, region=config.region)
-        bucket = documents_bucket_name(config)
         self.network = NetworkStack(
             self,
             "Network",
@@ -139,7 +103,7 @@ class FolioStage(cdk.Stage):
                 f"{self.data.table.table_arn}/index/*",
                 self.data.idempotency_table.table_arn,
             ],
-            documents_bucket_arn=f"arn:aws:s3:::{bucket}",
+            documents_bucket_arn=f"arn:aws:s3:::{names.documents_bucket}",
             document_prefix=self.data.document_prefix,
             # The Search stack's role-mapping custom resource answers from the isolated subnets.
             custom_resource_responses=config.features.search,
@@ -154,17 +118,17 @@ class FolioStage(cdk.Stage):
                 env=home,
                 description=f"Folio {name}: OpenSearch domain in the VPC and the pipeline that fills it from the table",
                 termination_protection=config.termination_protection,
-                domain_name=search_domain_name(name),
+                domain_name=names.search_domain,
                 vpc=self.network.vpc,
                 sizing=search,
                 table=self.data.table,
                 table_key=self.data.table_key,
                 table_access=self.data.search_ingestion_access,
-                pipeline_name=search_pipeline_name(name),
-                exports_bucket_name=search_exports_bucket_name(config),
+                pipeline_name=names.search_pipeline,
+                exports_bucket_name=names.search_exports_bucket,
                 access_logs=self.data.access_logs,
                 capacity=IngestionCapacity(min_ocus=config.search.min_ocus, max_ocus=config.search.max_ocus),
-                search_function_role_name=search_function_role_name(config),
+                search_function_role_name=names.search_function_role,
             )
             self.search.add_stack_dependency(self.data, "the domain is filled from the table")
         self.api = ApiStack(
@@ -175,7 +139,7 @@ class FolioStage(cdk.Stage):
             table=self.data.table,
             table_key=self.data.table_key,
             idempotency_table=self.data.idempotency_table,
-            bucket_name=documents_bucket_name(config),
+            bucket_name=names.documents_bucket,
             bucket_key=self.data.bucket_key,
             document_prefix=self.data.document_prefix,
             user_pool=self.data.users.user_pool,
@@ -231,8 +195,3 @@ def dax_sizing(config: FolioConfig) -> DaxSizing | None:
         record_ttl_ms=sizing.dax_record_ttl_ms,
         query_ttl_ms=sizing.dax_query_ttl_ms,
     )
-
-
-def stage_id(config: FolioConfig) -> str:
-    """The construct id of an environment's stage, e.g. FolioSandbox."""
-    return "Folio" + config.name.capitalize()

@@ -24,7 +24,8 @@ from aws_cdk.assertions import Template
 
 from stacks.config import FolioConfig, load_config
 from stacks.nag import register_nag_packs
-from stacks.stage import FolioStage, stage_id
+from stacks.names import EnvironmentNames
+from stacks.stage import FolioStage
 from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
 
 if TYPE_CHECKING:
@@ -72,11 +73,12 @@ def synthesize(
     """
     app = cdk.App(outdir=str(outdir), context={**cdk_context(), **(context or {})})
     register_nag_packs(app)
-    stage = FolioStage(app, stage_id(config), config=config)
+    names = EnvironmentNames.of(config)
+    stage = FolioStage(app, names.stage_id, config=config, names=names)
     if extend is not None:
         extend(stage)
     assembly = app.synth()
-    stage_assembly = assembly.get_nested_assembly(f"assembly-{stage_id(config)}")
+    stage_assembly = assembly.get_nested_assembly(f"assembly-{names.stage_id}")
     templates = {
         stack.node.id: json.loads((Path(stage_assembly.directory) / stack.template_file).read_text())
         for stack in stage.node.children

@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from stacks.config import load_config
-from stacks.stage import stage_id
+from stacks.names import EnvironmentNames
 
 pytestmark = pytest.mark.aws
 
@@ -33,7 +33,7 @@ def config() -> Any:
 
 def stack_resources(config: Any, stack: str, resource_type: str) -> list[str]:
     cloudformation = boto3.client("cloudformation", region_name=config.region)
-    name = f"{stage_id(config)}-{stack}"
+    name = f"{EnvironmentNames.of(config).stage_id}-{stack}"
     paginator = cloudformation.get_paginator("list_stack_resources")
     return [
         r["PhysicalResourceId"]
@@ -75,7 +75,7 @@ def test_web_acl_protects_the_api_stage(config: Any) -> None:
 
 def test_documents_bucket_blocks_public_access(config: Any) -> None:
     s3 = boto3.client("s3", region_name=config.region)
-    name = f"folio-{config.name}-documents-{config.account}-{config.region}"
+    name = EnvironmentNames.of(config).documents_bucket
 
     block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
     assert all(block.values())
@@ -194,7 +194,6 @@ def test_the_search_domain_is_mapped_and_the_search_function_finds_through_it(co
     gone wrong). Nothing of it exists where the feature is off."""
     from folio.search_role_mappings import RESOURCE_HANDLER
     from folio.settings import Env
-    from stacks.stage import search_domain_name
 
     lambda_client = boto3.client("lambda", region_name=config.region)
     [search] = [
@@ -207,7 +206,7 @@ def test_the_search_domain_is_mapped_and_the_search_function_finds_through_it(co
     if not config.features.search:
         return
     domain = boto3.client("opensearch", region_name=config.region).describe_domain(
-        DomainName=search_domain_name(config.name)
+        DomainName=EnvironmentNames.of(config).search_domain
     )["DomainStatus"]
     [mapper] = [
         name

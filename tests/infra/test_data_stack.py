@@ -10,7 +10,6 @@ from aws_cdk.assertions import Capture, Match
 
 from folio import keys
 from stacks.config import load_config
-from stacks.stage import copy_key_alias, copy_vault_name, table_key_alias
 from tests.conftest import Synthesized
 
 ENVIRONMENTS = ("sandbox", "prod")
@@ -122,7 +121,7 @@ def test_replica_keys_are_this_regions_table_key_or_the_alias_in_the_replica_reg
     assert replicas[config.region]["SSESpecification"] == {"KMSMasterKeyId": {"Fn::GetAtt": [table_key_id, "Arn"]}}
     for region in config.replica_regions:
         assert replicas[region]["SSESpecification"] == {
-            "KMSMasterKeyId": f"arn:aws:kms:{region}:{config.account}:{table_key_alias(config.name)}"
+            "KMSMasterKeyId": f"arn:aws:kms:{region}:{config.account}:{synth.stage.names.table_key_alias}"
         }
 
 
@@ -132,7 +131,7 @@ def test_each_replica_region_deploys_the_key_behind_that_alias(synth: Synthesize
         key_id = Capture()
         template.has_resource_properties(
             "AWS::KMS::Alias",
-            {"AliasName": table_key_alias(synth.config.name), "TargetKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
+            {"AliasName": synth.stage.names.table_key_alias, "TargetKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
         )
         template.has_resource(
             "AWS::KMS::Key",
@@ -163,7 +162,7 @@ def test_backup_plan_has_daily_and_weekly_rules_with_configured_retention_and_a_
     plan = only_resource(synth, "Data", "AWS::Backup::BackupPlan")["Properties"]["BackupPlan"]
     config = synth.config
     copy_vault_arn = (
-        f"arn:aws:backup:{config.backup.copy_region}:{config.account}:backup-vault:{copy_vault_name(config.name)}"
+        f"arn:aws:backup:{config.backup.copy_region}:{config.account}:backup-vault:{synth.stage.names.copy_vault}"
     )
     rules = {rule["RuleName"]: rule for rule in plan["BackupPlanRule"]}
 
@@ -216,8 +215,8 @@ def test_copy_vault_lives_in_the_copy_region_with_the_fixed_name_and_aliased_key
     template.has_resource(
         "AWS::Backup::BackupVault",
         {
-            "Properties": {"BackupVaultName": copy_vault_name(config.name), "EncryptionKeyArn": Match.any_value()},
+            "Properties": {"BackupVaultName": synth.stage.names.copy_vault, "EncryptionKeyArn": Match.any_value()},
             "DeletionPolicy": "Retain",
         },
     )
-    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": copy_key_alias(config.name)})
+    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": synth.stage.names.copy_key_alias})

@@ -259,7 +259,7 @@ def own_statements(synth: Synthesized) -> list[dict[str, Any]]:
 
 def test_the_workers_role_names_exactly_the_table_stream_queue_keys_and_documents_prefix(synth: Synthesized) -> None:
     table = documents_table(synth)
-    bucket_arn = f"arn:aws:s3:::folio-{synth.config.name}-documents-{synth.config.account}-{synth.config.region}"
+    bucket_arn = f"arn:aws:s3:::{synth.stage.names.documents_bucket}"
     queue_id = failure_queue(synth)
     _, function = worker(synth)
     log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]

@@ -61,7 +61,7 @@ def test_the_s3_endpoint_admits_what_the_lifecycle_worker_does_and_only_under_th
     for statement in s3["PolicyDocument"]["Statement"]:
         for action in statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]:
             admitted.setdefault(action, []).append((statement["Resource"], statement.get("Condition")))
-    bucket = f"arn:aws:s3:::folio-{synth.config.name}-documents-{synth.config.account}-{synth.config.region}"
+    bucket = f"arn:aws:s3:::{synth.stage.names.documents_bucket}"
     account = {"StringEquals": {"aws:PrincipalAccount": synth.config.account}}
 
     # Then: a removed document's versions can be listed and deleted through it, nothing wider

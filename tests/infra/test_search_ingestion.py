@@ -15,7 +15,6 @@ import pytest
 
 from stacks import search_pipeline
 from stacks.components import search_ingestion as si
-from stacks.stage import search_exports_bucket_name, search_pipeline_name
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
 from tests.support.templates import followed
 
@@ -133,7 +132,7 @@ def test_capacity_name_vpc_and_logs(synth: Synthesized) -> None:
     config = synth.config
 
     assert (props["MinUnits"], props["MaxUnits"]) == (config.search.min_ocus, config.search.max_ocus)
-    assert props["PipelineName"] == search_pipeline_name(config.name)
+    assert props["PipelineName"] == synth.stage.names.search_pipeline
     assert len(props["VpcOptions"]["SubnetIds"]) >= 1
     assert "EncryptionAtRestOptions" not in props and "BufferOptions" not in props  # no persistent buffer
     assert props["LogPublishingOptions"]["IsLoggingEnabled"] is True
@@ -198,9 +197,7 @@ def test_the_role_trusts_osis_for_this_account_and_pipeline_only(synth: Synthesi
 
     assert trust["Principal"] == {"Service": si.OSIS_SERVICE}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": synth.config.account}
-    assert trust["Condition"]["ArnLike"]["aws:SourceArn"].endswith(
-        f":pipeline/{search_pipeline_name(synth.config.name)}"
-    )
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"].endswith(f":pipeline/{synth.stage.names.search_pipeline}")
     assert len(role["Properties"]["ManagedPolicyArns"]) == 2
     assert "Policies" not in role["Properties"]
 
@@ -242,7 +239,7 @@ def test_the_search_side_policy_names_the_prefixes_the_export_key_and_the_domain
     ]
     found = statements_by_sid(policy["Properties"]["PolicyDocument"])
     bucket_id = next(k for k in search_resources(synth, "AWS::S3::Bucket") if k.startswith("IngestionExports"))
-    domain_arn = f"arn:aws:es:{synth.config.region}:{synth.config.account}:domain/folio-{synth.config.name}"
+    domain_arn = f"arn:aws:es:{synth.config.region}:{synth.config.account}:domain/{synth.stage.names.search_domain}"
 
     assert set(found) == {"ExportObjects", "DeadLetterObjects", "ExportKey", "DescribeDomain", "WriteDocuments"}
     assert actions(found["ExportObjects"]) == sorted(si.EXPORT_OBJECT_ACTIONS)
@@ -294,7 +291,7 @@ def test_the_export_bucket_is_private_tls_only_cmk_encrypted_logged_expiring_and
         "dlq/",
         30,
     )
-    assert props["BucketName"] == search_exports_bucket_name(synth.config)
+    assert props["BucketName"] == synth.stage.names.search_exports_bucket
     logging = props["LoggingConfiguration"]
     assert logging["LogFilePrefix"] == "search-exports/"
     _, destination = followed(synth, logging["DestinationBucketName"])
@@ -310,7 +307,7 @@ def test_the_access_log_bucket_admits_the_export_buckets_logs_by_name(synth: Syn
         if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"]["Ref"].startswith("StoreAccessLogs")
     ]
     (statement,) = [s for p in policies for s in p["Statement"] if s.get("Sid") == "AccessLogsOfSearchExports"]
-    name = search_exports_bucket_name(synth.config)
+    name = synth.stage.names.search_exports_bucket
 
     assert statement["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     assert statement["Action"] == "s3:PutObject"

@@ -27,7 +27,7 @@ from stacks.components.search_domain import (
     SearchSizing,
 )
 from stacks.config import load_config
-from stacks.stage import network_availability_zones, search_domain_name
+from stacks.stage import network_availability_zones
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
 
 WITH_SEARCH = [e for e in ENVIRONMENT_NAMES if e != "sandbox"]
@@ -171,7 +171,7 @@ def test_the_domain_is_retained_and_named_after_its_environment(with_search: Syn
     _, domain = the_domain(with_search)
 
     assert domain["DeletionPolicy"] == domain["UpdateReplacePolicy"] == "Retain"
-    assert domain["Properties"]["DomainName"] == search_domain_name(with_search.config.name)
+    assert domain["Properties"]["DomainName"] == with_search.stage.names.search_domain
 
 
 # -- identity and access -----------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_the_sweep_runs_every_six_hours_with_exactly_its_two_calls_and_the_table
     )
     [schedule] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     config = with_search.config
-    domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{search_domain_name(config.name)}"
+    domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{with_search.stage.names.search_domain}"
 
     assert schedule["ScheduleExpression"] == "rate(6 hours)"
     assert "DeadLetterConfig" in schedule["Targets"][0]
@@ -243,7 +243,7 @@ def test_the_master_users_own_policy_reaches_only_the_six_security_api_entries_i
 ) -> None:
     role_id, role = role_mappings_role(with_search)
     config = with_search.config
-    domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{search_domain_name(config.name)}"
+    domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{with_search.stage.names.search_domain}"
     policies = search(with_search, "AWS::IAM::ManagedPolicy")
     es_statements = [
         statement
@@ -266,7 +266,7 @@ def test_the_access_policy_names_the_four_roles_each_for_what_it_does(with_searc
     _, domain = the_domain(with_search)
     role_id, _ = role_mappings_role(with_search)
     config = with_search.config
-    domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{search_domain_name(config.name)}"
+    domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{with_search.stage.names.search_domain}"
 
     statements = {s["Sid"]: s for s in domain["Properties"]["AccessPolicies"]["Statement"]}
     assert set(statements) == {"RoleMappings", "IngestionPipeline", "SearchFunction", "IndexSweep"}
@@ -518,6 +518,7 @@ def test_only_this_domain_may_write_only_its_log_groups(with_search: Synthesized
     assert isinstance(log_delivery, logs.ResourcePolicy)
     [statement] = stack.resolve(log_delivery.document)["Statement"]
     config = with_search.config
+    domain_arn = f"arn:aws:es:{config.region}:{config.account}:domain/{with_search.stage.names.search_domain}"
     log_groups = {
         o["CloudWatchLogsLogGroupArn"]["Fn::GetAtt"][0] for o in domain["Properties"]["LogPublishingOptions"].values()
     }
@@ -527,9 +528,7 @@ def test_only_this_domain_may_write_only_its_log_groups(with_search: Synthesized
     assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == log_groups
     assert statement["Condition"] == {
         "StringEquals": {"aws:SourceAccount": config.account},
-        "ArnLike": {
-            "aws:SourceArn": f"arn:aws:es:{config.region}:{config.account}:domain/{search_domain_name(config.name)}"
-        },
+        "ArnLike": {"aws:SourceArn": domain_arn},
     }
     assert policy_id in domain["DependsOn"], "OpenSearch checks the policy when the domain is created"
 

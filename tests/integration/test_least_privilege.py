@@ -70,7 +70,6 @@ from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
 from stacks.components.search_sweep import SWEEP_HANDLER
 from stacks.config import load_config
 from stacks.read_path import READS_THROUGH_DAX
-from stacks.stage import documents_bucket_name
 from tests.conftest import Synthesized
 from tests.integration.conftest import (
     ADMINS,
@@ -1167,7 +1166,7 @@ def test_the_renderer_maps_the_test_engines_onto_the_deployment(
     # Then: the engines' tables and bucket are the deployed ones, named by what they are
     assert names[TABLE] == "<documents>"
     assert names[IDEMPOTENCY_TABLE] == "<idempotency>"
-    assert names[BUCKET] == documents_bucket_name(synthesized(run.environment).config)
+    assert names[BUCKET] == synthesized(run.environment).stage.names.documents_bucket
 
 
 def test_every_call_is_allowed_by_its_own_functions_policy(verdict: Verdict) -> None:

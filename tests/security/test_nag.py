@@ -32,6 +32,7 @@ from stacks.nag import (
     acknowledge,
     validation_failures,
 )
+from stacks.names import EnvironmentNames
 from stacks.stage import FolioStage
 from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, cdk_context, synthesize
 
@@ -362,7 +363,8 @@ def test_cli_process_mode_findings_are_caught_by_app_py(tmp_path: Path) -> None:
     from stacks.nag import register_nag_packs
 
     register_nag_packs(app)
-    stage = FolioStage(app, "FolioSandbox", config=load_config("sandbox"))
+    config = load_config("sandbox")
+    stage = FolioStage(app, "FolioSandbox", config=config, names=EnvironmentNames.of(config))
     add_non_compliant_stack(stage)
 
     assembly = app.synth()  # no exception in process mode: this is the trap
