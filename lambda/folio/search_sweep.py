@@ -82,16 +82,13 @@ def document_of(hit: dict[str, Any]) -> tuple[str, str] | None:
     partition, separator, sort = str(hit.get("_id", "")).partition(ID_SEPARATOR)
     source = hit.get("_source") or {}
     owner, doc_id = source.get(OWNER_FIELD), source.get(TIE_BREAKER_FIELD)
+    if separator != ID_SEPARATOR or not isinstance(owner, str) or not isinstance(doc_id, str):
+        return None
     try:
-        key_is_the_documents = (
-            separator == ID_SEPARATOR
-            and isinstance(owner, str)
-            and isinstance(doc_id, str)
-            and (partition, sort) == (keys.user_partition(owner), keys.document_sort_key(doc_id))
-        )
+        key = (keys.user_partition(owner), keys.document_sort_key(doc_id))
     except keys.InvalidKeyPart:
         return None
-    return (owner, doc_id) if key_is_the_documents else None
+    return (owner, doc_id) if key == (partition, sort) else None
 
 
 def sweep(
