@@ -118,6 +118,7 @@ class SearchStack(cdk.Stack):
             self,
             "RoleMappings",
             function=role_mappings_function,
+            functions=functions,
             domain=self.domain,
             pipeline_role_arn=self.ingestion.role.role_arn,
             search_role_arns=[search_function_role_arn],

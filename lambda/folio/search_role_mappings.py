@@ -40,7 +40,14 @@ WRITE_CLUSTER_PERMISSIONS = (
     "indices:admin/index_template/put",
     BULK,
 )
-WRITE_INDEX_ACTIONS = ("create_index", "crud", "indices:admin/mapping/put", "indices:data/write/bulk*")
+# `indices:admin/get`: the sink asks whether the index exists (HEAD /documents) before it writes.
+WRITE_INDEX_ACTIONS = (
+    "create_index",
+    "crud",
+    "indices:admin/get",
+    "indices:admin/mapping/put",
+    "indices:data/write/bulk*",
+)
 # The search function only POSTs `documents/_search` (folio.search_index.SEARCH_PATH): a search and
 # its shard phases, nothing else of the `read` group (no get, mget, scroll or point in time).
 READ_INDEX_ACTIONS = ("indices:data/read/search*",)

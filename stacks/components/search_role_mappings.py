@@ -87,6 +87,7 @@ class SearchRoleMappings(Construct):
         construct_id: str,
         *,
         function: SearchRoleMappingsFunction,
+        functions: SearchFunctions,
         domain: SearchDomain,
         pipeline_role_arn: str,
         search_role_arns: Sequence[str],
@@ -115,5 +116,8 @@ class SearchRoleMappings(Construct):
             # stack operation after this, not after CloudFormation's default hour.
             service_timeout=cdk.Duration.minutes(5),
         )
-        # The function's permissions and network must be in place before CloudFormation calls it.
-        self.resource.node.add_dependency(function)
+        # The function's permissions and its way to the domain (the domain's ingress rule and the
+        # group's egress, children of the two groups) must be in place before CloudFormation calls
+        # it, and, on a stack's deletion or a first deploy's rollback, still be there when its
+        # Delete runs: CloudFormation deletes in the reverse order of these dependencies.
+        self.resource.node.add_dependency(function, functions.security_group, domain.security_group)

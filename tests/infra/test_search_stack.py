@@ -312,7 +312,32 @@ def test_the_custom_resource_maps_the_pipeline_the_search_function_and_the_sweep
     [schedule] = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     assert mapping_id in schedule["DependsOn"]
     assert mapping["DeletionPolicy"] == "Delete"  # removing the stack removes the mappings it made
-    assert pipeline_id
+    assert pipeline_id != mapping_id
+
+
+def test_the_custom_resource_keeps_its_way_to_the_domain_until_its_delete_has_run(with_search: Synthesized) -> None:
+    """CloudFormation deletes a resource only after everything that depends on it. Every rule that
+    lets the role-mapping function reach the domain must be among the custom resource's
+    dependencies, or a stack's deletion (or a first deploy's rollback) removes the rule first and
+    the Delete cannot connect: DELETE_FAILED, ROLLBACK_FAILED."""
+    resources = with_search.templates["Search"]["Resources"]
+    [(mapping_id, mapping)] = [(i, r) for i, r in resources.items() if r["Type"] == "Custom::FolioSearchRoleMappings"]
+    [function] = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == ROLE_MAPPINGS_HANDLER
+    ]
+    [group] = [g["Fn::GetAtt"][0] for g in function["Properties"]["VpcConfig"]["SecurityGroupIds"]]
+    rules = [
+        rule_id
+        for rule_id, rule in resources.items()
+        if rule["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress")
+        and group in json.dumps(rule["Properties"])
+    ]
+
+    assert rules, "no rule admits the role-mapping function's group to the domain"
+    missing = [rule for rule in rules if rule not in mapping.get("DependsOn", [])]
+    assert not missing, f"{mapping_id} does not wait for {missing}"
 
 
 def the_search_functions_role(synth: Synthesized) -> dict[str, Any]:
