@@ -8,7 +8,6 @@ same-Region references.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import aws_cdk as cdk
@@ -24,7 +23,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from folio import keys
@@ -34,12 +32,19 @@ from folio.settings import Env
 from stacks import nag
 from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
-from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT, ApiFunction, FunctionRuntime, runtime_code
 from stacks.components.dax_cache import DAX_SERVICE, CachedRead, DaxCache, DaxSizing
 from stacks.components.dax_client_layer import DaxClientLayer
 from stacks.components.document_store import delete_every_version
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
+from stacks.components.folio_function import (
+    API_TIMEOUT,
+    WORKER_TIMEOUT,
+    FolioFunction,
+    FunctionRuntime,
+    powertools_layer,
+    runtime_code,
+)
 from stacks.components.function_baseline import FunctionBaselinePolicy
 from stacks.components.lifecycle_worker import LifecycleWorker
 from stacks.components.search_domain import HTTPS_PORT, SearchFunctionReach
@@ -47,10 +52,6 @@ from stacks.components.user_directory import ADMINS_GROUP
 from stacks.config import ApiSettings, DocumentSettings
 from stacks.read_path import READS_THROUGH_DAX
 
-# The Powertools layer of exactly the version the tests run with (requirements-dev.txt);
-# AWS publishes its ARN per Region under this public SSM parameter, resolved at deploy.
-POWERTOOLS_VERSION = "3.37.0"
-POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
 LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 # How long a failed upload event waits in the dead-letter queue for an operator.
 DEAD_LETTER_RETENTION = cdk.Duration.days(14)
@@ -131,9 +132,7 @@ class ApiStack(cdk.Stack):
             nag.acknowledge(self.cursor_secret, finding)
 
         code = runtime_code()
-        layer = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
-        )
+        layer = powertools_layer(self)
         environment = {
             Env.TABLE_NAME: table.table_name,
             Env.BUCKET_NAME: bucket.bucket_name,
@@ -320,14 +319,12 @@ class ApiStack(cdk.Stack):
             reserved_concurrency=function_concurrency,
             vpc=vpc,
             security_groups=(functions_security_group,),
+            dead_letter_queue=self.dead_letters,
             baseline_policy=baseline.policy,
         )
         # Only the functions that read through DAX learn where it is, and carry its client.
-        reader_runtime = dataclasses.replace(
-            runtime,
-            environment={**environment, **reader_environment},
-            layers=(*runtime.layers, *reader_layers),
-            security_groups=(*runtime.security_groups, *reader_security_groups),
+        reader_runtime = runtime.extended(
+            environment=reader_environment, layers=reader_layers, security_groups=reader_security_groups
         )
         runtimes = {group: reader_runtime if group in READS_THROUGH_DAX else runtime for group in permissions}
         role_names: dict[FunctionGroup, str] = {}
@@ -335,23 +332,21 @@ class ApiStack(cdk.Stack):
             group = FunctionGroup.SEARCH
             runtimes[group] = self._reach_search(search, vpc, runtimes[group], permissions[group])
             role_names[group] = search.role_name
-        self.functions: dict[FunctionGroup, ApiFunction] = {}
+        self.functions: dict[FunctionGroup, FolioFunction] = {}
         for group, statements in permissions.items():
-            self.functions[group] = ApiFunction(
+            self.functions[group] = runtimes[group].add(
                 self,
                 f"{group.value.capitalize()}Function",
                 handler=_HANDLERS[group],
                 description=f"Folio API: {group.value} routes",
                 timeout=API_TIMEOUT,
                 statements=statements,
-                dead_letter_queue=self.dead_letters,
-                runtime=runtimes[group],
                 role_name=role_names.get(group),
             )
             if group in (FunctionGroup.CREATE, FunctionGroup.DOWNLOAD):
                 nag.acknowledge(self.functions[group].policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
 
-        self.upload_worker = ApiFunction(
+        self.upload_worker = runtime.add(
             self,
             "UploadWorker",
             handler=UPLOAD_WORKER_HANDLER,
@@ -371,8 +366,6 @@ class ApiStack(cdk.Stack):
                 *delete_every_version(bucket, document_prefix),
                 use_table_key,
             ],
-            dead_letter_queue=self.dead_letters,
-            runtime=runtime,
         )
         self.lifecycle_worker = LifecycleWorker(
             self,
@@ -388,8 +381,8 @@ class ApiStack(cdk.Stack):
         )
         worker = self.upload_worker.function
         nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
-        for api_function in (*self.functions.values(), self.upload_worker):
-            nag.acknowledge(api_function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
+        for function in (*self.functions.values(), self.upload_worker):
+            nag.acknowledge(function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
         events.Rule(
             self,
             "ObjectCreated",
@@ -482,8 +475,6 @@ class ApiStack(cdk.Stack):
                 ],
             ),
         ]
-        return dataclasses.replace(
-            runtime,
-            environment={**runtime.environment, Env.SEARCH_ENDPOINT: search.endpoint_url},
-            security_groups=(*runtime.security_groups, search_clients),
+        return runtime.extended(
+            environment={Env.SEARCH_ENDPOINT: search.endpoint_url}, security_groups=(search_clients,)
         )

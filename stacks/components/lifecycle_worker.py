@@ -16,8 +16,8 @@ from constructs import Construct
 
 from folio.lifecycle import lifecycle_filter_patterns
 from stacks import nag
-from stacks.components.api_function import WORKER_TIMEOUT, ApiFunction, FunctionRuntime
 from stacks.components.document_store import delete_every_version
+from stacks.components.folio_function import WORKER_TIMEOUT, FunctionRuntime
 
 LIFECYCLE_WORKER_HANDLER = "folio.handlers.lifecycle_worker.handler"
 
@@ -107,15 +107,15 @@ class LifecycleWorker(Construct):
                 sid="EncryptFailedBatches", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
             ),
         ]
-        self.worker = ApiFunction(
+        self.worker = runtime.add(
             self,
             "Function",
             handler=LIFECYCLE_WORKER_HANDLER,
             description="Folio: delete what a removed document owned (object versions, tag links, shares, quota)",
             timeout=WORKER_TIMEOUT,
             statements=statements,
+            # The failure queue, not the stack's: all the worker could not do waits in one place.
             dead_letter_queue=self.failures,
-            runtime=runtime,
         )
         function = self.worker.function
         nag.acknowledge(self.worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket.bucket_name)

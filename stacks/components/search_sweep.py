@@ -19,7 +19,6 @@ from folio.search_index import SEARCH_PATH
 from folio.search_sweep import BULK_PATH
 from folio.settings import Env
 from stacks import nag
-from stacks.components.api_function import ApiFunction
 from stacks.components.search_domain import SearchDomain
 from stacks.components.search_functions import SearchFunctions
 
@@ -45,7 +44,10 @@ class SearchSweep(Construct):
         table_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = ApiFunction(
+        runtime = functions.runtime(
+            {Env.SEARCH_ENDPOINT: f"https://{domain.endpoint}", Env.TABLE_NAME: table.table_name}
+        )
+        self.function = runtime.add(
             self,
             "Function",
             handler=SWEEP_HANDLER,
@@ -62,10 +64,6 @@ class SearchSweep(Construct):
                 ),
                 iam.PolicyStatement(sid="DecryptTableReads", actions=["kms:Decrypt"], resources=[table_key.key_arn]),
             ],
-            dead_letter_queue=functions.dead_letters,
-            runtime=functions.runtime(
-                {Env.SEARCH_ENDPOINT: f"https://{domain.endpoint}", Env.TABLE_NAME: table.table_name}
-            ),
         )
         nag.acknowledge(self.function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
         self.role = self.function.role

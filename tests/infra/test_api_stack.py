@@ -12,8 +12,13 @@ import pytest
 
 from folio.contracts import BODY_SCHEMAS, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, ROUTES, FunctionGroup
 from folio.settings import OPTIONAL_VARIABLES, REQUIRED_VARIABLES, Env
-from stacks.api_stack import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION, UPLOAD_WORKER_HANDLER
-from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT
+from stacks.api_stack import UPLOAD_WORKER_HANDLER
+from stacks.components.folio_function import (
+    API_TIMEOUT,
+    POWERTOOLS_LAYER_PARAMETER,
+    POWERTOOLS_VERSION,
+    WORKER_TIMEOUT,
+)
 from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
 from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, synthesize
 from tests.support.templates import as_list
