@@ -25,16 +25,13 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from folio import keys
 from folio.contracts import FunctionGroup
-from folio.search_index import SEARCH_PATH
 from folio.settings import Env
-from stacks import nag
+from stacks import function_permissions, nag
 from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
 from stacks.components.dax_cache import DAX_SERVICE, CachedRead, DaxCache, DaxSizing
 from stacks.components.dax_client_layer import DaxClientLayer
-from stacks.components.document_store import delete_every_version
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
 from stacks.components.folio_function import (
@@ -150,96 +147,17 @@ class ApiStack(cdk.Stack):
         table_stream_arn = table.table_stream_arn
         if table_stream_arn is None:
             raise ValueError("the documents table has no stream for the lifecycle worker")
-
-        def index_arn(index: keys.IndexSchema) -> str:
-            return f"{table_arn}/index/{index.name}"
-
-        objects = bucket.arn_for_objects(f"{document_prefix}*")
-        read_cursor_secret = iam.PolicyStatement(
-            sid="ReadCursorSecret", actions=["secretsmanager:GetSecretValue"], resources=[self.cursor_secret.secret_arn]
+        resources = function_permissions.ApiResources(
+            table_arn=table_arn,
+            table_key_arn=table_key.key_arn,
+            idempotency_table_arn=idempotency_table.table_arn,
+            bucket=bucket,
+            document_prefix=document_prefix,
+            bucket_key_arn=bucket_key.key_arn,
+            cursor_secret_arn=self.cursor_secret.secret_arn,
+            api_key_arn=self.key.key_arn,
         )
-        decrypt_with_api_key = iam.PolicyStatement(
-            sid="DecryptCursorSecret", actions=["kms:Decrypt"], resources=[self.key.key_arn]
-        )
-        use_table_key = iam.PolicyStatement(
-            sid="UseTableKey",
-            actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
-            resources=[table_key.key_arn],
-        )
-        permissions: dict[FunctionGroup, list[iam.PolicyStatement]] = {
-            FunctionGroup.CREATE: [
-                iam.PolicyStatement(
-                    sid="CreateDocumentTransaction",  # Put the document and tag links, Update the usage
-                    actions=["dynamodb:PutItem", "dynamodb:UpdateItem"],
-                    resources=[table_arn],
-                ),
-                iam.PolicyStatement(
-                    # A replayed create re-reads its document: a fresh upload form only while it
-                    # still awaits its upload (not after a purge, not over an available document).
-                    sid="RereadReplayedDocument",
-                    actions=["dynamodb:GetItem"],
-                    resources=[table_arn],
-                ),
-                iam.PolicyStatement(
-                    # Powertools: Put (in progress), Update (done), Delete (the create failed); GetItem
-                    # only if a failed conditional Put does not return the record it collided with.
-                    sid="IdempotencyRecords",
-                    actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                    resources=[idempotency_table.table_arn],
-                ),
-                iam.PolicyStatement(sid="PresignUploads", actions=["s3:PutObject"], resources=[objects]),
-                iam.PolicyStatement(
-                    sid="EncryptUploads", actions=["kms:GenerateDataKey"], resources=[bucket_key.key_arn]
-                ),
-                use_table_key,
-            ],
-            FunctionGroup.READ: [
-                iam.PolicyStatement(sid="ReadOwnItems", actions=["dynamodb:GetItem"], resources=[table_arn]),
-                iam.PolicyStatement(
-                    sid="QueryOwnItemsAndIndexes",  # AP3/AP4 on the table, AP5/AP6 on GSI1, AP7 on GSI3
-                    actions=["dynamodb:Query"],
-                    resources=[table_arn, index_arn(keys.GSI1), index_arn(keys.GSI3)],
-                ),
-                read_cursor_secret,
-                decrypt_with_api_key,
-                use_table_key,
-            ],
-            FunctionGroup.MODIFY: [
-                iam.PolicyStatement(
-                    # The document, its tag links and shares (listed on the document, so no Query).
-                    sid="ChangeOwnItems",
-                    actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                    resources=[table_arn],
-                ),
-                use_table_key,
-            ],
-            FunctionGroup.DOWNLOAD: [
-                iam.PolicyStatement(sid="ReadDocumentOrShare", actions=["dynamodb:GetItem"], resources=[table_arn]),
-                iam.PolicyStatement(
-                    sid="FindShareWithMe", actions=["dynamodb:Query"], resources=[index_arn(keys.GSI1)]
-                ),
-                iam.PolicyStatement(sid="PresignDownloads", actions=["s3:GetObject"], resources=[objects]),
-                iam.PolicyStatement(sid="DecryptDownloads", actions=["kms:Decrypt"], resources=[bucket_key.key_arn]),
-                use_table_key,
-            ],
-            FunctionGroup.ADMIN: [
-                iam.PolicyStatement(
-                    sid="QueryRecentFeed", actions=["dynamodb:Query"], resources=[index_arn(keys.GSI2)]
-                ),
-                use_table_key,
-            ],
-            # The search pages with cursors, and checks each page's hits against the table (one
-            # BatchGetItem): the index trails the table. Where there is a domain, it also POSTs
-            # to the documents index's _search (below); where there is none it answers 503.
-            FunctionGroup.SEARCH: [
-                read_cursor_secret,
-                decrypt_with_api_key,
-                iam.PolicyStatement(
-                    sid="CheckHitsAgainstTheTable", actions=["dynamodb:BatchGetItem"], resources=[table_arn]
-                ),
-                use_table_key,
-            ],
-        }
+        permissions = function_permissions.api_functions(resources)
         self.dax_cache: DaxCache | None = None
         reader_environment: dict[str, str] = {}
         reader_layers: list[lambda_.ILayerVersion] = []
@@ -263,7 +181,7 @@ class ApiStack(cdk.Stack):
                 table_arn=table_arn,
                 table_key=table_key,
                 reads=[
-                    CachedRead(read.dynamodb_action, index_arn(read.index) if read.index else table_arn)
+                    CachedRead(read.dynamodb_action, resources.index_arn(read.index) if read.index else table_arn)
                     for reads in READS_THROUGH_DAX.values()
                     for read in reads
                 ],
@@ -274,18 +192,11 @@ class ApiStack(cdk.Stack):
             )
             reader_environment[Env.DAX_ENDPOINT] = self.dax_cache.endpoint_url
             reader_layers.append(DaxClientLayer(self, "DaxClient").layer)
-            join_dax_clients = iam.PolicyStatement(
-                sid="JoinDaxClientsGroup",  # Lambda creates the function's interfaces with its role
-                actions=["ec2:CreateNetworkInterface"],
-                resources=[
-                    self.format_arn(
-                        service="ec2", resource="security-group", resource_name=dax_clients.security_group_id
-                    )
-                ],
-            )
             for group, reads in READS_THROUGH_DAX.items():
-                permissions[group].append(self.dax_cache.read_statement(sorted({r.dax_action for r in reads})))
-                permissions[group].append(join_dax_clients)
+                permissions[group] += [
+                    self.dax_cache.read_statement(sorted({r.dax_action for r in reads})),
+                    function_permissions.join_security_group("JoinDaxClientsGroup", dax_clients),
+                ]
         # Failed asynchronous invocations of any function (the upload worker's events, a
         # console test, a future event source) wait here instead of being dropped.
         self.dead_letters = sqs.Queue(
@@ -352,20 +263,7 @@ class ApiStack(cdk.Stack):
             handler=UPLOAD_WORKER_HANDLER,
             description="Folio: check an uploaded object against its document and settle it",
             timeout=WORKER_TIMEOUT,
-            statements=[
-                iam.PolicyStatement(
-                    # Read the document; accept it (Update it, Put its tag links) or reject it
-                    # (Delete it and its tag links, Update the usage), each in one transaction.
-                    sid="SettleDocument",
-                    actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                    resources=[table_arn],
-                ),
-                iam.PolicyStatement(sid="InspectObjects", actions=["s3:GetObject"], resources=[objects]),
-                # A rejected or orphaned object goes with every version: a late upload for a
-                # purged document has no removal record left to bring the lifecycle worker back.
-                *delete_every_version(bucket, document_prefix),
-                use_table_key,
-            ],
+            statements=function_permissions.upload_worker(resources),
         )
         self.lifecycle_worker = LifecycleWorker(
             self,
@@ -462,18 +360,8 @@ class ApiStack(cdk.Stack):
             "HTTPS to the search domain",
         )
         statements += [
-            iam.PolicyStatement(
-                sid="SearchDocumentsIndex", actions=["es:ESHttpPost"], resources=[f"{search.domain_arn}/{SEARCH_PATH}"]
-            ),
-            iam.PolicyStatement(
-                sid="JoinSearchClientsGroup",  # Lambda creates the function's interfaces with its role
-                actions=["ec2:CreateNetworkInterface"],
-                resources=[
-                    self.format_arn(
-                        service="ec2", resource="security-group", resource_name=search_clients.security_group_id
-                    )
-                ],
-            ),
+            function_permissions.search_documents_index(search.domain_arn),
+            function_permissions.join_security_group("JoinSearchClientsGroup", search_clients),
         ]
         return runtime.extended(
             environment={Env.SEARCH_ENDPOINT: search.endpoint_url}, security_groups=(search_clients,)
