@@ -26,6 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from folio.contracts import FunctionGroup
+from folio.handlers import API_HANDLERS, UPLOAD_WORKER_HANDLER
 from folio.settings import Env
 from stacks import function_permissions, nag
 from stacks.components.alarm_topic import AlarmTopic
@@ -52,16 +53,6 @@ from stacks.read_path import READS_THROUGH_DAX
 LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 # How long a failed upload event waits in the dead-letter queue for an operator.
 DEAD_LETTER_RETENTION = cdk.Duration.days(14)
-
-_HANDLERS = {
-    FunctionGroup.CREATE: "folio.handlers.create.handler",
-    FunctionGroup.READ: "folio.handlers.read.handler",
-    FunctionGroup.MODIFY: "folio.handlers.modify.handler",
-    FunctionGroup.DOWNLOAD: "folio.handlers.download.handler",
-    FunctionGroup.ADMIN: "folio.handlers.admin.handler",
-    FunctionGroup.SEARCH: "folio.handlers.search.handler",
-}
-UPLOAD_WORKER_HANDLER = "folio.handlers.upload_worker.handler"
 
 
 class ApiStack(cdk.Stack):
@@ -248,7 +239,7 @@ class ApiStack(cdk.Stack):
             self.functions[group] = runtimes[group].add(
                 self,
                 f"{group.value.capitalize()}Function",
-                handler=_HANDLERS[group],
+                handler=API_HANDLERS[group],
                 description=f"Folio API: {group.value} routes",
                 timeout=API_TIMEOUT,
                 statements=statements,

@@ -13,11 +13,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from folio.handlers import LIFECYCLE_WORKER_HANDLER
 from folio.lifecycle import lifecycle_filter_patterns
 from stacks import function_permissions, nag
 from stacks.components.folio_function import WORKER_TIMEOUT, FunctionRuntime
-
-LIFECYCLE_WORKER_HANDLER = "folio.handlers.lifecycle_worker.handler"
 
 # The stream mapping's limits. A batch that keeps failing is split in halves down to the
 # failing record (bisect), each part retried at most RETRY_ATTEMPTS times; no record is

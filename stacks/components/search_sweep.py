@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from folio.handlers import SEARCH_SWEEP_HANDLER
 from folio.search_index import SEARCH_PATH
 from folio.search_sweep import BULK_PATH
 from folio.settings import Env
@@ -22,7 +23,6 @@ from stacks import nag
 from stacks.components.search_domain import SearchDomain
 from stacks.components.search_functions import SearchFunctions
 
-SWEEP_HANDLER = "folio.handlers.search_sweep.handler"
 SWEEP_INTERVAL = cdk.Duration.hours(6)
 # A run pages 100 entries per search, one BatchGetItem and at most one bulk request each: about
 # 0.3 s a page, so a run covers about 100,000 entries a minute; an index it cannot finish is
@@ -50,7 +50,7 @@ class SearchSweep(Construct):
         self.function = runtime.add(
             self,
             "Function",
-            handler=SWEEP_HANDLER,
+            handler=SEARCH_SWEEP_HANDLER,
             description="Folio search: delete index entries of documents the table no longer has",
             timeout=SWEEP_TIMEOUT,
             statements=[

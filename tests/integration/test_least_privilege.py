@@ -59,13 +59,11 @@ import urllib3
 
 from folio import keys
 from folio.contracts import ROUTES, FunctionGroup, Route
-from folio.handlers import upload_worker, wiring
+from folio.handlers import API_HANDLERS, LIFECYCLE_WORKER_HANDLER, UPLOAD_WORKER_HANDLER, upload_worker, wiring
 from folio.search_index import SEARCH_PATH
 from folio.search_role_mappings import documents_roles
 from folio.settings import Env
 from folio.storage import DocumentStorage
-from stacks.api_stack import _HANDLERS, UPLOAD_WORKER_HANDLER
-from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
 from stacks.config import load_config
 from stacks.read_path import READS_THROUGH_DAX
 from stacks.stage import documents_bucket_name
@@ -105,7 +103,7 @@ class Function:
     handler: str  # the template's AWS::Lambda::Function Handler
 
 
-FUNCTIONS = {group: Function(group.value, _HANDLERS[group]) for group in FunctionGroup}
+FUNCTIONS = {group: Function(group.value, API_HANDLERS[group]) for group in FunctionGroup}
 UPLOAD_WORKER = Function("upload-worker", UPLOAD_WORKER_HANDLER)
 LIFECYCLE_WORKER = Function("lifecycle-worker", LIFECYCLE_WORKER_HANDLER)
 ALL_FUNCTIONS = (*FUNCTIONS.values(), UPLOAD_WORKER, LIFECYCLE_WORKER)

@@ -130,3 +130,31 @@ def test_the_statement_check_catches_both_spellings(tmp_path: Path) -> None:
     bad.write_text("a = iam.PolicyStatement(sid='A')\nb = PolicyStatement(sid='B')\nc = iam.PolicyDocument()\n")
 
     assert policy_statements_built(bad) == 2
+
+
+TEST_SOURCES = sorted((PROJECT_ROOT / "tests").rglob("*.py"))
+FIRST_PARTY = {"stacks", "folio"}
+
+
+def private_imports(path: Path) -> list[str]:
+    """`from stacks.x import _name` (at any depth of the module): a test leaning on a private name."""
+    return [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in FIRST_PARTY
+        for alias in node.names
+        if alias.name.startswith("_")
+    ]
+
+
+def test_tests_import_only_public_names_of_the_stacks_and_the_runtime() -> None:
+    found = {str(p.relative_to(PROJECT_ROOT)): private_imports(p) for p in TEST_SOURCES}
+
+    assert {path: names for path, names in found.items() if names} == {}
+
+
+def test_the_private_import_check_looks_inside_functions(tmp_path: Path) -> None:
+    bad = tmp_path / "test_bad.py"
+    bad.write_text("from stacks.a import B, _c\ndef f():\n    from folio.x import _y\nfrom tests.z import _w\n")
+
+    assert private_imports(bad) == ["stacks.a._c", "folio.x._y"]
