@@ -177,7 +177,7 @@ def resource_counts() -> dict[str, dict[str, int]]:
 
 
 def lambda_asset_bytes() -> int:
-    """Zipped size of lambda/ as CDK packages it (the excludes of stacks/api_stack.py)."""
+    """Zipped size of lambda/ as CDK packages it (the excludes of stacks/components/folio_function.py)."""
     caches = {"__pycache__", ".mypy_cache", ".pytest_cache"}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

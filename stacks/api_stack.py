@@ -8,7 +8,6 @@ same-Region references.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import aws_cdk as cdk
@@ -24,22 +23,26 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from folio import keys
 from folio.contracts import FunctionGroup
-from folio.search_index import SEARCH_PATH
+from folio.handlers import API_HANDLERS, UPLOAD_WORKER_HANDLER
 from folio.settings import Env
-from stacks import nag
+from stacks import function_permissions, nag
 from stacks.components.alarm_topic import AlarmTopic
 from stacks.components.api_firewall import ApiFirewall
-from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT, ApiFunction, FunctionRuntime, runtime_code
 from stacks.components.dax_cache import DAX_SERVICE, CachedRead, DaxCache, DaxSizing
 from stacks.components.dax_client_layer import DaxClientLayer
-from stacks.components.document_store import delete_every_version
 from stacks.components.documents_api import DocumentsApi
 from stacks.components.encryption_key import EncryptionKey
+from stacks.components.folio_function import (
+    API_TIMEOUT,
+    WORKER_TIMEOUT,
+    FolioFunction,
+    FunctionRuntime,
+    powertools_layer,
+    runtime_code,
+)
 from stacks.components.function_baseline import FunctionBaselinePolicy
 from stacks.components.lifecycle_worker import LifecycleWorker
 from stacks.components.search_domain import HTTPS_PORT, SearchFunctionReach
@@ -47,23 +50,9 @@ from stacks.components.user_directory import ADMINS_GROUP
 from stacks.config import ApiSettings, DocumentSettings
 from stacks.read_path import READS_THROUGH_DAX
 
-# The Powertools layer of exactly the version the tests run with (requirements-dev.txt);
-# AWS publishes its ARN per Region under this public SSM parameter, resolved at deploy.
-POWERTOOLS_VERSION = "3.37.0"
-POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
 LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 # How long a failed upload event waits in the dead-letter queue for an operator.
 DEAD_LETTER_RETENTION = cdk.Duration.days(14)
-
-_HANDLERS = {
-    FunctionGroup.CREATE: "folio.handlers.create.handler",
-    FunctionGroup.READ: "folio.handlers.read.handler",
-    FunctionGroup.MODIFY: "folio.handlers.modify.handler",
-    FunctionGroup.DOWNLOAD: "folio.handlers.download.handler",
-    FunctionGroup.ADMIN: "folio.handlers.admin.handler",
-    FunctionGroup.SEARCH: "folio.handlers.search.handler",
-}
-UPLOAD_WORKER_HANDLER = "folio.handlers.upload_worker.handler"
 
 
 class ApiStack(cdk.Stack):
@@ -131,9 +120,7 @@ class ApiStack(cdk.Stack):
             nag.acknowledge(self.cursor_secret, finding)
 
         code = runtime_code()
-        layer = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
-        )
+        layer = powertools_layer(self)
         environment = {
             Env.TABLE_NAME: table.table_name,
             Env.BUCKET_NAME: bucket.bucket_name,
@@ -151,96 +138,17 @@ class ApiStack(cdk.Stack):
         table_stream_arn = table.table_stream_arn
         if table_stream_arn is None:
             raise ValueError("the documents table has no stream for the lifecycle worker")
-
-        def index_arn(index: keys.IndexSchema) -> str:
-            return f"{table_arn}/index/{index.name}"
-
-        objects = bucket.arn_for_objects(f"{document_prefix}*")
-        read_cursor_secret = iam.PolicyStatement(
-            sid="ReadCursorSecret", actions=["secretsmanager:GetSecretValue"], resources=[self.cursor_secret.secret_arn]
+        resources = function_permissions.ApiResources(
+            table_arn=table_arn,
+            table_key_arn=table_key.key_arn,
+            idempotency_table_arn=idempotency_table.table_arn,
+            bucket=bucket,
+            document_prefix=document_prefix,
+            bucket_key_arn=bucket_key.key_arn,
+            cursor_secret_arn=self.cursor_secret.secret_arn,
+            api_key_arn=self.key.key_arn,
         )
-        decrypt_with_api_key = iam.PolicyStatement(
-            sid="DecryptCursorSecret", actions=["kms:Decrypt"], resources=[self.key.key_arn]
-        )
-        use_table_key = iam.PolicyStatement(
-            sid="UseTableKey",
-            actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
-            resources=[table_key.key_arn],
-        )
-        permissions: dict[FunctionGroup, list[iam.PolicyStatement]] = {
-            FunctionGroup.CREATE: [
-                iam.PolicyStatement(
-                    sid="CreateDocumentTransaction",  # Put the document and tag links, Update the usage
-                    actions=["dynamodb:PutItem", "dynamodb:UpdateItem"],
-                    resources=[table_arn],
-                ),
-                iam.PolicyStatement(
-                    # A replayed create re-reads its document: a fresh upload form only while it
-                    # still awaits its upload (not after a purge, not over an available document).
-                    sid="RereadReplayedDocument",
-                    actions=["dynamodb:GetItem"],
-                    resources=[table_arn],
-                ),
-                iam.PolicyStatement(
-                    # Powertools: Put (in progress), Update (done), Delete (the create failed); GetItem
-                    # only if a failed conditional Put does not return the record it collided with.
-                    sid="IdempotencyRecords",
-                    actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                    resources=[idempotency_table.table_arn],
-                ),
-                iam.PolicyStatement(sid="PresignUploads", actions=["s3:PutObject"], resources=[objects]),
-                iam.PolicyStatement(
-                    sid="EncryptUploads", actions=["kms:GenerateDataKey"], resources=[bucket_key.key_arn]
-                ),
-                use_table_key,
-            ],
-            FunctionGroup.READ: [
-                iam.PolicyStatement(sid="ReadOwnItems", actions=["dynamodb:GetItem"], resources=[table_arn]),
-                iam.PolicyStatement(
-                    sid="QueryOwnItemsAndIndexes",  # AP3/AP4 on the table, AP5/AP6 on GSI1, AP7 on GSI3
-                    actions=["dynamodb:Query"],
-                    resources=[table_arn, index_arn(keys.GSI1), index_arn(keys.GSI3)],
-                ),
-                read_cursor_secret,
-                decrypt_with_api_key,
-                use_table_key,
-            ],
-            FunctionGroup.MODIFY: [
-                iam.PolicyStatement(
-                    # The document, its tag links and shares (listed on the document, so no Query).
-                    sid="ChangeOwnItems",
-                    actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                    resources=[table_arn],
-                ),
-                use_table_key,
-            ],
-            FunctionGroup.DOWNLOAD: [
-                iam.PolicyStatement(sid="ReadDocumentOrShare", actions=["dynamodb:GetItem"], resources=[table_arn]),
-                iam.PolicyStatement(
-                    sid="FindShareWithMe", actions=["dynamodb:Query"], resources=[index_arn(keys.GSI1)]
-                ),
-                iam.PolicyStatement(sid="PresignDownloads", actions=["s3:GetObject"], resources=[objects]),
-                iam.PolicyStatement(sid="DecryptDownloads", actions=["kms:Decrypt"], resources=[bucket_key.key_arn]),
-                use_table_key,
-            ],
-            FunctionGroup.ADMIN: [
-                iam.PolicyStatement(
-                    sid="QueryRecentFeed", actions=["dynamodb:Query"], resources=[index_arn(keys.GSI2)]
-                ),
-                use_table_key,
-            ],
-            # The search pages with cursors, and checks each page's hits against the table (one
-            # BatchGetItem): the index trails the table. Where there is a domain, it also POSTs
-            # to the documents index's _search (below); where there is none it answers 503.
-            FunctionGroup.SEARCH: [
-                read_cursor_secret,
-                decrypt_with_api_key,
-                iam.PolicyStatement(
-                    sid="CheckHitsAgainstTheTable", actions=["dynamodb:BatchGetItem"], resources=[table_arn]
-                ),
-                use_table_key,
-            ],
-        }
+        permissions = function_permissions.api_functions(resources)
         self.dax_cache: DaxCache | None = None
         reader_environment: dict[str, str] = {}
         reader_layers: list[lambda_.ILayerVersion] = []
@@ -264,7 +172,7 @@ class ApiStack(cdk.Stack):
                 table_arn=table_arn,
                 table_key=table_key,
                 reads=[
-                    CachedRead(read.dynamodb_action, index_arn(read.index) if read.index else table_arn)
+                    CachedRead(read.dynamodb_action, resources.index_arn(read.index) if read.index else table_arn)
                     for reads in READS_THROUGH_DAX.values()
                     for read in reads
                 ],
@@ -275,18 +183,11 @@ class ApiStack(cdk.Stack):
             )
             reader_environment[Env.DAX_ENDPOINT] = self.dax_cache.endpoint_url
             reader_layers.append(DaxClientLayer(self, "DaxClient").layer)
-            join_dax_clients = iam.PolicyStatement(
-                sid="JoinDaxClientsGroup",  # Lambda creates the function's interfaces with its role
-                actions=["ec2:CreateNetworkInterface"],
-                resources=[
-                    self.format_arn(
-                        service="ec2", resource="security-group", resource_name=dax_clients.security_group_id
-                    )
-                ],
-            )
             for group, reads in READS_THROUGH_DAX.items():
-                permissions[group].append(self.dax_cache.read_statement(sorted({r.dax_action for r in reads})))
-                permissions[group].append(join_dax_clients)
+                permissions[group] += [
+                    self.dax_cache.read_statement(sorted({r.dax_action for r in reads})),
+                    function_permissions.join_security_group("JoinDaxClientsGroup", dax_clients),
+                ]
         # Failed asynchronous invocations of any function (the upload worker's events, a
         # console test, a future event source) wait here instead of being dropped.
         self.dead_letters = sqs.Queue(
@@ -320,14 +221,12 @@ class ApiStack(cdk.Stack):
             reserved_concurrency=function_concurrency,
             vpc=vpc,
             security_groups=(functions_security_group,),
+            dead_letter_queue=self.dead_letters,
             baseline_policy=baseline.policy,
         )
         # Only the functions that read through DAX learn where it is, and carry its client.
-        reader_runtime = dataclasses.replace(
-            runtime,
-            environment={**environment, **reader_environment},
-            layers=(*runtime.layers, *reader_layers),
-            security_groups=(*runtime.security_groups, *reader_security_groups),
+        reader_runtime = runtime.extended(
+            environment=reader_environment, layers=reader_layers, security_groups=reader_security_groups
         )
         runtimes = {group: reader_runtime if group in READS_THROUGH_DAX else runtime for group in permissions}
         role_names: dict[FunctionGroup, str] = {}
@@ -335,44 +234,27 @@ class ApiStack(cdk.Stack):
             group = FunctionGroup.SEARCH
             runtimes[group] = self._reach_search(search, vpc, runtimes[group], permissions[group])
             role_names[group] = search.role_name
-        self.functions: dict[FunctionGroup, ApiFunction] = {}
+        self.functions: dict[FunctionGroup, FolioFunction] = {}
         for group, statements in permissions.items():
-            self.functions[group] = ApiFunction(
+            self.functions[group] = runtimes[group].add(
                 self,
                 f"{group.value.capitalize()}Function",
-                handler=_HANDLERS[group],
+                handler=API_HANDLERS[group],
                 description=f"Folio API: {group.value} routes",
                 timeout=API_TIMEOUT,
                 statements=statements,
-                dead_letter_queue=self.dead_letters,
-                runtime=runtimes[group],
                 role_name=role_names.get(group),
             )
             if group in (FunctionGroup.CREATE, FunctionGroup.DOWNLOAD):
                 nag.acknowledge(self.functions[group].policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
 
-        self.upload_worker = ApiFunction(
+        self.upload_worker = runtime.add(
             self,
             "UploadWorker",
             handler=UPLOAD_WORKER_HANDLER,
             description="Folio: check an uploaded object against its document and settle it",
             timeout=WORKER_TIMEOUT,
-            statements=[
-                iam.PolicyStatement(
-                    # Read the document; accept it (Update it, Put its tag links) or reject it
-                    # (Delete it and its tag links, Update the usage), each in one transaction.
-                    sid="SettleDocument",
-                    actions=["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                    resources=[table_arn],
-                ),
-                iam.PolicyStatement(sid="InspectObjects", actions=["s3:GetObject"], resources=[objects]),
-                # A rejected or orphaned object goes with every version: a late upload for a
-                # purged document has no removal record left to bring the lifecycle worker back.
-                *delete_every_version(bucket, document_prefix),
-                use_table_key,
-            ],
-            dead_letter_queue=self.dead_letters,
-            runtime=runtime,
+            statements=function_permissions.upload_worker(resources),
         )
         self.lifecycle_worker = LifecycleWorker(
             self,
@@ -388,8 +270,8 @@ class ApiStack(cdk.Stack):
         )
         worker = self.upload_worker.function
         nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
-        for api_function in (*self.functions.values(), self.upload_worker):
-            nag.acknowledge(api_function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
+        for function in (*self.functions.values(), self.upload_worker):
+            nag.acknowledge(function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
         events.Rule(
             self,
             "ObjectCreated",
@@ -469,21 +351,9 @@ class ApiStack(cdk.Stack):
             "HTTPS to the search domain",
         )
         statements += [
-            iam.PolicyStatement(
-                sid="SearchDocumentsIndex", actions=["es:ESHttpPost"], resources=[f"{search.domain_arn}/{SEARCH_PATH}"]
-            ),
-            iam.PolicyStatement(
-                sid="JoinSearchClientsGroup",  # Lambda creates the function's interfaces with its role
-                actions=["ec2:CreateNetworkInterface"],
-                resources=[
-                    self.format_arn(
-                        service="ec2", resource="security-group", resource_name=search_clients.security_group_id
-                    )
-                ],
-            ),
+            function_permissions.search_documents_index(search.domain_arn),
+            function_permissions.join_security_group("JoinSearchClientsGroup", search_clients),
         ]
-        return dataclasses.replace(
-            runtime,
-            environment={**runtime.environment, Env.SEARCH_ENDPOINT: search.endpoint_url},
-            security_groups=(*runtime.security_groups, search_clients),
+        return runtime.extended(
+            environment={Env.SEARCH_ENDPOINT: search.endpoint_url}, security_groups=(search_clients,)
         )

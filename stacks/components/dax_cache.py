@@ -24,7 +24,7 @@ from constructs import Construct
 
 from folio.dax import FALLBACK_METRIC, METRICS_NAMESPACE
 from stacks import nag
-from stacks.components.api_function import POWERTOOLS_SERVICE
+from stacks.components.folio_function import POWERTOOLS_SERVICE
 from stacks.components.function_baseline import FUNCTION_SUBNETS
 
 # DAX's port for TLS ("daxs://"); 8111, the plain-text port, is never opened.

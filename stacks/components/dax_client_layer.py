@@ -28,14 +28,14 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from stacks.components.api_function import ARCHITECTURE, RUNTIME
+from stacks.components.folio_function import ARCHITECTURE, RUNTIME
 
 # The one list of the client's pins, also installed by requirements-dev.txt for the tests.
 DAX_CLIENT_SOURCE = Path(__file__).resolve().parent.parent.parent / "layers" / "dax-client"
 DAX_CLIENT_REQUIREMENTS = DAX_CLIENT_SOURCE / "requirements.txt"
 DAX_CLIENT_HASHES = DAX_CLIENT_SOURCE / "hashes.txt"
 BUILD_REQUIREMENTS = Path(__file__).resolve().parent.parent.parent / "requirements-build.txt"
-# What pip installs for: the functions' runtime and architecture (stacks/components/api_function.py).
+# What pip installs for: the functions' runtime and architecture (stacks/components/folio_function.py).
 TARGET_PLATFORM = {lambda_.Architecture.ARM_64.name: "manylinux2014_aarch64"}[ARCHITECTURE.name]
 TARGET_PYTHON = RUNTIME.name.removeprefix("python")  # "3.14"
 SOURCE_ONLY_DISTRIBUTION = "amazon-dax-client"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -14,12 +13,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from folio.handlers import LIFECYCLE_WORKER_HANDLER
 from folio.lifecycle import lifecycle_filter_patterns
-from stacks import nag
-from stacks.components.api_function import WORKER_TIMEOUT, ApiFunction, FunctionRuntime
-from stacks.components.document_store import delete_every_version
-
-LIFECYCLE_WORKER_HANDLER = "folio.handlers.lifecycle_worker.handler"
+from stacks import function_permissions, nag
+from stacks.components.folio_function import WORKER_TIMEOUT, FunctionRuntime
 
 # The stream mapping's limits. A batch that keeps failing is split in halves down to the
 # failing record (bisect), each part retried at most RETRY_ATTEMPTS times; no record is
@@ -33,14 +30,6 @@ RETRY_ATTEMPTS = 5
 MAX_RECORD_AGE = cdk.Duration.hours(6)
 # How long a failed batch's description waits in the failure queue for an operator.
 FAILURE_RETENTION = cdk.Duration.days(14)
-# Lambda's poller calls these with the function's role; AWS's own stream-only policy
-# example names the stream ARN for all four.
-STREAM_READ_ACTIONS = [
-    "dynamodb:DescribeStream",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:ListStreams",
-]
 
 
 class LifecycleWorker(Construct):
@@ -54,8 +43,9 @@ class LifecycleWorker(Construct):
     The failure queue is also the function's own dead-letter queue for asynchronous
     invocations, so everything the worker could not do waits in one place.
 
-    The role names exactly what the worker touches: the stream, the table and its key,
-    the failure queue and its key, the versions of objects under the documents prefix.
+    The role names exactly what the worker touches (stacks/function_permissions.py): the
+    stream, the table and its key, the failure queue and its key, the versions of objects
+    under the documents prefix.
     """
 
     def __init__(
@@ -84,38 +74,24 @@ class LifecycleWorker(Construct):
             redrive_allow_policy=sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.ALLOW_ALL),
         )
         nag.acknowledge(self.failures, nag.LIFECYCLE_FAILURE_QUEUE)
-        statements = [
-            iam.PolicyStatement(sid="ReadTableStream", actions=STREAM_READ_ACTIONS, resources=[table_stream_arn]),
-            iam.PolicyStatement(
-                # Delete the tag links and shares named on the removed item (so no Query); release
-                # an expired document's quota in one transaction: Put a release marker (only if
-                # absent, so a replay changes nothing) and Update the owner's usage.
-                sid="CleanUpDocumentItems",
-                actions=["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                resources=[table_arn],
-            ),
-            iam.PolicyStatement(
-                sid="UseTableKey",  # the table's items and its stream records
-                actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
-                resources=[table_key.key_arn],
-            ),
-            *delete_every_version(bucket, document_prefix),
-            iam.PolicyStatement(
-                sid="DescribeFailedBatches", actions=["sqs:SendMessage"], resources=[self.failures.queue_arn]
-            ),
-            iam.PolicyStatement(
-                sid="EncryptFailedBatches", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
-            ),
-        ]
-        self.worker = ApiFunction(
+        statements = function_permissions.lifecycle_worker(
+            table_arn=table_arn,
+            table_stream_arn=table_stream_arn,
+            table_key_arn=table_key.key_arn,
+            bucket=bucket,
+            document_prefix=document_prefix,
+            failures_queue_arn=self.failures.queue_arn,
+            failures_key_arn=key.key_arn,
+        )
+        self.worker = runtime.add(
             self,
             "Function",
             handler=LIFECYCLE_WORKER_HANDLER,
             description="Folio: delete what a removed document owned (object versions, tag links, shares, quota)",
             timeout=WORKER_TIMEOUT,
             statements=statements,
+            # The failure queue, not the stack's: all the worker could not do waits in one place.
             dead_letter_queue=self.failures,
-            runtime=runtime,
         )
         function = self.worker.function
         nag.acknowledge(self.worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket.bucket_name)

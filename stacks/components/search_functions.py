@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import nag
-from stacks.components.api_function import FunctionRuntime, runtime_code
+from stacks.components.folio_function import FunctionRuntime, runtime_code
 from stacks.components.function_baseline import FunctionBaselinePolicy
 from stacks.components.search_domain import HTTPS_PORT, SearchDomain
 
@@ -78,6 +78,7 @@ class SearchFunctions(Construct):
             reserved_concurrency=1,  # one stack operation, one sweep at a time
             vpc=self.vpc,
             security_groups=(self.security_group,),
+            dead_letter_queue=self.dead_letters,
             baseline_policy=self.baseline.policy,
         )
 

@@ -29,7 +29,6 @@ from folio.search_role_mappings import (
     WRITE_ROLE,
 )
 from stacks import nag
-from stacks.components.api_function import ApiFunction
 from stacks.components.search_domain import SearchDomain
 from stacks.components.search_functions import SearchFunctions
 
@@ -52,15 +51,13 @@ class SearchRoleMappingsFunction(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, functions: SearchFunctions) -> None:
         super().__init__(scope, construct_id)
-        self.function = ApiFunction(
+        self.function = functions.runtime({}).add(
             self,
             "Function",
             handler=RESOURCE_HANDLER,
             description="Folio search: map the pipeline, search and sweep roles inside OpenSearch",
             timeout=ROLE_MAPPINGS_TIMEOUT,
-            statements=[],
-            dead_letter_queue=functions.dead_letters,
-            runtime=functions.runtime({}),
+            statements=[],  # the domain's ARN comes later: reach()
         )
         nag.acknowledge(self.function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
         self.role = self.function.role

@@ -15,15 +15,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from folio.handlers import SEARCH_SWEEP_HANDLER
 from folio.search_index import SEARCH_PATH
 from folio.search_sweep import BULK_PATH
 from folio.settings import Env
 from stacks import nag
-from stacks.components.api_function import ApiFunction
 from stacks.components.search_domain import SearchDomain
 from stacks.components.search_functions import SearchFunctions
 
-SWEEP_HANDLER = "folio.handlers.search_sweep.handler"
 SWEEP_INTERVAL = cdk.Duration.hours(6)
 # A run pages 100 entries per search, one BatchGetItem and at most one bulk request each. Assumed
 # at most 0.3 s a page on AWS (three round trips in the VPC; not measured: `make bench` times the
@@ -46,10 +45,13 @@ class SearchSweep(Construct):
         table_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = ApiFunction(
+        runtime = functions.runtime(
+            {Env.SEARCH_ENDPOINT: f"https://{domain.endpoint}", Env.TABLE_NAME: table.table_name}
+        )
+        self.function = runtime.add(
             self,
             "Function",
-            handler=SWEEP_HANDLER,
+            handler=SEARCH_SWEEP_HANDLER,
             description="Folio search: delete index entries of documents the table no longer has",
             timeout=SWEEP_TIMEOUT,
             statements=[
@@ -63,10 +65,6 @@ class SearchSweep(Construct):
                 ),
                 iam.PolicyStatement(sid="DecryptTableReads", actions=["kms:Decrypt"], resources=[table_key.key_arn]),
             ],
-            dead_letter_queue=functions.dead_letters,
-            runtime=functions.runtime(
-                {Env.SEARCH_ENDPOINT: f"https://{domain.endpoint}", Env.TABLE_NAME: table.table_name}
-            ),
         )
         nag.acknowledge(self.function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
         self.role = self.function.role

@@ -11,10 +11,14 @@ from typing import Any
 import pytest
 
 from folio.contracts import BODY_SCHEMAS, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, ROUTES, FunctionGroup
+from folio.handlers import LIFECYCLE_WORKER_HANDLER, UPLOAD_WORKER_HANDLER
 from folio.settings import OPTIONAL_VARIABLES, REQUIRED_VARIABLES, Env
-from stacks.api_stack import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION, UPLOAD_WORKER_HANDLER
-from stacks.components.api_function import API_TIMEOUT, WORKER_TIMEOUT
-from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
+from stacks.components.folio_function import (
+    API_TIMEOUT,
+    POWERTOOLS_LAYER_PARAMETER,
+    POWERTOOLS_VERSION,
+    WORKER_TIMEOUT,
+)
 from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized, synthesize
 from tests.support.templates import as_list
 

@@ -15,8 +15,8 @@ from aws_cdk import aws_sns as sns
 
 from folio import keys
 from folio.contracts import FunctionGroup
+from folio.handlers import API_HANDLERS
 from folio.settings import Env
-from stacks.api_stack import _HANDLERS
 from stacks.components.dax_cache import MAINTENANCE_WINDOW, TLS_PORT, CachedRead, DaxCache, DaxSizing
 from stacks.read_path import READS_THROUGH_DAX
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
@@ -152,7 +152,7 @@ def test_the_security_group_admits_tls_from_the_reading_functions_only_and_sends
         for r in api(with_dax, "AWS::EC2::SecurityGroupIngress").values()
         if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
     ]
-    readers = {_HANDLERS[group] for group in READS_THROUGH_DAX}
+    readers = {API_HANDLERS[group] for group in READS_THROUGH_DAX}
 
     assert "SecurityGroupIngress" not in group
     assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress] == [("tcp", TLS_PORT, TLS_PORT)]
@@ -236,12 +236,12 @@ def test_only_the_reading_functions_get_dax_actions_the_endpoint_and_the_client_
     cluster_id, _ = the_cluster(with_dax)
     functions = function_by_handler(with_dax)
     [client_layer] = api(with_dax, "AWS::Lambda::LayerVersion")
-    readers = {_HANDLERS[group]: reads for group, reads in READS_THROUGH_DAX.items()}
+    readers = {API_HANDLERS[group]: reads for group, reads in READS_THROUGH_DAX.items()}
 
     assert set(readers) == {
-        _HANDLERS[FunctionGroup.READ],
-        _HANDLERS[FunctionGroup.DOWNLOAD],
-        _HANDLERS[FunctionGroup.ADMIN],
+        API_HANDLERS[FunctionGroup.READ],
+        API_HANDLERS[FunctionGroup.DOWNLOAD],
+        API_HANDLERS[FunctionGroup.ADMIN],
     }
     for handler, function in functions.items():
         statements = policy_statements(with_dax, function["Role"]["Fn::GetAtt"][0])

@@ -59,15 +59,19 @@ import urllib3
 
 from folio import keys
 from folio.contracts import ROUTES, FunctionGroup, Route
+from folio.handlers import (
+    API_HANDLERS,
+    LIFECYCLE_WORKER_HANDLER,
+    SEARCH_SWEEP_HANDLER,
+    UPLOAD_WORKER_HANDLER,
+    upload_worker,
+    wiring,
+)
 from folio.handlers import search_sweep as sweep_handler
-from folio.handlers import upload_worker, wiring
 from folio.search_index import SEARCH_PATH
 from folio.search_role_mappings import documents_roles
 from folio.settings import Env
 from folio.storage import DocumentStorage
-from stacks.api_stack import _HANDLERS, UPLOAD_WORKER_HANDLER
-from stacks.components.lifecycle_worker import LIFECYCLE_WORKER_HANDLER
-from stacks.components.search_sweep import SWEEP_HANDLER
 from stacks.config import load_config
 from stacks.read_path import READS_THROUGH_DAX
 from tests.conftest import Synthesized
@@ -106,12 +110,12 @@ class Function:
     handler: str  # the template's AWS::Lambda::Function Handler
 
 
-FUNCTIONS = {group: Function(group.value, _HANDLERS[group]) for group in FunctionGroup}
+FUNCTIONS = {group: Function(group.value, API_HANDLERS[group]) for group in FunctionGroup}
 UPLOAD_WORKER = Function("upload-worker", UPLOAD_WORKER_HANDLER)
 LIFECYCLE_WORKER = Function("lifecycle-worker", LIFECYCLE_WORKER_HANDLER)
 ALL_FUNCTIONS = (*FUNCTIONS.values(), UPLOAD_WORKER, LIFECYCLE_WORKER)
 # The Search stack's index sweep, where features.search: driven by its own test below.
-SEARCH_SWEEP = Function("search-sweep", SWEEP_HANDLER)
+SEARCH_SWEEP = Function("search-sweep", SEARCH_SWEEP_HANDLER)
 
 
 @dataclass(frozen=True)

@@ -753,10 +753,10 @@ def dax_permission_problems(template: dict[str, Any], reader_handlers: set[str])
 
 
 def reader_handlers() -> set[str]:
-    from stacks.api_stack import _HANDLERS
+    from folio.handlers import API_HANDLERS
     from stacks.read_path import READS_THROUGH_DAX
 
-    return {_HANDLERS[group] for group in READS_THROUGH_DAX}
+    return {API_HANDLERS[group] for group in READS_THROUGH_DAX}
 
 
 def test_every_dax_cluster_requires_tls_and_encrypts_at_rest(synth: Synthesized) -> None:

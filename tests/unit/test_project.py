@@ -92,3 +92,69 @@ def test_cdk_code_takes_key_and_index_names_from_the_key_schema(path: Path) -> N
     } & KEY_NAMES
 
     assert literals == set(), f"use folio.keys instead of copying {sorted(literals)}"
+
+
+# -- stacks only wire; tests use public names ------------------------------------------------
+
+# Stacks that build statements of their own, and why they are not a function's permissions.
+STACKS_WITH_STATEMENTS = {
+    # The gateway endpoints' policies are the network's own resource policies, one per endpoint.
+    "stacks/network_stack.py",
+}
+STACK_MODULES = [
+    path
+    for path in sorted((PROJECT_ROOT / "stacks").glob("*_stack.py"))
+    if path.relative_to(PROJECT_ROOT).as_posix() not in STACKS_WITH_STATEMENTS
+]
+
+
+def policy_statements_built(path: Path) -> int:
+    """How many `PolicyStatement(...)` calls a module makes (whatever the module is imported as)."""
+    return sum(
+        1
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and (getattr(node.func, "attr", None) or getattr(node.func, "id", None)) == "PolicyStatement"
+    )
+
+
+@pytest.mark.parametrize("path", STACK_MODULES, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_stacks_take_their_functions_permissions_from_a_table(path: Path) -> None:
+    # Which function may call what is a table of facts (stacks/function_permissions.py) that a
+    # reviewer and test_least_privilege read; a stack only hands it to the functions it wires.
+    assert policy_statements_built(path) == 0, "move the statements to stacks/function_permissions.py"
+
+
+def test_the_statement_check_catches_both_spellings(tmp_path: Path) -> None:
+    bad = tmp_path / "bad_stack.py"
+    bad.write_text("a = iam.PolicyStatement(sid='A')\nb = PolicyStatement(sid='B')\nc = iam.PolicyDocument()\n")
+
+    assert policy_statements_built(bad) == 2
+
+
+TEST_SOURCES = sorted((PROJECT_ROOT / "tests").rglob("*.py"))
+FIRST_PARTY = {"stacks", "folio"}
+
+
+def private_imports(path: Path) -> list[str]:
+    """`from stacks.x import _name` (at any depth of the module): a test leaning on a private name."""
+    return [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in FIRST_PARTY
+        for alias in node.names
+        if alias.name.startswith("_")
+    ]
+
+
+def test_tests_import_only_public_names_of_the_stacks_and_the_runtime() -> None:
+    found = {str(p.relative_to(PROJECT_ROOT)): private_imports(p) for p in TEST_SOURCES}
+
+    assert {path: names for path, names in found.items() if names} == {}
+
+
+def test_the_private_import_check_looks_inside_functions(tmp_path: Path) -> None:
+    bad = tmp_path / "test_bad.py"
+    bad.write_text("from stacks.a import B, _c\ndef f():\n    from folio.x import _y\nfrom tests.z import _w\n")
+
+    assert private_imports(bad) == ["stacks.a._c", "folio.x._y"]
