@@ -79,7 +79,7 @@ class ApiStack(cdk.Stack):
         lambda_memory_mb: int,
         function_concurrency: int,
         waf: bool,
-        environment_name: str,
+        waf_log_group_name: str,
         vpc: ec2.IVpc,
         functions_security_group: ec2.ISecurityGroup,
         alarm_email: str,
@@ -311,7 +311,7 @@ class ApiStack(cdk.Stack):
                 "Firewall",
                 stage_arn=self.documents_api.stage.stage_arn,
                 requests_per_ip_per_5_minutes=api.waf_requests_per_ip,
-                log_group_name=f"aws-waf-logs-folio-{environment_name}",
+                log_group_name=waf_log_group_name,
                 log_key=self.key,
                 log_retention=LOG_RETENTION,
             )

@@ -67,7 +67,9 @@ class SearchStack(cdk.Stack):
             # EventBridge encrypts the sweep's undelivered schedule events into the dead-letter queue.
             service_principals=["events.amazonaws.com"],
         )
-        functions = SearchFunctions(self, "Functions", vpc=vpc, key=self.export_key.key, log_key=self.log_key.key)
+        self.functions = functions = SearchFunctions(
+            self, "Functions", vpc=vpc, key=self.export_key.key, log_key=self.log_key.key
+        )
         # Built first: its role is the domain's master user.
         role_mappings_function = SearchRoleMappingsFunction(self, "RoleMappingsFunction", functions=functions)
         self.domain = SearchDomain(

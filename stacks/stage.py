@@ -15,6 +15,7 @@ from stacks.api_stack import ApiStack
 from stacks.components.dax_cache import DAX_MULTI_AZ_NODES, DaxSizing
 from stacks.components.search_domain import SearchSizing
 from stacks.components.search_ingestion import IngestionCapacity
+from stacks.components.search_maintenance_alarms import SearchMaintenanceAlarms
 from stacks.config import FolioConfig
 from stacks.data_stack import DataStack
 from stacks.names import EnvironmentNames
@@ -149,13 +150,21 @@ class FolioStage(cdk.Stage):
             lambda_memory_mb=config.sizing.lambda_memory_mb,
             function_concurrency=config.sizing.function_concurrency,
             waf=config.features.waf,
-            environment_name=name,
+            waf_log_group_name=names.waf_log_group,
             vpc=self.network.vpc,
             functions_security_group=self.network.functions_security_group,
             alarm_email=config.alarm_email,
             dax=dax_sizing(config),
             search=self.search.search_function_reach if self.search else None,
         )
+        if self.search is not None:
+            # In the Api stack, beside the topic and the other alarms: it already follows the Search stack.
+            SearchMaintenanceAlarms(
+                self.api,
+                "SearchMaintenanceAlarms",
+                topic=self.api.alarm_topic,
+                dead_letters=self.search.functions.dead_letters,
+            )
 
 
 def network_availability_zones(config: FolioConfig) -> int:

@@ -564,3 +564,30 @@ def test_the_vpc_has_as_many_zones_as_the_domain_spreads_over() -> None:
     without_dax = dataclasses.replace(prod, features=dataclasses.replace(prod.features, dax=False))
 
     assert network_availability_zones(without_dax) == prod.search.availability_zones == 3
+
+
+def test_the_operators_hear_when_the_search_functions_fail_or_the_sweep_stops_sweeping(
+    with_search: Synthesized,
+) -> None:
+    api = with_search.templates["Api"]["Resources"]
+    alarms = {
+        r["Properties"]["MetricName"]: r["Properties"]
+        for r in api.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and "index sweep" in r["Properties"]["AlarmDescription"]
+    }
+    [topic] = [i for i, r in api.items() if r["Type"] == "AWS::SNS::Topic"]
+
+    assert set(alarms) == {"ApproximateNumberOfMessagesVisible", "SearchSweepIncomplete", "SearchSweepDeleted"}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": topic}]
+    # The queue is the Search stack's functions' own (read from its outputs)
+    [queue] = alarms["ApproximateNumberOfMessagesVisible"]["Dimensions"]
+    assert queue["Value"]["Fn::GetStackOutput"]["StackName"].endswith("-Search")
+    # No report for two intervals is an alarm (missing data breaches), not silence
+    silent = alarms["SearchSweepDeleted"]
+    assert (silent["Statistic"], silent["ComparisonOperator"], silent["TreatMissingData"]) == (
+        "SampleCount",
+        "LessThanThreshold",
+        "breaching",
+    )
+    assert silent["Period"] == 2 * 6 * 3600

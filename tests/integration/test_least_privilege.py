@@ -70,6 +70,7 @@ from folio.handlers import (
 from folio.handlers import search_sweep as sweep_handler
 from folio.search_index import SEARCH_PATH
 from folio.search_role_mappings import documents_roles
+from folio.search_sweep import BULK_PATH
 from folio.settings import Env
 from folio.storage import DocumentStorage
 from stacks.config import load_config
@@ -1327,6 +1328,24 @@ def test_the_index_sweep_calls_only_what_its_role_and_the_domain_allow_and_uses_
         if (action, resource) not in used
     ]
     assert not unused, unused
+    # ... and the role the custom resource maps it to inside OpenSearch allows each call: a _bulk
+    # is checked as a cluster action first, then each of its items (deletes) on the index
+    [sweep_role] = [
+        r
+        for r in documents_roles(pipeline_role_arn="p", search_role_arns=["s"], sweep_role_arn="w")
+        if r.backend_roles == ("w",)
+    ]
+    needs = {
+        f"/{SEARCH_PATH}": [("index", "indices:data/read/search")],
+        f"/{BULK_PATH}": [("cluster", "indices:data/write/bulk"), ("index", "indices:data/write/delete")],
+    }
+    for access, _ in judged:
+        if access.target is None or access.target.service != "es":
+            continue
+        assert access.target.path in needs, f"add the fine-grained actions of {access.target.path}"
+        for level, action in needs[access.target.path]:
+            granted = sweep_role.cluster_permissions if level == "cluster" else sweep_role.allowed_actions
+            assert any(fnmatch.fnmatchcase(action, g) for g in granted), (access.target.path, level, action)
 
 
 def test_every_key_aws_uses_for_a_call_is_allowed(verdict: Verdict) -> None:
