@@ -9,7 +9,9 @@ REST API does before and after a Lambda proxy integration (stacks/components/doc
 - the Cognito authorizer: an `Authorization` header that carries one of the tokens this
   gateway knows (bare, as the OpenAPI document's apiKey scheme says, or as a `Bearer` token)
   becomes that user's claims; a missing or unknown one is 401 UNAUTHORIZED, before any
-  validation (authorizers run first);
+  validation (authorizers run first). Given an `authorizer` (a function from the token to its
+  claims, or None), the gateway asks it instead: tests/support/cognito.py's
+  `CognitoAuthorizer.claims` verifies real tokens from moto's Cognito;
 - the request validator: path parameters are required (they always are once the resource
   matches; query strings and headers are optional in the gateway's model, so nothing to
   check), and with `apply_body_models` the body of a request whose Content-Type is
@@ -50,6 +52,8 @@ GATEWAY_URL = "http://folio-gateway.test/v1"
 STAGE = "/v1"
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# A token's claims as the authorizer passes them on (every value a string), or None: a 401.
+Authorizer = Callable[[str], Mapping[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -144,10 +148,12 @@ class ApiGateway:
         identities: Mapping[str, Identity],
         *,
         apply_body_models: bool = True,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.handlers = handlers
         self.identities = dict(identities)  # token -> identity; tests may swap users per run
         self.apply_body_models = apply_body_models
+        self.authorizer = authorizer
         self.events: list[dict[str, Any]] = []  # what reached a function, for tests of this gateway
 
     def handle(self, method: str, raw_path: str, raw_query: str, headers: dict[str, str], body: bytes | None) -> Reply:
@@ -160,8 +166,8 @@ class ApiGateway:
         if route is None:
             return _gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
         by_name = CaseInsensitiveDict(headers)
-        identity = self.identities.get((by_name.get("Authorization") or "").removeprefix("Bearer "))
-        if identity is None:
+        claims = self.claims((by_name.get("Authorization") or "").removeprefix("Bearer "))
+        if claims is None:
             return _gateway_error(401, "UNAUTHORIZED", "Unauthorized")
         content_type = (by_name.get("Content-Type") or "application/json").split(";")[0].strip().lower()
         if self.apply_body_models and content_type == "application/json":
@@ -186,7 +192,7 @@ class ApiGateway:
                 "httpMethod": route.method,
                 "resourcePath": route.path,
                 "path": STAGE + path,
-                "authorizer": {"claims": identity.claims()},
+                "authorizer": {"claims": dict(claims)},
                 "identity": {"sourceIp": "127.0.0.1"},
             },
             "body": text,
@@ -203,6 +209,13 @@ class ApiGateway:
                 if value not in reply_headers.getlist(name):
                     reply_headers.add(name, value)
         return Reply(int(reply["statusCode"]), reply_headers, (reply.get("body") or "").encode())
+
+    def claims(self, token: str) -> Mapping[str, str] | None:
+        """What the authorizer passes on for `token`, or None (a 401)."""
+        if self.authorizer is not None:
+            return self.authorizer(token)
+        identity = self.identities.get(token)
+        return None if identity is None else identity.claims()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         """WSGI: the raw (still percent-encoded) URI, headers with their usual spelling."""

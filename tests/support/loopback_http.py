@@ -8,6 +8,12 @@ custom resource's tests (tests/integration/test_search_role_mappings_resource.py
 - `ResponseBucket`: the presigned S3 URL CloudFormation gives a custom resource to PUT its answer
   to; it records every PUT (path with query, headers as sent, body).
 
+And one that stands in for what a client outside AWS calls, for tools/smoke_test.py's tests
+(tests/integration/test_smoke_script.py):
+
+- `GatewayServer`: the in-process API Gateway (tests/support/gateway.py) behind real HTTP, at
+  `api_url` (http://127.0.0.1:<port>/v1/, as a stage's invoke URL ends in /v1/).
+
 Each runs `http.server` in a thread on port 0 and stops when its `with` block ends.
 """
 
@@ -25,6 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from tests.support import loopback
+from tests.support.gateway import STAGE, ApiGateway
 from tests.support.security_api import API, RecordedSecurityApi
 from tests.support.sigv4 import signature_problem
 from tests.support.tls import LOOPBACK, TlsFiles
@@ -205,3 +212,31 @@ class _ResponseBucketHandler(_Handler):
             self.answer(503, {"error": "SlowDown"})
             return
         self.answer(200, None)
+
+
+class GatewayServer(_LoopbackServer):
+    """`gateway` answering HTTP on 127.0.0.1, at `api_url`."""
+
+    def __init__(self, gateway: ApiGateway) -> None:
+        super().__init__(_GatewayHandler)
+        self.gateway = gateway
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.origin}{STAGE}/"
+
+
+class _GatewayHandler(_Handler):
+    def handle_any(self) -> None:
+        server: GatewayServer = self.server.owner  # type: ignore[attr-defined]
+        raw_path, _, raw_query = self.path.partition("?")
+        reply = server.gateway.handle(self.command, raw_path, raw_query, dict(self.headers.items()), self.body())
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    do_GET = do_PUT = do_DELETE = do_POST = do_PATCH = handle_any

@@ -12,6 +12,7 @@ from werkzeug.test import Client
 
 from folio.contracts import ROUTES, FunctionGroup
 from tests.support.gateway import GATEWAY_URL, STAGE, ApiGateway, Identity, gateway_session
+from tests.support.loopback_http import GatewayServer
 
 OWNER = Identity("owner-sub")
 ADMIN = Identity("admin-sub", ("admins",))
@@ -220,3 +221,46 @@ def test_a_function_error_is_502_without_details() -> None:
 
     assert response.status_code == 502
     assert "deep" not in response.text
+
+
+def test_an_authorizer_decides_whose_claims_reach_the_function() -> None:
+    # Given: a gateway whose authorizer verifies tokens itself (as the Cognito one does)
+    function = RecordingFunction()
+    verified = {"signed-token": {"sub": "signed-sub", "email": "a@example.com", "cognito:groups": ""}}
+    gateway = ApiGateway({g.value: function for g in FunctionGroup}, {}, authorizer=verified.get)
+    session = gateway_session(gateway)
+
+    # When: one request carries a token the authorizer accepts, one a token it refuses
+    accepted = session.get(f"{GATEWAY_URL}/documents", headers={"Authorization": "signed-token"})
+    refused = session.get(f"{GATEWAY_URL}/documents", headers={"Authorization": "owner-token"})
+
+    # Then: the accepted token's claims, all of them, reach the function; the other is a 401
+    assert accepted.status_code == 200
+    assert refused.status_code == 401
+    (event,) = function.events
+    assert event["requestContext"]["authorizer"]["claims"] == verified["signed-token"]
+
+
+def test_the_loopback_http_front_serves_the_gateway_over_real_http() -> None:
+    # Given: the gateway behind an HTTP server on 127.0.0.1
+    function = RecordingFunction({"statusCode": 201, "headers": {"ETag": '"1"'}, "body": '{"id": "d"}'})
+    gateway = ApiGateway({g.value: function for g in FunctionGroup}, TOKENS)
+
+    with GatewayServer(gateway) as server:
+        # When: a client that knows nothing of the gateway sends requests to its URL
+        created = requests.post(
+            f"{server.api_url}documents?purge=true",
+            headers={"Authorization": "owner-token"},
+            json=VALID_BODIES["CreateDocument"],
+            timeout=5,
+        )
+        anonymous = requests.get(f"{server.api_url}documents", timeout=5)
+
+    # Then: the same event, status, headers and body as in process
+    assert server.api_url.startswith("http://127.0.0.1:") and server.api_url.endswith(f"{STAGE}/")
+    assert (created.status_code, created.headers["ETag"], created.json()) == (201, '"1"', {"id": "d"})
+    assert anonymous.status_code == 401
+    (event,) = function.events
+    assert event["path"] == "/documents"
+    assert event["queryStringParameters"] == {"purge": "true"}
+    assert json.loads(event["body"]) == VALID_BODIES["CreateDocument"]
