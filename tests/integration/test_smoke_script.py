@@ -1,0 +1,251 @@
+"""tools/smoke_test.py, the pipeline's post-deploy smoke test, run offline against a deployment
+made of local engines: the user pool in moto's server (built from the synthesized Data stack,
+so its password policy and e-mail sign-in are the ones AWS gets), and the real handlers on
+DynamoDB Local behind the in-process API Gateway with a Cognito authorizer that verifies the
+pool's tokens, served over HTTP on loopback (tests/support/loopback_http.py `GatewayServer`).
+
+The script reaches them as it reaches AWS: the API over HTTP at FOLIO_API_URL, Cognito through
+boto3, pointed at moto by AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER (an endpoint variable botocore reads;
+the script has no test hook).
+
+The smoke client is the one the pipeline's stage must add next to the web client: an app
+client that allows ADMIN_USER_PASSWORD_AUTH (moto does not refuse a flow a client does not
+allow, so nothing here proves the deployed client allows it; tests/infra must).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from folio import keys
+from tests.integration.conftest import REGION, TABLE, Api, Engines
+from tests.support.cognito import CognitoAuthorizer, UserPool
+from tests.support.gateway import ApiGateway, Authorizer
+from tests.support.invariants import partition_items
+from tests.support.loopback_http import GatewayServer
+from tools import smoke_test
+
+SMOKE_AUTH_FLOWS = ("ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
+PROJECT_ROOT = smoke_test.__file__.rsplit("/tools/", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def pool(synthesized: Any, engines: Engines) -> UserPool:
+    return UserPool.from_template(synthesized("sandbox"), engines.moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def smoke_client(pool: UserPool) -> str:
+    return pool.add_client("smoke", SMOKE_AUTH_FLOWS)
+
+
+@pytest.fixture(autouse=True)
+def cognito_on_moto(engines: Engines, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", engines.moto_endpoint)
+
+
+@contextmanager
+def deployment(
+    api: Api,
+    pool: UserPool,
+    client_id: str,
+    *,
+    authorizer: Authorizer | None = None,
+    broken: tuple[str, ...] = (),
+) -> Iterator[tuple[dict[str, str], ApiGateway]]:
+    """A deployed stage on loopback: the variables the pipeline's step would set, and its
+    gateway (`events`: what reached a function). The functions in `broken` raise (a 502)."""
+    handlers: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
+        group: module.handler for group, module in api.modules.items()
+    }
+    for group in broken:
+        handlers[group] = _raises
+    verify = authorizer or CognitoAuthorizer(pool, clients=(pool.web_client_id, client_id)).claims
+    gateway = ApiGateway(handlers, {}, authorizer=verify)
+    with GatewayServer(gateway) as server:
+        yield (
+            {
+                "FOLIO_API_URL": server.api_url,
+                "FOLIO_USER_POOL_ID": pool.pool_id,
+                "FOLIO_USER_POOL_CLIENT_ID": client_id,
+                "AWS_REGION": REGION,
+            },
+            gateway,
+        )
+
+
+def _raises(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    raise RuntimeError("a function that fails")
+
+
+def smoke_users(pool: UserPool) -> list[str]:
+    return [name for name in pool.usernames() if name.startswith(smoke_test.USER_PREFIX)]
+
+
+def reached(gateway: ApiGateway) -> list[tuple[str, str]]:
+    """(method, resource with its query) of every request that reached a function."""
+    return [
+        (
+            e["httpMethod"],
+            e["resource"] + ("?" + "&".join(e["queryStringParameters"]) if e["queryStringParameters"] else ""),
+        )
+        for e in gateway.events
+    ]
+
+
+def test_a_healthy_deployment_passes_and_leaves_no_user_and_no_document(
+    api: Api, pool: UserPool, smoke_client: str, engines: Engines, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with deployment(api, pool, smoke_client) as (environment, gateway):
+        code = smoke_test.main(environment)
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    # The round trip really happened, in order, as one signed-in user
+    assert reached(gateway) == [
+        ("POST", "/documents"),
+        ("GET", "/documents/{id}"),
+        ("DELETE", "/documents/{id}"),
+        ("DELETE", "/documents/{id}?purge"),
+        ("GET", "/documents/{id}"),
+    ]
+    [owner] = {e["requestContext"]["authorizer"]["claims"]["sub"] for e in gateway.events}
+    doc_id = gateway.events[1]["pathParameters"]["id"]
+    # Then the user is gone, and the document with it
+    assert smoke_users(pool) == []
+    document_key = keys.document_sort_key(doc_id)
+    assert [i for i in partition_items(engines.dynamodb, TABLE, owner) if i[keys.SORT_KEY] == document_key] == []
+    # No token in the log a pipeline keeps
+    assert "eyJ" not in out + err
+    assert out.count("\n") >= 6, out
+
+
+def test_an_api_that_answers_without_a_token_fails_the_first_step(
+    api: Api, pool: UserPool, smoke_client: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: a stage whose methods were deployed without the authorizer: anyone is someone
+    verify = CognitoAuthorizer(pool, clients=(smoke_client,)).claims
+
+    def anyone(token: str) -> Mapping[str, str] | None:
+        return verify(token) or {"sub": f"anonymous-{uuid.uuid4()}", "cognito:groups": ""}
+
+    with deployment(api, pool, smoke_client, authorizer=anyone) as (environment, gateway):
+        code = smoke_test.main(environment)
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "unauthenticated" in err and "401" in err and "answered 200" in err, err
+    assert reached(gateway) == [("GET", "/documents")]  # nothing after the failed step
+    assert smoke_users(pool) == []
+
+
+def test_a_create_that_fails_exits_1_and_still_removes_the_user(
+    api: Api, pool: UserPool, smoke_client: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with deployment(api, pool, smoke_client, broken=("create",)) as (environment, gateway):
+        code = smoke_test.main(environment)
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "create a document" in err and "502" in err and "Internal server error" in err, err
+    assert smoke_users(pool) == []
+    assert gateway.events[-1]["httpMethod"] == "POST"  # nothing was read or deleted after it
+
+
+def test_a_read_that_fails_exits_1_and_still_purges_the_document_and_removes_the_user(
+    api: Api, pool: UserPool, smoke_client: str, engines: Engines, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with deployment(api, pool, smoke_client, broken=("read",)) as (environment, gateway):
+        code = smoke_test.main(environment)
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "read the document" in err and "502" in err, err
+    # The read reached its (broken) function; then the clean-up purged the document
+    assert reached(gateway) == [("POST", "/documents"), ("GET", "/documents/{id}"), ("DELETE", "/documents/{id}?purge")]
+    [owner] = {e["requestContext"]["authorizer"]["claims"]["sub"] for e in gateway.events}
+    doc_id = gateway.events[1]["pathParameters"]["id"]
+    document_key = keys.document_sort_key(doc_id)
+    assert [i for i in partition_items(engines.dynamodb, TABLE, owner) if i[keys.SORT_KEY] == document_key] == []
+    assert smoke_users(pool) == []
+
+
+def test_a_sign_in_that_fails_exits_1_and_still_removes_the_user(
+    api: Api, pool: UserPool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: the variables name a client that does not exist in the pool (the user is created
+    # before the sign-in fails)
+    with deployment(api, pool, "noclientofthispool") as (environment, _):
+        code = smoke_test.main(environment)
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "sign in" in err and "ResourceNotFoundException" in err, err
+    assert "Traceback" not in err
+    assert smoke_users(pool) == []
+
+
+VALID = {
+    "FOLIO_API_URL": "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/",
+    "FOLIO_USER_POOL_ID": "eu-west-1_AbC123xyz",
+    "FOLIO_USER_POOL_CLIENT_ID": "1h57kf5cpq17m0eml12EXAMPLE",
+    "AWS_REGION": "eu-west-1",
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_a_missing_variable_exits_2_naming_it(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    environment = {k: v for k, v in VALID.items() if k != name}
+
+    code = smoke_test.main(environment)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and name in err, err
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FOLIO_API_URL", "abc123.execute-api.eu-west-1.amazonaws.com/v1/"),
+        ("FOLIO_API_URL", "http://abc123.execute-api.eu-west-1.amazonaws.com/v1/"),
+        ("FOLIO_API_URL", "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/?stage=v1"),
+        ("FOLIO_API_URL", "https:///v1/"),
+        ("FOLIO_USER_POOL_ID", "eu-west-1-AbC123xyz"),
+        ("FOLIO_USER_POOL_ID", "europe_AbC123xyz"),
+        ("FOLIO_USER_POOL_CLIENT_ID", "has space"),
+        ("FOLIO_USER_POOL_CLIENT_ID", " "),
+        ("AWS_REGION", "Ireland"),
+    ],
+)
+def test_a_malformed_variable_exits_2_naming_it(name: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = smoke_test.main({**VALID, name: value})
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and name in err, err
+
+
+def test_the_command_the_pipeline_runs_reports_bad_configuration_in_one_line() -> None:
+    # As the pipeline's step runs it: `python tools/smoke_test.py`, from the repository root
+    environment = {k: v for k, v in VALID.items() if k != "FOLIO_USER_POOL_ID"}
+
+    run = subprocess.run(
+        [sys.executable, "tools/smoke_test.py"],
+        cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin", **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "FOLIO_USER_POOL_ID" in run.stderr, run.stderr
