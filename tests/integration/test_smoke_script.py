@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sts.models import sts_backends
 
 from folio import keys
 from tests.integration.conftest import REGION, TABLE, Api, Engines
@@ -192,6 +194,28 @@ def test_a_sign_in_that_fails_exits_1_and_still_removes_the_user(
     assert smoke_users(pool) == []
 
 
+def test_with_a_role_to_assume_the_cognito_calls_use_the_roles_credentials(
+    api: Api, pool: UserPool, smoke_client: str, engines: Engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: STS on moto, which maps assumed credentials to the role's account (the pool is in
+    # moto's default account)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", engines.moto_endpoint)
+    role_here = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/folio-smoke-{uuid.uuid4().hex[:8]}"
+    role_elsewhere = "arn:aws:iam::111111111111:role/folio-smoke"
+    assumed = sts_backends[DEFAULT_ACCOUNT_ID]["aws"].assumed_roles
+
+    with deployment(api, pool, smoke_client) as (environment, _):
+        # When: the role is in the pool's account, and then in another one
+        here = smoke_test.main({**environment, "FOLIO_SMOKE_ROLE_ARN": role_here})
+        elsewhere = smoke_test.main({**environment, "FOLIO_SMOKE_ROLE_ARN": role_elsewhere})
+
+    # Then: the run passes with the role's session, and fails where that account has no such pool
+    assert here == 0
+    assert [r.session_name.startswith("folio-smoke-") for r in assumed if r.role_arn == role_here] == [True]
+    assert elsewhere == 1
+    assert smoke_users(pool) == []
+
+
 VALID = {
     "FOLIO_API_URL": "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/",
     "FOLIO_USER_POOL_ID": "eu-west-1_AbC123xyz",
@@ -223,6 +247,7 @@ def test_a_missing_variable_exits_2_naming_it(name: str, capsys: pytest.CaptureF
         ("FOLIO_USER_POOL_CLIENT_ID", "has space"),
         ("FOLIO_USER_POOL_CLIENT_ID", " "),
         ("AWS_REGION", "Ireland"),
+        ("FOLIO_SMOKE_ROLE_ARN", "folio-smoke"),
     ],
 )
 def test_a_malformed_variable_exits_2_naming_it(name: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
