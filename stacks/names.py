@@ -72,6 +72,11 @@ class EnvironmentNames:
     """An SSM parameter in each replica Region holding the home user pool's ARN, published the
     same way: its id is generated, and references cannot cross stages or Regions."""
 
+    home_bucket_key_arn_parameter: str
+    """An SSM parameter in each replica Region holding the ARN of the home documents bucket's
+    key, published the same way: a regional download URL is signed by the regional function,
+    whose role must be allowed to decrypt with it."""
+
     @classmethod
     def of(cls, config: FolioConfig) -> EnvironmentNames:
         """The names of a configured environment."""
@@ -94,6 +99,7 @@ class EnvironmentNames:
             table_key_arn_parameter=f"/folio/{environment}/table-key-arn",
             home_table_name_parameter=f"/folio/{environment}/home/table-name",
             home_user_pool_arn_parameter=f"/folio/{environment}/home/user-pool-arn",
+            home_bucket_key_arn_parameter=f"/folio/{environment}/home/bucket-key-arn",
         )
 
     def serving_stage_id(self, region: str) -> str:

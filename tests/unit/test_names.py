@@ -31,7 +31,12 @@ ACCOUNT = "999999999999"
 BUCKETS = ("documents_bucket", "search_exports_bucket")
 KEY_ALIASES = ("table_key_alias", "copy_key_alias")
 # SSM parameters a regional serving stage reads in its Region (stacks/regional_serving_stage.py).
-PARAMETERS = ("table_key_arn_parameter", "home_table_name_parameter", "home_user_pool_arn_parameter")
+PARAMETERS = (
+    "table_key_arn_parameter",
+    "home_table_name_parameter",
+    "home_user_pool_arn_parameter",
+    "home_bucket_key_arn_parameter",
+)
 
 
 @cache
