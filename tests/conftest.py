@@ -57,6 +57,16 @@ class Synthesized:
     templates: dict[str, dict[str, Any]]  # by stack construct id: "Data", "Region-us-west-2", ...
     serving: dict[str, Synthesized] = field(default_factory=dict)  # by replica Region
 
+    @property
+    def region(self) -> str:
+        """The Region of the stage's stacks (a regional serving stage's, or the home Region)."""
+        return self.stage.serving_region if isinstance(self.stage, RegionalServingStage) else self.config.region
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every Region the stage deploys to: the home stage's support stacks, or the one Region."""
+        return (self.region,) if isinstance(self.stage, RegionalServingStage) else self.config.all_regions
+
     def template(self, stack_id: str) -> Template:
         return Template.from_json(self.templates[stack_id])
 
@@ -119,6 +129,22 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
 def serving_pairs() -> list[tuple[str, str]]:
     """(environment, replica Region) for every regional serving stage of every environment."""
     return [(name, region) for name in ENVIRONMENT_NAMES for region in load_config(name).replica_regions]
+
+
+# Every stage the gates run over: each environment's FolioStage ("prod") and each of its regional
+# serving stages ("prod/eu-west-1"), for `synthesized_stage`.
+STAGES = (*ENVIRONMENT_NAMES, *(f"{environment}/{region}" for environment, region in serving_pairs()))
+
+
+@pytest.fixture(scope="session")
+def synthesized_stage(synthesized: Callable[[str], Synthesized]) -> Callable[[str], Synthesized]:
+    """`synthesized_stage("prod")` or `synthesized_stage("prod/eu-west-1")`, for a name of STAGES."""
+
+    def get(stage: str) -> Synthesized:
+        environment, _, region = stage.partition("/")
+        return synthesized(environment).serving[region] if region else synthesized(environment)
+
+    return get
 
 
 @pytest.fixture(scope="session")
