@@ -302,3 +302,15 @@ def test_the_publication_writes_each_home_value_the_stage_reads(
     outputs = home.templates["Data"]["Outputs"]
     values = {variable: outputs[stage.serving_outputs[variable].node.id]["Value"] for variable in stage.serving_outputs}
     assert len(values) == len(written)
+
+
+# CloudFormation resolves at most this many dynamic references in one template (user guide,
+# "Get values stored in other services using dynamic references").
+MAX_DYNAMIC_REFERENCES = 60
+
+
+def test_each_template_stays_within_cloudformations_dynamic_reference_limit(serving: Synthesized) -> None:
+    counts = {stack_id: json.dumps(t).count("{{resolve:ssm:") for stack_id, t in serving.templates.items()}
+
+    assert counts["Api"] > 0, "no dynamic reference: nothing tested"
+    assert max(counts.values()) <= MAX_DYNAMIC_REFERENCES, counts
