@@ -5,21 +5,27 @@ workers. Synthesized once per environment, with its FolioStage (tests/conftest.p
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_s3 as s3
 
-from folio.contracts import ROUTES
+from folio.contracts import ROUTES, FunctionGroup
 from folio.settings import Env
+from stacks import function_permissions
 from stacks.config import load_config
 from stacks.function_permissions import READ_ONLY_GROUPS
 from stacks.names import EnvironmentNames
 from stacks.regional_serving_stage import RegionalServingStage, publication_commands, regional_serving_stages
 from stacks.stage import FolioStage
-from tests.conftest import Synthesized, serving_pairs
+from tests.conftest import PROJECT_ROOT, Synthesized, cdk_context, serving_pairs
 from tests.support.templates import as_list
 
 # Every DynamoDB action that changes an item or a table (the service authorization reference's
@@ -314,3 +320,50 @@ def test_each_template_stays_within_cloudformations_dynamic_reference_limit(serv
 
     assert counts["Api"] > 0, "no dynamic reference: nothing tested"
     assert max(counts.values()) <= MAX_DYNAMIC_REFERENCES, counts
+
+
+def test_app_py_synthesizes_the_serving_stages_for_direct_deploys(tmp_path: Path) -> None:
+    context = {**cdk_context(), "env": "sandbox", "aws:cdk:bundling-stacks": []}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
+
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = EnvironmentNames.of(load_config("sandbox"))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assemblies = {k for k, a in manifest["artifacts"].items() if a["type"] == "cdk:cloud-assembly"}
+    assert assemblies == {
+        f"assembly-{names.stage_id}",
+        *(f"assembly-{names.serving_stage_id(r)}" for r in load_config("sandbox").replica_regions),
+    }
+
+
+# --- the permission table's read-only subset ---------------------------------------------------
+
+
+def test_the_read_only_groups_are_the_groups_whose_statements_only_read() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    resources = function_permissions.ApiResources(
+        table_arn="arn:aws:dynamodb:eu-west-1:111111111111:table/t",
+        table_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k",
+        idempotency_table_arn=None,
+        bucket=s3.Bucket.from_bucket_name(stack, "B", "folio-test-documents"),
+        document_prefix="documents/",
+        bucket_key_arn="arn:aws:kms:us-east-1:111111111111:key/b",
+        cursor_secret_arn="arn:aws:secretsmanager:eu-west-1:111111111111:secret:c",
+        api_key_arn="arn:aws:kms:eu-west-1:111111111111:key/a",
+    )
+
+    statements = function_permissions.api_functions(resources, READ_ONLY_GROUPS)
+
+    assert list(statements) == list(READ_ONLY_GROUPS)
+    actions = {a for group in statements.values() for s in group for a in s.to_statement_json()["Action"]}
+    assert not any(grants_a_write(a) for a in actions), actions
+    # The groups left out are the ones that write (or search, which lives at home).
+    writers = set(FunctionGroup) - set(READ_ONLY_GROUPS)
+    assert writers == {FunctionGroup.CREATE, FunctionGroup.MODIFY, FunctionGroup.SEARCH}
+    with pytest.raises(ValueError, match="idempotency table"):
+        function_permissions.api_functions(resources, [FunctionGroup.CREATE])
