@@ -1,4 +1,5 @@
-"""Folio's CDK app: picks the environment's config, builds its Stage, synthesizes.
+"""Folio's CDK app: picks the environment's config, builds its Stage and its regional serving
+stages, synthesizes.
 
 cdk synth                 # the sandbox environment
 cdk synth -c env=prod     # another environment from stacks/environments.py
@@ -19,6 +20,7 @@ import aws_cdk as cdk
 from stacks.config import ConfigError, load_config
 from stacks.nag import register_nag_packs, validation_failures
 from stacks.names import EnvironmentNames
+from stacks.regional_serving_stage import regional_serving_stages
 from stacks.stage import FolioStage
 
 
@@ -34,6 +36,9 @@ def main() -> int:
     register_nag_packs(app)
     names = EnvironmentNames.of(config)
     FolioStage(app, names.stage_id, config=config, names=names)
+    # For direct deploys: the read-only API in each replica Region, deployed after the stage above
+    # and after its values are published to SSM there (README, "Regional serving stages").
+    regional_serving_stages(app, config, names)
     assembly = app.synth()
     failures = validation_failures(assembly.directory)
     for failure in failures:

@@ -8,6 +8,7 @@ same-Region references.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import aws_cdk as cdk
@@ -59,7 +60,13 @@ class ApiStack(cdk.Stack):
     """Six API functions (one per permission group of folio.contracts), the REST API,
     its WAF, the upload worker fed by S3 "Object Created" events through EventBridge, the
     lifecycle worker fed by the table's stream, the topic its alarm notifies, and (where
-    `dax` is given) the DAX cluster the reading functions of stacks/read_path.py use."""
+    `dax` is given) the DAX cluster the reading functions of stacks/read_path.py use.
+
+    A regional serving stage (stacks/regional_serving_stage.py) builds it with a subset of
+    `function_groups` (only the routes of those groups are deployed), without the workers
+    (`workers=False`: they follow the home Region's table stream and bucket events) and without
+    an idempotency table, against the local replica and the home Region's bucket
+    (`bucket_region`)."""
 
     def __init__(
         self,
@@ -68,7 +75,7 @@ class ApiStack(cdk.Stack):
         *,
         table: dynamodb.ITableV2,
         table_key: kms.IKey,
-        idempotency_table: dynamodb.ITableV2,
+        idempotency_table: dynamodb.ITableV2 | None,
         bucket_name: str,
         bucket_key: kms.IKey,
         document_prefix: str,
@@ -85,9 +92,16 @@ class ApiStack(cdk.Stack):
         alarm_email: str,
         dax: DaxSizing | None = None,
         search: SearchFunctionReach | None = None,
+        function_groups: Collection[FunctionGroup] = tuple(FunctionGroup),
+        workers: bool = True,
+        bucket_region: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        if FunctionGroup.CREATE in function_groups and idempotency_table is None:
+            raise ValueError("the create function needs the idempotency table")
+        if FunctionGroup.SEARCH not in function_groups and search is not None:
+            raise ValueError("a search domain is reached only by the search function")
         # By name, not by reference: a plain ARN in IAM and events, no cross-stack output.
         bucket = s3.Bucket.from_bucket_name(self, "DocumentsBucket", bucket_name)
         self.key = EncryptionKey(
@@ -124,8 +138,9 @@ class ApiStack(cdk.Stack):
         environment = {
             Env.TABLE_NAME: table.table_name,
             Env.BUCKET_NAME: bucket.bucket_name,
+            # Presigned URLs are signed for the bucket's Region (the home Region's, from a replica Region).
+            Env.BUCKET_REGION: bucket_region or self.region,
             Env.DOCUMENT_PREFIX: document_prefix,
-            Env.IDEMPOTENCY_TABLE_NAME: idempotency_table.table_name,
             Env.CURSOR_SECRET_ARN: self.cursor_secret.secret_arn,
             Env.MAX_UPLOAD_BYTES: str(documents.max_upload_bytes),
             Env.QUOTA_DOCUMENTS: str(documents.quota_documents),
@@ -133,22 +148,25 @@ class ApiStack(cdk.Stack):
             Env.CORS_ORIGINS: ",".join(cors_origins),
             Env.ADMINS_GROUP: ADMINS_GROUP,
         }
+        if idempotency_table is not None:
+            environment[Env.IDEMPOTENCY_TABLE_NAME] = idempotency_table.table_name
         table_arn = table.table_arn
         # TableV2 keeps a stream per replica; this is the home Region's, where the mapping lives.
         table_stream_arn = table.table_stream_arn
-        if table_stream_arn is None:
+        if workers and table_stream_arn is None:
             raise ValueError("the documents table has no stream for the lifecycle worker")
         resources = function_permissions.ApiResources(
             table_arn=table_arn,
             table_key_arn=table_key.key_arn,
-            idempotency_table_arn=idempotency_table.table_arn,
+            idempotency_table_arn=idempotency_table.table_arn if idempotency_table else None,
             bucket=bucket,
             document_prefix=document_prefix,
             bucket_key_arn=bucket_key.key_arn,
             cursor_secret_arn=self.cursor_secret.secret_arn,
             api_key_arn=self.key.key_arn,
         )
-        permissions = function_permissions.api_functions(resources)
+        permissions = function_permissions.api_functions(resources, function_groups)
+        reads_through_dax = {g: reads for g, reads in READS_THROUGH_DAX.items() if g in permissions}
         self.dax_cache: DaxCache | None = None
         reader_environment: dict[str, str] = {}
         reader_layers: list[lambda_.ILayerVersion] = []
@@ -173,7 +191,7 @@ class ApiStack(cdk.Stack):
                 table_key=table_key,
                 reads=[
                     CachedRead(read.dynamodb_action, resources.index_arn(read.index) if read.index else table_arn)
-                    for reads in READS_THROUGH_DAX.values()
+                    for reads in reads_through_dax.values()
                     for read in reads
                 ],
                 sizing=dax,
@@ -183,7 +201,7 @@ class ApiStack(cdk.Stack):
             )
             reader_environment[Env.DAX_ENDPOINT] = self.dax_cache.endpoint_url
             reader_layers.append(DaxClientLayer(self, "DaxClient").layer)
-            for group, reads in READS_THROUGH_DAX.items():
+            for group, reads in reads_through_dax.items():
                 permissions[group] += [
                     self.dax_cache.read_statement(sorted({r.dax_action for r in reads})),
                     function_permissions.join_security_group("JoinDaxClientsGroup", dax_clients),
@@ -228,9 +246,9 @@ class ApiStack(cdk.Stack):
         reader_runtime = runtime.extended(
             environment=reader_environment, layers=reader_layers, security_groups=reader_security_groups
         )
-        runtimes = {group: reader_runtime if group in READS_THROUGH_DAX else runtime for group in permissions}
+        runtimes = {group: reader_runtime if group in reads_through_dax else runtime for group in permissions}
         role_names: dict[FunctionGroup, str] = {}
-        if search is not None:
+        if search is not None and FunctionGroup.SEARCH in permissions:
             group = FunctionGroup.SEARCH
             runtimes[group] = self._reach_search(search, vpc, runtimes[group], permissions[group])
             role_names[group] = search.role_name
@@ -247,49 +265,17 @@ class ApiStack(cdk.Stack):
             )
             if group in (FunctionGroup.CREATE, FunctionGroup.DOWNLOAD):
                 nag.acknowledge(self.functions[group].policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
-
-        self.upload_worker = runtime.add(
-            self,
-            "UploadWorker",
-            handler=UPLOAD_WORKER_HANDLER,
-            description="Folio: check an uploaded object against its document and settle it",
-            timeout=WORKER_TIMEOUT,
-            statements=function_permissions.upload_worker(resources),
-        )
-        self.lifecycle_worker = LifecycleWorker(
-            self,
-            "LifecycleWorker",
-            table_arn=table_arn,
-            table_stream_arn=table_stream_arn,
-            table_key=table_key,
-            bucket=bucket,
-            document_prefix=document_prefix,
-            key=self.key,
-            runtime=runtime,
-            alarm_topic=self.alarm_topic,
-        )
-        worker = self.upload_worker.function
-        nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket_name)
-        for function in (*self.functions.values(), self.upload_worker):
-            nag.acknowledge(function.function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
-        events.Rule(
-            self,
-            "ObjectCreated",
-            description="Folio: an upload landed in the documents bucket",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [{"prefix": document_prefix}]}},
-            ),
-            targets=[
-                targets.LambdaFunction(
-                    worker,
-                    dead_letter_queue=self.dead_letters,
-                    retry_attempts=4,
-                    max_event_age=cdk.Duration.hours(2),
-                )
-            ],
-        )
+            nag.acknowledge(self.functions[group].function, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
+        if workers:
+            assert table_stream_arn is not None
+            self._add_workers(
+                resources=resources,
+                runtime=runtime,
+                table_stream_arn=table_stream_arn,
+                table_key=table_key,
+                bucket=bucket,
+                document_prefix=document_prefix,
+            )
 
         self.documents_api = DocumentsApi(
             self,
@@ -316,6 +302,61 @@ class ApiStack(cdk.Stack):
                 log_retention=LOG_RETENTION,
             )
         cdk.CfnOutput(self, "ApiUrl", value=self.documents_api.api.url)
+
+    def _add_workers(
+        self,
+        *,
+        resources: function_permissions.ApiResources,
+        runtime: FunctionRuntime,
+        table_stream_arn: str,
+        table_key: kms.IKey,
+        bucket: s3.IBucket,
+        document_prefix: str,
+    ) -> None:
+        """The upload worker, fed by the bucket's "Object Created" events through EventBridge,
+        and the lifecycle worker, fed by the table's stream: both only where the bucket and the
+        stream are (the home Region)."""
+        self.upload_worker = runtime.add(
+            self,
+            "UploadWorker",
+            handler=UPLOAD_WORKER_HANDLER,
+            description="Folio: check an uploaded object against its document and settle it",
+            timeout=WORKER_TIMEOUT,
+            statements=function_permissions.upload_worker(resources),
+        )
+        self.lifecycle_worker = LifecycleWorker(
+            self,
+            "LifecycleWorker",
+            table_arn=resources.table_arn,
+            table_stream_arn=table_stream_arn,
+            table_key=table_key,
+            bucket=bucket,
+            document_prefix=document_prefix,
+            key=self.key,
+            runtime=runtime,
+            alarm_topic=self.alarm_topic,
+        )
+        worker = self.upload_worker.function
+        nag.acknowledge(self.upload_worker.policy, nag.DOCUMENT_OBJECTS, bucket=bucket.bucket_name)
+        nag.acknowledge(worker, nag.FUNCTIONS_IN_VPC_ACROSS_STACKS)
+        events.Rule(
+            self,
+            "ObjectCreated",
+            description="Folio: an upload landed in the documents bucket",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [{"prefix": document_prefix}]}},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    worker,
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=4,
+                    max_event_age=cdk.Duration.hours(2),
+                )
+            ],
+        )
 
     def _reach_search(
         self,

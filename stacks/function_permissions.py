@@ -11,7 +11,7 @@ stack appends them (`DaxCache.read_statement`, `join_security_group`, `search_do
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -36,7 +36,7 @@ class ApiResources:
 
     table_arn: str
     table_key_arn: str
-    idempotency_table_arn: str
+    idempotency_table_arn: str | None  # None in a regional serving stage, which does not create
     bucket: s3.IBucket  # imported by name: its ARN is a plain string
     document_prefix: str
     bucket_key_arn: str
@@ -67,6 +67,8 @@ def read_cursor_secret(resources: ApiResources) -> list[iam.PolicyStatement]:
 
 
 def create(resources: ApiResources) -> list[iam.PolicyStatement]:
+    if resources.idempotency_table_arn is None:
+        raise ValueError("the create function needs the idempotency table")
     return [
         iam.PolicyStatement(
             sid="CreateDocumentTransaction",  # Put the document and tag links, Update the usage
@@ -160,9 +162,18 @@ API_FUNCTIONS: Mapping[FunctionGroup, Callable[[ApiResources], list[iam.PolicySt
 }
 
 
-def api_functions(resources: ApiResources) -> dict[FunctionGroup, list[iam.PolicyStatement]]:
-    """Every group's statements, in the order of FunctionGroup (the order the stack adds them)."""
-    return {group: API_FUNCTIONS[group](resources) for group in FunctionGroup}
+# The groups whose functions only read the table: all a regional serving stage deploys (its API
+# is read-only; docs/architecture.md, "Regional serving stages"). SEARCH reads too, but its
+# index lives in the home Region only.
+READ_ONLY_GROUPS = (FunctionGroup.READ, FunctionGroup.DOWNLOAD, FunctionGroup.ADMIN)
+
+
+def api_functions(
+    resources: ApiResources, groups: Collection[FunctionGroup] = tuple(FunctionGroup)
+) -> dict[FunctionGroup, list[iam.PolicyStatement]]:
+    """The statements of each group of `groups` (every group by default), in the order of
+    FunctionGroup (the order the stack adds them)."""
+    return {group: API_FUNCTIONS[group](resources) for group in FunctionGroup if group in groups}
 
 
 def upload_worker(resources: ApiResources) -> list[iam.PolicyStatement]:

@@ -58,6 +58,25 @@ class EnvironmentNames:
     waf_log_group: str
     """WAF delivers logs only to log groups whose names start with `aws-waf-logs-`."""
 
+    table_key_arn_parameter: str
+    """An SSM parameter in each replica Region holding the ARN of that Region's table key (the
+    RegionSupportStack writes it): IAM accepts a key's ARN, never its alias, so a regional
+    serving stage reads the ARN here at deploy time."""
+
+    home_table_name_parameter: str
+    """An SSM parameter in each replica Region holding the global table's name (CloudFormation
+    generates it in the home Region; a replica keeps it): published from the home Data stack's
+    output before a regional serving stage deploys (docs/architecture.md)."""
+
+    home_user_pool_arn_parameter: str
+    """An SSM parameter in each replica Region holding the home user pool's ARN, published the
+    same way: its id is generated, and references cannot cross stages or Regions."""
+
+    home_bucket_key_arn_parameter: str
+    """An SSM parameter in each replica Region holding the ARN of the home documents bucket's
+    key, published the same way: a regional download URL is signed by the regional function,
+    whose role must be allowed to decrypt with it."""
+
     @classmethod
     def of(cls, config: FolioConfig) -> EnvironmentNames:
         """The names of a configured environment."""
@@ -77,4 +96,12 @@ class EnvironmentNames:
             search_exports_bucket=f"folio-{environment}-exports-{account}-{region}",
             search_function_role=f"folio-{environment}-{region}-search",
             waf_log_group=f"aws-waf-logs-folio-{environment}",
+            table_key_arn_parameter=f"/folio/{environment}/table-key-arn",
+            home_table_name_parameter=f"/folio/{environment}/home/table-name",
+            home_user_pool_arn_parameter=f"/folio/{environment}/home/user-pool-arn",
+            home_bucket_key_arn_parameter=f"/folio/{environment}/home/bucket-key-arn",
         )
+
+    def serving_stage_id(self, region: str) -> str:
+        """The construct id of the environment's regional serving stage in `region`."""
+        return f"{self.stage_id}-Serving-{region}"

@@ -36,6 +36,9 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 ]
+# A regional serving stage only reads (its API is read-only): its functions' GetItem and Query,
+# and DescribeTable for its DAX cluster, which keeps the table's metadata.
+READ_ONLY_DYNAMODB_ACTIONS = ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"]
 S3_ACTIONS = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"]
 # The lifecycle worker lists a removed document's object versions, under the documents prefix only.
 S3_LISTING_ACTIONS = ["s3:ListBucketVersions"]
@@ -53,7 +56,11 @@ class NetworkStack(cdk.Stack):
     """VPC (isolated subnets in two or three AZs), gateway endpoints for DynamoDB and S3 scoped
     to Folio's resources, interface endpoints for Secrets Manager and X-Ray, flow logs,
     and the security group every function uses. `custom_resource_responses`: the S3 endpoint
-    also lets a custom resource's function answer CloudFormation (where `features.search`)."""
+    also lets a custom resource's function answer CloudFormation (where `features.search`).
+
+    Without `documents_bucket_arn` (a regional serving stage: the bucket is in the home Region,
+    which a gateway endpoint cannot reach, and presigning a download calls nothing) there is no
+    S3 endpoint."""
 
     def __init__(
         self,
@@ -63,7 +70,8 @@ class NetworkStack(cdk.Stack):
         cidr: str,
         availability_zones: int = DEFAULT_AVAILABILITY_ZONES,
         table_arns: list[str],
-        documents_bucket_arn: str,
+        dynamodb_actions: list[str] = DYNAMODB_ACTIONS,
+        documents_bucket_arn: str | None,
         document_prefix: str,
         custom_resource_responses: bool = False,
         **kwargs: Any,
@@ -101,11 +109,52 @@ class NetworkStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="FolioTablesOnly",
                 principals=[iam.AnyPrincipal()],
-                actions=DYNAMODB_ACTIONS,
+                actions=dynamodb_actions,
                 resources=table_arns,
                 conditions={"StringEquals": {"aws:PrincipalAccount": self.account}},
             )
         )
+        if documents_bucket_arn is not None:
+            self._s3_endpoint(isolated, documents_bucket_arn, document_prefix, custom_resource_responses)
+        elif custom_resource_responses:
+            raise ValueError("custom resources answer CloudFormation through the S3 endpoint, which needs the bucket")
+        # Isolated subnets route nowhere but the endpoints, so HTTPS "anywhere" reaches
+        # only the gateway endpoints (whose prefix lists differ by Region) and the VPC.
+        self.functions_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to the gateway endpoints (no other route exists)"
+        )
+
+        endpoints_security_group = ec2.SecurityGroup(
+            self,
+            "Endpoints",
+            vpc=self.vpc,
+            description="Folio interface endpoints: HTTPS in from Folio functions",
+            allow_all_outbound=False,
+        )
+        endpoints_security_group.add_ingress_rule(
+            self.functions_security_group, ec2.Port.tcp(443), "HTTPS from Folio functions"
+        )
+        for name, service in (
+            ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
+            ("XRay", ec2.InterfaceVpcEndpointAwsService.XRAY),
+        ):
+            self.vpc.add_interface_endpoint(
+                name,
+                service=service,
+                subnets=isolated,
+                security_groups=[endpoints_security_group],
+                private_dns_enabled=True,
+                open=False,
+            )
+
+    def _s3_endpoint(
+        self,
+        isolated: ec2.SubnetSelection,
+        documents_bucket_arn: str,
+        document_prefix: str,
+        custom_resource_responses: bool,
+    ) -> None:
+        """The S3 gateway endpoint, whose policy admits Folio's documents and nothing else."""
         s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[isolated]
         )
@@ -142,34 +191,6 @@ class NetworkStack(cdk.Stack):
                     actions=["s3:PutObject"],
                     resources=[f"arn:aws:s3:::{cloudformation_response_bucket(self.region)}/*"],
                 )
-            )
-        # Isolated subnets route nowhere but the endpoints, so HTTPS "anywhere" reaches
-        # only the gateway endpoints (whose prefix lists differ by Region) and the VPC.
-        self.functions_security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to the gateway endpoints (no other route exists)"
-        )
-
-        endpoints_security_group = ec2.SecurityGroup(
-            self,
-            "Endpoints",
-            vpc=self.vpc,
-            description="Folio interface endpoints: HTTPS in from Folio functions",
-            allow_all_outbound=False,
-        )
-        endpoints_security_group.add_ingress_rule(
-            self.functions_security_group, ec2.Port.tcp(443), "HTTPS from Folio functions"
-        )
-        for name, service in (
-            ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
-            ("XRay", ec2.InterfaceVpcEndpointAwsService.XRAY),
-        ):
-            self.vpc.add_interface_endpoint(
-                name,
-                service=service,
-                subnets=isolated,
-                security_groups=[endpoints_security_group],
-                private_dns_enabled=True,
-                open=False,
             )
 
     def _flow_logs(self) -> None:

@@ -23,6 +23,12 @@ from stacks.network_stack import DEFAULT_AVAILABILITY_ZONES, NetworkStack
 from stacks.region_support_stack import RegionSupportStack
 from stacks.search_stack import SearchStack
 
+# The environment variables under which a pipeline step receives the home Region's values that a
+# regional serving stage reads (FolioStage.serving_outputs; regional_serving_stage.publication_commands).
+HOME_TABLE_NAME = "FOLIO_HOME_TABLE_NAME"
+HOME_USER_POOL_ARN = "FOLIO_HOME_USER_POOL_ARN"
+HOME_BUCKET_KEY_ARN = "FOLIO_HOME_BUCKET_KEY_ARN"
+
 
 class FolioStage(cdk.Stage):
     """Home-Region data stack plus a support stack in each other Region it uses.
@@ -51,6 +57,7 @@ class FolioStage(cdk.Stage):
                 description=f"Folio {name}: keys and vaults in {region} used by the {config.region} data stack",
                 termination_protection=config.termination_protection,
                 table_key_alias=names.table_key_alias if is_replica else None,
+                table_key_arn_parameter=names.table_key_arn_parameter if is_replica else None,
                 copy_vault_name=names.copy_vault if is_copy else None,
                 copy_key_alias=names.copy_key_alias if is_copy else None,
             )
@@ -90,6 +97,16 @@ class FolioStage(cdk.Stage):
         )
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")
+        # What the regional serving stages need from this Region, as outputs the pipeline (or an
+        # operator) publishes to SSM in each replica Region (stacks/regional_serving_stage.py).
+        self.serving_outputs: dict[str, cdk.CfnOutput] = {
+            variable: cdk.CfnOutput(self.data, output_id, value=value)
+            for variable, output_id, value in (
+                (HOME_TABLE_NAME, "TableName", self.data.table.table_name),
+                (HOME_USER_POOL_ARN, "UserPoolArn", self.data.users.user_pool.user_pool_arn),
+                (HOME_BUCKET_KEY_ARN, "BucketKeyArn", self.data.bucket_key.key_arn),
+            )
+        }
 
         home = cdk.Environment(account=config.account, region=config.region)
         self.network = NetworkStack(
@@ -167,14 +184,15 @@ class FolioStage(cdk.Stage):
             )
 
 
-def network_availability_zones(config: FolioConfig) -> int:
+def network_availability_zones(config: FolioConfig, *, search: bool = True) -> int:
     """Two AZs, or three where a DAX cluster of three or more nodes puts one in each (AWS
     Control Tower CT.DAX.PR.2; the config requires three nodes in protected environments),
-    or as many as the search domain spreads over."""
+    or as many as the search domain spreads over (where `search`: a regional serving stage
+    has no domain)."""
     zones = DEFAULT_AVAILABILITY_ZONES
     if config.features.dax and config.sizing.dax_nodes >= DAX_MULTI_AZ_NODES:
         zones = DAX_MULTI_AZ_NODES
-    if config.features.search:
+    if search and config.features.search:
         zones = max(zones, config.search.availability_zones)
     return zones
 

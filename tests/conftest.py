@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 
 from stacks.config import FolioConfig, load_config
 from stacks.nag import register_nag_packs
 from stacks.names import EnvironmentNames
+from stacks.regional_serving_stage import RegionalServingStage, regional_serving_stages
 from stacks.stage import FolioStage
 from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
 
@@ -45,12 +47,25 @@ def cdk_context() -> dict[str, Any]:
 
 @dataclass
 class Synthesized:
-    """One environment's synthesized, nag-checked cloud assembly."""
+    """One stage's synthesized, nag-checked cloud assembly: an environment's FolioStage, whose
+    `serving` holds its regional serving stages (synthesized in the same app, as app.py does),
+    or one of those (whose `serving` is empty)."""
 
     config: FolioConfig
-    stage: FolioStage
+    stage: Any  # FolioStage, or RegionalServingStage in `serving`
     assembly_directory: Path
     templates: dict[str, dict[str, Any]]  # by stack construct id: "Data", "Region-us-west-2", ...
+    serving: dict[str, Synthesized] = field(default_factory=dict)  # by replica Region
+
+    @property
+    def region(self) -> str:
+        """The Region of the stage's stacks (a regional serving stage's, or the home Region)."""
+        return self.stage.serving_region if isinstance(self.stage, RegionalServingStage) else self.config.region
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every Region the stage deploys to: the home stage's support stacks, or the one Region."""
+        return (self.region,) if isinstance(self.stage, RegionalServingStage) else self.config.all_regions
 
     def template(self, stack_id: str) -> Template:
         return Template.from_json(self.templates[stack_id])
@@ -66,19 +81,30 @@ def synthesize(
     extend: Callable[[FolioStage], None] | None = None,
     context: dict[str, Any] | None = None,
 ) -> Synthesized:
-    """Build and synthesize one FolioStage the way app.py does, with every nag pack.
+    """Build and synthesize one FolioStage and its regional serving stages the way app.py does,
+    with every nag pack.
 
-    `extend` may add constructs to the stage before synthesis (the nag coverage test
-    uses it to add deliberately non-compliant resources).
+    `extend` may add constructs to the stages before synthesis (the nag coverage test uses it
+    to add deliberately non-compliant resources); it is called with each stage.
     """
     app = cdk.App(outdir=str(outdir), context={**cdk_context(), **(context or {})})
     register_nag_packs(app)
     names = EnvironmentNames.of(config)
     stage = FolioStage(app, names.stage_id, config=config, names=names)
+    serving = regional_serving_stages(app, config, names)
     if extend is not None:
-        extend(stage)
+        for each in (stage, *serving):
+            extend(each)
     assembly = app.synth()
-    stage_assembly = assembly.get_nested_assembly(f"assembly-{names.stage_id}")
+    synth = stage_synthesized(assembly, config, stage)
+    synth.serving = {s.serving_region: stage_synthesized(assembly, config, s) for s in serving}
+    return synth
+
+
+def stage_synthesized(
+    assembly: cx_api.CloudAssembly, config: FolioConfig, stage: FolioStage | RegionalServingStage
+) -> Synthesized:
+    stage_assembly = assembly.get_nested_assembly(f"assembly-{stage.node.id}")
     templates = {
         stack.node.id: json.loads((Path(stage_assembly.directory) / stack.template_file).read_text())
         for stack in stage.node.children
@@ -98,6 +124,38 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
         return cache[environment]
 
     yield get
+
+
+def serving_pairs() -> list[tuple[str, str]]:
+    """(environment, replica Region) for every regional serving stage of every environment."""
+    return [(name, region) for name in ENVIRONMENT_NAMES for region in load_config(name).replica_regions]
+
+
+# Every stage the gates run over: each environment's FolioStage ("prod") and each of its regional
+# serving stages ("prod/eu-west-1"), for `synthesized_stage`.
+STAGES = (*ENVIRONMENT_NAMES, *(f"{environment}/{region}" for environment, region in serving_pairs()))
+
+
+@pytest.fixture(scope="session")
+def synthesized_stage(synthesized: Callable[[str], Synthesized]) -> Callable[[str], Synthesized]:
+    """`synthesized_stage("prod")` or `synthesized_stage("prod/eu-west-1")`, for a name of STAGES."""
+
+    def get(stage: str) -> Synthesized:
+        environment, _, region = stage.partition("/")
+        return synthesized(environment).serving[region] if region else synthesized(environment)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def synthesized_serving(synthesized: Callable[[str], Synthesized]) -> Callable[[str, str], Synthesized]:
+    """`synthesized_serving("prod", "eu-west-1")`: that regional serving stage's assembly, from
+    the environment's one synthesis."""
+
+    def get(environment: str, region: str) -> Synthesized:
+        return synthesized(environment).serving[region]
+
+    return get
 
 
 def all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:

@@ -13,7 +13,12 @@ class Env:
 
     TABLE_NAME = "TABLE_NAME"
     BUCKET_NAME = "BUCKET_NAME"
+    # The bucket's Region, which a presigned URL must be signed for: a regional serving stage's
+    # functions presign against the home Region's bucket (docs/architecture.md).
+    BUCKET_REGION = "BUCKET_REGION"
     DOCUMENT_PREFIX = "DOCUMENT_PREFIX"
+    # Optional: set where the create function runs (the home Region); a regional serving stage
+    # deploys no function that writes, so it has no idempotency table.
     IDEMPOTENCY_TABLE_NAME = "IDEMPOTENCY_TABLE_NAME"
     CURSOR_SECRET_ARN = "CURSOR_SECRET_ARN"  # noqa: S105 (the variable's name, not a secret)
     MAX_UPLOAD_BYTES = "MAX_UPLOAD_BYTES"
@@ -30,7 +35,7 @@ class Env:
 
 
 ENVIRONMENT_VARIABLES = tuple(value for name, value in vars(Env).items() if name.isupper())
-OPTIONAL_VARIABLES = (Env.DAX_ENDPOINT, Env.SEARCH_ENDPOINT)
+OPTIONAL_VARIABLES = (Env.IDEMPOTENCY_TABLE_NAME, Env.DAX_ENDPOINT, Env.SEARCH_ENDPOINT)
 REQUIRED_VARIABLES = tuple(name for name in ENVIRONMENT_VARIABLES if name not in OPTIONAL_VARIABLES)
 
 
@@ -42,8 +47,9 @@ class SettingsError(RuntimeError):
 class Settings:
     table_name: str
     bucket_name: str
+    bucket_region: str
     document_prefix: str
-    idempotency_table_name: str
+    idempotency_table_name: str | None
     cursor_secret_arn: str
     max_upload_bytes: int
     quota_documents: int
@@ -72,8 +78,9 @@ class Settings:
         return cls(
             table_name=text(Env.TABLE_NAME),
             bucket_name=text(Env.BUCKET_NAME),
+            bucket_region=text(Env.BUCKET_REGION),
             document_prefix=text(Env.DOCUMENT_PREFIX),
-            idempotency_table_name=text(Env.IDEMPOTENCY_TABLE_NAME),
+            idempotency_table_name=env.get(Env.IDEMPOTENCY_TABLE_NAME) or None,
             cursor_secret_arn=text(Env.CURSOR_SECRET_ARN),
             max_upload_bytes=number(Env.MAX_UPLOAD_BYTES),
             quota_documents=number(Env.QUOTA_DOCUMENTS),

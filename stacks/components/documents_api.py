@@ -1,4 +1,5 @@
-"""The documents REST API: routes from folio.contracts, each behind Cognito and a validator."""
+"""The documents REST API: routes from folio.contracts (those of the function groups it is given),
+each behind Cognito and a validator."""
 
 from __future__ import annotations
 
@@ -130,8 +131,10 @@ class DocumentsApi(Construct):
             for name, schema in BODY_SCHEMAS.items()
         }
         self.methods: dict[tuple[str, str], apigw.Method] = {}
+        # Only the routes of the groups given: a regional serving stage's API has no write route.
         for route in ROUTES:
-            self.methods[(route.method, route.path)] = self._add_route(route, functions[route.group])
+            if route.group in functions:
+                self.methods[(route.method, route.path)] = self._add_route(route, functions[route.group])
 
         for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
             self.api.add_gateway_response(

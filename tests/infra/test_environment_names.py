@@ -37,6 +37,12 @@ def expected_names(synth: Synthesized) -> dict[str, tuple[str, str, str]]:
         f"table_key_alias@{region}": (f"Region-{region}", "AWS::KMS::Alias", "AliasName")
         for region in config.replica_regions
     }
+    # Where each replica Region's serving stage reads the key's ARN (tests/infra/test_regional_stage.py
+    # checks the home_* parameters it reads against what the publication writes).
+    where |= {
+        f"table_key_arn_parameter@{region}": (f"Region-{region}", "AWS::SSM::Parameter", "Name")
+        for region in config.replica_regions
+    }
     if config.features.search:
         where |= {
             "search_domain": ("Search", "AWS::OpenSearchService::Domain", "DomainName"),

@@ -145,6 +145,7 @@ def engines(dynamodb_endpoint: str, moto_endpoint: str, search_endpoint: str) ->
         {
             "TABLE_NAME": TABLE,
             "BUCKET_NAME": BUCKET,
+            "BUCKET_REGION": REGION,
             "DOCUMENT_PREFIX": PREFIX,
             "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
             "CURSOR_SECRET_ARN": secret["ARN"],

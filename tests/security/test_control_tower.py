@@ -15,7 +15,7 @@ import aws_cdk as cdk
 import pytest
 
 from stacks.components.documents_api import STAGE_NAME
-from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
+from tests.conftest import STAGES, Synthesized, all_resources
 from tests.support.templates import as_list
 
 
@@ -41,11 +41,11 @@ GRANTS_ONLY_FOR_AWS_SERVICES = {
 }
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+@pytest.mark.parametrize("stage", STAGES)
 def test_every_key_lets_grants_be_created_only_for_aws_resources(
-    environment: str, synthesized: Callable[[str], Synthesized]
+    stage: str, synthesized_stage: Callable[[str], Synthesized]
 ) -> None:
-    keys = dict(key_policies(synthesized(environment)))
+    keys = dict(key_policies(synthesized_stage(stage)))
     assert keys, "no KMS key found: the test would prove nothing"
 
     for key, statements in keys.items():
@@ -82,12 +82,12 @@ def resolve(synth: Synthesized, stack_id: str, value: Any) -> tuple[str, dict[st
     return stack_id, synth.templates[stack_id]["Resources"][logical_id]
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+@pytest.mark.parametrize("stage", STAGES)
 def test_every_function_is_in_the_vpcs_isolated_subnets(
-    environment: str, synthesized: Callable[[str], Synthesized]
+    stage: str, synthesized_stage: Callable[[str], Synthesized]
 ) -> None:
     """Backs FUNCTIONS_IN_VPC_ACROSS_STACKS (CT.LAMBDA.PR.3): the rule cannot read Fn::GetStackOutput."""
-    synth = synthesized(environment)
+    synth = synthesized_stage(stage)
     functions = [(s, lid, r) for s, lid, r in all_resources(synth) if r["Type"] == "AWS::Lambda::Function"]
     assert functions, "no function found: the test would prove nothing"
 
@@ -103,14 +103,14 @@ def test_every_function_is_in_the_vpcs_isolated_subnets(
         assert groups and all(g["Type"] == "AWS::EC2::SecurityGroup" for g in groups), logical_id
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_every_invoke_permission_names_its_caller(environment: str, synthesized: Callable[[str], Synthesized]) -> None:
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_invoke_permission_names_its_caller(stage: str, synthesized_stage: Callable[[str], Synthesized]) -> None:
     """Backs API_INVOKE_PERMISSIONS (CT.LAMBDA.PR.2): the rule cannot read an ARN built with Fn::Join.
 
     Every permission lets one AWS service invoke, and only from one of this stack's resources:
     a local reference, or this account's and Region's execute-api ARN of a REST API in the stack.
     """
-    synth = synthesized(environment)
+    synth = synthesized_stage(stage)
     config = synth.config
     permissions = [(s, lid, r) for s, lid, r in all_resources(synth) if r["Type"] == "AWS::Lambda::Permission"]
     assert permissions, "no permission found: the test would prove nothing"
@@ -123,7 +123,7 @@ def test_every_invoke_permission_names_its_caller(environment: str, synthesized:
         if "Fn::Join" in source:
             separator, parts = source["Fn::Join"]
             assert separator == ""
-            assert parts[0] == f"arn:aws:execute-api:{config.region}:{config.account}:", logical_id
+            assert parts[0] == f"arn:aws:execute-api:{synth.region}:{config.account}:", logical_id
             assert resolve(synth, stack_id, parts[1])[1]["Type"] == "AWS::ApiGateway::RestApi", logical_id
             # then the deployed stage, one method and its path: never any stage ("*"),
             # any method, or test-invoke-stage (TestInvokeMethod skips the authorizer)

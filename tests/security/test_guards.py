@@ -21,7 +21,7 @@ from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk.assertions import Template
 
 from stacks.config import load_config
-from tests.conftest import ENVIRONMENT_NAMES, Synthesized, all_resources
+from tests.conftest import ENVIRONMENT_NAMES, STAGES, Synthesized, all_resources
 from tests.support.templates import as_list, followed
 
 WITHOUT_DAX = [e for e in ENVIRONMENT_NAMES if not load_config(e).features.dax]
@@ -144,6 +144,13 @@ WILDCARD_GRANTS = (
 @pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
 def synth(request: pytest.FixtureRequest, synthesized: Callable[[str], Synthesized]) -> Synthesized:
     return synthesized(request.param)
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def stage(request: pytest.FixtureRequest, synthesized_stage: Callable[[str], Synthesized]) -> Synthesized:
+    """Each environment's FolioStage and each of its regional serving stages: the guards that
+    hold for any stage run over both."""
+    return synthesized_stage(request.param)
 
 
 def replica_problems(resource: dict[str, Any]) -> list[str]:
@@ -276,31 +283,31 @@ def test_every_stateful_resource_is_retained(synth: Synthesized) -> None:
         assert retention_problems(resource) == [], f"{stack_id}/{logical_id} ({resource['Type']})"
 
 
-def test_every_kms_key_rotates(synth: Synthesized) -> None:
-    keys = [(s, i, r) for s, i, r in all_resources(synth) if r["Type"] == "AWS::KMS::Key"]
+def test_every_kms_key_rotates(stage: Synthesized) -> None:
+    keys = [(s, i, r) for s, i, r in all_resources(stage) if r["Type"] == "AWS::KMS::Key"]
 
     assert keys
     for stack_id, logical_id, resource in keys:
         assert resource["Properties"].get("EnableKeyRotation") is True, f"{stack_id}/{logical_id}"
 
 
-def test_no_policy_grants_a_service_wide_action(synth: Synthesized) -> None:
-    for stack_id, logical_id, resource in all_resources(synth):
+def test_no_policy_grants_a_service_wide_action(stage: Synthesized) -> None:
+    for stack_id, logical_id, resource in all_resources(stage):
         assert service_wide_actions(resource) == [], f"{stack_id}/{logical_id}"
 
 
-def test_no_identity_policy_allows_resource_star_outside_the_allowlist(synth: Synthesized) -> None:
-    for stack_id, logical_id, resource in all_resources(synth):
+def test_no_identity_policy_allows_resource_star_outside_the_allowlist(stage: Synthesized) -> None:
+    for stack_id, logical_id, resource in all_resources(stage):
         assert unscoped_actions(resource) == [], f"{stack_id}/{logical_id}"
 
 
-def test_every_wildcard_arn_an_identity_policy_allows_is_listed_with_a_reason(synth: Synthesized) -> None:
-    for stack_id, logical_id, resource in all_resources(synth):
+def test_every_wildcard_arn_an_identity_policy_allows_is_listed_with_a_reason(stage: Synthesized) -> None:
+    for stack_id, logical_id, resource in all_resources(stage):
         assert unlisted_wildcard_resources(resource) == [], f"{stack_id}/{logical_id}"
 
 
-def test_no_role_uses_an_aws_managed_policy(synth: Synthesized) -> None:
-    for stack_id, logical_id, resource in all_resources(synth):
+def test_no_role_uses_an_aws_managed_policy(stage: Synthesized) -> None:
+    for stack_id, logical_id, resource in all_resources(stage):
         assert aws_managed_policies(resource) == [], f"{stack_id}/{logical_id}"
 
 
@@ -759,35 +766,35 @@ def reader_handlers() -> set[str]:
     return {API_HANDLERS[group] for group in READS_THROUGH_DAX}
 
 
-def test_every_dax_cluster_requires_tls_and_encrypts_at_rest(synth: Synthesized) -> None:
-    clusters = [(s, i, r) for s, i, r in all_resources(synth) if r["Type"] == "AWS::DAX::Cluster"]
+def test_every_dax_cluster_requires_tls_and_encrypts_at_rest(stage: Synthesized) -> None:
+    clusters = [(s, i, r) for s, i, r in all_resources(stage) if r["Type"] == "AWS::DAX::Cluster"]
 
-    assert bool(clusters) == synth.config.features.dax
+    assert bool(clusters) == stage.config.features.dax
     for stack_id, logical_id, resource in clusters:
         assert dax_cluster_problems(resource) == [], f"{stack_id}/{logical_id}"
 
 
-def test_every_dax_cluster_admits_only_tls_from_the_reading_functions(synth: Synthesized) -> None:
-    for stack_id, template in synth.templates.items():
+def test_every_dax_cluster_admits_only_tls_from_the_reading_functions(stage: Synthesized) -> None:
+    for stack_id, template in stage.templates.items():
         for cluster_id in dax_clusters(template):
             assert dax_ingress_problems(template, cluster_id, reader_handlers()) == [], f"{stack_id}/{cluster_id}"
 
 
-def test_every_dax_cluster_role_only_reads_named_resources(synth: Synthesized) -> None:
-    for stack_id, template in synth.templates.items():
+def test_every_dax_cluster_role_only_reads_named_resources(stage: Synthesized) -> None:
+    for stack_id, template in stage.templates.items():
         for cluster_id in dax_clusters(template):
             assert dax_role_problems(template, cluster_id) == [], f"{stack_id}/{cluster_id}"
 
 
-def test_only_the_reading_functions_may_call_dax_and_only_on_the_cluster(synth: Synthesized) -> None:
+def test_only_the_reading_functions_may_call_dax_and_only_on_the_cluster(stage: Synthesized) -> None:
     readers = reader_handlers()
     callers = set()
 
-    for stack_id, template in synth.templates.items():
+    for stack_id, template in stage.templates.items():
         assert dax_permission_problems(template, readers) == [], stack_id
         callers |= {who for who, _ in dax_grants(template)}
 
-    assert callers == (readers if synth.config.features.dax else set()), "each reader may call DAX where it runs"
+    assert callers == (readers if stage.config.features.dax else set()), "each reader may call DAX where it runs"
 
 
 @pytest.mark.parametrize("environment", WITHOUT_DAX)

@@ -11,21 +11,22 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, Synthesized
+from tests.conftest import PROJECT_ROOT, STAGES, Synthesized
 
 CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_cfn_lint_finds_nothing_in_any_region_of_the_environment(
-    environment: str, synthesized: Callable[[str], Synthesized]
+@pytest.mark.parametrize("stage", STAGES)
+def test_cfn_lint_finds_nothing_in_any_region_of_the_stage(
+    stage: str, synthesized_stage: Callable[[str], Synthesized]
 ) -> None:
-    synth = synthesized(environment)
+    """Each environment's FolioStage in every Region it uses, and each regional serving stage in its own."""
+    synth = synthesized_stage(stage)
     templates = [str(p) for p in synth.template_files()]
 
     result = subprocess.run(
-        [str(CFN_LINT), "--regions", *synth.config.all_regions, "--format", "parseable", "--", *templates],
+        [str(CFN_LINT), "--regions", *synth.regions, "--format", "parseable", "--", *templates],
         cwd=PROJECT_ROOT,  # picks up .cfnlintrc
         capture_output=True,
         text=True,
@@ -49,11 +50,11 @@ def run_checkov(directory: Path) -> dict[str, Any]:
     return report if isinstance(report, dict) else report[0]
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+@pytest.mark.parametrize("stage", STAGES)
 def test_checkov_passes_with_skips_only_from_resource_metadata(
-    environment: str, synthesized: Callable[[str], Synthesized]
+    stage: str, synthesized_stage: Callable[[str], Synthesized]
 ) -> None:
-    synth = synthesized(environment)
+    synth = synthesized_stage(stage)
 
     report = run_checkov(synth.assembly_directory)
 

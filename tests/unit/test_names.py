@@ -30,6 +30,13 @@ ACCOUNT = "999999999999"
 # Names that share a namespace must differ: buckets (global), KMS aliases (account and Region).
 BUCKETS = ("documents_bucket", "search_exports_bucket")
 KEY_ALIASES = ("table_key_alias", "copy_key_alias")
+# SSM parameters a regional serving stage reads in its Region (stacks/regional_serving_stage.py).
+PARAMETERS = (
+    "table_key_arn_parameter",
+    "home_table_name_parameter",
+    "home_user_pool_arn_parameter",
+    "home_bucket_key_arn_parameter",
+)
 
 
 @cache
@@ -140,6 +147,27 @@ def test_the_stage_id_prefixes_valid_stack_names(environment: str, region: str) 
 
     # The longest stack id of a stage is a support stack's, named after its Region.
     assert is_stack_name_prefix(names.stage_id, f"Region-{LONGEST_REGION}"), names.stage_id
+
+
+@pytest.mark.parametrize(("environment", "region"), every_environment())
+def test_the_regional_parameters_fit_ssm(environment: str, region: str) -> None:
+    names = names_of(environment, region)
+
+    for field in PARAMETERS:
+        parameter = getattr(names, field)
+        # botocore's model gives only the length; the characters and depth are the user guide's
+        # ("Parameter name requirements": letters, digits, _.-/, at most 15 levels).
+        assert 1 <= len(parameter) <= int(str(limits("ssm", "PutParameter", "Name")["max"])), parameter
+        assert re.fullmatch(r"(/[a-zA-Z0-9_.-]+){1,15}", parameter), parameter
+        # SSM reserves names that begin with aws or ssm (in any case), under a path too.
+        assert parameter.startswith("/folio/"), parameter
+
+
+@pytest.mark.parametrize(("environment", "region"), every_environment())
+def test_the_serving_stage_ids_prefix_valid_stack_names(environment: str, region: str) -> None:
+    names = names_of(environment, region)
+
+    assert is_stack_name_prefix(names.serving_stage_id(LONGEST_REGION), "Network"), names.serving_stage_id(region)
 
 
 @pytest.mark.parametrize(("environment", "region"), every_environment())

@@ -10,7 +10,7 @@ import boto3
 from folio.errors import ServiceUnavailable
 from folio.reads import DynamoDbReads
 from folio.service import DocumentService, Limits
-from folio.settings import Settings
+from folio.settings import Env, Settings, SettingsError
 from folio.storage import CLIENT_CONFIG, DocumentStorage
 from folio.writes import DynamoDbWrites
 
@@ -88,13 +88,18 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
     # Imported here: only the create function uses idempotency (about 10 ms of imports).
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name, boto3_client=dynamodb_client())
+    table_name = settings().idempotency_table_name
+    if table_name is None:
+        raise SettingsError(f"environment variable {Env.IDEMPOTENCY_TABLE_NAME} is not set (the create function's)")
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client())
 
 
 @cache
 def storage() -> DocumentStorage:
     config = settings()
-    return DocumentStorage(boto3.client("s3", config=CLIENT_CONFIG), config.bucket_name, config.document_prefix)
+    # Signed for the bucket's Region, which is not the function's in a regional serving stage.
+    client = boto3.client("s3", region_name=config.bucket_region, config=CLIENT_CONFIG)
+    return DocumentStorage(client, config.bucket_name, config.document_prefix)
 
 
 @cache
