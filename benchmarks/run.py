@@ -53,6 +53,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,15 +154,56 @@ def cdk(*args: str) -> list[str]:
     return [str(ROOT / "node_modules" / ".bin" / "cdk"), *args]
 
 
-def median_synth(app_command: str | None, runs: int) -> list[float]:
-    times = []
+@dataclass(frozen=True)
+class AssemblyInventory:
+    """What a synth produced: its stacks, its cloud assemblies (the app's and each stage's), and the
+    (account, Region) pairs its stacks deploy to."""
+
+    stacks: int
+    assemblies: int
+    targets: frozenset[tuple[str, str]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stacks": self.stacks,
+            "assemblies": self.assemblies,
+            "accounts_and_regions": sorted(f"{account}/{region}" for account, region in self.targets),
+        }
+
+
+def assembly_inventory(directory: Path) -> AssemblyInventory:
+    """The inventory of the cloud assembly in `directory`, nested stage assemblies included."""
+    stacks, assemblies, targets = 0, 1, set()
+    for artifact in json.loads((directory / "manifest.json").read_text()).get("artifacts", {}).values():
+        if artifact.get("type") == "aws:cloudformation:stack":
+            stacks += 1
+            account, region = artifact["environment"].removeprefix("aws://").split("/")
+            targets.add((account, region))
+        elif artifact.get("type") == "cdk:cloud-assembly":
+            nested = assembly_inventory(directory / artifact["properties"]["directoryName"])
+            stacks, assemblies = stacks + nested.stacks, assemblies + nested.assemblies
+            targets |= nested.targets
+    return AssemblyInventory(stacks, assemblies, frozenset(targets))
+
+
+def synth_once(app_command: str | None) -> tuple[float, AssemblyInventory]:
+    """Seconds of one `cdk synth` of `app_command` (app.py by default), as `make synth` runs it, and
+    what it produced."""
+    with tempfile.TemporaryDirectory() as out:
+        args = ["synth", "--quiet", "--output", out]
+        if app_command:
+            args += ["--app", app_command]
+        seconds = timed(cdk(*args))
+        return seconds, assembly_inventory(Path(out))
+
+
+def interleaved_synths(apps: Mapping[str, str | None], runs: int) -> dict[str, list[tuple[float, AssemblyInventory]]]:
+    """`runs` synths of each app, taken in turn, so that a machine that slows down slows them alike."""
+    measured: dict[str, list[tuple[float, AssemblyInventory]]] = {name: [] for name in apps}
     for _ in range(runs):
-        with tempfile.TemporaryDirectory() as out:
-            args = ["synth", "--quiet", "--output", out]
-            if app_command:
-                args += ["--app", app_command]
-            times.append(timed(cdk(*args)))
-    return times
+        for name, command in apps.items():
+            measured[name].append(synth_once(command))
+    return measured
 
 
 def resource_counts() -> dict[str, dict[str, int]]:
@@ -283,6 +325,69 @@ def fresh_clone_synth() -> float:
         return timed(["make", "synth"], cwd=Path(clone), env=env)
 
 
+def seconds(runs: list[tuple[float, AssemblyInventory]]) -> dict[str, Any]:
+    times = [t for t, _ in runs]
+    return {"runs": [round(t, 2) for t in times], "median": round(statistics.median(times), 2)}
+
+
+def regions_added_to_the_assembly(
+    added: Mapping[str, str], before: AssemblyInventory, after: AssemblyInventory
+) -> dict[str, str]:
+    """Of the Regions extra_region_app.py added (one per environment), those whose environment the app
+    synthesizes: its home Region is in `before`, and the added Region in `after` only."""
+    from stacks.config import load_config  # after extra_region_app put the project on the path
+
+    found = {}
+    for name, region in added.items():
+        config = load_config(name, cli_account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
+        if (config.account, config.region) in before.targets and (
+            config.account,
+            region,
+        ) in after.targets - before.targets:
+            found[name] = region
+    return found
+
+
+def measure_synth(runs: int) -> dict[str, Any]:
+    """`make synth` of the whole app next to the empty app, and next to the same app with one more replica
+    Region in every environment (benchmarks/extra_region_app.py): the time each Region adds."""
+    import extra_region_app  # benchmarks/; it puts the project on the path
+
+    from stacks import environments
+
+    _, added = extra_region_app.one_more_replica_region(environments.ENVIRONMENTS)
+    apps = {
+        "folio": None,
+        "folio_one_more_region": f"{sys.executable} benchmarks/extra_region_app.py",
+        "empty": f"{sys.executable} benchmarks/empty_app.py",
+    }
+    print("benchmark: warming up (one synth of each app, not counted)")
+    interleaved_synths(apps, 1)
+    print(f"benchmark: {runs} synths of the app, of the app with one more Region, and of the empty app, in turn")
+    measured = interleaved_synths(apps, runs)
+    folio, more, empty = (seconds(measured[name]) for name in apps)
+    before, after = measured["folio"][-1][1], measured["folio_one_more_region"][-1][1]
+    in_assembly = regions_added_to_the_assembly(added, before, after)
+    per_region = (more["median"] - folio["median"]) / len(in_assembly) if in_assembly else None
+    ratio_max = TARGETS["synth_ratio_max"]
+    assert isinstance(ratio_max, float)
+    # How many more Regions fit before the synth reaches the goal's multiple of the empty app.
+    headroom = (ratio_max * empty["median"] - folio["median"]) / per_region if per_region and per_region > 0 else None
+    return {
+        "synth_seconds": folio,
+        "empty_app_synth_seconds": empty,
+        "synth_ratio": round(folio["median"] / empty["median"], 2),
+        "synthesized": before.as_json(),
+        "synth_one_more_region": {
+            "regions_added": in_assembly,
+            "seconds": more,
+            "synthesized": after.as_json(),
+            "seconds_per_extra_region": round(per_region, 2) if per_region is not None else None,
+            "regions_before_the_ratio_target": int(headroom) if headroom is not None else None,
+        },
+    }
+
+
 def selected_parts(options: argparse.Namespace) -> list[str]:
     if options.only:
         parts = [p.strip() for p in options.only.split(",") if p.strip()]
@@ -297,17 +402,7 @@ def selected_parts(options: argparse.Namespace) -> list[str]:
 def measure(parts: list[str], runs: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     if "synth" in parts:
-        print("benchmark: warming up (one synth of each app, not counted)")
-        median_synth(None, 1)
-        median_synth(f"{sys.executable} benchmarks/empty_app.py", 1)
-        folio = median_synth(None, runs)
-        empty = median_synth(f"{sys.executable} benchmarks/empty_app.py", runs)
-        results["synth_seconds"] = {"runs": [round(t, 2) for t in folio], "median": round(statistics.median(folio), 2)}
-        results["empty_app_synth_seconds"] = {
-            "runs": [round(t, 2) for t in empty],
-            "median": round(statistics.median(empty), 2),
-        }
-        results["synth_ratio"] = round(statistics.median(folio) / statistics.median(empty), 2)
+        results.update(measure_synth(runs))
     if "resources" in parts:
         results["resources_per_stack"] = resource_counts()
     if "asset" in parts:
@@ -347,7 +442,16 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
         row(figure, measured, f"<= {limit}{unit}", measured <= limit)
 
     if "synth" in parts:
+        synthesized, more = results["synthesized"], results["synth_one_more_region"]
+        shape = f"{synthesized['stacks']} {synthesized['assemblies']} {len(synthesized['accounts_and_regions'])}"
+        lines.append(f"{'synthesized: stacks, assemblies, account-Regions':<44}{shape:>14}")
+        folio_and_empty = f"{results['synth_seconds']['median']} {results['empty_app_synth_seconds']['median']}"
+        lines.append(f"{'synth, empty app (median s)':<44}{folio_and_empty:>14}")
         at_most("synth / empty app (median s)", results["synth_ratio"], "synth_ratio_max", "x")
+        added = ", ".join(f"{name} +{region}" for name, region in more["regions_added"].items()) or "none"
+        lines.append(f"{'synth with one more Region (median s)':<44}{more['seconds']['median']:>14}  ({added})")
+        lines.append(f"{'  seconds per extra Region':<44}{more['seconds_per_extra_region']!s:>14}")
+        lines.append(f"{'  Regions more before the ratio target':<44}{more['regions_before_the_ratio_target']!s:>14}")
     if "asset" in parts:
         at_most("Lambda code asset (bytes, no layer)", results["lambda_asset_bytes"], "lambda_asset_bytes_max")
     if "imports" in parts:
