@@ -375,10 +375,8 @@ def regions_added_to_the_assembly(
     found = {}
     for name, region in added.items():
         config = load_config(name, cli_account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
-        if (config.account, config.region) in before.targets and (
-            config.account,
-            region,
-        ) in after.targets - before.targets:
+        synthesized = (config.account, config.region) in before.targets
+        if synthesized and (config.account, region) in after.targets - before.targets:
             found[name] = region
     return found
 
@@ -408,10 +406,13 @@ def measure_synth(runs: int) -> dict[str, Any]:
     per_region_cpu = (more["cpu_median"] - folio["cpu_median"]) / count if count else None
     ratio_max = TARGETS["synth_ratio_max"]
     assert isinstance(ratio_max, float)
+    # The widest spread of either app's CPU runs: a per-Region figure within it is noise.
+    cpu_spread = max(spread(folio["cpu_runs"]), spread(more["cpu_runs"]))
     # How many more Regions fit before the synth reaches the goal's multiple of the empty app, at the
-    # CPU cost per Region (the steadier figure), scaled to wall time by this run's own wall/CPU ratio.
+    # CPU cost per Region (the steadier figure), scaled to wall time by this run's own wall/CPU ratio;
+    # not estimated from a per-Region cost that the noise could hold.
     headroom = None
-    if per_region_cpu and per_region_cpu > 0:
+    if per_region_cpu is not None and per_region_cpu > cpu_spread:
         wall_per_cpu = folio["median"] / folio["cpu_median"]
         headroom = int((ratio_max * empty["median"] - folio["median"]) / (per_region_cpu * wall_per_cpu))
     return {
@@ -426,8 +427,7 @@ def measure_synth(runs: int) -> dict[str, Any]:
             "synthesized": after.as_json(),
             "seconds_per_extra_region": round(per_region_wall, 2) if per_region_wall is not None else None,
             "cpu_seconds_per_extra_region": round(per_region_cpu, 2) if per_region_cpu is not None else None,
-            # The widest spread of either app's CPU runs: a per-Region figure smaller than this is noise.
-            "cpu_spread_seconds": round(max(spread(folio["cpu_runs"]), spread(more["cpu_runs"])), 2),
+            "cpu_spread_seconds": round(cpu_spread, 2),
             "regions_before_the_ratio_target": max(headroom, 0) if headroom is not None else None,
         },
     }

@@ -68,3 +68,14 @@ def test_deployment_targets_are_read_from_nested_assemblies(tmp_path: Path) -> N
         ("222222222222", "us-east-1"),
         ("222222222222", "eu-west-1"),
     }
+
+
+def test_only_regions_of_environments_the_app_synthesizes_are_counted() -> None:
+    prod = load_config("prod")
+    home = (prod.account, prod.region)
+    before = run.AssemblyInventory(stacks=2, assemblies=2, targets=frozenset({home}))
+    after = run.AssemblyInventory(stacks=3, assemblies=2, targets=frozenset({home, (prod.account, "ca-central-1")}))
+
+    counted = run.regions_added_to_the_assembly({"prod": "ca-central-1", "dev": "eu-west-2"}, before, after)
+
+    assert counted == {"prod": "ca-central-1"}
