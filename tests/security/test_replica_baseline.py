@@ -1,10 +1,10 @@
 """Guard: the replica Regions of each environment (stacks/environments.py) differ from what is
 deployed (stacks/data/replica_baseline.json) by at most one replica.
 
-A DynamoDB global table takes one replica change per update (a create or a delete of one
-replica), so a deploy that adds or removes two fails and rolls back. The baseline is what is deployed: a config one Region ahead of it is the
-change the next deploy makes, and the baseline is updated after that deploy
-(docs/operations.md, "Add or remove a replica Region"). The checker's own tests are in
+A DynamoDB global table takes one replica change per update (a create or a delete of one replica),
+so a deploy that adds or removes two fails and rolls back. The baseline is what is deployed: a
+config one Region ahead of it is the change the next deploy makes, and the baseline is updated after
+that deploy (docs/operations.md, "Add or remove a replica Region"). The checker's own tests are in
 tests/support/test_replica_changes.py.
 """
 

@@ -1,10 +1,11 @@
 """The replica-change rule of a DynamoDB global table, checked before a deploy.
 
-A global table takes one replica change per update (the CloudFormation resource and CDK's
-`TableV2` both say so): a deploy whose template adds or removes two replicas fails and rolls back. `stacks/data/replica_baseline.json` records, per environment, the replica Regions as
-deployed; `replica_change_problems` compares them with the configured ones and, where one
-update would make more than one change (two added, two removed, or a swap: one added and one
-removed), says how to stage it, one deploy per change.
+A global table takes one replica change per update (the CloudFormation resource and CDK's `TableV2`
+both say so): a deploy whose template adds or removes two replicas fails and rolls back.
+`stacks/data/replica_baseline.json` records, per environment, the replica Regions as deployed;
+`replica_change_problems` compares them with the configured ones and, where one update would make
+more than one change (two added, two removed, or a swap: one added and one removed), says how to
+stage it, one deploy per change.
 """
 
 from __future__ import annotations
