@@ -318,6 +318,23 @@ def parse_pipeline_config(raw: Mapping[str, Any], *, known_environments: tuple[s
     return pipeline
 
 
+def load_pipeline_environments(pipeline: PipelineConfig) -> tuple[FolioConfig, FolioConfig]:
+    """The configs of the pipeline's test and production environments.
+
+    Each must name its account: the pipeline deploys with its own credentials, so "the CLI's
+    account" would be the toolchain account (or, offline, the undeployable placeholder).
+    """
+    configs = []
+    for key in ("test_environment", "production_environment"):
+        name = getattr(pipeline, key)
+        if environments.ENVIRONMENTS[name].get("account") is None:
+            raise ConfigError(
+                PIPELINE_SECTION, key, name, f"an environment whose account is set (environments.{name}.account)"
+            )
+        configs.append(load_config(name))
+    return configs[0], configs[1]
+
+
 _PIPELINE_KEYS = (
     "account", "region", "connection_arn", "repository", "branch", "notification_email",
     "test_environment", "production_environment",
