@@ -175,6 +175,13 @@ class PipelineStack(cdk.Stack):
         self.notifications.notify(self.pipeline.pipeline)
 
 
+def support_of_other_regions(pipeline: codepipeline.Pipeline) -> list[codepipeline.CrossRegionSupport]:
+    """The replication bucket and support stack of each Region other than the pipeline's (whose
+    own entry in `cross_region_support` is the pipeline's stack and artifact bucket)."""
+    home = cdk.Stack.of(pipeline)
+    return [support for _, support in sorted(pipeline.cross_region_support.items()) if support.stack is not home]
+
+
 def harden_artifact_buckets(pipeline: codepipeline.Pipeline) -> list[s3.IBucket]:
     """What CDK Pipelines leaves out of its artifact bucket and of the replication bucket of
     each other Region it deploys to (in a support stack it adds): versions, expiry, and the key
@@ -182,7 +189,7 @@ def harden_artifact_buckets(pipeline: codepipeline.Pipeline) -> list[s3.IBucket]
     creates the support stacks. Returns the buckets."""
     buckets = [
         pipeline.artifact_bucket,
-        *(support.replication_bucket for _, support in sorted(pipeline.cross_region_support.items())),
+        *(support.replication_bucket for support in support_of_other_regions(pipeline)),
     ]
     for bucket in buckets:
         resource = bucket.node.default_child
