@@ -768,6 +768,10 @@ _ARTIFACTS_NOT_REPLICATED = (
     "Pipeline artifacts are transient copies of a commit and its synthesized templates, expired after 90 days; "
     "the repository and a re-run of the pipeline produce them again."
 )
+# The same decisions as checkov skips (check id, comment) in each resource's Metadata.
+CHECKOV_ARTIFACTS_NOT_LOGGED = ("CKV_AWS_18", _ARTIFACTS_NOT_LOGGED)
+CHECKOV_PIPELINE_KEYS_OF_OTHER_REGIONS = ("CKV_AWS_111", PIPELINE_KEYS_OF_OTHER_REGIONS.reason)
+CHECKOV_ASSET_BUILDS = ("CKV_AWS_111", ASSET_BUILDS.reason)
 PIPELINE_ARTIFACT_BUCKET_FINDINGS: tuple[Finding, ...] = (
     Finding(pack="AwsSolutions", finding="AwsSolutions-S1", reason=_ARTIFACTS_NOT_LOGGED),
     *(Finding(pack=p, finding=f"{p}-S3BucketLoggingEnabled", reason=_ARTIFACTS_NOT_LOGGED) for p in PACK_NAMES[2:]),

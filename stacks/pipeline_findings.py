@@ -93,6 +93,7 @@ class PipelineFindings:
             assert resource is not None
             for finding in nag.PIPELINE_ARTIFACT_BUCKET_FINDINGS:
                 nag.acknowledge(resource, finding)
+            nag.skip_checkov(bucket, *nag.CHECKOV_ARTIFACTS_NOT_LOGGED)
 
     def _acknowledge_policy(self, policy: iam.CfnPolicy) -> None:
         for finding in nag.PIPELINE_INLINE_POLICIES:
@@ -134,10 +135,12 @@ class PipelineFindings:
             self._once(policy, done, nag.SELF_MUTATION_BOOTSTRAP_ROLES, account=self.account)
         elif resource == "*" and actions <= KMS_DATA_ACTIONS:
             self._once(policy, done, nag.PIPELINE_KEYS_OF_OTHER_REGIONS)
+            nag.skip_checkov(policy.node.scope, *nag.CHECKOV_PIPELINE_KEYS_OF_OTHER_REGIONS)  # type: ignore[arg-type]
         elif resource == "*" and actions <= SELF_MUTATION_LOOKUP_ACTIONS:
             self._once(policy, done, nag.SELF_MUTATION_LOOKUPS)
         elif resource == "*" and actions <= ASSET_BUILD_ACTIONS:
             self._once(policy, done, nag.ASSET_BUILDS)
+            nag.skip_checkov(policy.node.scope, *nag.CHECKOV_ASSET_BUILDS)  # type: ignore[arg-type]
         elif re.fullmatch(r"arn:aws:cognito-idp:[a-z0-9-]+:\d{12}:userpool/\*", resource) and all(
             a.startswith(SMOKE_TEST_ACTIONS_PREFIX) for a in actions
         ):

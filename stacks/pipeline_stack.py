@@ -167,6 +167,11 @@ class PipelineStack(cdk.Stack):
             self.regional_wave = None
 
         self.pipeline.build_pipeline()
+        # CDK Pipelines writes each deploy action's role ARNs as Fn::Join with the partition;
+        # cfn-lint prefers Fn::Sub (E3703), a style of the generated template, not a defect.
+        pipeline_resource = self.pipeline.pipeline.node.default_child
+        assert isinstance(pipeline_resource, cdk.CfnResource)
+        pipeline_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         self.artifact_buckets = harden_artifact_buckets(self.pipeline.pipeline)
         PipelineFindings(account=self.account, region=self.region, artifact_buckets=self.artifact_buckets).acknowledge(
             self.pipeline
