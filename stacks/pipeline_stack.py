@@ -16,12 +16,12 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
+from stacks import pipeline_permissions
 from stacks.components.encryption_key import EncryptionKey, grants_only_for_aws_services
 from stacks.components.pipeline_notifications import PipelineNotifications
 from stacks.config import FolioConfig, PipelineConfig
@@ -50,14 +50,6 @@ ARTIFACT_EXPIRY = cdk.Duration.days(90)
 NONCURRENT_ARTIFACT_EXPIRY = cdk.Duration.days(30)
 INCOMPLETE_UPLOAD_EXPIRY = cdk.Duration.days(7)
 
-# What tools/smoke_test.py does with the test environment's user pool: create a user for the
-# run, give it a password, sign it in, and delete it afterwards.
-SMOKE_TEST_COGNITO_ACTIONS = (
-    "cognito-idp:AdminCreateUser",
-    "cognito-idp:AdminDeleteUser",
-    "cognito-idp:AdminInitiateAuth",
-    "cognito-idp:AdminSetUserPassword",
-)
 SMOKE_TEST_COMMAND = "python tools/smoke_test.py"
 # The step's environment, named as tools/smoke_test.py reads it.
 SMOKE_TEST_API_URL = "FOLIO_API_URL"
@@ -225,16 +217,6 @@ def smoke_test_step(stage: FolioStage, source: pipelines.IFileSetProducer) -> pi
     the stage's outputs, and its role may manage users of that one user pool only. `source`
     is the commit being delivered, which holds the script."""
     config = stage.config
-    user_pools = cdk.Arn.format(
-        cdk.ArnComponents(
-            partition="aws",
-            service="cognito-idp",
-            region=config.region,
-            account=config.account,
-            resource="userpool",
-            resource_name="*",
-        )
-    )
     # A CodeBuildStep: a ShellStep whose project role can be given statements.
     return pipelines.CodeBuildStep(
         "SmokeTest",
@@ -247,13 +229,5 @@ def smoke_test_step(stage: FolioStage, source: pipelines.IFileSetProducer) -> pi
         # The stage's Region, not the pipeline's (CodeBuild sets AWS_REGION to its own).
         env={"AWS_REGION": config.region},
         commands=[SMOKE_TEST_COMMAND],
-        role_policy_statements=[
-            iam.PolicyStatement(
-                sid="SmokeTestUsers",
-                actions=list(SMOKE_TEST_COGNITO_ACTIONS),
-                # A user pool's id is generated, so the pool is named by the environment's tag.
-                resources=[user_pools],
-                conditions={"StringEquals": {"aws:ResourceTag/folio:environment": config.name}},
-            )
-        ],
+        role_policy_statements=pipeline_permissions.smoke_test(config),
     )

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from stacks.config import load_pipeline_config
-from stacks.pipeline_stack import SMOKE_TEST_COGNITO_ACTIONS, cdk_cli_version
+from stacks.pipeline_permissions import SMOKE_TEST_COGNITO_ACTIONS
+from stacks.pipeline_stack import cdk_cli_version
 from tests.conftest import PROJECT_ROOT, SynthesizedPipeline
 from tests.support.templates import as_list
 
