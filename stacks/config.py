@@ -329,7 +329,10 @@ def load_pipeline_environments(pipeline: PipelineConfig) -> tuple[FolioConfig, F
         name = getattr(pipeline, key)
         if environments.ENVIRONMENTS[name].get("account") is None:
             raise ConfigError(
-                PIPELINE_SECTION, key, name, f"an environment whose account is set (environments.{name}.account)"
+                PIPELINE_SECTION,
+                f"{PIPELINE_SECTION}.{key}",
+                name,
+                f"an environment whose account is set (environments.{name}.account)",
             )
         configs.append(load_config(name))
     return configs[0], configs[1]

@@ -20,6 +20,7 @@ from stacks.config import (
     FolioConfig,
     load_config,
     load_pipeline_config,
+    load_pipeline_environments,
     parse_config,
     parse_pipeline_config,
 )
@@ -630,3 +631,24 @@ def test_a_codestar_connections_arn_is_accepted() -> None:
 )
 def test_bad_pipeline_settings_are_named(change: dict[str, Any], key: str) -> None:
     assert pipeline_rejected(pipeline_with(**change)).key == key
+
+
+def test_app_reports_an_enabled_pipeline_without_its_connection_in_one_line() -> None:
+    result = run_app("from stacks import environments\ndel environments.PIPELINE['connection_arn']", {})
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "folio: invalid config for the pipeline: pipeline.connection_arn = None; allowed: a value (the key is required)"
+    ]
+
+
+def test_the_pipeline_deploys_only_environments_whose_account_is_set() -> None:
+    pipeline = parse_pipeline_config(pipeline_with(test_environment="sandbox"), known_environments=tuple(ENVIRONMENTS))
+    assert pipeline is not None
+
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_environments(pipeline)
+
+    assert caught.value.key == "pipeline.test_environment"
+    assert "account is set" in caught.value.allowed
