@@ -77,7 +77,7 @@ class PipelineFindings:
         stack = cdk.Stack.of(scope)
         return {rendered(stack.resolve(bucket.bucket_arn)) for bucket in self.artifact_buckets}
 
-    def acknowledge(self, scope: IConstruct) -> None:
+    def acknowledge_under(self, scope: IConstruct) -> None:
         """Every policy and build project under `scope`, then every artifact bucket."""
         for construct in scope.node.find_all():
             if isinstance(construct, iam.CfnPolicy):

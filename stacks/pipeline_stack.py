@@ -165,9 +165,9 @@ class PipelineStack(cdk.Stack):
         assert isinstance(pipeline_resource, cdk.CfnResource)
         pipeline_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         self.artifact_buckets = harden_artifact_buckets(self.pipeline.pipeline)
-        PipelineFindings(account=self.account, region=self.region, artifact_buckets=self.artifact_buckets).acknowledge(
-            self.pipeline
-        )
+        PipelineFindings(
+            account=self.account, region=self.region, artifact_buckets=self.artifact_buckets
+        ).acknowledge_under(self.pipeline)
         self.notifications = PipelineNotifications(self, "Notifications", email=pipeline.notification_email)
         self.notifications.notify(self.pipeline.pipeline)
 

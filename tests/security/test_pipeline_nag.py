@@ -224,4 +224,4 @@ def test_an_unreviewed_wildcard_in_a_pipeline_policy_fails_the_synth(statement: 
     stack, _ = policy_stack(statement)
 
     with pytest.raises(ValueError, match=r"not a reviewed|not reviewed|not only"):
-        PipelineFindings(account="333333333333", region="us-east-1", artifact_buckets=[]).acknowledge(stack)
+        PipelineFindings(account="333333333333", region="us-east-1", artifact_buckets=[]).acknowledge_under(stack)
