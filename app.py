@@ -1,8 +1,11 @@
-"""Folio's CDK app: picks the environment's config, builds its Stage and its regional serving
-stages, synthesizes.
+"""Folio's CDK app: picks the environment's config, builds its Stage, its regional serving
+stages and the pipeline, synthesizes.
 
-cdk synth                 # the sandbox environment
-cdk synth -c env=prod     # another environment from stacks/environments.py
+cdk synth                 # the sandbox environment (for direct deploys) and the pipeline
+cdk synth -c env=prod     # another environment from stacks/environments.py, and the pipeline
+
+The pipeline (FolioPipeline, where stacks/environments.py enables it) holds the stages it
+deploys, built from the same FolioStage class.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda"))
 
 import aws_cdk as cdk
 
-from stacks.config import ConfigError, load_config
+from stacks.config import ConfigError, load_config, load_pipeline_config, load_pipeline_environments
 from stacks.nag import register_nag_packs, validation_failures
 from stacks.names import EnvironmentNames
 from stacks.regional_serving_stage import regional_serving_stages
+from stacks.pipeline_stack import PipelineStack, cdk_cli_version
 from stacks.stage import FolioStage
+
+PIPELINE_STACK_ID = "FolioPipeline"  # `cdk deploy FolioPipeline` (README, "Deploying for real")
 
 
 def main() -> int:
@@ -30,6 +36,8 @@ def main() -> int:
     try:
         # The only place Folio reads the process environment: the CLI's account, if any.
         config = load_config(str(environment), cli_account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
+        pipeline = load_pipeline_config()
+        delivered = load_pipeline_environments(pipeline) if pipeline else None
     except ConfigError as error:
         print(f"folio: {error}", file=sys.stderr)
         return 2
@@ -39,6 +47,18 @@ def main() -> int:
     # For direct deploys: the read-only API in each replica Region, deployed after the stage above
     # and after its values are published to SSM there (README, "Regional serving stages").
     regional_serving_stages(app, config, names)
+    if pipeline and delivered:
+        test_environment, production = delivered
+        PipelineStack(
+            app,
+            PIPELINE_STACK_ID,
+            env=cdk.Environment(account=pipeline.account, region=pipeline.region),
+            description="Folio: the self-mutating pipeline that delivers every environment",
+            pipeline=pipeline,
+            test_environment=test_environment,
+            production=production,
+            cli_version=cdk_cli_version(),
+        )
     assembly = app.synth()
     failures = validation_failures(assembly.directory)
     for failure in failures:

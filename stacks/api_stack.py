@@ -301,7 +301,8 @@ class ApiStack(cdk.Stack):
                 log_key=self.key,
                 log_retention=LOG_RETENTION,
             )
-        cdk.CfnOutput(self, "ApiUrl", value=self.documents_api.api.url)
+        # Read by clients, and by the pipeline's smoke test (env_from_cfn_outputs).
+        self.api_url_output = cdk.CfnOutput(self, "ApiUrl", value=self.documents_api.api.url)
 
     def _add_workers(
         self,

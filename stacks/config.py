@@ -87,17 +87,31 @@ _LOGGING_ROLE_CHOICES = (
     "every API there logs with) or false (the account already has a role that may write Folio's log groups)"
 )
 _DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# A connection of AWS CodeConnections (formerly CodeStar Connections, whose ARNs still work).
+_CONNECTION_ARN_RE = re.compile(
+    r"^arn:aws:(codeconnections|codestar-connections):[a-z]{2}(-[a-z]+)+-\d:\d{12}:connection/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+# GitHub's (and Bitbucket's, GitLab's) owner/name: what CodePipelineSource.connection takes.
+_REPOSITORY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
+_BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
+# The key of the pipeline's section in errors: one pipeline delivers every environment.
+PIPELINE_SECTION = "pipeline"
 
 
 class ConfigError(ValueError):
-    """A configuration value that Folio cannot deploy. `str()` is one line for humans."""
+    """A configuration value that Folio cannot deploy. `str()` is one line for humans.
+
+    `environment` names what the value configures: an environment, or `PIPELINE_SECTION`.
+    """
 
     def __init__(self, environment: str, key: str, value: object, allowed: str) -> None:
         self.environment = environment
         self.key = key
         self.value = value
         self.allowed = allowed
-        super().__init__(f"invalid config for environment '{environment}': {key} = {value!r}; allowed: {allowed}")
+        subject = "the pipeline" if environment == PIPELINE_SECTION else f"environment '{environment}'"
+        super().__init__(f"invalid config for {subject}: {key} = {value!r}; allowed: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -230,6 +244,24 @@ class FolioConfig:
         return (self.region, *dict.fromkeys(extra))
 
 
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The one delivery pipeline: where it runs, what it builds, whom it tells.
+
+    Not a setting of an environment: one pipeline, in a toolchain account of its own,
+    delivers `test_environment` and then, once approved, `production_environment`.
+    """
+
+    account: str
+    region: str
+    connection_arn: str  # a CodeConnections connection, created and authorized in the console
+    repository: str  # owner/name
+    branch: str
+    notification_email: str  # failures and approvals waiting
+    test_environment: str  # deployed first, then smoke-tested
+    production_environment: str  # deployed after a manual approval
+
+
 def load_config(environment: str, *, cli_account: str | None = None) -> FolioConfig:
     """The validated config of a named environment of `stacks/environments.py`.
 
@@ -240,6 +272,76 @@ def load_config(environment: str, *, cli_account: str | None = None) -> FolioCon
     if environment not in shipped:
         raise ConfigError(environment, "env", environment, "one of " + ", ".join(sorted(shipped)))
     return parse_config(environment, shipped[environment], cli_account=cli_account)
+
+
+def load_pipeline_config() -> PipelineConfig | None:
+    """The validated pipeline of `stacks/environments.py`, or None where it is disabled."""
+    return parse_pipeline_config(environments.PIPELINE, known_environments=tuple(environments.ENVIRONMENTS))
+
+
+def parse_pipeline_config(raw: Mapping[str, Any], *, known_environments: tuple[str, ...]) -> PipelineConfig | None:
+    """Validate the pipeline's settings, or raise `ConfigError` naming the first bad key.
+
+    A disabled pipeline needs nothing else; an enabled one needs every key.
+    """
+    section = SectionReader(PIPELINE_SECTION, raw, f"{PIPELINE_SECTION}.")
+    if not section.boolean("enabled"):
+        for key in _PIPELINE_KEYS:
+            section.value_or_none(key)
+        section.reject_unknown_keys()
+        return None
+    environment_choices = "one of " + ", ".join(known_environments)
+    test_environment = section.one_of("test_environment", known_environments)
+    production_environment = section.one_of("production_environment", known_environments)
+    if production_environment == test_environment:
+        raise section.invalid(
+            "production_environment", production_environment, f"{environment_choices} other than test_environment"
+        )
+    pipeline = PipelineConfig(
+        account=section.string_matching("account", _ACCOUNT_RE, "a 12-digit AWS account id (the toolchain account)"),
+        region=section.region_offering("region", section.value_or_none("region"), {Service.KMS}),
+        connection_arn=section.string_matching(
+            "connection_arn",
+            _CONNECTION_ARN_RE,
+            "a CodeConnections ARN, arn:aws:codeconnections:<region>:<account>:connection/<uuid> "
+            "(or codestar-connections)",
+        ),
+        repository=section.string_matching("repository", _REPOSITORY_RE, "owner/name of the repository"),
+        branch=section.string_matching("branch", _BRANCH_RE, "a branch name such as main"),
+        notification_email=section.string_matching(
+            "notification_email", _EMAIL_RE, "an e-mail address such as ops@example.com"
+        ),
+        test_environment=test_environment,
+        production_environment=production_environment,
+    )
+    section.reject_unknown_keys()
+    return pipeline
+
+
+def load_pipeline_environments(pipeline: PipelineConfig) -> tuple[FolioConfig, FolioConfig]:
+    """The configs of the pipeline's test and production environments.
+
+    Each must name its account: the pipeline deploys with its own credentials, so "the CLI's
+    account" would be the toolchain account (or, offline, the undeployable placeholder).
+    """
+    configs = []
+    for key in ("test_environment", "production_environment"):
+        name = getattr(pipeline, key)
+        if environments.ENVIRONMENTS[name].get("account") is None:
+            raise ConfigError(
+                PIPELINE_SECTION,
+                f"{PIPELINE_SECTION}.{key}",
+                name,
+                f"an environment whose account is set (environments.{name}.account)",
+            )
+        configs.append(load_config(name))
+    return configs[0], configs[1]
+
+
+_PIPELINE_KEYS = (
+    "account", "region", "connection_arn", "repository", "branch", "notification_email",
+    "test_environment", "production_environment",
+)  # fmt: skip
 
 
 class SectionReader:

@@ -122,6 +122,14 @@ class DataStack(cdk.Stack):
             callback_urls=auth.callback_urls,
             logout_urls=auth.logout_urls,
         )
+        # What a client signs in with; the pipeline's smoke test reads them (env_from_cfn_outputs).
+        self.user_pool_id_output = cdk.CfnOutput(self, "UserPoolId", value=self.users.user_pool.user_pool_id)
+        self.user_pool_client_id_output = cdk.CfnOutput(
+            self, "UserPoolClientId", value=self.users.web_client.user_pool_client_id
+        )
+        self.smoke_test_client_id_output = cdk.CfnOutput(
+            self, "SmokeTestClientId", value=self.users.smoke_test_client.user_pool_client_id
+        )
         self.identity: IdentityAccess | None = None
         if identity_pool:
             self.identity = IdentityAccess(

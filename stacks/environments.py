@@ -110,3 +110,22 @@ ENVIRONMENTS: dict[str, dict[str, object]] = {
         "audit": {"stream_retention_hours": 168, "archive_transition_days": 30, "archive_retention_days": 2_555},
     },
 }  # fmt: skip
+
+# The one pipeline that delivers Folio (README, "Deploying for real"): it runs in a toolchain
+# account of its own, builds `branch` of `repository` through a CodeConnections connection,
+# deploys `test_environment`, smoke-tests it, waits for an approval, then deploys
+# `production_environment`. The connection ARN below is a placeholder (a zero UUID in an
+# example account): `cdk synth` needs no lookup, so the pipeline synthesizes offline; create a
+# connection in the console, authorize it, and put its ARN here before `cdk deploy FolioPipeline`.
+# "enabled": False leaves the pipeline out of the app (the other keys may then be None).
+PIPELINE: dict[str, object] = {
+    "enabled": True,
+    "account": "333333333333",
+    "region": "us-east-1",
+    "connection_arn": "arn:aws:codeconnections:us-east-1:333333333333:connection/00000000-0000-0000-0000-000000000000",
+    "repository": "example-org/folio",
+    "branch": "main",
+    "notification_email": "folio-pipeline@example.com",
+    "test_environment": "dev",
+    "production_environment": "prod",
+}

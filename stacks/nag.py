@@ -344,6 +344,15 @@ ALARM_MAIL_WITHOUT_REDRIVE = Finding(
         "14 days in their queue, which is what docs/operations.md tells the operator to check."
     ),
 )
+PIPELINE_MAIL_WITHOUT_REDRIVE = Finding(
+    pack="Serverless",
+    finding="Serverless-SNSRedrivePolicy",
+    reason=(
+        "The pipeline topic's only subscription is an e-mail to the pipeline's notification address; a mail SNS "
+        "cannot deliver loses nothing: the failed or waiting execution stays in CodePipeline's history, which "
+        "docs/operations.md tells the operator to check."
+    ),
+)
 XRAY_WRITES = Finding(
     pack="AwsSolutions",
     finding="AwsSolutions-IAM5[Resource::*]",
@@ -646,5 +655,148 @@ SEARCH_EXPORT_BUCKET_FINDINGS: tuple[Finding, ...] = (
             "rule does not read a DestinationBucketName that arrives through Fn::GetStackOutput. "
             "tests/infra/test_search_ingestion.py checks the LoggingConfiguration."
         ),
+    ),
+)
+
+
+# --- The delivery pipeline (stacks/pipeline_stack.py, stacks/pipeline_findings.py) ---------
+#
+# CDK Pipelines writes its roles, buckets and projects itself. What its API allows is fixed
+# (rotated keys with CT.KMS.PR.3's statement, versioned and expiring artifact buckets, build
+# logs in an encrypted log group, no privileged builds, one role for the pipeline's own
+# actions); what it does not allow is acknowledged here, on the policy or bucket that raises it,
+# and only for the exact ids stacks/pipeline_findings.py finds in that policy.
+
+PIPELINE_GRANT_ACTIONS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Action::{action}]",
+    reason=(
+        "aws-cdk-lib's bucket and key grants (grantRead, grantReadWrite) write these action groups for the "
+        "pipeline's own artifact buckets and keys; the statements name those buckets and keys only (or, for keys "
+        "CDK imports by alias from another Region, see the Resource::* acknowledgement of the same policy)."
+    ),
+)
+PIPELINE_ARTIFACT_OBJECTS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::{bucket}/*]",
+    reason=(
+        "CodePipeline names each execution's artifacts (source zip, cloud assembly) itself; the role reaches the "
+        "objects of the pipeline's own artifact bucket or of its replication bucket in a target Region, no other."
+    ),
+)
+PIPELINE_BUILD_LOG_GROUPS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:/aws/codebuild/{log_group}]",
+    reason=(
+        "aws-cdk-lib grants every CodeBuild project its default log group /aws/codebuild/<project> and its "
+        "streams (named per build); Folio's projects log to the encrypted BuildLogs group instead, so these "
+        "grants are unused. The asset projects' names are unknown to their role, hence /aws/codebuild/*."
+    ),
+)
+PIPELINE_REPORT_GROUPS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::arn:aws:codebuild:{region}:{account}:report-group/{report_group}]",
+    reason=(
+        "aws-cdk-lib lets each CodeBuild project write test reports to report groups named after the project "
+        "(<project>-*, named by the buildspec); no Folio buildspec declares a report, so nothing is written."
+    ),
+)
+PIPELINE_KEYS_OF_OTHER_REGIONS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::*]",
+    reason=(
+        "The pipeline role encrypts artifacts with each target Region's replication key, which CDK refers to by "
+        "alias from a support stack, so IAM cannot name its ARN; only KMS data actions, and only keys whose "
+        "policies admit this toolchain account (the pipeline's own keys) can be used."
+    ),
+)
+SELF_MUTATION_LOOKUPS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::*]",
+    reason=(
+        "The CDK CLI in the self-mutation step reads the bootstrap stack's outputs (cloudformation:DescribeStacks) "
+        "and lists buckets before it assumes a bootstrap role; both are reads that name no resource in advance. "
+        "Its writes go through the bootstrap roles."
+    ),
+)
+SELF_MUTATION_BOOTSTRAP_ROLES = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::arn:*:iam::{account}:role/*]",
+    reason=(
+        "The CDK CLI assumes the toolchain account's bootstrap roles (names carry the bootstrap qualifier); the "
+        "statement admits only roles tagged aws-cdk:bootstrap-role = deploy, file- or image-publishing."
+    ),
+)
+ASSET_BUILDS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::*]",
+    reason=(
+        "CDK Pipelines lets the asset-publishing role start and watch its own CodeBuild builds, whose project "
+        "names it does not know when it writes the role; the actions are codebuild:StartBuild, StopBuild and "
+        "BatchGetBuilds only."
+    ),
+)
+SMOKE_TEST_USER_POOLS = Finding(
+    pack="AwsSolutions",
+    finding="AwsSolutions-IAM5[Resource::arn:aws:cognito-idp:{region}:{account}:userpool/*]",
+    reason=(
+        "Cognito generates a user pool's id, so the smoke test's role names the test environment's account and "
+        "Region and admits only the pool tagged folio:environment = that environment (aws:ResourceTag), for the "
+        "four user actions the smoke test makes."
+    ),
+)
+_CDK_INLINE_POLICIES = (
+    "CDK Pipelines attaches each role's grants as the role's default policy (AWS::IAM::Policy) and offers no "
+    "managed-policy option; each policy belongs to one role, is reviewed here and in tests/infra/"
+    "test_pipeline_stack.py."
+)
+PIPELINE_INLINE_POLICIES: tuple[Finding, ...] = tuple(
+    Finding(pack=p, finding=f"{p}-IAMNoInlinePolicy", reason=_CDK_INLINE_POLICIES) for p in PACK_NAMES[2:]
+)
+_CODEPIPELINE_SOURCE = (
+    "The project's source is CODEPIPELINE (the artifact of the CodeConnections source action): it holds no "
+    "repository URL and no credentials, which is what the rule's OAUTH check guards against."
+)
+PIPELINE_PROJECT_SOURCE: tuple[Finding, ...] = tuple(
+    Finding(pack=p, finding=f"{p}-CodeBuildProjectSourceRepoUrl", reason=_CODEPIPELINE_SOURCE) for p in PACK_NAMES[3:]
+)
+_ARTIFACTS_NOT_LOGGED = (
+    "A pipeline artifact bucket (or its replication bucket in a target Region) is written and read only by the "
+    "pipeline's roles, whose every call CloudTrail records; access logs would need a log bucket per Region."
+)
+_ARTIFACTS_NOT_REPLICATED = (
+    "Pipeline artifacts are transient copies of a commit and its synthesized templates, expired after 90 days; "
+    "the repository and a re-run of the pipeline produce them again."
+)
+# The same decisions as checkov skips (check id, comment) in each resource's Metadata.
+CHECKOV_ARTIFACTS_NOT_LOGGED = ("CKV_AWS_18", _ARTIFACTS_NOT_LOGGED)
+CHECKOV_PIPELINE_KEYS_OF_OTHER_REGIONS = ("CKV_AWS_111", PIPELINE_KEYS_OF_OTHER_REGIONS.reason)
+CHECKOV_ASSET_BUILDS = ("CKV_AWS_111", ASSET_BUILDS.reason)
+PIPELINE_ARTIFACT_BUCKET_FINDINGS: tuple[Finding, ...] = (
+    Finding(pack="AwsSolutions", finding="AwsSolutions-S1", reason=_ARTIFACTS_NOT_LOGGED),
+    *(Finding(pack=p, finding=f"{p}-S3BucketLoggingEnabled", reason=_ARTIFACTS_NOT_LOGGED) for p in PACK_NAMES[2:]),
+    *(
+        Finding(pack=p, finding=f"{p}-S3BucketReplicationEnabled", reason=_ARTIFACTS_NOT_REPLICATED)
+        for p in PACK_NAMES[2:]
+    ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.2",
+        finding="s3_bucket_logging_enabled_check",
+        reason=_ARTIFACTS_NOT_LOGGED,
+    ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.9",
+        finding="s3_bucket_object_lock_enabled_check",
+        reason="Artifacts expire after 90 days and CodePipeline overwrites nothing it needs; a default Object Lock "
+        "retention would keep every commit's artifacts against that expiry. The bucket is versioned.",
+    ),
+    Finding(
+        pack=CONTROL_TOWER_PLUGIN,
+        control="CT.S3.PR.4",
+        finding="s3_event_notifications_enabled_check",
+        reason="Nothing reacts to an artifact: CodePipeline writes and reads them within an execution, and the "
+        "pipeline's failures and approvals are notified by its own notification rule (PipelineNotifications).",
     ),
 )

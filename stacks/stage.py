@@ -1,7 +1,7 @@
 """`FolioStage`: one environment's stacks, built from its config.
 
-`app.py` instantiates it for a direct `cdk deploy`, and the pipeline (later) adds the
-same class as a pipeline stage, so the two ways of deploying can never drift.
+`app.py` instantiates it for a direct `cdk deploy`, and the pipeline (`PipelineStack`) adds
+the same class as a pipeline stage, so the two ways of deploying can never drift.
 """
 
 from __future__ import annotations

@@ -23,10 +23,13 @@ import pytest
 from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 
-from stacks.config import FolioConfig, load_config
+from stacks.config import FolioConfig, load_config, load_pipeline_config, load_pipeline_environments
 from stacks.nag import register_nag_packs
 from stacks.names import EnvironmentNames
 from stacks.regional_serving_stage import RegionalServingStage, regional_serving_stages
+
+
+from stacks.pipeline_stack import PipelineStack, cdk_cli_version
 from stacks.stage import FolioStage
 from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
 
@@ -156,6 +159,66 @@ def synthesized_serving(synthesized: Callable[[str], Synthesized]) -> Callable[[
         return synthesized(environment).serving[region]
 
     return get
+
+
+@dataclass
+class SynthesizedPipeline:
+    """The pipeline's synthesized, nag-checked cloud assembly: its stack, the support stacks
+    CDK Pipelines adds (one per other Region it deploys to) and the stages inside it."""
+
+    stack: PipelineStack
+    assembly_directory: Path
+    templates: dict[str, dict[str, Any]]  # by stack name: FolioPipeline, cross-region-stack-...
+    stage_templates: dict[str, dict[str, dict[str, Any]]]  # stage id -> stack id -> template
+
+    @property
+    def template(self) -> Template:
+        return Template.from_json(self.templates[self.stack.stack_name])
+
+    def template_files(self) -> list[Path]:
+        """The pipeline's own templates (its stack and the support stacks), not its stages'."""
+        return sorted(self.assembly_directory.glob("*.template.json"))
+
+
+def synthesize_pipeline(outdir: Path, *, extend: Callable[[PipelineStack], None] | None = None) -> SynthesizedPipeline:
+    """Build and synthesize the pipeline the way app.py does, with every nag pack. Bundling is
+    skipped: the stages' assets are the environments' own, checked by `synthesize`."""
+    pipeline = load_pipeline_config()
+    assert pipeline is not None, "stacks/environments.py ships the pipeline enabled"
+    test_environment, production = load_pipeline_environments(pipeline)
+    app = cdk.App(outdir=str(outdir), context={**cdk_context(), "aws:cdk:bundling-stacks": []})
+    register_nag_packs(app)
+    stack = PipelineStack(
+        app,
+        "FolioPipeline",
+        env=cdk.Environment(account=pipeline.account, region=pipeline.region),
+        pipeline=pipeline,
+        test_environment=test_environment,
+        production=production,
+        cli_version=cdk_cli_version(),
+    )
+    if extend is not None:
+        extend(stack)
+    assembly = app.synth()
+    templates = {
+        Path(artifact.template_file).name.removesuffix(".template.json"): artifact.template
+        for artifact in assembly.stacks
+    }
+    stage_templates = {}
+    for stage in (stack.test_stage, stack.production_stage):
+        nested = assembly.get_nested_assembly(f"assembly-{stack.stack_name}-{stage.node.id}")
+        stage_templates[stage.node.id] = {
+            child.node.id: json.loads((Path(nested.directory) / child.template_file).read_text())
+            for child in stage.node.children
+            if isinstance(child, cdk.Stack)
+        }
+    return SynthesizedPipeline(stack, outdir, templates, stage_templates)
+
+
+@pytest.fixture(scope="session")
+def synthesized_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
+    """The pipeline app (app.py's FolioPipeline), synthesized once per session."""
+    return synthesize_pipeline(tmp_path_factory.mktemp("cdk-pipeline"))
 
 
 def all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:

@@ -57,6 +57,20 @@ _KEY_USE_ACTIONS = [
 _GRANT_IS_FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
+def grants_only_for_aws_services() -> iam.PolicyStatement:
+    """AWS Control Tower CT.KMS.PR.3, in the exact form its rule checks: whatever any other
+    statement or identity policy allows, no one but an AWS service creates a grant that is not
+    for an AWS resource. For Folio's keys and for the keys CDK Pipelines creates."""
+    return iam.PolicyStatement(
+        sid="GrantsOnlyForAwsServices",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["kms:CreateGrant"],
+        resources=["*"],
+        conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+    )
+
+
 class EncryptionKey(Construct):
     """A symmetric customer-managed key for one purpose, with an optional fixed alias.
 
@@ -74,6 +88,7 @@ class EncryptionKey(Construct):
         for_log_groups: bool = False,
         service_principals: Sequence[str] = (),
         for_alarm_notifications: bool = False,
+        for_pipeline_notifications: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -99,19 +114,7 @@ class EncryptionKey(Construct):
                     resources=["*"],
                     conditions=_GRANT_IS_FOR_AWS_RESOURCE,
                 ),
-                # AWS Control Tower CT.KMS.PR.3, in the exact form its rule checks: whatever
-                # any other statement or identity policy allows, no one but an AWS service
-                # creates a grant that is not for an AWS resource.
-                iam.PolicyStatement(
-                    sid="GrantsOnlyForAwsServices",
-                    effect=iam.Effect.DENY,
-                    principals=[iam.AnyPrincipal()],
-                    actions=["kms:CreateGrant"],
-                    resources=["*"],
-                    conditions={
-                        "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
-                    },
-                ),
+                grants_only_for_aws_services(),
             ]
         )
         if for_log_groups:
@@ -164,6 +167,19 @@ class EncryptionKey(Construct):
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
                     resources=["*"],
                     conditions=alarms_of_this_account(self),
+                )
+            )
+        if for_pipeline_notifications:
+            # AWS CodeStar Notifications publishes pipeline events to an encrypted topic with its
+            # own service principal; it may use the key only through SNS in this Region (the key
+            # policy AWS documents for notification rules with an encrypted topic).
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="CodeStarNotificationsThroughSns",
+                    principals=[iam.ServicePrincipal("codestar-notifications.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"kms:ViaService": f"sns.{stack.region}.amazonaws.com"}},
                 )
             )
         self.key = kms.Key(

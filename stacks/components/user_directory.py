@@ -91,3 +91,17 @@ class UserDirectory(Construct):
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
         )
+        # The post-deploy smoke test (tools/smoke_test.py) signs in its own test user with
+        # ADMIN_USER_PASSWORD_AUTH, which needs IAM credentials allowed cognito-idp:AdminInitiateAuth
+        # on this pool (only the pipeline's smoke step has them): no browser, no OAuth, no secret.
+        self.smoke_test_client = self.user_pool.add_client(
+            "SmokeTestClient",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(admin_user_password=True),
+            disable_o_auth=True,
+            access_token_validity=TOKEN_VALIDITY,
+            id_token_validity=TOKEN_VALIDITY,
+            refresh_token_validity=REFRESH_TOKEN_VALIDITY,
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+        )

@@ -15,7 +15,7 @@ import aws_cdk as cdk
 import pytest
 
 from stacks.components.documents_api import STAGE_NAME
-from tests.conftest import STAGES, Synthesized, all_resources
+from tests.conftest import ENVIRONMENT_NAMES, STAGES, Synthesized, SynthesizedPipeline, all_resources
 from tests.support.templates import as_list
 
 
@@ -136,3 +136,21 @@ def test_every_invoke_permission_names_its_caller(stage: str, synthesized_stage:
             assert method in {"GET", "POST", "PUT", "PATCH", "DELETE"}, f"{logical_id}: {method_and_path}"
         else:
             assert resolve(synth, stack_id, source)[0] == stack_id, f"{logical_id}: SourceArn is not local"
+
+
+def test_every_key_of_the_pipeline_and_its_support_stacks_denies_grants_not_for_aws_resources(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    """CDK Pipelines creates its artifact keys with its own policy; Folio adds the statement
+    CT.KMS.PR.3 asks for (stacks/pipeline_stack.harden_artifact_buckets) to each."""
+    keys = {
+        f"{name}/{logical_id}": resource["Properties"]["KeyPolicy"]["Statement"]
+        for name, template in synthesized_pipeline.templates.items()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::KMS::Key"
+    }
+    assert len(keys) == 7, sorted(keys)
+
+    for key, statements in keys.items():
+        denies = [{k: v for k, v in s.items() if k != "Sid"} for s in statements if s["Effect"] == "Deny"]
+        assert denies.count(GRANTS_ONLY_FOR_AWS_SERVICES) == 1, f"{key}: no statement limits grants to AWS services"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, STAGES, Synthesized
+from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, STAGES, Synthesized, SynthesizedPipeline
 
 CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
@@ -86,3 +87,50 @@ def test_checkov_config_skips_nothing_globally() -> None:
 
     assert "skip-check" not in config.replace("No skip-check here", "")
     assert "skip-download: true" in config
+
+
+# --- The pipeline's own templates (its stages are the environments' stacks, checked above) ---
+
+
+def pipeline_regions(synth: SynthesizedPipeline) -> list[str]:
+    return sorted({synth.stack.region, *(s["Region"] for s in artifact_stores(synth))})
+
+
+def artifact_stores(synth: SynthesizedPipeline) -> list[dict[str, Any]]:
+    template = synth.templates[synth.stack.stack_name]
+    (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    stores: list[dict[str, Any]] = pipeline["Properties"]["ArtifactStores"]
+    return stores
+
+
+def test_cfn_lint_finds_nothing_in_the_pipeline_or_its_support_stacks(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    templates = [str(p) for p in synthesized_pipeline.template_files()]
+
+    result = subprocess.run(
+        [str(CFN_LINT), "--regions", *pipeline_regions(synthesized_pipeline), "--format", "parseable", "--",
+         *templates],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert len(templates) == 1 + 4  # the pipeline stack and a support stack per other Region
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_checkov_passes_on_the_pipeline_and_its_support_stacks(
+    synthesized_pipeline: SynthesizedPipeline, tmp_path: Path
+) -> None:
+    for template in synthesized_pipeline.template_files():
+        shutil.copy(template, tmp_path / template.name)
+
+    report = run_checkov(tmp_path)
+
+    summary = report["summary"]
+    failed = report["results"].get("failed_checks", [])
+    assert summary["failed"] == 0, [(f["check_id"], f["resource"], f["file_path"]) for f in failed]
+    assert summary["parsing_errors"] == 0
+    assert summary["passed"] > 0
+    for skipped in report["results"].get("skipped_checks", []):
+        assert skipped.get("suppress_comment"), skipped

@@ -19,9 +19,12 @@ from stacks.config import (
     ConfigError,
     FolioConfig,
     load_config,
+    load_pipeline_config,
+    load_pipeline_environments,
     parse_config,
+    parse_pipeline_config,
 )
-from stacks.environments import ENVIRONMENTS
+from stacks.environments import ENVIRONMENTS, PIPELINE
 from tests.conftest import PROJECT_ROOT
 
 
@@ -546,3 +549,106 @@ def test_the_parser_defines_no_environment() -> None:
     ]
     assert named == [], f"stacks/config.py names environments; they belong in stacks/environments.py: {named}"
     assert entries == [], f"stacks/config.py holds environment entries: {entries}"
+
+
+# --- The pipeline: one, apart from the environments ---------------------------------------
+
+
+def pipeline_with(**changes: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(PIPELINE)
+    raw.update(changes)
+    return raw
+
+
+def pipeline_rejected(raw: dict[str, Any]) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        parse_pipeline_config(raw, known_environments=tuple(ENVIRONMENTS))
+    message = str(caught.value)
+    assert "\n" not in message, "a config error is one line"
+    assert "the pipeline" in message
+    return caught.value
+
+
+def test_the_shipped_pipeline_is_enabled_with_a_placeholder_connection() -> None:
+    pipeline = load_pipeline_config()
+
+    assert pipeline is not None
+    assert pipeline.connection_arn.endswith("connection/00000000-0000-0000-0000-000000000000")
+    assert (pipeline.test_environment, pipeline.production_environment) == ("dev", "prod")
+
+
+@pytest.mark.parametrize("key", ["connection_arn", "repository", "branch"])
+def test_an_enabled_pipeline_without_its_source_names_the_missing_key(key: str) -> None:
+    raw = pipeline_with()
+    del raw[key]
+
+    error = pipeline_rejected(raw)
+
+    assert error.key == f"pipeline.{key}"
+    assert "required" in error.allowed
+
+
+@pytest.mark.parametrize("key", ["connection_arn", "repository", "branch"])
+def test_an_enabled_pipeline_with_an_empty_source_names_the_key(key: str) -> None:
+    assert pipeline_rejected(pipeline_with(**{key: None})).key == f"pipeline.{key}"
+
+
+def test_a_disabled_pipeline_needs_no_source() -> None:
+    raw = {"enabled": False, "connection_arn": None, "repository": None, "branch": None}
+
+    assert parse_pipeline_config(raw, known_environments=tuple(ENVIRONMENTS)) is None
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:codeconnections:us-east-1:333333333333:connection/abc",
+        "arn:aws:codecommit:us-east-1:333333333333:connection/00000000-0000-0000-0000-000000000000",
+        "arn:aws:codeconnections:us-east-1:3333:connection/00000000-0000-0000-0000-000000000000",
+    ],
+)
+def test_the_connection_must_be_a_codeconnections_arn(arn: str) -> None:
+    assert pipeline_rejected(pipeline_with(connection_arn=arn)).key == "pipeline.connection_arn"
+
+
+def test_a_codestar_connections_arn_is_accepted() -> None:
+    arn = "arn:aws:codestar-connections:eu-west-1:333333333333:connection/7d2469ff-514a-4e4f-9003-5ca4a43cdc41"
+
+    pipeline = parse_pipeline_config(pipeline_with(connection_arn=arn), known_environments=tuple(ENVIRONMENTS))
+
+    assert pipeline is not None and pipeline.connection_arn == arn
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"repository": "folio"}, "pipeline.repository"),
+        ({"test_environment": "staging"}, "pipeline.test_environment"),
+        ({"production_environment": "dev"}, "pipeline.production_environment"),
+        ({"notification_email": "nobody"}, "pipeline.notification_email"),
+        ({"stages": ["dev"]}, "pipeline.stages"),
+    ],
+)
+def test_bad_pipeline_settings_are_named(change: dict[str, Any], key: str) -> None:
+    assert pipeline_rejected(pipeline_with(**change)).key == key
+
+
+def test_app_reports_an_enabled_pipeline_without_its_connection_in_one_line() -> None:
+    result = run_app("from stacks import environments\ndel environments.PIPELINE['connection_arn']", {})
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "folio: invalid config for the pipeline: pipeline.connection_arn = None; allowed: a value (the key is required)"
+    ]
+
+
+def test_the_pipeline_deploys_only_environments_whose_account_is_set() -> None:
+    pipeline = parse_pipeline_config(pipeline_with(test_environment="sandbox"), known_environments=tuple(ENVIRONMENTS))
+    assert pipeline is not None
+
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_environments(pipeline)
+
+    assert caught.value.key == "pipeline.test_environment"
+    assert "account is set" in caught.value.allowed

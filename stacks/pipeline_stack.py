@@ -1,0 +1,253 @@
+"""`PipelineStack`: the self-mutating CDK pipeline that delivers Folio to its environments.
+
+One pipeline, in a toolchain account (`PipelineConfig`), builds the configured branch through
+a CodeConnections connection, runs the same Makefile targets as CI, updates itself, deploys
+the test environment, smoke-tests it, waits for an approval and deploys production. Every
+environment is the same `FolioStage` that `app.py` builds for a direct deploy, so the two
+ways of deploying cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import pipelines
+from constructs import Construct
+
+from stacks import pipeline_permissions
+from stacks.components.encryption_key import EncryptionKey, grants_only_for_aws_services
+from stacks.components.pipeline_notifications import PipelineNotifications
+from stacks.config import FolioConfig, PipelineConfig
+from stacks.names import EnvironmentNames
+from stacks.pipeline_findings import PipelineFindings
+from stacks.regional_serving_stage import publication_commands, regional_serving_stages
+from stacks.stage import FolioStage
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# package.json pins the CDK CLI (with its lock file) for developers and CI; the pipeline's
+# self-mutation and asset steps install the same version from it.
+CDK_CLI_PACKAGE = "aws-cdk"
+
+# What the synth step runs: what CI runs (.ci/run: `make test`), then the synth whose
+# cloud assembly (cdk.out) the pipeline deploys.
+SYNTH_COMMANDS = ("make test", "make synth")
+CLOUD_ASSEMBLY_DIRECTORY = "cdk.out"  # where `cdk synth` (cdk.json's app) writes the assembly
+
+# The one CodeBuild image of every step: Amazon Linux 2023 with Python 3.11 and Node (the
+# Makefile installs Node 24 and the CDK CLI itself). No Docker, so never privileged.
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+BUILD_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+
+# Artifacts (source zips, cloud assemblies) serve the execution that made them and a retry
+# of its stages; a superseded version is kept a while for a look after a failed run.
+ARTIFACT_EXPIRY = cdk.Duration.days(90)
+NONCURRENT_ARTIFACT_EXPIRY = cdk.Duration.days(30)
+INCOMPLETE_UPLOAD_EXPIRY = cdk.Duration.days(7)
+
+SMOKE_TEST_COMMAND = "python tools/smoke_test.py"
+# The step's environment, named as tools/smoke_test.py reads it.
+SMOKE_TEST_API_URL = "FOLIO_API_URL"
+SMOKE_TEST_USER_POOL_ID = "FOLIO_USER_POOL_ID"
+SMOKE_TEST_USER_POOL_CLIENT_ID = "FOLIO_USER_POOL_CLIENT_ID"
+
+
+def cdk_cli_version(package_json: Path = PROJECT_ROOT / "package.json") -> str:
+    """The CDK CLI version package.json pins: written once, there."""
+    version = json.loads(package_json.read_text())["devDependencies"][CDK_CLI_PACKAGE]
+    if not isinstance(version, str) or not version[:1].isdigit():
+        raise ValueError(f"package.json must pin {CDK_CLI_PACKAGE} to an exact version, not {version!r}")
+    return version
+
+
+def pinned_requirement(package: str, requirements: Path = PROJECT_ROOT / "requirements.txt") -> str:
+    """`package==<version>` as requirements.txt pins it (written once, there)."""
+    for line in requirements.read_text().splitlines():
+        if line.split("==")[0].strip() == package:
+            return line.strip()
+    raise ValueError(f"requirements.txt does not pin {package}")
+
+
+def publish_home_values_step(home: FolioStage, regions: list[str]) -> pipelines.CodeBuildStep:
+    """Write the home stage's values (its outputs) into each replica Region's SSM parameters, which
+    the regional serving stages read at deploy time (stacks/regional_serving_stage.py)."""
+    names = home.names
+    return pipelines.CodeBuildStep(
+        "PublishHomeValues",
+        env_from_cfn_outputs=home.serving_outputs,
+        commands=[command for region in regions for command in publication_commands(names, region)],
+        role_policy_statements=pipeline_permissions.publish_home_values(home.config, names, regions),
+    )
+
+
+class PipelineStack(cdk.Stack):
+    """The CodePipeline (V2) that updates itself and deploys the test environment, a smoke
+    test, an approval and production, with encrypted artifacts and notifications."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline: PipelineConfig,
+        test_environment: FolioConfig,
+        production: FolioConfig,
+        cli_version: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # Every CodeBuild project (synth, self-mutation, assets, smoke test) logs here.
+        self.build_logs = logs.LogGroup(
+            self,
+            "BuildLogs",
+            encryption_key=EncryptionKey(
+                self, "BuildLogKey", description="Folio: encrypts the pipeline's build logs", for_log_groups=True
+            ).key,
+            retention=BUILD_LOG_RETENTION,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        source = pipelines.CodePipelineSource.connection(
+            pipeline.repository, pipeline.branch, connection_arn=pipeline.connection_arn
+        )
+        self.synth = pipelines.ShellStep(
+            "Synth",
+            input=source,
+            commands=list(SYNTH_COMMANDS),
+            primary_output_directory=CLOUD_ASSEMBLY_DIRECTORY,
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name="folio",
+            pipeline_type=codepipeline.PipelineType.V2,
+            synth=self.synth,
+            # Deploys into other accounts: the artifact bucket (and each Region's replication
+            # bucket) is encrypted with a customer-managed key the target accounts may use.
+            cross_account_keys=True,
+            enable_key_rotation=True,
+            self_mutation=True,
+            docker_enabled_for_synth=False,
+            docker_enabled_for_self_mutation=False,
+            cli_version=cli_version,
+            # One asset-publishing project per asset type instead of one per asset.
+            publish_assets_in_parallel=False,
+            use_pipeline_role_for_actions=True,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE, privileged=False),
+                logging=codebuild.LoggingOptions(
+                    cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs, enabled=True)
+                ),
+            ),
+            # `make test` runs every suite on two cores.
+            synth_code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(compute_type=codebuild.ComputeType.MEDIUM),
+            ),
+        )
+
+        test_names = EnvironmentNames.of(test_environment)
+        self.test_stage = FolioStage(self, test_names.stage_id, config=test_environment, names=test_names)
+        self.smoke_test = smoke_test_step(self.test_stage, source)
+        self.pipeline.add_stage(self.test_stage, post=[self.smoke_test])
+
+        production_names = EnvironmentNames.of(production)
+        self.approval = pipelines.ManualApprovalStep(
+            "PromoteToProduction",
+            comment=f"{test_environment.name} passed its smoke test: deploy this commit to {production.name}?",
+        )
+        self.production_stage = FolioStage(self, production_names.stage_id, config=production, names=production_names)
+        self.production_wave = self.pipeline.add_wave("Production", pre=[self.approval])
+        self.production_wave.add_stage(self.production_stage)
+        regional = regional_serving_stages(self, production, production_names)
+        if regional:
+            # After the home Region's stage: each reads its table's replica and its user pool,
+            # whose values the wave's first step publishes in each replica Region.
+            self.regional_wave: pipelines.Wave | None = self.pipeline.add_wave(
+                "ProductionRegions",
+                pre=[publish_home_values_step(self.production_stage, list(production.replica_regions))],
+            )
+            for stage in regional:
+                self.regional_wave.add_stage(stage)
+        else:
+            self.regional_wave = None
+
+        self.pipeline.build_pipeline()
+        # CDK Pipelines writes each deploy action's role ARNs as Fn::Join with the partition;
+        # cfn-lint prefers Fn::Sub (E3703), a style of the generated template, not a defect.
+        pipeline_resource = self.pipeline.pipeline.node.default_child
+        assert isinstance(pipeline_resource, cdk.CfnResource)
+        pipeline_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
+        self.artifact_buckets = harden_artifact_buckets(self.pipeline.pipeline)
+        PipelineFindings(
+            account=self.account, region=self.region, artifact_buckets=self.artifact_buckets
+        ).acknowledge_under(self.pipeline)
+        self.notifications = PipelineNotifications(self, "Notifications", email=pipeline.notification_email)
+        self.notifications.notify(self.pipeline.pipeline)
+
+
+def support_of_other_regions(pipeline: codepipeline.Pipeline) -> list[codepipeline.CrossRegionSupport]:
+    """The replication bucket and support stack of each Region other than the pipeline's (whose
+    own entry in `cross_region_support` is the pipeline's stack and artifact bucket)."""
+    home = cdk.Stack.of(pipeline)
+    return [support for _, support in sorted(pipeline.cross_region_support.items()) if support.stack is not home]
+
+
+def harden_artifact_buckets(pipeline: codepipeline.Pipeline) -> list[s3.IBucket]:
+    """What CDK Pipelines leaves out of its artifact bucket and of the replication bucket of
+    each other Region it deploys to (in a support stack it adds): versions, expiry, and the key
+    policy statement of AWS Control Tower CT.KMS.PR.3. Call after `build_pipeline()`, which
+    creates the support stacks. Returns the buckets."""
+    buckets = [
+        pipeline.artifact_bucket,
+        *(support.replication_bucket for support in support_of_other_regions(pipeline)),
+    ]
+    for bucket in buckets:
+        resource = bucket.node.default_child
+        assert isinstance(resource, s3.CfnBucket), f"{bucket.node.path} is not a bucket CDK created"
+        resource.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
+        resource.lifecycle_configuration = s3.CfnBucket.LifecycleConfigurationProperty(
+            rules=[
+                s3.CfnBucket.RuleProperty(
+                    id="ExpireArtifacts",
+                    status="Enabled",
+                    expiration_in_days=ARTIFACT_EXPIRY.to_days(),
+                    noncurrent_version_expiration=s3.CfnBucket.NoncurrentVersionExpirationProperty(
+                        noncurrent_days=NONCURRENT_ARTIFACT_EXPIRY.to_days()
+                    ),
+                    abort_incomplete_multipart_upload=s3.CfnBucket.AbortIncompleteMultipartUploadProperty(
+                        days_after_initiation=INCOMPLETE_UPLOAD_EXPIRY.to_days()
+                    ),
+                )
+            ]
+        )
+        assert bucket.encryption_key is not None, "cross_account_keys encrypts every artifact bucket with a key"
+        bucket.encryption_key.add_to_resource_policy(grants_only_for_aws_services())
+    return buckets
+
+
+def smoke_test_step(stage: FolioStage, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
+    """tools/smoke_test.py against a deployed stage: its API, user pool and client come from
+    the stage's outputs, and its role may manage users of that one user pool only. `source`
+    is the commit being delivered, which holds the script."""
+    config = stage.config
+    # A CodeBuildStep: a ShellStep whose project role can be given statements.
+    return pipelines.CodeBuildStep(
+        "SmokeTest",
+        input=source,
+        env_from_cfn_outputs={
+            SMOKE_TEST_API_URL: stage.api.api_url_output,
+            SMOKE_TEST_USER_POOL_ID: stage.data.user_pool_id_output,
+            SMOKE_TEST_USER_POOL_CLIENT_ID: stage.data.smoke_test_client_id_output,
+        },
+        # The stage's Region, not the pipeline's (CodeBuild sets AWS_REGION to its own).
+        env={"AWS_REGION": config.region},
+        # boto3 at the version the code is tested with (requirements.txt), not the image's.
+        install_commands=[f"python -m pip install --quiet {pinned_requirement('boto3')}"],
+        commands=[SMOKE_TEST_COMMAND],
+        role_policy_statements=pipeline_permissions.smoke_test(config),
+    )

@@ -1,0 +1,282 @@
+"""The delivery pipeline (stacks/pipeline_stack.py), on its synthesized templates: what it
+runs, in which order, with which keys and roles, and whom it tells."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from stacks.config import load_pipeline_config
+from stacks.pipeline_permissions import SMOKE_TEST_COGNITO_ACTIONS
+from stacks.pipeline_stack import cdk_cli_version
+from tests.conftest import PROJECT_ROOT, SynthesizedPipeline
+from tests.support.templates import as_list
+
+
+def resources(template: dict[str, Any], resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource["Type"] == resource_type:
+            yield logical_id, resource["Properties"]
+
+
+def pipeline_template(synth: SynthesizedPipeline) -> dict[str, Any]:
+    return synth.templates[synth.stack.stack_name]
+
+
+def the_pipeline(synth: SynthesizedPipeline) -> dict[str, Any]:
+    (pipeline,) = [p for _, p in resources(pipeline_template(synth), "AWS::CodePipeline::Pipeline")]
+    return pipeline
+
+
+def projects(synth: SynthesizedPipeline) -> dict[str, dict[str, Any]]:
+    found = {}
+    for template in synth.templates.values():
+        found.update(resources(template, "AWS::CodeBuild::Project"))
+    return found
+
+
+def buildspec(project: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(project["Source"]["BuildSpec"])
+    return spec
+
+
+def project_of(synth: SynthesizedPipeline, step_path: str) -> dict[str, Any]:
+    """The project of a pipeline step, by the step's path in its description."""
+    (project,) = [p for p in projects(synth).values() if p["Description"].endswith(step_path)]
+    return project
+
+
+def test_the_pipeline_is_a_v2_pipeline(synthesized_pipeline: SynthesizedPipeline) -> None:
+    assert the_pipeline(synthesized_pipeline)["PipelineType"] == "V2"
+
+
+def test_the_pipeline_updates_itself_before_it_deploys(synthesized_pipeline: SynthesizedPipeline) -> None:
+    stages = [s["Name"] for s in the_pipeline(synthesized_pipeline)["Stages"]]
+    self_mutation = buildspec(project_of(synthesized_pipeline, "/UpdatePipeline/SelfMutate"))
+
+    assert stages[:4] == ["Source", "Build", "UpdatePipeline", "Assets"]
+    assert the_pipeline(synthesized_pipeline)["RestartExecutionOnUpdate"] is True
+    assert self_mutation["phases"]["build"]["commands"][0].startswith(
+        f"cdk -a . deploy {synthesized_pipeline.stack.stack_name} "
+    )
+
+
+def test_the_source_is_the_configured_codeconnections_repository_and_branch(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    config = load_pipeline_config()
+    assert config is not None
+    (source,) = the_pipeline(synthesized_pipeline)["Stages"][0]["Actions"]
+
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"]["ConnectionArn"] == config.connection_arn
+    assert source["Configuration"]["FullRepositoryId"] == config.repository
+    assert source["Configuration"]["BranchName"] == config.branch
+
+
+def test_no_build_is_privileged_and_every_project_is_encrypted_with_the_artifact_key(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    found = projects(synthesized_pipeline)
+    (artifact_store,) = [
+        s["ArtifactStore"] for s in the_pipeline(synthesized_pipeline)["ArtifactStores"] if s["Region"] == "us-east-1"
+    ]
+    artifact_key = artifact_store["EncryptionKey"]["Id"]
+
+    assert len(found) == 4, sorted(found)  # synth, self-mutation, file assets, smoke test
+    for logical_id, project in found.items():
+        assert project["Environment"].get("PrivilegedMode", False) is False, logical_id
+        assert project["EncryptionKey"] == artifact_key, logical_id
+        assert project["LogsConfig"]["CloudWatchLogs"]["Status"] == "ENABLED", logical_id
+
+
+def test_every_artifact_store_is_encrypted_with_a_customer_managed_key(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    stores = the_pipeline(synthesized_pipeline)["ArtifactStores"]
+
+    # The pipeline's Region and every other Region a stage deploys to.
+    assert {s["Region"] for s in stores} == {"us-east-1", "eu-west-1", "eu-central-1", "us-west-2", "us-east-2"}
+    for store in stores:
+        assert store["ArtifactStore"]["EncryptionKey"]["Type"] == "KMS"
+    for name, template in synthesized_pipeline.templates.items():
+        for logical_id, bucket in resources(template, "AWS::S3::Bucket"):
+            (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", f"{name}/{logical_id}"
+            assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}, f"{name}/{logical_id}"
+            assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 90, f"{name}/{logical_id}"
+
+
+def test_every_key_of_the_pipeline_and_its_support_stacks_rotates(synthesized_pipeline: SynthesizedPipeline) -> None:
+    keys = [
+        (name, logical_id, key)
+        for name, template in synthesized_pipeline.templates.items()
+        for logical_id, key in resources(template, "AWS::KMS::Key")
+    ]
+
+    # The artifact key, the build log key, the notification key, one replication key per other Region.
+    assert len(keys) == 3 + 4
+    assert len({name for name, _, _ in keys}) == 5
+    for name, logical_id, key in keys:
+        assert key.get("EnableKeyRotation") is True, f"{name}/{logical_id}"
+
+
+def test_the_cdk_cli_version_is_package_jsons(synthesized_pipeline: SynthesizedPipeline) -> None:
+    pinned = json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    self_mutation = buildspec(project_of(synthesized_pipeline, "/UpdatePipeline/SelfMutate"))
+
+    assert cdk_cli_version() == pinned
+    assert self_mutation["phases"]["install"]["commands"] == [f"npm install -g aws-cdk@{pinned}"]
+
+
+def test_the_cdk_cli_version_is_written_only_in_package_json_and_its_lock() -> None:
+    pinned = cdk_cli_version()
+    sources = [PROJECT_ROOT / "app.py", *(PROJECT_ROOT / "stacks").rglob("*.py"), PROJECT_ROOT / "Makefile"]
+
+    assert [str(p.relative_to(PROJECT_ROOT)) for p in sources if pinned in p.read_text()] == []
+
+
+def test_a_cdk_cli_range_in_package_json_is_refused(tmp_path: Any) -> None:
+    package = tmp_path / "package.json"
+    package.write_text(json.dumps({"devDependencies": {"aws-cdk": "^2.1148.1"}}))
+
+    with pytest.raises(ValueError, match="exact version"):
+        cdk_cli_version(package)
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][a-z-]*):", (PROJECT_ROOT / "Makefile").read_text(), re.MULTILINE))
+
+
+def test_the_synth_step_runs_the_makefile_targets_ci_runs_and_hands_on_cdk_out(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    synth = buildspec(project_of(synthesized_pipeline, "/Build/Synth"))
+    commands = synth["phases"]["build"]["commands"]
+    ci = (PROJECT_ROOT / ".ci" / "run").read_text()
+    cdk_json = json.loads((PROJECT_ROOT / "cdk.json").read_text())
+
+    assert commands == ["make test", "make synth"]
+    assert "make test" in ci  # the same target CI runs, then the synth it does not need
+    assert {c.removeprefix("make ") for c in commands} <= make_targets()
+    # `cdk synth` writes the assembly to cdk.out unless cdk.json says otherwise.
+    assert "output" not in cdk_json
+    assert synth["artifacts"]["base-directory"] == "cdk.out"
+
+
+def actions(stage: dict[str, Any]) -> list[tuple[int, str, str]]:
+    return sorted((a["RunOrder"], a["ActionTypeId"]["Category"], a["Name"]) for a in stage["Actions"])
+
+
+def test_stages_run_dev_then_its_smoke_test_then_an_approval_then_prod(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    stages = {s["Name"]: s for s in the_pipeline(synthesized_pipeline)["Stages"]}
+    names = list(stages)
+
+    assert names[4:] == ["FolioDev", "FolioProd"]
+    dev = actions(stages["FolioDev"])
+    assert dev[-1][1:] == ("Build", "SmokeTest")
+    assert all(order < dev[-1][0] for order, category, _ in dev[:-1] if category == "Deploy")
+    assert {name for _, _, name in dev if name.endswith(".Deploy")} == {
+        f"{stack}.Deploy" for stack in synthesized_pipeline.stage_templates["FolioDev"]
+    }
+    prod = actions(stages["FolioProd"])
+    assert prod[0] == (1, "Approval", "PromoteToProduction")
+    assert all(order > 1 for order, _, _ in prod[1:])
+    assert {name for _, _, name in prod if name.endswith(".Deploy")} == {
+        f"{stack}.Deploy" for stack in synthesized_pipeline.stage_templates["FolioProd"]
+    }
+
+
+def test_the_stages_are_folio_stages_of_dev_and_prod(synthesized_pipeline: SynthesizedPipeline) -> None:
+    stack = synthesized_pipeline.stack
+
+    assert (stack.test_stage.config.name, stack.production_stage.config.name) == ("dev", "prod")
+    assert set(synthesized_pipeline.stage_templates["FolioDev"]) == {
+        "Region-eu-central-1", "Data", "Network", "Search", "Api",
+    }  # fmt: skip
+    assert stack.regional_wave is None  # no regional serving stage yet
+
+
+def test_the_smoke_test_reads_the_dev_stages_outputs(synthesized_pipeline: SynthesizedPipeline) -> None:
+    stages = {s["Name"]: s for s in the_pipeline(synthesized_pipeline)["Stages"]}
+    (smoke,) = [a for a in stages["FolioDev"]["Actions"] if a["Name"] == "SmokeTest"]
+    variables = {v["name"]: v["value"] for v in json.loads(smoke["Configuration"]["EnvironmentVariables"])}
+    outputs = {a["Name"]: a.get("Namespace") for a in stages["FolioDev"]["Actions"]}
+
+    assert set(variables) == {"FOLIO_API_URL", "FOLIO_USER_POOL_ID", "FOLIO_USER_POOL_CLIENT_ID"}
+    assert variables["FOLIO_API_URL"] == f"#{{{outputs['Api.Deploy']}.ApiUrl}}"
+    assert variables["FOLIO_USER_POOL_ID"] == f"#{{{outputs['Data.Deploy']}.UserPoolId}}"
+    assert variables["FOLIO_USER_POOL_CLIENT_ID"] == f"#{{{outputs['Data.Deploy']}.UserPoolClientId}}"
+    project = project_of(synthesized_pipeline, "/FolioDev/SmokeTest")
+    assert {"Name": "AWS_REGION", "Type": "PLAINTEXT", "Value": "eu-west-1"} in project["Environment"][
+        "EnvironmentVariables"
+    ]
+    assert buildspec(project)["phases"]["build"]["commands"] == ["python tools/smoke_test.py"]
+
+
+def role_statements(synth: SynthesizedPipeline, project: dict[str, Any]) -> list[dict[str, Any]]:
+    role = project["ServiceRole"]["Fn::GetAtt"][0]
+    template = pipeline_template(synth)
+    return [
+        statement
+        for _, policy in resources(template, "AWS::IAM::Policy")
+        if {"Ref": role} in policy["Roles"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_the_smoke_tests_role_may_manage_users_of_the_dev_user_pool_only(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    statements = role_statements(synthesized_pipeline, project_of(synthesized_pipeline, "/FolioDev/SmokeTest"))
+    cognito = [s for s in statements if any(a.startswith("cognito-idp:") for a in as_list(s["Action"]))]
+
+    assert cognito == [
+        {
+            "Sid": "SmokeTestUsers",
+            "Effect": "Allow",
+            "Action": sorted(SMOKE_TEST_COGNITO_ACTIONS),
+            "Resource": "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/folio:environment": "dev"}},
+        }
+    ]
+    # Everything else is the artifact bucket and key, its build logs and reports: no other service.
+    services = {a.split(":")[0] for s in statements for a in as_list(s["Action"])}
+    assert services == {"cognito-idp", "s3", "kms", "logs", "codebuild"}
+
+
+def test_failures_and_approvals_are_mailed_through_an_encrypted_tls_only_topic(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    template = pipeline_template(synthesized_pipeline)
+    config = load_pipeline_config()
+    assert config is not None
+    ((topic_id, topic),) = list(resources(template, "AWS::SNS::Topic"))
+    ((_, rule),) = list(resources(template, "AWS::CodeStarNotifications::NotificationRule"))
+    ((_, policy),) = list(resources(template, "AWS::SNS::TopicPolicy"))
+    subscriptions = [s for _, s in resources(template, "AWS::SNS::Subscription")]
+    ((key_id, key),) = [
+        (k, p) for k, p in resources(template, "AWS::KMS::Key") if {"Fn::GetAtt": [k, "Arn"]} == topic["KmsMasterKeyId"]
+    ]
+
+    assert set(rule["EventTypeIds"]) == {
+        "codepipeline-pipeline-pipeline-execution-failed",
+        "codepipeline-pipeline-manual-approval-needed",
+    }
+    assert rule["Targets"] == [{"TargetAddress": {"Ref": topic_id}, "TargetType": "SNS"}]
+    mail = {"Endpoint": config.notification_email, "Protocol": "email", "TopicArn": {"Ref": topic_id}}
+    assert subscriptions == [mail]
+    denies = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert any(s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
+    publishers = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in publishers] == [{"Service": "codestar-notifications.amazonaws.com"}]
+    notifications = {"Service": "codestar-notifications.amazonaws.com"}
+    (notifier,) = [s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == notifications]
+    assert notifier["Condition"] == {"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}}
+    assert key["EnableKeyRotation"] is True, key_id
