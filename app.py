@@ -23,8 +23,8 @@ import aws_cdk as cdk
 from stacks.config import ConfigError, load_config, load_pipeline_config, load_pipeline_environments
 from stacks.nag import register_nag_packs, validation_failures
 from stacks.names import EnvironmentNames
-from stacks.regional_serving_stage import regional_serving_stages
 from stacks.pipeline_stack import PipelineStack, cdk_cli_version
+from stacks.regional_serving_stage import regional_serving_stages
 from stacks.stage import FolioStage
 
 PIPELINE_STACK_ID = "FolioPipeline"  # `cdk deploy FolioPipeline` (README, "Deploying for real")

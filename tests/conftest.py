@@ -26,10 +26,8 @@ from aws_cdk.assertions import Template
 from stacks.config import FolioConfig, load_config, load_pipeline_config, load_pipeline_environments
 from stacks.nag import register_nag_packs
 from stacks.names import EnvironmentNames
-from stacks.regional_serving_stage import RegionalServingStage, regional_serving_stages
-
-
 from stacks.pipeline_stack import PipelineStack, cdk_cli_version
+from stacks.regional_serving_stage import RegionalServingStage, regional_serving_stages
 from stacks.stage import FolioStage
 from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
 

@@ -87,7 +87,8 @@ def test_no_build_is_privileged_and_every_project_is_encrypted_with_the_artifact
     ]
     artifact_key = artifact_store["EncryptionKey"]["Id"]
 
-    assert len(found) == 4, sorted(found)  # synth, self-mutation, file assets, smoke test
+    # synth, self-mutation, file assets, smoke test, and the publication before the regional stages
+    assert len(found) == 5, sorted(found)
     for logical_id, project in found.items():
         assert project["Environment"].get("PrivilegedMode", False) is False, logical_id
         assert project["EncryptionKey"] == artifact_key, logical_id
@@ -178,7 +179,7 @@ def test_stages_run_dev_then_its_smoke_test_then_an_approval_then_prod(
     stages = {s["Name"]: s for s in the_pipeline(synthesized_pipeline)["Stages"]}
     names = list(stages)
 
-    assert names[4:] == ["FolioDev", "FolioProd"]
+    assert names[4:] == ["FolioDev", "FolioProd", "ProductionRegions"]
     dev = actions(stages["FolioDev"])
     assert dev[-1][1:] == ("Build", "SmokeTest")
     assert all(order < dev[-1][0] for order, category, _ in dev[:-1] if category == "Deploy")
@@ -191,6 +192,13 @@ def test_stages_run_dev_then_its_smoke_test_then_an_approval_then_prod(
     assert {name for _, _, name in prod if name.endswith(".Deploy")} == {
         f"{stack}.Deploy" for stack in synthesized_pipeline.stage_templates["FolioProd"]
     }
+    # Then prod's serving stages, after a step that publishes the home values they read
+    regions = actions(stages["ProductionRegions"])
+    assert regions[0] == (1, "Build", "PublishHomeValues")
+    serving = {tuple(name.split(".")[:2]) for _, _, name in regions if name.endswith(".Deploy")}
+    assert all(order > 1 for order, category, _ in regions if category == "Deploy"), regions
+    replicas = synthesized_pipeline.stack.production_stage.config.replica_regions
+    assert serving == {(f"FolioProd-Serving-{r}", stack) for r in replicas for stack in ("Network", "Api")}, serving
 
 
 def test_the_stages_are_folio_stages_of_dev_and_prod(synthesized_pipeline: SynthesizedPipeline) -> None:
@@ -200,7 +208,11 @@ def test_the_stages_are_folio_stages_of_dev_and_prod(synthesized_pipeline: Synth
     assert set(synthesized_pipeline.stage_templates["FolioDev"]) == {
         "Region-eu-central-1", "Data", "Network", "Search", "Api",
     }  # fmt: skip
-    assert stack.regional_wave is None  # no regional serving stage yet
+    # prod's replica Regions each get a serving stage in the wave after prod (dev's are not delivered)
+    assert stack.regional_wave is not None
+    assert [deployment.stage_name for deployment in stack.regional_wave.stages] == [
+        f"FolioProd-Serving-{region}" for region in stack.production_stage.config.replica_regions
+    ]
 
 
 def test_the_smoke_test_reads_the_dev_stages_outputs(synthesized_pipeline: SynthesizedPipeline) -> None:
@@ -212,12 +224,36 @@ def test_the_smoke_test_reads_the_dev_stages_outputs(synthesized_pipeline: Synth
     assert set(variables) == {"FOLIO_API_URL", "FOLIO_USER_POOL_ID", "FOLIO_USER_POOL_CLIENT_ID"}
     assert variables["FOLIO_API_URL"] == f"#{{{outputs['Api.Deploy']}.ApiUrl}}"
     assert variables["FOLIO_USER_POOL_ID"] == f"#{{{outputs['Data.Deploy']}.UserPoolId}}"
-    assert variables["FOLIO_USER_POOL_CLIENT_ID"] == f"#{{{outputs['Data.Deploy']}.UserPoolClientId}}"
+    assert variables["FOLIO_USER_POOL_CLIENT_ID"] == f"#{{{outputs['Data.Deploy']}.SmokeTestClientId}}"
     project = project_of(synthesized_pipeline, "/FolioDev/SmokeTest")
     assert {"Name": "AWS_REGION", "Type": "PLAINTEXT", "Value": "eu-west-1"} in project["Environment"][
         "EnvironmentVariables"
     ]
     assert buildspec(project)["phases"]["build"]["commands"] == ["python tools/smoke_test.py"]
+    assert buildspec(project)["phases"]["install"]["commands"] == ["python -m pip install --quiet boto3==1.44.5"]
+
+
+def test_the_publication_step_may_put_exactly_the_home_values_parameters_in_each_replica_region(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    statements = role_statements(
+        synthesized_pipeline, project_of(synthesized_pipeline, "/ProductionRegions/PublishHomeValues")
+    )
+    ssm = [s for s in statements if any(a.startswith("ssm:") for a in as_list(s["Action"]))]
+    production = synthesized_pipeline.stack.production_stage
+    names = production.names
+
+    [statement] = ssm
+    assert statement["Action"] == "ssm:PutParameter"
+    assert sorted(statement["Resource"]) == sorted(
+        f"arn:aws:ssm:{region}:{production.config.account}:parameter{parameter}"
+        for region in production.config.replica_regions
+        for parameter in (
+            names.home_table_name_parameter,
+            names.home_user_pool_arn_parameter,
+            names.home_bucket_key_arn_parameter,
+        )
+    )
 
 
 def role_statements(synth: SynthesizedPipeline, project: dict[str, Any]) -> list[dict[str, Any]]:

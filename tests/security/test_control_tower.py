@@ -15,7 +15,7 @@ import aws_cdk as cdk
 import pytest
 
 from stacks.components.documents_api import STAGE_NAME
-from tests.conftest import ENVIRONMENT_NAMES, STAGES, Synthesized, SynthesizedPipeline, all_resources
+from tests.conftest import STAGES, Synthesized, SynthesizedPipeline, all_resources
 from tests.support.templates import as_list
 
 

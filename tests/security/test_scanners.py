@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, STAGES, Synthesized, SynthesizedPipeline
+from tests.conftest import PROJECT_ROOT, STAGES, Synthesized, SynthesizedPipeline
 
 CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
