@@ -28,6 +28,9 @@ def regional_function(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REPLICA)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    # A real function has no endpoint override (the integration tests point S3 at moto for the session).
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     wiring.settings.cache_clear()
     wiring.storage.cache_clear()
     wiring.idempotency_store.cache_clear()
