@@ -35,7 +35,7 @@ from stacks.stage import (
     HOME_BUCKET_KEY_ARN,
     HOME_TABLE_NAME,
     HOME_USER_POOL_ARN,
-    dax_sizing,
+    api_settings,
     network_availability_zones,
 )
 
@@ -122,17 +122,9 @@ class RegionalServingStage(cdk.Stage):
             bucket_region=config.region,
             document_prefix=DOCUMENT_OBJECT_PREFIX,
             user_pool=home_users,
-            documents=config.documents,
-            api=config.api,
-            cors_origins=config.cors_origins,
-            lambda_memory_mb=config.sizing.lambda_memory_mb,
-            function_concurrency=config.sizing.function_concurrency,
-            waf=config.features.waf,
-            waf_log_group_name=names.waf_log_group,
             vpc=self.network.vpc,
             functions_security_group=self.network.functions_security_group,
-            alarm_email=config.alarm_email,
-            dax=dax_sizing(config),
+            **api_settings(config, names),
             function_groups=READ_ONLY_GROUPS,
             workers=False,
         )

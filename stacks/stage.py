@@ -161,17 +161,9 @@ class FolioStage(cdk.Stage):
             bucket_key=self.data.bucket_key,
             document_prefix=self.data.document_prefix,
             user_pool=self.data.users.user_pool,
-            documents=config.documents,
-            api=config.api,
-            cors_origins=config.cors_origins,
-            lambda_memory_mb=config.sizing.lambda_memory_mb,
-            function_concurrency=config.sizing.function_concurrency,
-            waf=config.features.waf,
-            waf_log_group_name=names.waf_log_group,
             vpc=self.network.vpc,
             functions_security_group=self.network.functions_security_group,
-            alarm_email=config.alarm_email,
-            dax=dax_sizing(config),
+            **api_settings(config, names),
             search=self.search.search_function_reach if self.search else None,
         )
         if self.search is not None:
@@ -209,6 +201,22 @@ def search_sizing(config: FolioConfig) -> SearchSizing | None:
         master_node_type=config.search.master_node_type,
         volume_gb=config.search.volume_gb,
     )
+
+
+def api_settings(config: FolioConfig, names: EnvironmentNames) -> dict[str, Any]:
+    """What an environment's Api stack takes from its config and names, the same at home and in
+    each regional serving stage (which differ in the table, bucket and pool they point at)."""
+    return {
+        "documents": config.documents,
+        "api": config.api,
+        "cors_origins": config.cors_origins,
+        "lambda_memory_mb": config.sizing.lambda_memory_mb,
+        "function_concurrency": config.sizing.function_concurrency,
+        "waf": config.features.waf,
+        "waf_log_group_name": names.waf_log_group,
+        "alarm_email": config.alarm_email,
+        "dax": dax_sizing(config),
+    }
 
 
 def dax_sizing(config: FolioConfig) -> DaxSizing | None:

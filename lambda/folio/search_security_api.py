@@ -11,13 +11,11 @@ logic makes (GET, PUT, DELETE of one role or mapping) is idempotent, so a retry 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import urllib3
-
-from folio.custom_resource import NoAnswer, call_within
-from folio.signed_http import signed_headers
+from folio.custom_resource import NoAnswer
+from folio.signed_http import SignedDomainClient
 
 MAX_TEXT_BODY = 500
 
@@ -26,36 +24,14 @@ class SecurityApiUnreachable(RuntimeError):
     """A call got no answer from the domain in the time the invocation had."""
 
 
-class SignedSecurityApi:
+class SignedSecurityApi(SignedDomainClient):
     """`request(method, path, body)` against `endpoint` ("https://host"): (status, the body parsed
     as JSON; its text, cut, when it is not JSON; None when empty)."""
 
-    def __init__(
-        self,
-        endpoint: str,
-        *,
-        region: str,
-        credentials: Callable[[], Any],
-        seconds_left: Callable[[], float],
-        http: urllib3.PoolManager,
-    ) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        self.region = region
-        self.credentials = credentials
-        self.seconds_left = seconds_left
-        self.http = http
-
     def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
-        url = self.endpoint + path
         payload = None if body is None else json.dumps(body).encode()
-
-        def headers() -> dict[str, str]:  # signed per attempt: a signature carries its time
-            return signed_headers(method, url, payload, region=self.region, credentials=self.credentials())
-
         try:
-            response = call_within(
-                self.http, method, url, body=payload, headers=headers, seconds_left=self.seconds_left
-            )
+            response = self.send(method, path, payload)
         except NoAnswer as error:
             raise SecurityApiUnreachable(f"{method} {path}: {error}") from error
         return response.status, parsed(response.data)

@@ -21,12 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import urllib3
-
 from folio import keys
-from folio.custom_resource import NoAnswer, call_within
+from folio.custom_resource import NoAnswer
 from folio.search_index import ID_SEPARATOR, INDEX_NAME, OWNER_FIELD, SEARCH_PATH, TIE_BREAKER_FIELD
-from folio.signed_http import signed_headers
+from folio.signed_http import SignedDomainClient
 
 # One BatchGetItem per page (its limit is 100 keys).
 PAGE_SIZE = 100
@@ -117,35 +115,13 @@ def sweep(
     return report
 
 
-class OpenSearchIndexEntries:
+class OpenSearchIndexEntries(SignedDomainClient):
     """IndexEntries on the domain at `endpoint`, each request signed as the function's role and
     bounded by the time the invocation has left."""
 
-    def __init__(
-        self,
-        endpoint: str,
-        *,
-        region: str,
-        credentials: Callable[[], Any],
-        seconds_left: Callable[[], float],
-        http: urllib3.PoolManager,
-    ) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        self.region = region
-        self.credentials = credentials
-        self.seconds_left = seconds_left
-        self.http = http
-
     def _post(self, path: str, payload: bytes) -> tuple[int, Any]:
-        url = f"{self.endpoint}/{path}"
-
-        def headers() -> dict[str, str]:
-            return signed_headers("POST", url, payload, region=self.region, credentials=self.credentials())
-
         try:
-            response = call_within(
-                self.http, "POST", url, body=payload, headers=headers, seconds_left=self.seconds_left
-            )
+            response = self.send("POST", f"/{path}", payload)
         except NoAnswer as error:
             raise SweepFailed(f"POST /{path}: {error}") from error
         try:

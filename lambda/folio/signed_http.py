@@ -8,6 +8,7 @@ botocore's signer, already in the Lambda runtime, over whatever HTTP client the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -38,3 +39,36 @@ def function_credentials() -> Any:
     if found is None:
         raise RuntimeError("the function has no AWS credentials")
     return found
+
+
+class SignedDomainClient:
+    """Requests to the domain at `endpoint` ("https://host"), each signed as the function's role
+    (`credentials()` per attempt: a signature carries its time) and bounded by `seconds_left`
+    (folio.custom_resource.call_within: retried while connections fail or the domain is busy).
+    The role-mapping custom resource's security API and the index sweep both use it."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        region: str,
+        credentials: Callable[[], Any],
+        seconds_left: Callable[[], float],
+        http: Any,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.region = region
+        self.credentials = credentials
+        self.seconds_left = seconds_left
+        self.http = http
+
+    def send(self, method: str, path: str, payload: bytes | None) -> Any:
+        """The response (urllib3's); raises folio.custom_resource.NoAnswer when no attempt got one."""
+        from folio.custom_resource import call_within
+
+        url = self.endpoint + path
+
+        def headers() -> dict[str, str]:
+            return signed_headers(method, url, payload, region=self.region, credentials=self.credentials())
+
+        return call_within(self.http, method, url, body=payload, headers=headers, seconds_left=self.seconds_left)
