@@ -15,10 +15,6 @@ from typing import Any, cast
 import aws_cdk as cdk
 import jsii
 import pytest
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
@@ -36,6 +32,7 @@ from stacks.names import EnvironmentNames
 from stacks.regional_serving_stage import RegionalServingStage
 from stacks.stage import FolioStage
 from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, STAGES, Synthesized, cdk_context, synthesize
+from tests.support.non_compliant import add_non_compliant_resources
 
 # The most acknowledgements one environment may carry. Raising it is a reviewed change:
 # say in the commit which finding is new and why its control is met another way.
@@ -258,32 +255,7 @@ def add_non_compliant_stack(stage: FolioStage | RegionalServingStage) -> None:
     environment's FolioStage and in each of its regional serving stages, in their Regions)."""
     region = stage.serving_region if isinstance(stage, RegionalServingStage) else stage.config.region
     stack = cdk.Stack(stage, "NonCompliant", env=cdk.Environment(account=stage.config.account, region=region))
-    s3.CfnBucket(stack, "PlainBucket")
-    sqs.CfnQueue(stack, "PlainQueue")
-    # CT.KMS.PR.3: nothing limits who may create grants.
-    kms.CfnKey(
-        stack,
-        "PlainKey",
-        enable_key_rotation=True,
-        key_policy={
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{stage.config.account}:root"},
-                    "Action": ["kms:Decrypt", "kms:CreateGrant"],
-                    "Resource": "*",
-                }
-            ],
-        },
-    )
-    lambda_.Function(
-        stack,
-        "PlainFunction",
-        runtime=lambda_.Runtime.PYTHON_3_9,
-        handler="index.handler",
-        code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
-    )
+    add_non_compliant_resources(stack)
 
 
 @pytest.fixture(scope="module")

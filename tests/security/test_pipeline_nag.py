@@ -11,10 +11,6 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks import pipeline_stack
@@ -24,6 +20,7 @@ from stacks.pipeline_stack import PipelineStack, support_of_other_regions
 from stacks.stage import FolioStage
 from tests.conftest import SynthesizedPipeline, synthesize_pipeline
 from tests.security.test_nag import Acknowledgement, bundled_control_tower_rules
+from tests.support.non_compliant import add_non_compliant_resources as add_resources_every_pack_flags
 
 # The most acknowledgements the pipeline stack and its support stacks may carry (its stages
 # are the environments' stacks, counted by test_nag.py). Raising it is a reviewed change: say
@@ -107,34 +104,7 @@ def test_the_pipelines_acknowledgements_are_specific_and_within_budget(
 
 
 def add_non_compliant_resources(scope: Construct) -> None:
-    """Resources that break rules of every pack and a Control Tower control."""
-    account = cdk.Stack.of(scope).account
-    target = Construct(scope, "NonCompliant")
-    s3.CfnBucket(target, "PlainBucket")
-    sqs.CfnQueue(target, "PlainQueue")
-    kms.CfnKey(
-        target,
-        "PlainKey",
-        enable_key_rotation=True,
-        key_policy={
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                    "Action": ["kms:Decrypt", "kms:CreateGrant"],
-                    "Resource": "*",
-                }
-            ],
-        },
-    )
-    lambda_.Function(
-        target,
-        "PlainFunction",
-        runtime=lambda_.Runtime.PYTHON_3_9,
-        handler="index.handler",
-        code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
-    )
+    add_resources_every_pack_flags(Construct(scope, "NonCompliant"))
 
 
 class StageWithExtra(FolioStage):
