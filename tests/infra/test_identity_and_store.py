@@ -60,8 +60,28 @@ def test_admins_group_exists(synth: Synthesized) -> None:
     synth.template("Data").has_resource_properties("AWS::Cognito::UserPoolGroup", {"GroupName": "admins"})
 
 
+def clients(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    """The pool's app clients by construct id: the browser's (WebClient) and the smoke test's."""
+    found = resources(synth, "AWS::Cognito::UserPoolClient")
+    by_id = {
+        logical_id.removeprefix("UsersUserPool")[:-8]: resource["Properties"] for logical_id, resource in found.items()
+    }
+    assert set(by_id) == {"WebClient", "SmokeTestClient"}, sorted(found)
+    return by_id
+
+
+def test_the_smoke_test_client_signs_in_only_with_iam_credentials(synth: Synthesized) -> None:
+    client = clients(synth)["SmokeTestClient"]
+
+    assert client["GenerateSecret"] is False
+    # ADMIN_USER_PASSWORD_AUTH needs cognito-idp:AdminInitiateAuth: no browser flow, no OAuth
+    assert sorted(client["ExplicitAuthFlows"]) == ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert "AllowedOAuthFlows" not in client and client.get("AllowedOAuthFlowsUserPoolClient") is not True
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+
+
 def test_browser_client_is_public_srp_and_code_grant_only_with_short_tokens(synth: Synthesized) -> None:
-    client = only(synth, "AWS::Cognito::UserPoolClient")["Properties"]
+    client = clients(synth)["WebClient"]
     auth = synth.config.auth
 
     assert client["GenerateSecret"] is False

@@ -36,11 +36,13 @@ if TYPE_CHECKING:
 STRONG_PASSWORD = "Correct-Horse-42-battery"
 
 
-def resource_properties(synth: Synthesized, resource_type: str) -> dict[str, Any]:
+def resource_properties(synth: Synthesized, resource_type: str, logical_id_prefix: str = "") -> dict[str, Any]:
+    """The one resource of `resource_type` in the Data stack (whose logical id starts with
+    `logical_id_prefix`, where there are several: the pool has a web and a smoke-test client)."""
     [properties] = [
         resource["Properties"]
-        for resource in synth.templates["Data"]["Resources"].values()
-        if resource["Type"] == resource_type
+        for logical_id, resource in synth.templates["Data"]["Resources"].items()
+        if resource["Type"] == resource_type and logical_id.startswith(logical_id_prefix)
     ]
     return dict(properties)
 
@@ -69,7 +71,7 @@ class UserPool:
             )
         group = resource_properties(synth, "AWS::Cognito::UserPoolGroup")
         cognito.create_group(UserPoolId=pool_id, GroupName=group["GroupName"], Description=group["Description"])
-        web = resource_properties(synth, "AWS::Cognito::UserPoolClient")
+        web = resource_properties(synth, "AWS::Cognito::UserPoolClient", "UsersUserPoolWebClient")
         web.pop("UserPoolId")
         client_id = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="web", **web)["UserPoolClient"][
             "ClientId"

@@ -4,6 +4,7 @@ vector and a request botocore signed, and refuses each thing a wrong signer coul
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -52,23 +53,25 @@ def test_a_request_botocore_signed_for_es_verifies() -> None:
     assert check(signed()) is None
 
 
+# Each case signs when it runs, not when the module is collected: the check refuses an
+# X-Amz-Date far from now, and a full session runs this minutes after collection.
 @pytest.mark.parametrize(
     ("headers", "arrived", "problem"),
     [
-        (signed(service="s3"), {}, "is not for es"),
-        (signed(region="eu-west-1"), {}, "is not for es in us-east-1"),
-        (signed(secret="other"), {}, "does not match"),
-        (signed(), {"body": b'{"cluster_permissions": ["*"]}'}, "does not match"),
-        (signed(), {"url": URL.replace("/r", "/all_access")}, "does not match"),
-        (signed(), {"method": "DELETE"}, "does not match"),
-        ({**signed(), "Host": "127.0.0.1:9443"}, {}, "does not match"),
-        ({k: v for k, v in signed().items() if k != "Authorization"}, {}, "no SigV4"),
-        ({**signed(), "X-Amz-Date": "20150830T123600Z"}, {}, "X-Amz-Date"),
+        (lambda: signed(service="s3"), {}, "is not for es"),
+        (lambda: signed(region="eu-west-1"), {}, "is not for es in us-east-1"),
+        (lambda: signed(secret="other"), {}, "does not match"),
+        (signed, {"body": b'{"cluster_permissions": ["*"]}'}, "does not match"),
+        (signed, {"url": URL.replace("/r", "/all_access")}, "does not match"),
+        (signed, {"method": "DELETE"}, "does not match"),
+        (lambda: {**signed(), "Host": "127.0.0.1:9443"}, {}, "does not match"),
+        (lambda: {k: v for k, v in signed().items() if k != "Authorization"}, {}, "no SigV4"),
+        (lambda: {**signed(), "X-Amz-Date": "20150830T123600Z"}, {}, "X-Amz-Date"),
     ],
 )
 def test_what_a_wrong_signer_gets_wrong_is_refused(
-    headers: dict[str, str], arrived: dict[str, Any], problem: str
+    headers: Callable[[], dict[str, str]], arrived: dict[str, Any], problem: str
 ) -> None:
-    found = check(headers, **arrived)
+    found = check(headers(), **arrived)
 
     assert found is not None and problem in found
