@@ -736,15 +736,6 @@ ASSET_BUILDS = Finding(
         "BatchGetBuilds only."
     ),
 )
-SMOKE_TEST_USER_POOLS = Finding(
-    pack="AwsSolutions",
-    finding="AwsSolutions-IAM5[Resource::arn:aws:cognito-idp:{region}:{account}:userpool/*]",
-    reason=(
-        "Cognito generates a user pool's id, so the smoke test's role names the test environment's account and "
-        "Region and admits only the pool tagged folio:environment = that environment (aws:ResourceTag), for the "
-        "four user actions the smoke test makes."
-    ),
-)
 _CDK_INLINE_POLICIES = (
     "CDK Pipelines attaches each role's grants as the role's default policy (AWS::IAM::Policy) and offers no "
     "managed-policy option; each policy belongs to one role, is reviewed here and in tests/infra/"

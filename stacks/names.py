@@ -55,6 +55,11 @@ class EnvironmentNames:
     in its access policy and role mapping without a reference back (IAM: at most 64 characters;
     at most 6 + 16 + 1 + 14 + 7 here). Roles are global: the Region keeps Regions apart."""
 
+    delivery_role: str
+    """The role in the environment's account that the pipeline's steps assume to act there (the
+    smoke test's Cognito calls, the publication of the home values): fixed, so that a step in the
+    pipeline's account can name its ARN (IAM: at most 64 characters; 6 + 16 + 9 here)."""
+
     waf_log_group: str
     """WAF delivers logs only to log groups whose names start with `aws-waf-logs-`."""
 
@@ -95,6 +100,7 @@ class EnvironmentNames:
             search_pipeline=f"folio-{environment}-docs",
             search_exports_bucket=f"folio-{environment}-exports-{account}-{region}",
             search_function_role=f"folio-{environment}-{region}-search",
+            delivery_role=f"folio-{environment}-delivery",
             waf_log_group=f"aws-waf-logs-folio-{environment}",
             table_key_arn_parameter=f"/folio/{environment}/table-key-arn",
             home_table_name_parameter=f"/folio/{environment}/home/table-name",

@@ -9,7 +9,6 @@ them further through its API. `acknowledge_pipeline_findings` walks them after
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,7 +19,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 from stacks import nag
-from stacks.pipeline_permissions import ENVIRONMENT_TAG, SMOKE_TEST_COGNITO_ACTIONS
 
 # The action groups aws-cdk-lib's bucket and key grants write (grantRead, grantReadWrite,
 # grantEncryptDecrypt). Any other wildcard action is a finding nobody reviewed.
@@ -141,13 +139,6 @@ class PipelineFindings:
         elif resource == "*" and actions <= ASSET_BUILD_ACTIONS:
             self._once(policy, done, nag.ASSET_BUILDS)
             nag.skip_checkov(policy.node.scope, *nag.CHECKOV_ASSET_BUILDS)  # type: ignore[arg-type]
-        elif re.fullmatch(r"arn:aws:cognito-idp:[a-z0-9-]+:\d{12}:userpool/\*", resource) and actions <= set(
-            SMOKE_TEST_COGNITO_ACTIONS
-        ):
-            if f"aws:ResourceTag/{ENVIRONMENT_TAG}" not in str(statement.get("Condition")):
-                raise ValueError(f"{policy.node.path}: reaches every user pool, not only its environment's")
-            _, _, _, region, account, _ = resource.split(":", 5)
-            self._once(policy, done, nag.SMOKE_TEST_USER_POOLS, region=region, account=account)
         else:
             raise ValueError(f"{policy.node.path}: wildcard resource {resource} for {sorted(actions)} is not reviewed")
 

@@ -56,6 +56,8 @@ SMOKE_TEST_COMMAND = "python tools/smoke_test.py"
 SMOKE_TEST_API_URL = "FOLIO_API_URL"
 SMOKE_TEST_USER_POOL_ID = "FOLIO_USER_POOL_ID"
 SMOKE_TEST_USER_POOL_CLIENT_ID = "FOLIO_USER_POOL_CLIENT_ID"
+SMOKE_TEST_ROLE_ARN = "FOLIO_SMOKE_ROLE_ARN"
+PUBLICATION_SESSION = "folio-publish"
 
 
 def cdk_cli_version(package_json: Path = PROJECT_ROOT / "package.json") -> str:
@@ -74,15 +76,32 @@ def pinned_requirement(package: str, requirements: Path = PROJECT_ROOT / "requir
     raise ValueError(f"requirements.txt does not pin {package}")
 
 
+def assume_role_command(role_arn: str, session_name: str) -> str:
+    """One shell command (POSIX sh) that exports credentials of `role_arn` for the commands after
+    it: a buildspec's commands share one shell, and the CLI prefers these variables to the
+    project role's."""
+    query = "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]"
+    return (
+        "export $(printf 'AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_SESSION_TOKEN=%s' "
+        f"$(aws sts assume-role --role-arn {role_arn} --role-session-name {session_name} "
+        f"--query '{query}' --output text))"
+    )
+
+
 def publish_home_values_step(home: FolioStage, regions: list[str]) -> pipelines.CodeBuildStep:
     """Write the home stage's values (its outputs) into each replica Region's SSM parameters, which
-    the regional serving stages read at deploy time (stacks/regional_serving_stage.py)."""
+    the regional serving stages read at deploy time (stacks/regional_serving_stage.py), as the
+    home environment's delivery role: the parameters are in its account, not the pipeline's."""
     names = home.names
+    role_arn = pipeline_permissions.delivery_role_arn(home.config, names)
     return pipelines.CodeBuildStep(
         "PublishHomeValues",
         env_from_cfn_outputs=home.serving_outputs,
-        commands=[command for region in regions for command in publication_commands(names, region)],
-        role_policy_statements=pipeline_permissions.publish_home_values(home.config, names, regions),
+        commands=[
+            assume_role_command(role_arn, PUBLICATION_SESSION),
+            *(command for region in regions for command in publication_commands(names, region)),
+        ],
+        role_policy_statements=pipeline_permissions.assume_delivery_role(home.config, names),
     )
 
 
@@ -151,7 +170,15 @@ class PipelineStack(cdk.Stack):
         )
 
         test_names = EnvironmentNames.of(test_environment)
-        self.test_stage = FolioStage(self, test_names.stage_id, config=test_environment, names=test_names)
+        self.test_stage = FolioStage(
+            self,
+            test_names.stage_id,
+            config=test_environment,
+            names=test_names,
+            delivered_by=pipeline_permissions.Delivery(
+                pipeline_account=pipeline.account, pipeline_stack_name=self.stack_name, smoke_test=True
+            ),
+        )
         self.smoke_test = smoke_test_step(self.test_stage, source)
         self.pipeline.add_stage(self.test_stage, post=[self.smoke_test])
 
@@ -160,7 +187,18 @@ class PipelineStack(cdk.Stack):
             "PromoteToProduction",
             comment=f"{test_environment.name} passed its smoke test: deploy this commit to {production.name}?",
         )
-        self.production_stage = FolioStage(self, production_names.stage_id, config=production, names=production_names)
+        self.production_stage = FolioStage(
+            self,
+            production_names.stage_id,
+            config=production,
+            names=production_names,
+            # The regional wave below publishes the home values in each replica Region.
+            delivered_by=pipeline_permissions.Delivery(
+                pipeline_account=pipeline.account,
+                pipeline_stack_name=self.stack_name,
+                publication_regions=production.replica_regions,
+            ),
+        )
         self.production_wave = self.pipeline.add_wave("Production", pre=[self.approval])
         self.production_wave.add_stage(self.production_stage)
         regional = regional_serving_stages(self, production, production_names)
@@ -232,8 +270,9 @@ def harden_artifact_buckets(pipeline: codepipeline.Pipeline) -> list[s3.IBucket]
 
 def smoke_test_step(stage: FolioStage, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
     """tools/smoke_test.py against a deployed stage: its API, user pool and client come from
-    the stage's outputs, and its role may manage users of that one user pool only. `source`
-    is the commit being delivered, which holds the script."""
+    the stage's outputs; it manages its test user as the stage's delivery role (Cognito has no
+    resource policies: a role in the stage's account), which its own role may assume and
+    nothing else. `source` is the commit being delivered, which holds the script."""
     config = stage.config
     # A CodeBuildStep: a ShellStep whose project role can be given statements.
     return pipelines.CodeBuildStep(
@@ -244,10 +283,13 @@ def smoke_test_step(stage: FolioStage, source: pipelines.IFileSetProducer) -> pi
             SMOKE_TEST_USER_POOL_ID: stage.data.user_pool_id_output,
             SMOKE_TEST_USER_POOL_CLIENT_ID: stage.data.smoke_test_client_id_output,
         },
-        # The stage's Region, not the pipeline's (CodeBuild sets AWS_REGION to its own).
-        env={"AWS_REGION": config.region},
+        env={
+            # The stage's Region, not the pipeline's (CodeBuild sets AWS_REGION to its own).
+            "AWS_REGION": config.region,
+            SMOKE_TEST_ROLE_ARN: pipeline_permissions.delivery_role_arn(config, stage.names),
+        },
         # boto3 at the version the code is tested with (requirements.txt), not the image's.
         install_commands=[f"python -m pip install --quiet {pinned_requirement('boto3')}"],
         commands=[SMOKE_TEST_COMMAND],
-        role_policy_statements=pipeline_permissions.smoke_test(config),
+        role_policy_statements=pipeline_permissions.assume_delivery_role(config, stage.names),
     )

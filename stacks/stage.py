@@ -11,8 +11,10 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from stacks import pipeline_permissions
 from stacks.api_stack import ApiStack
 from stacks.components.dax_cache import DAX_MULTI_AZ_NODES, DaxSizing
+from stacks.components.delivery_role import DeliveryRole
 from stacks.components.search_domain import SearchSizing
 from stacks.components.search_ingestion import IngestionCapacity
 from stacks.components.search_maintenance_alarms import SearchMaintenanceAlarms
@@ -34,11 +36,20 @@ class FolioStage(cdk.Stage):
     """Home-Region data stack plus a support stack in each other Region it uses.
 
     `names` are the environment's fixed names, derived once from `config` by the caller
-    (`EnvironmentNames.of(config)`), which also takes the stage's id from them.
+    (`EnvironmentNames.of(config)`), which also takes the stage's id from them. `delivered_by`
+    is given by the pipeline for the stages it delivers (never for a direct deploy): the Data
+    stack then holds the role its steps assume in this environment's account.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: FolioConfig, names: EnvironmentNames, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: FolioConfig,
+        names: EnvironmentNames,
+        delivered_by: pipeline_permissions.Delivery | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
@@ -107,6 +118,24 @@ class FolioStage(cdk.Stage):
                 (HOME_BUCKET_KEY_ARN, "BucketKeyArn", self.data.bucket_key.key_arn),
             )
         }
+
+        self.delivery_role: DeliveryRole | None = None
+        delivery = (
+            pipeline_permissions.delivery(
+                delivered_by, config, names, user_pool_arn=self.data.users.user_pool.user_pool_arn
+            )
+            if delivered_by is not None
+            else []
+        )
+        if delivered_by is not None and delivery:
+            self.delivery_role = DeliveryRole(
+                self.data,
+                "DeliveryRole",
+                role_name=names.delivery_role,
+                pipeline_account=delivered_by.pipeline_account,
+                pipeline_role_arns=delivered_by.pipeline_role_arns,
+                statements=delivery,
+            )
 
         home = cdk.Environment(account=config.account, region=config.region)
         self.network = NetworkStack(

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stacks.config import load_pipeline_config
 from stacks.pipeline_permissions import SMOKE_TEST_COGNITO_ACTIONS
-from stacks.pipeline_stack import cdk_cli_version
-from tests.conftest import PROJECT_ROOT, SynthesizedPipeline
+from stacks.pipeline_stack import assume_role_command, cdk_cli_version
+from stacks.stage import FolioStage
+from tests.conftest import PROJECT_ROOT, Synthesized, SynthesizedPipeline
 from tests.support.templates import as_list
 
 
@@ -233,29 +236,6 @@ def test_the_smoke_test_reads_the_dev_stages_outputs(synthesized_pipeline: Synth
     assert buildspec(project)["phases"]["install"]["commands"] == ["python -m pip install --quiet boto3==1.44.5"]
 
 
-def test_the_publication_step_may_put_exactly_the_home_values_parameters_in_each_replica_region(
-    synthesized_pipeline: SynthesizedPipeline,
-) -> None:
-    statements = role_statements(
-        synthesized_pipeline, project_of(synthesized_pipeline, "/ProductionRegions/PublishHomeValues")
-    )
-    ssm = [s for s in statements if any(a.startswith("ssm:") for a in as_list(s["Action"]))]
-    production = synthesized_pipeline.stack.production_stage
-    names = production.names
-
-    [statement] = ssm
-    assert statement["Action"] == "ssm:PutParameter"
-    assert sorted(statement["Resource"]) == sorted(
-        f"arn:aws:ssm:{region}:{production.config.account}:parameter{parameter}"
-        for region in production.config.replica_regions
-        for parameter in (
-            names.home_table_name_parameter,
-            names.home_user_pool_arn_parameter,
-            names.home_bucket_key_arn_parameter,
-        )
-    )
-
-
 def role_statements(synth: SynthesizedPipeline, project: dict[str, Any]) -> list[dict[str, Any]]:
     role = project["ServiceRole"]["Fn::GetAtt"][0]
     template = pipeline_template(synth)
@@ -267,24 +247,160 @@ def role_statements(synth: SynthesizedPipeline, project: dict[str, Any]) -> list
     ]
 
 
-def test_the_smoke_tests_role_may_manage_users_of_the_dev_user_pool_only(
+def delivery_role_arn(stage: FolioStage) -> str:
+    return f"arn:aws:iam::{stage.config.account}:role/{stage.names.delivery_role}"
+
+
+def test_the_smoke_tests_role_may_only_assume_the_delivery_role_of_dev(
     synthesized_pipeline: SynthesizedPipeline,
 ) -> None:
-    statements = role_statements(synthesized_pipeline, project_of(synthesized_pipeline, "/FolioDev/SmokeTest"))
-    cognito = [s for s in statements if any(a.startswith("cognito-idp:") for a in as_list(s["Action"]))]
+    project = project_of(synthesized_pipeline, "/FolioDev/SmokeTest")
+    statements = role_statements(synthesized_pipeline, project)
+    role_arn = delivery_role_arn(synthesized_pipeline.stack.test_stage)
+    beyond_the_pipeline = [s for s in statements if s.get("Sid") == "AssumeDeliveryRole"]
 
-    assert cognito == [
+    assert beyond_the_pipeline == [
+        {"Sid": "AssumeDeliveryRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
+    ]
+    assert {"Name": "FOLIO_SMOKE_ROLE_ARN", "Type": "PLAINTEXT", "Value": role_arn} in project["Environment"][
+        "EnvironmentVariables"
+    ]
+    # Everything else is the artifact bucket and key, its build logs and reports: no other service.
+    services = {a.split(":")[0] for s in statements for a in as_list(s["Action"])}
+    assert services == {"sts", "s3", "kms", "logs", "codebuild"}
+
+
+def test_the_publication_step_assumes_the_delivery_role_of_prod_before_it_publishes(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    project = project_of(synthesized_pipeline, "/ProductionRegions/PublishHomeValues")
+    statements = role_statements(synthesized_pipeline, project)
+    role_arn = delivery_role_arn(synthesized_pipeline.stack.production_stage)
+    commands = buildspec(project)["phases"]["build"]["commands"]
+
+    assert [s for s in statements if s.get("Sid") == "AssumeDeliveryRole"] == [
+        {"Sid": "AssumeDeliveryRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
+    ]
+    services = {a.split(":")[0] for s in statements for a in as_list(s["Action"])}
+    assert services == {"sts", "s3", "kms", "logs", "codebuild"}
+    assert f"--role-arn {role_arn}" in commands[0]
+    assert "AWS_SESSION_TOKEN" in commands[0]
+    assert all(c.startswith("aws ssm put-parameter") for c in commands[1:]), commands
+    assert len(commands) == 1 + 3 * len(synthesized_pipeline.stack.production_stage.config.replica_regions)
+
+
+def test_the_assume_role_command_exports_the_roles_credentials_to_the_commands_after_it(tmp_path: Path) -> None:
+    # Given an `aws` that answers assume-role as the CLI does with --output text (tab-separated)
+    fake_aws = tmp_path / "aws"
+    fake_aws.write_text(
+        '#!/bin/sh\necho "$@" > "$(dirname "$0")/called"\nprintf \'AKIAEXAMPLE\\tsecret/key+1\\ttoken+/=\\n\'\n'
+    )
+    fake_aws.chmod(0o755)
+    role_arn = "arn:aws:iam::222222222222:role/folio-prod-delivery"
+
+    # When the step's shell runs the command, then a later command
+    script = (
+        f"{assume_role_command(role_arn, 'folio-publish')}\n"
+        + 'echo "$AWS_ACCESS_KEY_ID|$AWS_SECRET_ACCESS_KEY|$AWS_SESSION_TOKEN"'
+    )
+    result = subprocess.run(
+        ["/bin/sh", "-c", script],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    # Then the later command runs with the role's credentials, asked for by the role's ARN
+    assert result.stdout == "AKIAEXAMPLE|secret/key+1|token+/=\n"
+    called = (tmp_path / "called").read_text()
+    assert called.startswith(f"sts assume-role --role-arn {role_arn} --role-session-name folio-publish ")
+
+
+def delivery_roles(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for _, r in resources(template, "AWS::IAM::Role") if r.get("RoleName", "").endswith("-delivery")]
+
+
+def delivery_statements(template: dict[str, Any], role: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements of the managed policies attached to `role` in `template`."""
+    attached = role.get("ManagedPolicyArns", [])
+    return [
+        statement
+        for logical_id, policy in resources(template, "AWS::IAM::ManagedPolicy")
+        if {"Ref": logical_id} in attached
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+@pytest.mark.parametrize("stage_id", ["FolioDev", "FolioProd"])
+def test_a_delivered_stage_has_one_delivery_role_trusted_only_by_the_pipelines_roles(
+    synthesized_pipeline: SynthesizedPipeline, stage_id: str
+) -> None:
+    templates = synthesized_pipeline.stage_templates[stage_id]
+    pipeline = synthesized_pipeline.stack
+    pipeline_account = pipeline.account
+    (stage,) = [s for s in (pipeline.test_stage, pipeline.production_stage) if s.node.id == stage_id]
+    pipeline_roles = f"arn:aws:iam::{pipeline_account}:role/{pipeline.stack_name}-*"
+
+    found = {stack_id: delivery_roles(template) for stack_id, template in templates.items()}
+    assert {stack_id for stack_id, roles in found.items() if roles} == {"Data"}
+    (role,) = found["Data"]
+    assert role["RoleName"] == stage.names.delivery_role
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"AWS": f"arn:aws:iam::{pipeline_account}:root"},
+            "Condition": {"ArnLike": {"aws:PrincipalArn": pipeline_roles}},
+        }
+    ]
+    assert not role.get("Policies"), "no inline policy: one customer-managed policy"
+
+
+def test_a_directly_deployed_stage_has_no_delivery_role(synthesized: Callable[[str], Synthesized]) -> None:
+    sandbox = synthesized("sandbox")
+
+    assert {stack_id: delivery_roles(template) for stack_id, template in sandbox.templates.items()} == {
+        stack_id: [] for stack_id in sandbox.templates
+    }
+
+
+def test_devs_delivery_role_may_manage_users_of_its_own_user_pool_only(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    template = synthesized_pipeline.stage_templates["FolioDev"]["Data"]
+    (role,) = delivery_roles(template)
+    (user_pool_id,) = [logical_id for logical_id, _ in resources(template, "AWS::Cognito::UserPool")]
+
+    assert delivery_statements(template, role) == [
         {
             "Sid": "SmokeTestUsers",
             "Effect": "Allow",
             "Action": sorted(SMOKE_TEST_COGNITO_ACTIONS),
-            "Resource": "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/*",
-            "Condition": {"StringEquals": {"aws:ResourceTag/folio:environment": "dev"}},
+            "Resource": {"Fn::GetAtt": [user_pool_id, "Arn"]},
         }
     ]
-    # Everything else is the artifact bucket and key, its build logs and reports: no other service.
-    services = {a.split(":")[0] for s in statements for a in as_list(s["Action"])}
-    assert services == {"cognito-idp", "s3", "kms", "logs", "codebuild"}
+
+
+def test_prods_delivery_role_may_put_exactly_the_home_values_parameters_in_each_replica_region(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    template = synthesized_pipeline.stage_templates["FolioProd"]["Data"]
+    (role,) = delivery_roles(template)
+    production = synthesized_pipeline.stack.production_stage
+    names = production.names
+
+    (statement,) = delivery_statements(template, role)
+    assert statement["Action"] == "ssm:PutParameter"
+    assert sorted(statement["Resource"]) == sorted(
+        f"arn:aws:ssm:{region}:{production.config.account}:parameter{parameter}"
+        for region in production.config.replica_regions
+        for parameter in (
+            names.home_table_name_parameter,
+            names.home_user_pool_arn_parameter,
+            names.home_bucket_key_arn_parameter,
+        )
+    )
 
 
 def test_failures_and_approvals_are_mailed_through_an_encrypted_tls_only_topic(

@@ -115,6 +115,13 @@ def test_the_search_function_role_fits_iam(environment: str, region: str) -> Non
 
 
 @pytest.mark.parametrize(("environment", "region"), every_environment())
+def test_the_delivery_role_fits_iam(environment: str, region: str) -> None:
+    role = names_of(environment, region).delivery_role
+
+    assert accepted(role, "iam", "CreateRole", "RoleName"), role
+
+
+@pytest.mark.parametrize(("environment", "region"), every_environment())
 def test_the_key_aliases_are_customer_aliases(environment: str, region: str) -> None:
     names = names_of(environment, region)
 
