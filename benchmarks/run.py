@@ -103,6 +103,7 @@ FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "folio",
     "TABLE_NAME": "folio-documents",
     "BUCKET_NAME": "folio-documents-bench",
+    "BUCKET_REGION": "us-east-1",
     "DOCUMENT_PREFIX": "documents/",
     "IDEMPOTENCY_TABLE_NAME": "folio-idempotency",
     "CURSOR_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:folio-cursor-AbCdEf",
