@@ -103,7 +103,11 @@ class DocumentsApi(Construct):
             ),
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(cors_origins),
-                allow_methods=list(CORS_ALLOW_METHODS),
+                # Only the methods this API serves (a regional serving stage's: GET), in the
+                # contract's order.
+                allow_methods=[
+                    m for m in CORS_ALLOW_METHODS if any(r.method == m and r.group in functions for r in ROUTES)
+                ],
                 allow_headers=list(CORS_ALLOW_HEADERS),
                 max_age=cdk.Duration.seconds(CORS_MAX_AGE_SECONDS),
             ),

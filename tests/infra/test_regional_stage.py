@@ -154,6 +154,14 @@ def test_the_api_has_only_the_read_only_groups_routes_and_no_write_method(servin
     assert WRITE_METHODS & set(methods) == set()
     assert sorted(m for m in methods if m != "OPTIONS") == expected
     assert expected, "no read route: nothing tested"
+    # ... and its CORS preflights do not offer a browser a write method either
+    preflights = [
+        r["Properties"]["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        for _, _, r in resources(serving, "AWS::ApiGateway::Method")
+        if r["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
+    assert preflights
+    assert {p["method.response.header.Access-Control-Allow-Methods"] for p in preflights} == {"'GET'"}
 
 
 def test_there_is_no_search_route_and_no_search_function(serving: Synthesized) -> None:
