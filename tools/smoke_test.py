@@ -9,7 +9,13 @@ Steps, each checked by its status (docs/operations.md, "The post-deploy smoke te
 3. with the user's id token (the REST API's Cognito authorizer has no OAuth scopes, so it
    takes id tokens): `POST /documents` answers 201, `GET /documents/{id}` 200 with that id,
    `DELETE /documents/{id}` 204 (to the trash), `DELETE /documents/{id}?purge=true` 204, and
-   `GET /documents/{id}` then 404.
+   `GET /documents/{id}` then 404;
+4. with FOLIO_REGIONAL_API_URLS (the regional serving stages of the same environment): each
+   regional API answers 401 without a token, then `GET /documents/{id}` 200 with the home
+   Region's token once the table's replica has the document, and 404 once the purge has
+   replicated. A replica may trail home by the replication delay, so each regional read is
+   retried while it answers the old state (404 before it appears, 200 before the purge arrives),
+   for at most REPLICATION_WAIT_SECONDS; any other status fails at once.
 
 The user is always deleted at the end, and a document the run created but did not purge is
 purged first, whichever step failed. A failed step prints its name, the status and the body
@@ -23,6 +29,8 @@ Environment (the pipeline's step sets these from the stage's outputs):
   FOLIO_SMOKE_ROLE_ARN       optional: a role in the stage's account to assume for the Cognito
                              calls (Cognito has no resource policies: another account's pool is
                              reachable only through a role in that account)
+  FOLIO_REGIONAL_API_URLS    optional: the invoke URLs of the environment's regional serving
+                             stages, separated by commas (their Api stacks' ApiUrl outputs)
 
 The credentials (or the role) need exactly cognito-idp:AdminCreateUser, AdminSetUserPassword,
 AdminInitiateAuth and AdminDeleteUser on the pool (and sts:AssumeRole on the role, if given).
@@ -39,11 +47,13 @@ import re
 import secrets
 import string
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,6 +69,10 @@ DOCUMENT = {"name": "folio-smoke-test.pdf", "contentType": "application/pdf", "s
 PASSWORD_LENGTH = 32
 PASSWORD_SYMBOLS = "-_!@#%^*+=.:"  # noqa: S105 (the symbols a password draws from, not a password)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# How long a regional read may show the state before the last change at home: global tables
+# replicate asynchronously, usually within seconds (docs/read-path.md, "Replication lag").
+REPLICATION_WAIT_SECONDS = 120.0
+REPLICATION_POLL_SECONDS = 2.0
 
 REGION_PATTERN = r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}"
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -85,6 +99,7 @@ class Settings:
     client_id: str
     region: str
     role_arn: str | None
+    regional_api_urls: tuple[str, ...] = ()  # each ends in "/"
 
     @property
     def pool_region(self) -> str:
@@ -107,17 +122,24 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
         raise ConfigError(
             f"FOLIO_SMOKE_ROLE_ARN={role_arn!r} is malformed: expected arn:aws:iam::<account>:role/<name>"
         )
+    regional = [part.strip() for part in environ.get("FOLIO_REGIONAL_API_URLS", "").split(",")]
+    home = api_url(values["FOLIO_API_URL"])
+    regional_urls = tuple(api_url(url, "FOLIO_REGIONAL_API_URLS") for url in regional if url)
+    if home in regional_urls:
+        raise ConfigError(f"FOLIO_REGIONAL_API_URLS names FOLIO_API_URL ({home}): list only the regional stages")
     return Settings(
-        api_url=api_url(values["FOLIO_API_URL"]),
+        api_url=home,
         user_pool_id=values["FOLIO_USER_POOL_ID"],
         client_id=values["FOLIO_USER_POOL_CLIENT_ID"],
         region=values["AWS_REGION"],
         role_arn=role_arn,
+        regional_api_urls=tuple(dict.fromkeys(regional_urls)),
     )
 
 
-def api_url(value: str) -> str:
-    """The stage's base URL, ending in "/": https, or http to a loopback host (a local API)."""
+def api_url(value: str, name: str = "FOLIO_API_URL") -> str:
+    """A stage's base URL, ending in "/": https, or http to a loopback host (a local API).
+    `name` is the variable it came from, for the error."""
     parts = urlsplit(value)
     problem = None
     if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -127,7 +149,7 @@ def api_url(value: str) -> str:
     elif parts.query or parts.fragment:
         problem = "expected the stage URL without a query or fragment"
     if problem:
-        raise ConfigError(f"FOLIO_API_URL={value!r} is malformed: {problem}")
+        raise ConfigError(f"{name}={value!r} is malformed: {problem}")
     return value if value.endswith("/") else value + "/"
 
 
@@ -181,6 +203,20 @@ def expect(answer: Answer, status: int, request: str) -> Answer:
     return answer
 
 
+def once_replicated(url: str, token: str, status: int, *, meanwhile: int) -> tuple[Answer, int]:
+    """GET `url` until it answers `status`, retrying while it answers `meanwhile` (the state
+    before the change reached this Region's replica) for at most REPLICATION_WAIT_SECONDS.
+    The answer and how many requests it took."""
+    deadline = time.monotonic() + REPLICATION_WAIT_SECONDS
+    requests = 0
+    while True:
+        answer = send("GET", url, token=token)
+        requests += 1
+        if answer.status != meanwhile or time.monotonic() >= deadline:
+            return expect(answer, status, f"GET {url}"), requests
+        time.sleep(REPLICATION_POLL_SECONDS)
+
+
 @dataclass
 class Run:
     """One smoke run: what it created, so that the clean-up removes exactly that."""
@@ -192,6 +228,7 @@ class Run:
     username: str | None = None  # Cognito's name for the user, once created
     token: str | None = None
     document_id: str | None = None  # created and not yet purged
+    purged_id: str | None = None
 
     def url(self, path: str) -> str:
         return self.settings.api_url + path.lstrip("/")
@@ -260,9 +297,32 @@ class Run:
     def purge_document(self) -> str:
         path = f"documents/{self.document_id}?purge=true"
         expect(send("DELETE", self.url(path), token=self.token), 204, f"DELETE /{path}")
-        self.document_id, purged = None, self.document_id
-        expect(send("GET", self.url(f"documents/{purged}"), token=self.token), 404, f"GET /documents/{purged}")
+        self.document_id, self.purged_id = None, self.document_id
+        expect(
+            send("GET", self.url(f"documents/{self.purged_id}"), token=self.token),
+            404,
+            f"GET /documents/{self.purged_id}",
+        )
         return "204, then 404"
+
+    def regional_unauthenticated(self, regional_url: str) -> str:
+        expect(send("GET", regional_url + "documents"), 401, f"GET {regional_url}documents without a token")
+        return "401"
+
+    def regional_read(self, regional_url: str) -> str:
+        """The home Region's token is accepted there, and the replica serves the document."""
+        assert self.token is not None and self.document_id is not None
+        answer, requests = once_replicated(
+            f"{regional_url}documents/{self.document_id}", self.token, 200, meanwhile=404
+        )
+        if (answer.json() or {}).get("id") != self.document_id:
+            raise StepFailed(f"GET {regional_url}documents/{self.document_id} answered another document")
+        return f"200 after {requests} request(s)"
+
+    def regional_purged(self, regional_url: str) -> str:
+        assert self.token is not None and self.purged_id is not None
+        _, requests = once_replicated(f"{regional_url}documents/{self.purged_id}", self.token, 404, meanwhile=200)
+        return f"404 after {requests} request(s)"
 
     def clean_up(self) -> list[str]:
         """Purge what the run left and delete its user; what could not be removed."""
@@ -316,8 +376,15 @@ def smoke(settings: Settings, log: Callable[[str], None]) -> list[str]:
         run.step(f"sign in with {ADMIN_FLOW}", lambda: run.sign_in(password))
         run.step("create a document", run.create_document)
         run.step("read the document", run.read_document)
+        for regional in settings.regional_api_urls:
+            run.step(f"{regional}: unauthenticated GET /documents is refused with 401",
+                     partial(run.regional_unauthenticated, regional))  # fmt: skip
+            run.step(f"{regional}: the replica serves the document to the home token",
+                     partial(run.regional_read, regional))  # fmt: skip
         run.step("move the document to the trash", run.trash_document)
         run.step("purge the document", run.purge_document)
+        for regional in settings.regional_api_urls:
+            run.step(f"{regional}: the purge reached the replica", partial(run.regional_purged, regional))
     except StepFailed as failure:
         failures.append(str(failure))
     finally:
@@ -331,7 +398,8 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     except ConfigError as error:
         print(f"smoke_test: {error}", file=sys.stderr)
         return 2
-    print(f"smoke_test: {settings.api_url} with user pool {settings.user_pool_id}")
+    regional = "".join(f", then {url}" for url in settings.regional_api_urls)
+    print(f"smoke_test: {settings.api_url}{regional} with user pool {settings.user_pool_id}")
     failures = smoke(settings, lambda line: print(line, flush=True))
     for failure in failures:
         print(f"smoke_test: {failure}", file=sys.stderr)

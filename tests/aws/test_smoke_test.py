@@ -7,6 +7,10 @@ pipeline's step sets (the stage's outputs) and credentials allowed the script's 
     FOLIO_USER_POOL_ID=<region>_<id> FOLIO_USER_POOL_CLIENT_ID=<smoke client id> AWS_REGION=<region> \\
     make test-aws
 
+Add FOLIO_REGIONAL_API_URLS (the regional serving stages' ApiUrl outputs, comma-separated) to
+check, in each replica Region, that the home pool's token is accepted and the replica serves the
+document: the two things about a regional stage that only AWS can prove.
+
 Marked `aws`, so `make test` deselects it. Without the variables it fails, naming the first one
 missing, rather than skipping: asking for the check and not configuring it is an error.
 """

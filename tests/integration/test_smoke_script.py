@@ -18,6 +18,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +28,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sts.models import sts_backends
 
 from folio import keys
+from folio.contracts import FunctionGroup
+from stacks.function_permissions import READ_ONLY_GROUPS
 from tests.integration.conftest import REGION, TABLE, Api, Engines
 from tests.support.cognito import CognitoAuthorizer, UserPool
 from tests.support.gateway import ApiGateway, Authorizer
@@ -83,8 +86,51 @@ def deployment(
         )
 
 
+# What the read function answers for a document the replica does not have yet.
+NOT_REPLICATED = {"statusCode": 404, "headers": {"Content-Type": "application/json"}, "body": '{"error": "not_found"}'}
+
+
 def _raises(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raise RuntimeError("a function that fails")
+
+
+@contextmanager
+def regional_stage(
+    api: Api, pool: UserPool, clients: tuple[str, ...], *, authorizer: Authorizer | None = None, lagging_reads: int = 0
+) -> Iterator[tuple[str, ApiGateway]]:
+    """A regional serving stage on loopback: only the read-only groups it deploys
+    (READ_ONLY_GROUPS), an authorizer of the home pool (`clients`), and a replica that answers the first
+    `lagging_reads` reads of a document as before the last change reached it (404 before the
+    create, 200 before the purge). Its URL and its gateway."""
+
+    def lagging(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        reads: Counter[tuple[str, int]] = Counter()  # (document, status at home): reads so far
+        replica: dict[str, dict[str, Any]] = {}  # document: what the replica last served
+
+        def read(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            reply = handler(event, context)
+            document = (event.get("pathParameters") or {}).get("id")
+            if document is None:
+                return reply
+            reads[(document, reply["statusCode"])] += 1
+            if reads[(document, reply["statusCode"])] <= lagging_reads:
+                return replica.get(document, NOT_REPLICATED)
+            replica[document] = reply
+            return reply
+
+        return read
+
+    handlers = {group.value: api.modules[group.value].handler for group in READ_ONLY_GROUPS}
+    handlers[FunctionGroup.READ.value] = lagging(handlers[FunctionGroup.READ.value])
+    verify = authorizer or CognitoAuthorizer(pool, clients=clients).claims
+    gateway = ApiGateway(handlers, {}, authorizer=verify)
+    with GatewayServer(gateway) as server:
+        yield server.api_url, gateway
+
+
+@pytest.fixture
+def quick_replication_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(smoke_test, "REPLICATION_POLL_SECONDS", 0.01)
 
 
 def smoke_users(pool: UserPool) -> list[str]:
@@ -216,8 +262,80 @@ def test_with_a_role_to_assume_the_cognito_calls_use_the_roles_credentials(
     assert smoke_users(pool) == []
 
 
+def test_each_regional_stage_serves_the_document_to_the_home_token_then_loses_it_after_the_purge(
+    api: Api, pool: UserPool, smoke_client: str, capsys: pytest.CaptureFixture[str], quick_replication_polls: None
+) -> None:
+    clients = (pool.web_client_id, smoke_client)
+    with (
+        deployment(api, pool, smoke_client) as (environment, home),
+        regional_stage(api, pool, clients) as (first_url, first),
+        regional_stage(api, pool, clients, lagging_reads=3) as (second_url, second),
+    ):
+        code = smoke_test.main({**environment, "FOLIO_REGIONAL_API_URLS": f"{first_url}, {second_url}"})
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    # Each regional stage: the unauthenticated call never reached a function; the read did, as
+    # the user signed in at home; after the purge at home the document is gone there too
+    assert reached(first) == [("GET", "/documents/{id}"), ("GET", "/documents/{id}")]
+    assert reached(second) == [("GET", "/documents/{id}")] * 8  # 3 + 1 before, 3 + 1 after
+    [home_user] = {e["requestContext"]["authorizer"]["claims"]["sub"] for e in home.events}
+    assert {e["requestContext"]["authorizer"]["claims"]["sub"] for e in first.events + second.events} == {home_user}
+    assert f"{second_url}: the replica serves the document to the home token: 200 after 4 request(s)" in out
+    assert f"{second_url}: the purge reached the replica: 404 after 4 request(s)" in out
+    # The regional reads come before the home Region's trash and purge
+    assert [e["httpMethod"] for e in home.events] == ["POST", "GET", "DELETE", "DELETE", "GET"]
+    assert smoke_users(pool) == []
+
+
+def test_a_regional_stage_that_refuses_the_home_token_fails_naming_it_and_cleans_up(
+    api: Api, pool: UserPool, smoke_client: str, engines: Engines, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: a regional authorizer bound to another pool (say, a pool of its own Region)
+    with (
+        deployment(api, pool, smoke_client) as (environment, home),
+        regional_stage(api, pool, (), authorizer=lambda token: None) as (regional_url, regional),
+    ):
+        code = smoke_test.main({**environment, "FOLIO_REGIONAL_API_URLS": regional_url})
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{regional_url}: the replica serves the document to the home token" in err and "answered 401" in err, err
+    assert reached(regional) == []
+    # The document was purged at home by the clean-up, and the user removed
+    assert reached(home)[-1] == ("DELETE", "/documents/{id}?purge")
+    [owner] = {e["requestContext"]["authorizer"]["claims"]["sub"] for e in home.events}
+    document_key = keys.document_sort_key(home.events[1]["pathParameters"]["id"])
+    assert [i for i in partition_items(engines.dynamodb, TABLE, owner) if i[keys.SORT_KEY] == document_key] == []
+    assert smoke_users(pool) == []
+
+
+def test_a_replica_that_lags_past_the_wait_fails_with_the_status_it_last_gave(
+    api: Api,
+    pool: UserPool,
+    smoke_client: str,
+    capsys: pytest.CaptureFixture[str],
+    quick_replication_polls: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(smoke_test, "REPLICATION_WAIT_SECONDS", 0.2)
+    clients = (pool.web_client_id, smoke_client)
+    with (
+        deployment(api, pool, smoke_client) as (environment, _),
+        regional_stage(api, pool, clients, lagging_reads=10_000) as (regional_url, regional),
+    ):
+        code = smoke_test.main({**environment, "FOLIO_REGIONAL_API_URLS": regional_url})
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "the replica serves the document" in err and "answered 404, expected 200" in err, err
+    assert 2 <= len(regional.events) < 10_000  # retried, then gave up at the deadline
+    assert smoke_users(pool) == []
+
+
+VALID_HOME_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/"
 VALID = {
-    "FOLIO_API_URL": "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/",
+    "FOLIO_API_URL": VALID_HOME_URL,
     "FOLIO_USER_POOL_ID": "eu-west-1_AbC123xyz",
     "FOLIO_USER_POOL_CLIENT_ID": "1h57kf5cpq17m0eml12EXAMPLE",
     "AWS_REGION": "eu-west-1",
@@ -248,6 +366,9 @@ def test_a_missing_variable_exits_2_naming_it(name: str, capsys: pytest.CaptureF
         ("FOLIO_USER_POOL_CLIENT_ID", " "),
         ("AWS_REGION", "Ireland"),
         ("FOLIO_SMOKE_ROLE_ARN", "folio-smoke"),
+        ("FOLIO_REGIONAL_API_URLS", "https://abc.execute-api.us-west-2.amazonaws.com/v1/,ftp://elsewhere/"),
+        ("FOLIO_REGIONAL_API_URLS", "http://abc123.execute-api.us-west-2.amazonaws.com/v1/"),
+        ("FOLIO_REGIONAL_API_URLS", VALID_HOME_URL),
     ],
 )
 def test_a_malformed_variable_exits_2_naming_it(name: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
