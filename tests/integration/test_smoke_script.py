@@ -15,6 +15,7 @@ allow, so nothing here proves the deployed client allows it; tests/infra must).
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -334,6 +335,26 @@ def test_a_replica_that_lags_past_the_wait_fails_with_the_status_it_last_gave(
     assert code == 1
     assert "the replica serves the document" in err and "answered 404, expected 200" in err, err
     assert 2 <= len(regional.events) < 10_000  # retried, then gave up at the deadline
+    assert smoke_users(pool) == []
+
+
+def test_a_created_document_without_an_id_fails_without_printing_the_upload_form(
+    api: Api, pool: UserPool, smoke_client: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    form = {"url": "https://bucket.s3.amazonaws.com/", "fields": {"x-amz-signature": "presigned-signature-value"}}
+
+    def created_without_id(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        body = json.dumps({"document": {}, "upload": form})
+        return {"statusCode": 201, "headers": {"Content-Type": "application/json"}, "body": body}
+
+    with deployment(api, pool, smoke_client) as (environment, gateway):
+        gateway.handlers = {**gateway.handlers, "create": created_without_id}
+        code = smoke_test.main(environment)
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "answered 201 without a document id" in err, err
+    assert "presigned-signature-value" not in out + err
     assert smoke_users(pool) == []
 
 
