@@ -397,8 +397,8 @@ def test_prods_delivery_role_may_put_exactly_the_home_values_parameters_in_each_
         for region in production.config.replica_regions
         for parameter in (
             names.home_table_name_parameter,
-            names.home_user_pool_arn_parameter,
-            names.home_bucket_key_arn_parameter,
+            names.home_user_pool_id_parameter,
+            names.home_bucket_key_id_parameter,
         )
     )
 
