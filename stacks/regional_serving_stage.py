@@ -139,7 +139,7 @@ class RegionalServingStage(cdk.Stage):
         table_key_arn = StackParameter(names.table_key_arn_parameter)
         user_pool_id = StackParameter(names.home_user_pool_id_parameter)
         bucket_key_id = StackParameter(names.home_bucket_key_id_parameter)
-        # Imports only (no resources, so their scope is no matter): their values resolve in the Api stack.
+        # Imports only (no resources): they need a scope, and their values resolve where used, in the Api stack.
         imports = self.network
         replica = dynamodb.TableV2.from_table_attributes(
             imports,
