@@ -31,8 +31,16 @@ from stacks.nag import (
 from stacks.names import EnvironmentNames
 from stacks.regional_serving_stage import RegionalServingStage
 from stacks.stage import FolioStage
-from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, STAGES, Synthesized, cdk_context, synthesize
-from tests.support.non_compliant import add_non_compliant_resources
+from tests.conftest import (
+    ENVIRONMENT_NAMES,
+    PROJECT_ROOT,
+    STAGES,
+    ProcessSynth,
+    Synthesized,
+    cdk_context,
+    failed_on_validation,
+)
+from tests.support.non_compliant import add_non_compliant_stack
 
 # The most acknowledgements one environment may carry. Raising it is a reviewed change:
 # say in the commit which finding is new and why its control is met another way.
@@ -250,22 +258,12 @@ def test_vague_control_tower_acknowledgements_are_refused(finding: str, control:
         Finding(pack=CONTROL_TOWER_PLUGIN, finding=finding, control=control, reason=reason)
 
 
-def add_non_compliant_stack(stage: FolioStage | RegionalServingStage) -> None:
-    """Resources that break rules of every pack: unencrypted, unlogged, untraced (in the
-    environment's FolioStage and in each of its regional serving stages, in their Regions)."""
-    region = stage.serving_region if isinstance(stage, RegionalServingStage) else stage.config.region
-    stack = cdk.Stack(stage, "NonCompliant", env=cdk.Environment(account=stage.config.account, region=region))
-    add_non_compliant_resources(stack)
-
-
 @pytest.fixture(scope="module")
-def non_compliant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A FolioStage and its regional serving stage, each with a non-compliant stack added,
-    synthesized (and failed) once."""
-    outdir = tmp_path_factory.mktemp("non-compliant")
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        synthesize(load_config("sandbox"), outdir, extend=add_non_compliant_stack)
-    return outdir
+def non_compliant_assembly(non_compliant_synths: ProcessSynth) -> Path:
+    """A FolioStage and its regional serving stage, each with a non-compliant stack added
+    (tests/support/non_compliant.py), synthesized once by a process of its own, which must
+    have failed on validation."""
+    return failed_on_validation(non_compliant_synths, "environment")
 
 
 @pytest.fixture(scope="module")
