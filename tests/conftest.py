@@ -32,9 +32,10 @@ from stacks.pipeline_stack import PipelineStack, cdk_cli_version
 from stacks.regional_serving_stage import RegionalServingStage, regional_serving_stages
 from stacks.stage import FolioStage
 from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
-from tests.support.background import BackgroundJob, BackgroundLane, module_environment
+from tests.support.background import BackgroundJob, BackgroundLane
 from tests.support.deterministic_synth import FreshProcessSynth
-from tests.support.scanners import Scans
+from tests.support.non_compliant_synth import NonCompliantSynths
+from tests.support.scanners import PendingCheckov, Scans, start_checkov_of_a_bad_template
 
 if TYPE_CHECKING:
     from tests.support.fake_dax import FakeDax
@@ -159,33 +160,21 @@ def second_synth(background: BackgroundLane, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="session")
-def non_compliant_synths(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) -> ProcessSynth:
-    """The sandbox stages and the pipeline with resources every pack flags, each synthesized (and
-    failed on validation) by one new process (tests/support/non_compliant_synth.py)."""
-    outdir = tmp_path_factory.mktemp("non-compliant")
-    job = background.run(
-        "the non-compliant synths",
-        [sys.executable, "-m", "tests.support.non_compliant_synth", str(outdir)],
-        timeout=900,
-        cwd=PROJECT_ROOT,
-        env=module_environment(),
-    )
-    return ProcessSynth(outdir, job)
+def non_compliant_synths(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) -> NonCompliantSynths:
+    """The sandbox stages and the pipeline with resources every pack flags, synthesized by one new
+    process, with what the tests check of them (tests/support/non_compliant_synth.py)."""
+    return NonCompliantSynths(background, tmp_path_factory.mktemp("non-compliant"))
 
 
-def failed_on_validation(synths: ProcessSynth, part: str) -> Path:
-    """The output directory of `part` of the non-compliant synths, whose synth must have failed on
-    validation (tests/support/non_compliant_synth.py)."""
-    finished = synths.job.result()
-    assert finished.returncode == 0, finished.stderr[-4000:]
-    endings = json.loads(finished.stdout.splitlines()[-1])
-    assert endings[part] is None, endings[part]
-    return synths.outdir / part
+@pytest.fixture(scope="session")
+def checkov_of_a_bad_template(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) -> PendingCheckov:
+    """checkov over a template it must flag (tests/support/scanners.py)."""
+    return start_checkov_of_a_bad_template(background, tmp_path_factory.mktemp("bad-template"))
 
 
-# Fresh-process work whose input is the commit alone: queued on the background lane when the
-# session starts, if a test selected for the session asks for it.
-EARLY_BACKGROUND_WORK = ("app_py_synth", "second_synth", "non_compliant_synths")
+# Work whose input is the commit alone: queued on the background lane when the session starts,
+# if a test selected for the session asks for it.
+EARLY_BACKGROUND_WORK = ("app_py_synth", "second_synth", "non_compliant_synths", "checkov_of_a_bad_template")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,8 +13,9 @@ from aws_cdk import aws_iam as iam
 from stacks.nag import CONTROL_TOWER_PLUGIN, PACK_NAMES, validation_failures
 from stacks.pipeline_findings import PipelineFindings
 from stacks.pipeline_stack import support_of_other_regions
-from tests.conftest import ProcessSynth, SynthesizedPipeline, failed_on_validation
+from tests.conftest import SynthesizedPipeline
 from tests.security.test_nag import Acknowledgement, bundled_control_tower_rules
+from tests.support.non_compliant_synth import NonCompliantSynths
 
 # The most acknowledgements the pipeline stack and its support stacks may carry (its stages
 # are the environments' stacks, counted by test_nag.py). Raising it is a reviewed change: say
@@ -100,12 +101,12 @@ def test_the_pipelines_acknowledgements_are_specific_and_within_budget(
 
 
 @pytest.fixture(scope="module")
-def injected_findings(non_compliant_synths: ProcessSynth) -> set[tuple[str, str]]:
+def injected_findings(non_compliant_synths: NonCompliantSynths) -> set[tuple[str, str]]:
     """(plugin, construct path) of every finding in the pipeline app with bad resources injected
     into its stack, a stack of each stage (built with StageWithExtra in place of FolioStage) and
     each support stack (tests/support/non_compliant.py), synthesized once by a process of its own,
     which must have failed on validation."""
-    outdir = failed_on_validation(non_compliant_synths, "pipeline")
+    outdir = non_compliant_synths.failed_on_validation("pipeline")
     report = json.loads((outdir / "validation-report.json").read_text())
     return {
         (plugin["pluginName"], construct["constructPath"])

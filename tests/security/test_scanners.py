@@ -6,16 +6,12 @@ pipeline) returns (tests/support/scanners.py); each test here waits for its stag
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import PROJECT_ROOT, STAGES, Synthesized, SynthesizedPipeline
-from tests.support.scanners import CHECKOV, CheckovResults, CheckovRun, Scans, checkov_command, checkov_report
+from tests.support.scanners import CHECKOV, CheckovResults, CheckovRun, PendingCheckov, Scans
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -30,13 +26,6 @@ def test_cfn_lint_finds_nothing_in_any_region_of_the_stage(
     assert len(scans.cfn_linted(stage)) == len(synth.templates)
     assert returncode == 0, stdout + stderr
     assert stdout.strip() == ""
-
-
-def run_checkov(directory: Path) -> dict[str, Any]:
-    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make test` (it installs checkov's own virtualenv)"
-    result = subprocess.run(checkov_command(directory), capture_output=True, text=True, timeout=600)
-    assert result.returncode in (0, 1), result.stderr
-    return checkov_report(result.stdout)
 
 
 def assert_checkov_passed(run: CheckovRun, stage: CheckovResults) -> None:
@@ -61,15 +50,10 @@ def test_checkov_passes_with_skips_only_from_resource_metadata(
     assert_checkov_passed(run, results)
 
 
-def test_checkov_catches_a_bad_template(tmp_path: Path) -> None:
-    template = {
-        "Resources": {
-            "Key": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": False, "KeyPolicy": {}}},
-        }
-    }
-    (tmp_path / "bad.template.json").write_text(json.dumps(template))
+def test_checkov_catches_a_bad_template(checkov_of_a_bad_template: PendingCheckov) -> None:
+    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make test` (it installs checkov's own virtualenv)"
 
-    report = run_checkov(tmp_path)
+    report = checkov_of_a_bad_template.result().report
 
     assert "CKV_AWS_7" in {f["check_id"] for f in report["results"]["failed_checks"]}
 

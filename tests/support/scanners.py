@@ -111,6 +111,22 @@ class PendingCheckov:
         return CheckovRun(self.root, checkov_report(finished.stdout))
 
 
+# A key without rotation: checkov must flag it (CKV_AWS_7), or it checks nothing.
+BAD_TEMPLATE = {
+    "Resources": {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": False, "KeyPolicy": {}}},
+    }
+}
+
+
+def start_checkov_of_a_bad_template(lane: BackgroundLane, directory: Path) -> PendingCheckov:
+    """checkov over a directory that holds BAD_TEMPLATE alone."""
+    (directory / "bad.template.json").write_text(json.dumps(BAD_TEMPLATE))
+    return PendingCheckov(
+        directory, lane.run("checkov of a bad template", checkov_command(directory), timeout=CHECKOV_TIMEOUT)
+    )
+
+
 def pipeline_regions(synth: SynthesizedPipeline) -> list[str]:
     """The pipeline's Region and every Region it keeps an artifact store in."""
     return sorted({synth.stack.region, *(s["Region"] for s in artifact_stores(synth))})

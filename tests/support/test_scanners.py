@@ -3,10 +3,19 @@ stage gets its own findings, and a finding in no stage's directory counts agains
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.scanners import CheckovRun
+from tests.support.background import BackgroundLane
+from tests.support.scanners import BAD_TEMPLATE, CheckovRun, PendingCheckov, checkov_command
+
+# BAD_TEMPLATE's key with rotation on: nothing for checkov to flag.
+GOOD_TEMPLATE = {
+    "Resources": {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": True, "KeyPolicy": {}}},
+    }
+}
 
 
 def check(root: Path, relative: str, check_id: str = "CKV_AWS_1") -> dict[str, Any]:
@@ -66,3 +75,21 @@ def test_a_summary_that_counts_more_than_the_lists_hold_is_caught(tmp_path: Path
     run.report["summary"]["failed"] = 1
 
     assert not run.totals_match_the_lists()
+
+
+def test_checkov_over_two_stage_directories_finds_the_bad_template_in_its_own_stage_only(tmp_path: Path) -> None:
+    """The real checkov, run as Scans runs it: the split relies on the paths it reports."""
+    for stage, template in (("assembly-A", GOOD_TEMPLATE), ("assembly-B", BAD_TEMPLATE)):
+        (tmp_path / stage).mkdir()
+        (tmp_path / stage / "Stack.template.json").write_text(json.dumps(template))
+    lane = BackgroundLane()
+    try:
+        run = PendingCheckov(tmp_path, lane.run("checkov", checkov_command(tmp_path), timeout=600)).result()
+    finally:
+        lane.close()
+
+    a, b = run.of_stage("assembly-A"), run.of_stage("assembly-B")
+
+    assert a.failed == [] and a.passed > 0
+    assert "CKV_AWS_7" in {f["check_id"] for f in b.failed}
+    assert run.totals_match_the_lists()
