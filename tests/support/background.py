@@ -4,7 +4,7 @@ fresh-process synths, queued on one worker thread.
 pytest runs its tests on one thread, and the machine has two cores: a job started as soon as its
 input exists (at session start, or when the session's synth of a stage returns) runs on the
 other core while the tests go on, and the test that needs its result waits only for what is left.
-One job at a time: pytest keeps one core, the lane the other.
+One job at a time, at a lower priority: pytest keeps one core, the lane the other.
 
 Nothing waits forever and nothing fails quietly. Each job has a timeout (the process is killed
 after it); a job that cannot start, times out or was cancelled raises from `result()`, in the test
@@ -14,6 +14,7 @@ must have ended by their own timeouts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -24,6 +25,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Below the tests' own priority: when the machine is busier than two cores, the lane yields to the
+# session (whose loopback engines answer within timeouts of a second), not the other way round.
+# The processes a job starts (node for jsii, checkov's workers) inherit it.
+NICENESS = 10
 # Beyond the timeouts of the jobs ahead: killing a process and collecting its output.
 GRACE_SECONDS = 30.0
 
@@ -98,6 +103,8 @@ class BackgroundLane:
                 command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
             self._running = process
+        with contextlib.suppress(ProcessLookupError):  # it may have ended already
+            os.setpriority(os.PRIO_PROCESS, process.pid, NICENESS)
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -4,13 +4,14 @@ that cannot start, runs too long or is cut off by the end of the session fails w
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.support.background import BackgroundJobError, BackgroundLane
+from tests.support.background import NICENESS, BackgroundJobError, BackgroundLane
 
 # Prints when it started and ended (CLOCK_MONOTONIC is one clock for every process).
 TIMED_SLEEP = "import sys, time; s = time.monotonic(); time.sleep(float(sys.argv[1])); print(s, time.monotonic())"
@@ -42,6 +43,16 @@ def test_jobs_run_one_at_a_time_in_the_order_submitted(lane: BackgroundLane) -> 
 
     for (_, first_end), (second_start, _) in itertools.pairwise(spans):
         assert second_start >= first_end
+
+
+def test_jobs_run_at_a_lower_priority_than_the_session(lane: BackgroundLane) -> None:
+    here = os.getpriority(os.PRIO_PROCESS, 0)
+    # The child asks after a pause: the lane lowers its priority just after starting it.
+    job = lane.run(
+        "nice", python("import os, time; time.sleep(0.5); print(os.getpriority(os.PRIO_PROCESS, 0))"), timeout=60
+    )
+
+    assert int(job.result().stdout) == min(here + NICENESS, 19)
 
 
 def test_a_command_that_cannot_start_fails_the_waiting_test(lane: BackgroundLane) -> None:
