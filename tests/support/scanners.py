@@ -100,15 +100,21 @@ class CheckovRun:
         )
 
 
-@dataclass(frozen=True)
 class PendingCheckov:
-    root: Path
-    job: BackgroundJob
+    """A checkov run over `root` on the lane; `result()` parses its report once (several stages
+    ask for the same run)."""
+
+    def __init__(self, root: Path, job: BackgroundJob) -> None:
+        self.root = root
+        self.job = job
+        self._run: CheckovRun | None = None
 
     def result(self) -> CheckovRun:
-        finished = self.job.result()
-        assert finished.returncode in (0, 1), finished.stderr
-        return CheckovRun(self.root, checkov_report(finished.stdout))
+        if self._run is None:
+            finished = self.job.result()
+            assert finished.returncode in (0, 1), finished.stderr
+            self._run = CheckovRun(self.root, checkov_report(finished.stdout))
+        return self._run
 
 
 # A key without rotation: checkov must flag it (CKV_AWS_7), or it checks nothing.
