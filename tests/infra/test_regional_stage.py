@@ -5,12 +5,8 @@ workers. Synthesized once per environment, with its FolioStage (tests/conftest.p
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -26,7 +22,7 @@ from stacks.function_permissions import READ_ONLY_GROUPS
 from stacks.names import EnvironmentNames
 from stacks.regional_serving_stage import RegionalServingStage, publication_commands, regional_serving_stages
 from stacks.stage import FolioStage
-from tests.conftest import PROJECT_ROOT, Synthesized, cdk_context, serving_pairs
+from tests.conftest import ProcessSynth, Synthesized, serving_pairs
 from tests.support.templates import as_list
 
 # Every DynamoDB action that changes an item or a table (the service authorization reference's
@@ -412,17 +408,14 @@ def test_each_template_stays_within_cloudformations_parameter_limit(serving: Syn
     assert max(counts.values()) <= MAX_PARAMETERS, counts
 
 
-def test_app_py_synthesizes_the_serving_stages_for_direct_deploys(tmp_path: Path) -> None:
-    context = {**cdk_context(), "env": "sandbox", "aws:cdk:bundling-stacks": []}
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
-
-    result = subprocess.run(
-        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
+def test_app_py_synthesizes_the_serving_stages_for_direct_deploys(app_py_synth: ProcessSynth) -> None:
+    """app.py run for sandbox as the CLI runs it, in a process of its own (started on the
+    background lane when the session starts: tests/conftest.py)."""
+    result = app_py_synth.job.result()
 
     assert result.returncode == 0, result.stderr[-2000:]
     names = EnvironmentNames.of(load_config("sandbox"))
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest = json.loads((app_py_synth.outdir / "manifest.json").read_text())
     # The pipeline's own stages (assembly-FolioPipeline-*) are tests/infra/test_pipeline_stack.py's.
     assemblies = {
         k
