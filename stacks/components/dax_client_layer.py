@@ -12,18 +12,15 @@ The asset's hash covers everything that decides the layer's content (the pins an
 build setuptools, the target, this module), so a change to any of them rebuilds it.
 
 pip takes about 5 s, which every `cdk synth` and every test process that synthesizes a stage
-with DAX paid. So a built layer is kept in `.make/dax-client-layer/<key>/` (what `make clean`
-removes), keyed by that recipe and by the tools that ran it (pip, setuptools, Python): only the
-first synth on a machine, per recipe, runs pip. An entry is built in a staging directory and
-renamed into place, with a manifest of its files' hashes written last and checked on every use,
-so an interrupted build leaves no entry and a damaged one is rebuilt.
+with DAX paid. So a built layer is kept in `.make/dax-client-layer/<key>/` (stacks/build_cache.py: staged,
+renamed into place, checked against its manifest on every use), keyed by that recipe and by the
+tools that ran it (pip, setuptools, Python): only the first synth on a machine, per recipe, runs pip.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import json
 import shutil
 import subprocess
 import sys
@@ -35,6 +32,7 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from stacks.build_cache import cached_build
 from stacks.components.folio_function import ARCHITECTURE, RUNTIME
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -44,11 +42,8 @@ DAX_CLIENT_REQUIREMENTS = DAX_CLIENT_SOURCE / "requirements.txt"
 DAX_CLIENT_HASHES = DAX_CLIENT_SOURCE / "hashes.txt"
 BUILD_REQUIREMENTS = PROJECT_ROOT / "requirements-build.txt"
 BUILD_CODE = Path(__file__).resolve()
-# Built layers, one directory per cache key; beside the Makefile's install stamps, so that
-# `make clean` removes them and git ignores them.
+# Built layers, one entry per cache key (stacks/build_cache.py).
 LAYER_CACHE = PROJECT_ROOT / ".make" / "dax-client-layer"
-# Written last into an entry: the hash of every file of its layer.
-LAYER_MANIFEST = "manifest.json"
 # What pip installs for: the functions' runtime and architecture (stacks/components/folio_function.py).
 TARGET_PLATFORM = {lambda_.Architecture.ARM_64.name: "manylinux2014_aarch64"}[ARCHITECTURE.name]
 TARGET_PYTHON = RUNTIME.name.removeprefix("python")  # "3.14"
@@ -127,36 +122,9 @@ def build_layer_content(output_dir: Path) -> None:
     shutil.rmtree(output_dir / "python" / "bin", ignore_errors=True)
 
 
-def _manifest(layer: Path) -> str:
-    files = sorted(p for p in layer.rglob("*") if p.is_file())
-    return json.dumps({str(p.relative_to(layer)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files})
-
-
-def _is_complete(entry: Path) -> bool:
-    manifest = entry / LAYER_MANIFEST
-    return manifest.is_file() and manifest.read_text() == _manifest(entry / "layer")
-
-
 def cached_layer_content(cache: Path | None = None) -> Path:
     """The built layer (a directory holding `python/`), from the cache or built into it."""
-    cache = cache or LAYER_CACHE
-    entry = cache / layer_cache_key()
-    if _is_complete(entry):
-        return entry / "layer"
-    cache.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=cache))
-    try:
-        build_layer_content(staging / "layer")
-        (staging / LAYER_MANIFEST).write_text(_manifest(staging / "layer"))
-        shutil.rmtree(entry, ignore_errors=True)  # an incomplete or damaged entry
-        try:
-            staging.rename(entry)
-        except OSError:
-            if not _is_complete(entry):  # else another process renamed the same build first
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return entry / "layer"
+    return cached_build(cache or LAYER_CACHE, layer_cache_key(), build_layer_content)
 
 
 @jsii.implements(cdk.ILocalBundling)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks import build_cache
 from stacks.components import dax_client_layer
 from stacks.components.dax_client_layer import build_layer_content, pinned_requirements
 
@@ -176,7 +177,7 @@ def test_an_entry_is_built_once_and_then_reused(tmp_path: Path, monkeypatch: pyt
     first = dax_client_layer.cached_layer_content(tmp_path)
     second = dax_client_layer.cached_layer_content(tmp_path)
 
-    assert first == second == tmp_path / dax_client_layer.layer_cache_key() / "layer"
+    assert first == second == tmp_path / dax_client_layer.layer_cache_key() / build_cache.CONTENT
     assert len(calls) == 1
     assert (first / "python" / "amazondax" / "__init__.py").read_text() == "built = True\n"
 
@@ -211,7 +212,7 @@ def test_a_partial_or_corrupt_entry_is_detected_and_rebuilt(
     entry = layer.parent
     module = layer / "python" / "amazondax" / "__init__.py"
     if damage == "no manifest":
-        (entry / dax_client_layer.LAYER_MANIFEST).unlink()
+        (entry / build_cache.MANIFEST).unlink()
     elif damage == "file missing":
         module.unlink()
     elif damage == "file changed":
@@ -220,7 +221,7 @@ def test_a_partial_or_corrupt_entry_is_detected_and_rebuilt(
         (layer / "python" / "stray.py").write_text("")
     else:  # a build killed before its rename: only its staging directory exists
         shutil.rmtree(entry)
-        (tmp_path / f".{entry.name}.killed" / "layer").mkdir(parents=True)
+        (tmp_path / f".{entry.name}.killed" / build_cache.CONTENT).mkdir(parents=True)
 
     # When the layer is asked for again, Then it is rebuilt and whole
     rebuilt = dax_client_layer.cached_layer_content(tmp_path)
