@@ -18,12 +18,12 @@ import pytest
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
-from stacks import nag
+from stacks import control_tower, nag
 from stacks.config import load_config
+from stacks.control_tower import ControlTowerControls
 from stacks.nag import (
     CONTROL_TOWER_PLUGIN,
     PACK_NAMES,
-    ControlTowerControls,
     Finding,
     acknowledge,
     validation_failures,
@@ -312,21 +312,87 @@ class TemplatePaths:
         return self._paths
 
 
-def test_control_tower_skips_only_rules_that_could_not_apply(non_compliant_assembly: Path) -> None:
-    """Folio runs the plugin without the rules for resource types no template holds; it must
-    find exactly what the plugin with every rule finds (here over templates full of findings)."""
+def _report_fields(report: Any) -> dict[str, Any]:
+    """Everything a plugin report says, in its order, whichever struct types carry it."""
+    return {
+        "success": report.success,
+        "violations": [
+            {
+                "rule": v.rule_name,
+                "description": v.description,
+                "fix": v.fix,
+                "metadata": v.rule_metadata,
+                "severity": v.severity,
+                "resources": [
+                    (r.template_path, r.resource_logical_id, list(r.locations or [])) for r in v.violating_resources
+                ],
+            }
+            for v in report.violations
+        ],
+    }
+
+
+def test_control_tower_in_parallel_reports_exactly_what_the_unmodified_plugin_with_every_rule_reports(
+    non_compliant_assembly: Path,
+) -> None:
+    """Folio splits the templates between processes, each without the rules for resource types
+    its templates do not hold; the report must be the plugin's own over every rule (here over
+    templates full of findings): same violations, same fields, same order."""
     context = TemplatePaths([str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))])
 
-    def found(report: Any) -> set[tuple[str, str]]:
-        return {(v.rule_name, r.resource_logical_id) for v in report.violations for r in v.violating_resources}
+    every_rule = _report_fields(CfnGuardValidator(control_tower_rules_enabled=True).validate(context))
+    as_folio_runs_it = _report_fields(ControlTowerControls().validate(cast(Any, context)))
 
-    every_rule = found(CfnGuardValidator(control_tower_rules_enabled=True).validate(context))
-    as_folio_runs_it = found(ControlTowerControls().validate(cast(Any, context)))
-
-    # Enough findings, of enough different rules, that a skipped rule would show.
-    assert len(every_rule) > 25
-    assert len({rule for rule, _ in every_rule}) > 5
+    # Enough findings, of enough different rules, in enough templates, that a lost one would show.
+    found = {(v["rule"], r[1]) for v in every_rule["violations"] for r in v["resources"]}
+    assert len(found) > 25
+    assert len({rule for rule, _ in found}) > 5
+    assert len({r[0] for v in every_rule["violations"] for r in v["resources"]}) > 3
     assert as_folio_runs_it == every_rule
+
+
+def test_control_tower_runs_its_partitions_at_the_same_time(
+    non_compliant_assembly: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a record of when each cfn-guard process starts and is waited for
+    events: list[str] = []
+    real_popen = control_tower.subprocess.Popen
+
+    class RecordedPopen(real_popen):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            events.append("start")
+
+        def communicate(self, *args: Any, **kwargs: Any) -> Any:
+            events.append("wait")
+            return super().communicate(*args, **kwargs)
+
+    monkeypatch.setattr(control_tower.subprocess, "Popen", RecordedPopen)
+    templates = [str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))]
+
+    # When the controls validate more templates than there are processes
+    ControlTowerControls().validate(cast(Any, TemplatePaths(templates)))
+
+    # Then every process starts before the first is waited for
+    processes = control_tower.GUARD_PROCESSES
+    assert len(templates) > processes > 1
+    assert events == ["start"] * processes + ["wait"] * processes
+
+
+@pytest.mark.parametrize("sizes", [[5, 1, 1, 1, 1, 1], [9, 8, 7, 1], [3], [4, 4, 4, 4, 4], [100, 1, 1]])
+def test_templates_are_split_into_balanced_partitions_that_hold_each_one_once(sizes: list[int], tmp_path: Path) -> None:
+    templates = []
+    for index, size in enumerate(sizes):
+        template = tmp_path / f"T{index}.template.json"
+        template.write_text("x" * size)
+        templates.append(str(template))
+
+    partitions = control_tower.balanced_partitions(templates, 2)
+
+    assert sorted(t for partition in partitions for t in partition) == sorted(templates)
+    assert all(partitions) and len(partitions) == min(2, len(templates))
+    loads = sorted(sum(Path(t).stat().st_size for t in partition) for partition in partitions)
+    assert loads[-1] - loads[0] <= max(sizes)  # no better split moves one template
 
 
 def test_a_plugin_that_did_not_run_fails_the_synth(tmp_path: Path) -> None:
