@@ -379,20 +379,31 @@ def test_control_tower_runs_its_partitions_at_the_same_time(
     assert events == ["start"] * processes + ["wait"] * processes
 
 
-@pytest.mark.parametrize("sizes", [[5, 1, 1, 1, 1, 1], [9, 8, 7, 1], [3], [4, 4, 4, 4, 4], [100, 1, 1]])
-def test_templates_are_split_into_balanced_partitions_that_hold_each_one_once(sizes: list[int], tmp_path: Path) -> None:
-    templates = []
-    for index, size in enumerate(sizes):
-        template = tmp_path / f"T{index}.template.json"
-        template.write_text("x" * size)
-        templates.append(str(template))
+@pytest.mark.parametrize("costs", [[5, 1, 1, 1, 1, 1], [9, 8, 7, 1], [3], [4, 4, 4, 4, 4], [100, 1, 1]])
+def test_templates_are_split_into_balanced_partitions_that_hold_each_one_once(costs: list[int]) -> None:
+    templates = {f"T{index}.template.json": cost for index, cost in enumerate(costs)}
 
     partitions = control_tower.balanced_partitions(templates, 2)
 
     assert sorted(t for partition in partitions for t in partition) == sorted(templates)
     assert all(partitions) and len(partitions) == min(2, len(templates))
-    loads = sorted(sum(Path(t).stat().st_size for t in partition) for partition in partitions)
-    assert loads[-1] - loads[0] <= max(sizes)  # no better split moves one template
+    loads = sorted(sum(templates[t] for t in partition) for partition in partitions)
+    assert loads[-1] - loads[0] <= max(costs)  # no better split moves one template
+
+
+def test_each_plugin_run_gets_only_templates_whose_rules_that_can_apply_are_the_same(
+    non_compliant_assembly: Path,
+) -> None:
+    templates = [str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))]
+
+    partitions = control_tower.guard_jobs(templates, 2)
+
+    jobs = [job for partition in partitions for job in partition]
+    assert sorted(t for job in jobs for t in job["templatePaths"]) == sorted(templates)
+    for job in jobs:
+        for template in job["templatePaths"]:
+            assert job["disabledRules"] == list(control_tower.rules_that_cannot_apply(template))
+    assert len({tuple(job["disabledRules"]) for job in jobs}) > 2, "templates of different kinds, to tell apart"
 
 
 def test_a_plugin_that_did_not_run_fails_the_synth(tmp_path: Path) -> None:
