@@ -10,7 +10,7 @@ processes, one per partition of the templates, all at once:
 - a template is checked without the rules that name no resource type it holds (such a rule can
   only SKIP; a rule that names no type always runs), as the plugin's `disabled_rules` allows: a
   process runs the plugin once per set of rules that can apply to its templates. That alone
-  saves a fifth of cfn-guard's time, against the rules that can apply to any template;
+  saves about 13% of cfn-guard's CPU time, against the rules that can apply to any template;
 - the partitions are balanced by cost (template size times the rules that can apply);
 - cfn-guard reports template by template, so the violations are put back in the order of the
   templates as aws-cdk-lib passed them: the report is the plugin's own over every rule, field for
