@@ -406,6 +406,23 @@ def test_each_plugin_run_gets_only_templates_whose_rules_that_can_apply_are_the_
     assert len({tuple(job["disabledRules"]) for job in jobs}) > 2, "templates of different kinds, to tell apart"
 
 
+def test_a_plugin_run_that_fails_fails_the_validation_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a plugin whose code throws (as it does when cfn-guard exits with an error)
+    broken = tmp_path / "plugin"
+    (broken / "lib").mkdir(parents=True)
+    (broken / "lib" / "plugin.js").write_text('throw new Error("cfn-guard is not here");\n')
+    monkeypatch.setattr(control_tower, "unpacked_plugin", lambda: broken)
+    monkeypatch.setattr(control_tower, "control_tower_rule_types", dict)  # its cache keeps the real rules
+    template = tmp_path / "Stack.template.json"
+    template.write_text(json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}))
+
+    # When the controls validate, Then they raise with the plugin's own words, never an empty report
+    with pytest.raises(control_tower.ControlTowerPluginFailed, match="cfn-guard is not here"):
+        ControlTowerControls().validate(cast(Any, TemplatePaths([str(template)])))
+
+
 def test_a_plugin_that_did_not_run_fails_the_synth(tmp_path: Path) -> None:
     report = {
         "pluginReports": [
