@@ -14,17 +14,12 @@ construct that raises the finding; nothing else in the code base calls
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
 import json
 import re
-import tarfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any, cast
+from pathlib import Path
 
 import aws_cdk as cdk
-import jsii
 from cdk_nag import (
     AwsSolutionsChecks,
     HIPAASecurityChecks,
@@ -33,13 +28,11 @@ from cdk_nag import (
     PCIDSS321Checks,
     ServerlessChecks,
 )
-from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
-from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 from constructs import IConstruct
 
+from stacks.control_tower import CONTROL_TOWER_PLUGIN, control_tower_controls
+
 PACK_NAMES: tuple[str, ...] = ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
-# The name the Control Tower plugin reports under, and the prefix of its acknowledgement ids.
-CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
 
 # Below this a reason cannot say which control it replaces and how.
 MIN_REASON_LENGTH = 60
@@ -384,7 +377,8 @@ DOCUMENT_OBJECTS = Finding(
 
 # --- AWS Control Tower proactive controls (cfn-guard) ---------------------------------
 #
-# The controls are the Guard rules bundled with the plugin (cfn-guard 3.1.1, offline). A
+# The controls are the Guard rules bundled with the plugin (cfn-guard 3.1.1, offline), run
+# by stacks/control_tower.py in parallel processes with the plugin's own report. A
 # finding is acknowledged like a nag finding, by the Guard rule's name, as
 # `cdk-validator-cfnguard::<rule>`; aws-cdk-lib matches acknowledgements by construct path,
 # so one on a construct covers its children. Several rules accept only literal values or
@@ -394,86 +388,6 @@ DOCUMENT_OBJECTS = Finding(
 
 _CONTROL_ID = re.compile(r"CT\.[A-Z0-9]+\.PR\.[0-9]+")
 _GUARD_RULE_NAME = re.compile(r"[a-z0-9]+(_[a-z0-9]+)*")
-
-
-@functools.cache
-def _control_tower_rule_types() -> dict[str, frozenset[str]]:
-    """Rule file name (as `disabled_rules` takes it: ct-s3-pr-1) -> the resource types it names.
-
-    Read from the plugin's own package, so an upgrade brings its new rules along.
-    """
-    (package,) = Path(control_tower_package.__file__).parent.glob("*.jsii.tgz")
-    rule_types = {}
-    with tarfile.open(package) as archive:
-        for member in archive:
-            if member.name.startswith("package/rules/control-tower/cfn-guard/") and member.name.endswith(".guard"):
-                text = archive.extractfile(member).read().decode()  # type: ignore[union-attr]
-                rule_types[PurePosixPath(member.name).stem] = frozenset(_QUOTED_RESOURCE_TYPE.findall(text))
-    return rule_types
-
-
-_QUOTED_RESOURCE_TYPE = re.compile(r"[\"'](AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)[\"']")
-
-
-@jsii.implements(cdk.IPolicyValidationPlugin)
-class ControlTowerControls:
-    """Every Control Tower proactive control bundled with `cdk-validator-cfnguard`, none disabled.
-
-    cfn-guard evaluates each of its 237 rules against every template, even a rule whose
-    resource type no template holds (which can only SKIP): that was 6 s of Folio's synth.
-    So at validation time the plugin runs without the rules that name none of the
-    templates' resource types (a rule that names no type always runs): the same findings,
-    in about a quarter of the time. Delegating also bridges the plugin's Beta1 interface.
-    """
-
-    @property
-    def name(self) -> str:
-        return CONTROL_TOWER_PLUGIN
-
-    @property
-    def version(self) -> str:
-        return importlib.metadata.version("cdklabs.cdk-validator-cfnguard")
-
-    @property
-    def rule_ids(self) -> list[str] | None:
-        return None
-
-    def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
-        present: set[str] = set()
-        for template in context.template_paths:
-            resources = json.loads(Path(template).read_text()).get("Resources", {})
-            present.update(resource["Type"] for resource in resources.values())
-        idle = [rule for rule, types in _control_tower_rule_types().items() if types and not types & present]
-        plugin = CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=idle)
-        report = plugin.validate(cast(Any, context))
-        # The same report, re-typed from the plugin's Beta1 structs to aws-cdk-lib's current ones.
-        return cdk.PolicyValidationPluginReport(
-            success=report.success,
-            metadata=report.metadata,
-            plugin_version=self.version,
-            violations=[
-                cdk.PolicyViolation(
-                    rule_name=violation.rule_name,
-                    description=violation.description,
-                    fix=violation.fix,
-                    rule_metadata=violation.rule_metadata,
-                    severity=violation.severity,
-                    violating_resources=[
-                        cdk.PolicyViolatingResource(
-                            locations=resource.locations,
-                            resource_logical_id=resource.resource_logical_id,
-                            template_path=resource.template_path,
-                        )
-                        for resource in violation.violating_resources
-                    ],
-                )
-                for violation in report.violations
-            ],
-        )
-
-
-def control_tower_controls() -> cdk.IPolicyValidationPlugin:
-    return ControlTowerControls()
 
 
 def _check_control_tower_finding(finding: Finding) -> None:

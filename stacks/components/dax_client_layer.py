@@ -10,17 +10,21 @@ platform. botocore is left out: the client uses the runtime's (bundled, it would
 
 The asset's hash covers everything that decides the layer's content (the pins and hashes, the
 build setuptools, the target, this module), so a change to any of them rebuilds it.
+
+pip takes about 5 s, which every `cdk synth` and every test process that synthesizes a stage
+with DAX paid. So a built layer is kept in `.make/dax-client-layer/<key>/` (stacks/build_cache.py: staged,
+renamed into place, checked against its manifest on every use), keyed by that recipe and by the
+tools that ran it (pip, setuptools, Python): only the first synth on a machine, per recipe, runs pip.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
+import importlib.metadata
 import shutil
 import subprocess
 import sys
 import tempfile
-from functools import cache
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -28,13 +32,18 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from stacks.build_cache import cached_build
 from stacks.components.folio_function import ARCHITECTURE, RUNTIME
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 # The one list of the client's pins, also installed by requirements-dev.txt for the tests.
-DAX_CLIENT_SOURCE = Path(__file__).resolve().parent.parent.parent / "layers" / "dax-client"
+DAX_CLIENT_SOURCE = PROJECT_ROOT / "layers" / "dax-client"
 DAX_CLIENT_REQUIREMENTS = DAX_CLIENT_SOURCE / "requirements.txt"
 DAX_CLIENT_HASHES = DAX_CLIENT_SOURCE / "hashes.txt"
-BUILD_REQUIREMENTS = Path(__file__).resolve().parent.parent.parent / "requirements-build.txt"
+BUILD_REQUIREMENTS = PROJECT_ROOT / "requirements-build.txt"
+BUILD_CODE = Path(__file__).resolve()
+# Built layers, one entry per cache key (stacks/build_cache.py).
+LAYER_CACHE = PROJECT_ROOT / ".make" / "dax-client-layer"
 # What pip installs for: the functions' runtime and architecture (stacks/components/folio_function.py).
 TARGET_PLATFORM = {lambda_.Architecture.ARM_64.name: "manylinux2014_aarch64"}[ARCHITECTURE.name]
 TARGET_PYTHON = RUNTIME.name.removeprefix("python")  # "3.14"
@@ -57,10 +66,22 @@ def hashed_requirements() -> list[str]:
 def layer_recipe_hash() -> str:
     """A digest of everything that decides the layer's content."""
     digest = hashlib.sha256()
-    for path in (DAX_CLIENT_REQUIREMENTS, DAX_CLIENT_HASHES, BUILD_REQUIREMENTS, Path(__file__)):
+    for path in (DAX_CLIENT_REQUIREMENTS, DAX_CLIENT_HASHES, BUILD_REQUIREMENTS, BUILD_CODE):
         digest.update(path.read_bytes())
     digest.update(f"{TARGET_PLATFORM} {TARGET_PYTHON}".encode())
     return digest.hexdigest()
+
+
+def _builder() -> str:
+    """The tools on this machine that turn the recipe into files. Not in the asset hash, which
+    must be the same on every machine (two synths of a commit give identical templates)."""
+    tools = " ".join(f"{name}=={importlib.metadata.version(name)}" for name in ("pip", "setuptools"))
+    return f"{tools} {sys.implementation.name}{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def layer_cache_key() -> str:
+    """The cache entry's name: the recipe and the builder."""
+    return hashlib.sha256(f"{layer_recipe_hash()} {_builder()}".encode()).hexdigest()[:32]
 
 
 class LayerBuildFailed(RuntimeError):
@@ -101,19 +122,15 @@ def build_layer_content(output_dir: Path) -> None:
     shutil.rmtree(output_dir / "python" / "bin", ignore_errors=True)
 
 
-@cache
-def _layer_content_of_this_process() -> Path:
-    """Built once per process: the tests synthesize several apps, and pip takes seconds."""
-    built = Path(tempfile.mkdtemp(prefix="folio-dax-client-layer-"))
-    atexit.register(shutil.rmtree, built, ignore_errors=True)
-    build_layer_content(built)
-    return built
+def cached_layer_content(cache: Path | None = None) -> Path:
+    """The built layer (a directory holding `python/`), from the cache or built into it."""
+    return cached_build(cache or LAYER_CACHE, layer_cache_key(), build_layer_content)
 
 
 @jsii.implements(cdk.ILocalBundling)
 class _PipBundling:
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:
-        shutil.copytree(_layer_content_of_this_process(), output_dir, dirs_exist_ok=True)
+        shutil.copytree(cached_layer_content(), output_dir, dirs_exist_ok=True)
         return True
 
 

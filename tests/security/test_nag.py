@@ -10,12 +10,14 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
 from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
-from stacks import nag
+from stacks import control_tower, nag
+from stacks.control_tower import ControlTowerControls
 from stacks.nag import (
     CONTROL_TOWER_PLUGIN,
     PACK_NAMES,
@@ -30,7 +32,7 @@ from tests.conftest import (
     STAGES,
     Synthesized,
 )
-from tests.support.non_compliant_synth import NonCompliantSynths
+from tests.support.non_compliant_synth import NonCompliantSynths, TemplatePaths
 
 # The most acknowledgements one environment may carry. Raising it is a reviewed change:
 # say in the commit which finding is new and why its control is met another way.
@@ -290,16 +292,93 @@ def test_control_tower_flags_a_key_that_lets_anyone_create_grants(
     ) in non_compliant_findings
 
 
-def test_control_tower_skips_only_rules_that_could_not_apply(non_compliant_synths: NonCompliantSynths) -> None:
-    """Folio runs the plugin without the rules for resource types no template holds; it must
-    find exactly what the plugin with every rule finds (here over templates full of findings:
-    both runs happen in the process that synthesized them, tests/support/non_compliant_synth.py)."""
+def test_control_tower_in_parallel_reports_exactly_what_the_unmodified_plugin_with_every_rule_reports(
+    non_compliant_synths: NonCompliantSynths,
+) -> None:
+    """Folio splits the templates between processes, each without the rules for resource types
+    its templates do not hold; the report must be the plugin's own over every rule (here over
+    templates full of findings): same violations, same fields, same order. Both runs happen in
+    the process that synthesized them (tests/support/non_compliant_synth.py)."""
     every_rule, as_folio_runs_it = non_compliant_synths.control_tower_runs()
 
-    # Enough findings, of enough different rules, that a skipped rule would show.
-    assert len(every_rule) > 25
-    assert len({rule for rule, _ in every_rule}) > 5
+    # Enough findings, of enough different rules, in enough templates, that a lost one would show.
+    found = {(v["rule"], r[1]) for v in every_rule["violations"] for r in v["resources"]}
+    assert len(found) > 25
+    assert len({rule for rule, _ in found}) > 5
+    assert len({r[0] for v in every_rule["violations"] for r in v["resources"]}) > 3
     assert as_folio_runs_it == every_rule
+
+
+def test_control_tower_runs_its_partitions_at_the_same_time(
+    non_compliant_assembly: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a record of when each cfn-guard process starts and is waited for
+    events: list[str] = []
+    real_popen = control_tower.subprocess.Popen
+
+    class RecordedPopen(real_popen):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            events.append("start")
+
+        def communicate(self, *args: Any, **kwargs: Any) -> Any:
+            events.append("wait")
+            return super().communicate(*args, **kwargs)
+
+    monkeypatch.setattr(control_tower.subprocess, "Popen", RecordedPopen)
+    templates = [str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))]
+
+    # When the controls validate more templates than there are processes
+    ControlTowerControls().validate(cast(Any, TemplatePaths(templates)))
+
+    # Then every process starts before the first is waited for
+    processes = control_tower.GUARD_PROCESSES
+    assert len(templates) > processes > 1
+    assert events == ["start"] * processes + ["wait"] * processes
+
+
+@pytest.mark.parametrize("costs", [[5, 1, 1, 1, 1, 1], [9, 8, 7, 1], [3], [4, 4, 4, 4, 4], [100, 1, 1]])
+def test_templates_are_split_into_balanced_partitions_that_hold_each_one_once(costs: list[int]) -> None:
+    templates = {f"T{index}.template.json": cost for index, cost in enumerate(costs)}
+
+    partitions = control_tower.balanced_partitions(templates, 2)
+
+    assert sorted(t for partition in partitions for t in partition) == sorted(templates)
+    assert all(partitions) and len(partitions) == min(2, len(templates))
+    loads = sorted(sum(templates[t] for t in partition) for partition in partitions)
+    assert loads[-1] - loads[0] <= max(costs)  # no better split moves one template
+
+
+def test_each_plugin_run_gets_only_templates_whose_rules_that_can_apply_are_the_same(
+    non_compliant_assembly: Path,
+) -> None:
+    templates = [str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))]
+
+    partitions = control_tower.guard_jobs(templates, 2)
+
+    jobs = [job for partition in partitions for job in partition]
+    assert sorted(t for job in jobs for t in job["templatePaths"]) == sorted(templates)
+    for job in jobs:
+        for template in job["templatePaths"]:
+            assert job["disabledRules"] == list(control_tower.rules_that_cannot_apply(template))
+    assert len({tuple(job["disabledRules"]) for job in jobs}) > 2, "templates of different kinds, to tell apart"
+
+
+def test_a_plugin_run_that_fails_fails_the_validation_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a plugin whose code throws (as it does when cfn-guard exits with an error)
+    broken = tmp_path / "plugin"
+    (broken / "lib").mkdir(parents=True)
+    (broken / "lib" / "plugin.js").write_text('throw new Error("cfn-guard is not here");\n')
+    monkeypatch.setattr(control_tower, "unpacked_plugin", lambda: broken)
+    monkeypatch.setattr(control_tower, "control_tower_rule_types", dict)  # its cache keeps the real rules
+    template = tmp_path / "Stack.template.json"
+    template.write_text(json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}))
+
+    # When the controls validate, Then they raise with the plugin's own words, never an empty report
+    with pytest.raises(control_tower.ControlTowerPluginFailed, match="cfn-guard is not here"):
+        ControlTowerControls().validate(cast(Any, TemplatePaths([str(template)])))
 
 
 def test_a_plugin_that_did_not_run_fails_the_synth(tmp_path: Path) -> None:

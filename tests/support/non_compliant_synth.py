@@ -15,8 +15,8 @@ lane, which tests/conftest.py starts when the session starts (one jsii start for
 other exception ends the process with its traceback, which fails the tests that wait for it. Run
 as a module (`python -m tests.support.non_compliant_synth OUTDIR`) it synthesizes into
 OUTDIR/<part> and prints, as JSON on its last line, each part's ending (null when the synth failed
-on validation as it must, else what happened instead), the two Control Tower runs' findings
-(rule, logical id) and process mode's validation failures.
+on validation as it must, else what happened instead), the two Control Tower runs' reports
+and process mode's validation failures.
 """
 
 from __future__ import annotations
@@ -63,14 +63,11 @@ class NonCompliantSynths:
         assert ending is None, ending
         return self.outdir / part
 
-    def control_tower_runs(self) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-        """(every rule's findings, Folio's run's findings) over the "environment" templates."""
+    def control_tower_runs(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(every rule's report, Folio's run's report) over the "environment" templates."""
         self.failed_on_validation("environment")
         runs = self._output()["control_tower"]
-        every_rule, as_folio_runs_it = runs["every_rule"], runs["as_folio_runs_it"]
-        return {(rule, resource) for rule, resource in every_rule}, {
-            (rule, resource) for rule, resource in as_folio_runs_it
-        }
+        return runs["every_rule"], runs["as_folio_runs_it"]
 
     def process_mode_failures(self) -> list[str]:
         failures: list[str] = self._output()["process_mode_failures"]
@@ -101,21 +98,38 @@ def failure_on_validation(synth: Callable[[], object]) -> str | None:
     return "the synth succeeded: nothing was flagged"
 
 
-def control_tower_runs(assembly: Path) -> dict[str, list[tuple[str, str]]]:
-    """(rule, logical id) of every finding of the plugin with every rule ("every_rule") and as
-    Folio runs it, without the rules for resource types no template holds ("as_folio_runs_it")."""
+def report_fields(report: Any) -> dict[str, Any]:
+    """Everything a plugin report says, in its order, whichever struct types carry it (as JSON)."""
+    return {
+        "success": report.success,
+        "violations": [
+            {
+                "rule": v.rule_name,
+                "description": v.description,
+                "fix": v.fix,
+                "metadata": v.rule_metadata,
+                "severity": v.severity,
+                "resources": [
+                    [r.template_path, r.resource_logical_id, list(r.locations or [])] for r in v.violating_resources
+                ],
+            }
+            for v in report.violations
+        ],
+    }
+
+
+def control_tower_runs(assembly: Path) -> dict[str, dict[str, Any]]:
+    """The whole report of the unmodified plugin with every rule ("every_rule") and of Folio's
+    run of it ("as_folio_runs_it": in parallel processes, each without the rules for resource
+    types its templates do not hold), over the templates of `assembly`."""
     from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
-    from stacks.nag import ControlTowerControls
+    from stacks.control_tower import ControlTowerControls
 
     context = TemplatePaths([str(p) for p in sorted(assembly.glob("assembly-*/*.template.json"))])
-
-    def found(report: Any) -> list[tuple[str, str]]:
-        return sorted({(v.rule_name, r.resource_logical_id) for v in report.violations for r in v.violating_resources})
-
     return {
-        "every_rule": found(CfnGuardValidator(control_tower_rules_enabled=True).validate(context)),
-        "as_folio_runs_it": found(ControlTowerControls().validate(cast(Any, context))),
+        "every_rule": report_fields(CfnGuardValidator(control_tower_rules_enabled=True).validate(context)),
+        "as_folio_runs_it": report_fields(ControlTowerControls().validate(cast(Any, context))),
     }
 
 

@@ -1,0 +1,211 @@
+"""AWS Control Tower's proactive controls at synth: the `cdk-validator-cfnguard` plugin on every core.
+
+The controls are the plugin's bundled Guard rules, run by its cfn-guard 3.1.1 (offline). In one
+process over the whole app they were most of the synth (10.5 s of 13.8 s), spent evaluating rules
+on one core while the other idled. jsii cannot help: its calls are synchronous and it must not be
+called from two threads. So `ControlTowerControls` runs the plugin's own, unmodified code
+(`lib/plugin.js`, which runs cfn-guard and turns its output into violations) in separate Node
+processes, one per partition of the templates, all at once:
+
+- a template is checked without the rules that name no resource type it holds (such a rule can
+  only SKIP; a rule that names no type always runs), as the plugin's `disabled_rules` allows: a
+  process runs the plugin once per set of rules that can apply to its templates. That alone
+  saves about 13% of cfn-guard's CPU time, against the rules that can apply to any template;
+- the partitions are balanced by cost (template size times the rules that can apply);
+- cfn-guard reports template by template, so the violations are put back in the order of the
+  templates as aws-cdk-lib passed them: the report is the plugin's own over every rule, field for
+  field and in order (tests/security/test_nag.py compares them over templates full of findings).
+
+aws-cdk-lib maps each violation's template and logical id to a construct path and applies
+acknowledgements by that path, after the plugin returns: that path is the same as before.
+The plugin package is unpacked once per machine into `.make/cfn-guard-plugin/` (build_cache.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
+
+from stacks.build_cache import cached_build
+
+# The name the plugin reports under, and the prefix of its acknowledgement ids.
+CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
+# Folio's build machines and the pipeline's CodeBuild (small compute) have two cores.
+GUARD_PROCESSES = 2
+PLUGIN_CACHE = Path(__file__).resolve().parent.parent / ".make" / "cfn-guard-plugin"
+# What the plugin needs at run time: its code, its rules and cfn-guard for this operating system.
+_GUARD_PLATFORM = "macos" if sys.platform == "darwin" else "ubuntu"  # as the plugin names them
+_UNPACKED = ("package/package.json", "package/lib/", "package/rules/", f"package/bin/{_GUARD_PLATFORM}/")
+_RULES = Path("rules") / "control-tower" / "cfn-guard"
+_QUOTED_RESOURCE_TYPE = re.compile(r"[\"'](AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)[\"']")
+
+# Runs the plugin once per job (some templates, without some rules) and prints one report
+# with every job's violations, as JSON. The jobs are read from the file named by its argument.
+_RUN_PLUGIN = """
+const fs = require("fs");
+const [pluginDirectory, jobsFile] = process.argv.slice(1);
+const { CfnGuardValidator } = require(pluginDirectory + "/lib/plugin.js");
+const report = { success: true, violations: [] };
+for (const { disabledRules, templatePaths } of JSON.parse(fs.readFileSync(jobsFile, "utf-8"))) {
+  const job = new CfnGuardValidator({ controlTowerRulesEnabled: true, disabledRules }).validate({ templatePaths });
+  report.success &&= job.success;
+  report.violations.push(...job.violations);
+}
+process.stdout.write(JSON.stringify(report));
+"""
+
+
+def _plugin_package() -> Path:
+    (package,) = Path(control_tower_package.__file__).parent.glob("*.jsii.tgz")
+    return package
+
+
+def _unpack(content: Path) -> None:
+    with tarfile.open(_plugin_package()) as archive:
+        wanted = [member for member in archive if member.name.startswith(_UNPACKED)]
+        archive.extractall(content, members=wanted, filter="data")
+
+
+@cache
+def unpacked_plugin() -> Path:
+    """The plugin package's `package/` directory, unpacked once per machine and package."""
+    key = hashlib.sha256(_plugin_package().read_bytes() + repr(_UNPACKED).encode()).hexdigest()[:32]
+    return cached_build(PLUGIN_CACHE, key, _unpack) / "package"
+
+
+@cache
+def control_tower_rule_types() -> dict[str, frozenset[str]]:
+    """Rule file name (as `disabled_rules` takes it: ct-s3-pr-1) -> the resource types it names.
+
+    Read from the plugin's own package, so an upgrade brings its new rules along.
+    """
+    return {
+        rule.stem: frozenset(_QUOTED_RESOURCE_TYPE.findall(rule.read_text()))
+        for rule in sorted((unpacked_plugin() / _RULES).rglob("*.guard"))
+    }
+
+
+def rules_that_cannot_apply(template: str) -> tuple[str, ...]:
+    """The rules that name resource types, none of which the template holds."""
+    resources = json.loads(Path(template).read_text()).get("Resources", {})
+    present = {resource["Type"] for resource in resources.values()}
+    return tuple(rule for rule, types in control_tower_rule_types().items() if types and not types & present)
+
+
+def balanced_partitions(costs: dict[str, int], count: int) -> list[list[str]]:
+    """At most `count` non-empty partitions of the templates, costliest first into the lightest one."""
+    loads = [0] * min(count, len(costs))
+    partitions: list[list[str]] = [[] for _ in loads]
+    for template in sorted(costs, key=costs.__getitem__, reverse=True):
+        lightest = loads.index(min(loads))
+        loads[lightest] += costs[template]
+        partitions[lightest].append(template)
+    return partitions
+
+
+def guard_jobs(template_paths: list[str], count: int) -> list[list[dict[str, list[str]]]]:
+    """`count` lists of plugin runs: the templates balanced by cost (size times the rules that can
+    apply), and within a list one run per set of rules that can apply (a run's cfn-guard evaluates
+    every rule it is given on every template it is given)."""
+    idle = {template: rules_that_cannot_apply(template) for template in template_paths}
+    every_rule = len(control_tower_rule_types())
+    costs = {t: Path(t).stat().st_size * (every_rule - len(idle[t])) for t in template_paths}
+    partitions = []
+    for partition in balanced_partitions(costs, count):
+        by_rules: dict[tuple[str, ...], list[str]] = {}
+        for template in partition:
+            by_rules.setdefault(idle[template], []).append(template)
+        partitions.append([{"disabledRules": list(rules), "templatePaths": t} for rules, t in by_rules.items()])
+    return partitions
+
+
+class ControlTowerPluginFailed(RuntimeError):
+    """The plugin (or the cfn-guard it runs) failed on a partition of the templates."""
+
+
+def run_plugin_in_parallel(template_paths: list[str]) -> dict[str, Any]:
+    """The plugin's report (`success`, `violations`, as JSON) over every template, partitions at once."""
+    node = shutil.which("node")
+    if node is None:
+        raise ControlTowerPluginFailed("no `node` on PATH to run the Control Tower plugin with")
+    plugin = str(unpacked_plugin())
+    with tempfile.TemporaryDirectory(prefix="folio-control-tower-") as work:
+        processes = []
+        for index, jobs in enumerate(guard_jobs(template_paths, GUARD_PROCESSES)):
+            jobs_file = Path(work) / f"jobs-{index}.json"
+            jobs_file.write_text(json.dumps(jobs))
+            command = [node, "-e", _RUN_PLUGIN, plugin, str(jobs_file)]
+            processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        reports = []
+        for process in processes:
+            stdout, stderr = process.communicate()
+            if process.returncode != 0:
+                raise ControlTowerPluginFailed(f"the plugin exited {process.returncode}:\n{stderr[-3000:]}")
+            reports.append(json.loads(stdout))
+    order = {template: index for index, template in enumerate(template_paths)}
+    violations = [violation for report in reports for violation in report["violations"]]
+    # Each violation names resources of one template; sorted() is stable within a template.
+    violations.sort(key=lambda violation: min(order[r["templatePath"]] for r in violation["violatingResources"]))
+    return {"success": all(report["success"] for report in reports), "violations": violations}
+
+
+def _policy_violation(violation: dict[str, Any]) -> cdk.PolicyViolation:
+    return cdk.PolicyViolation(
+        rule_name=violation["ruleName"],
+        description=violation["description"],
+        fix=violation.get("fix"),
+        rule_metadata=violation.get("ruleMetadata"),
+        severity=violation.get("severity"),
+        violating_resources=[
+            cdk.PolicyViolatingResource(
+                locations=resource["locations"],
+                resource_logical_id=resource["resourceLogicalId"],
+                template_path=resource["templatePath"],
+            )
+            for resource in violation["violatingResources"]
+        ],
+    )
+
+
+@jsii.implements(cdk.IPolicyValidationPlugin)
+class ControlTowerControls:
+    """Every Control Tower proactive control bundled with `cdk-validator-cfnguard`, none disabled,
+    run by the plugin's own code in parallel processes (see the module's docstring)."""
+
+    @property
+    def name(self) -> str:
+        return CONTROL_TOWER_PLUGIN
+
+    @property
+    def version(self) -> str:
+        return importlib.metadata.version("cdklabs.cdk-validator-cfnguard")
+
+    @property
+    def rule_ids(self) -> list[str] | None:
+        return None
+
+    def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
+        report = run_plugin_in_parallel(list(context.template_paths))
+        return cdk.PolicyValidationPluginReport(
+            success=report["success"],
+            plugin_version=self.version,
+            violations=[_policy_violation(violation) for violation in report["violations"]],
+        )
+
+
+def control_tower_controls() -> cdk.IPolicyValidationPlugin:
+    return ControlTowerControls()
