@@ -79,12 +79,13 @@ def pinned_requirement(package: str, requirements: Path = PROJECT_ROOT / "requir
 def assume_role_command(role_arn: str, session_name: str) -> str:
     """One shell command (POSIX sh) that exports credentials of `role_arn` for the commands after
     it: a buildspec's commands share one shell, and the CLI prefers these variables to the
-    project role's."""
+    project role's. The assignment keeps `aws`'s exit status (an `export $(...)` would not), so
+    a refused assumption fails the build instead of running on with the project role."""
     query = "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]"
     return (
-        "export $(printf 'AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_SESSION_TOKEN=%s' "
-        f"$(aws sts assume-role --role-arn {role_arn} --role-session-name {session_name} "
-        f"--query '{query}' --output text))"
+        f"credentials=$(aws sts assume-role --role-arn {role_arn} --role-session-name {session_name} "
+        f"--query '{query}' --output text) && "
+        "export $(printf 'AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_SESSION_TOKEN=%s' $credentials)"
     )
 
 

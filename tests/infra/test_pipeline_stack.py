@@ -317,6 +317,31 @@ def test_the_assume_role_command_exports_the_roles_credentials_to_the_commands_a
     assert called.startswith(f"sts assume-role --role-arn {role_arn} --role-session-name folio-publish ")
 
 
+@pytest.mark.parametrize("exit_status", [1, 254])
+def test_a_failed_assume_role_fails_the_command_and_exports_nothing(tmp_path: Path, exit_status: int) -> None:
+    # Given an `aws` that is refused the role (AccessDenied: exit 254; any other failure)
+    fake_aws = tmp_path / "aws"
+    fake_aws.write_text(f"#!/bin/sh\necho 'An error occurred (AccessDenied)' >&2\nexit {exit_status}\n")
+    fake_aws.chmod(0o755)
+    command = assume_role_command("arn:aws:iam::222222222222:role/folio-prod-delivery", "folio-publish")
+
+    # When the step's shell runs it (CodeBuild fails the build on a command's non-zero status),
+    # then a later command
+    result = subprocess.run(
+        ["/bin/sh", "-c", f'{command}\nstatus=$?\necho "$status|$AWS_ACCESS_KEY_ID|$AWS_SESSION_TOKEN"'],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    # Then the command failed and exported nothing: no build goes on with the project role's
+    # credentials (or empty ones) in place of the delivery role's
+    status, key, token = result.stdout.strip().split("|")
+    assert status != "0"
+    assert (key, token) == ("", "")
+
+
 def delivery_roles(template: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for _, r in resources(template, "AWS::IAM::Role") if r.get("RoleName", "").endswith("-delivery")]
 
