@@ -13,8 +13,14 @@ out of `*_stack.py`); tests/infra/test_pipeline_stack.py reads the synthesized r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import aws_cdk as cdk
+import constructs
+import jsii
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
+from aws_cdk import pipelines
 
 from stacks.config import FolioConfig
 from stacks.names import EnvironmentNames
@@ -27,6 +33,68 @@ SMOKE_TEST_COGNITO_ACTIONS = (
     "cognito-idp:AdminInitiateAuth",
     "cognito-idp:AdminSetUserPassword",
 )
+
+# What aws-cdk-lib's asset-publishing role (pipelines/lib/private/asset-singleton-role.js) may do
+# to every CodeBuild project of the account. With `use_pipeline_role_for_actions` the pipeline's
+# role starts and watches the asset builds; the asset role needs none of it. A build started
+# with a buildspec override runs any command as its project's role (SelfMutation's may deploy
+# through the toolchain's bootstrap roles, the smoke test's and the publication's assume a
+# delivery role), so an asset build that could start one could act as any of them.
+BUILD_CONTROL_ACTIONS = frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"})
+
+
+def without_build_control(document: dict[str, Any]) -> dict[str, Any]:
+    """A rendered policy document less BUILD_CONTROL_ACTIONS allowed on `*`."""
+    statements = []
+    for statement in document["Statement"]:
+        if statement.get("Resource") == "*" and statement["Effect"] == "Allow":
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            kept = [a for a in actions if a not in BUILD_CONTROL_ACTIONS]
+            if not kept:
+                continue
+            statement = {**statement, "Action": kept if len(kept) > 1 else kept[0]}
+        statements.append(statement)
+    return {**document, "Statement": statements}
+
+
+@jsii.implements(constructs.IValidation)
+class _UnchangedSince:
+    """Fails the synth if a policy gained statements after its document was written out."""
+
+    def __init__(self, policy: iam.Policy, written: dict[str, Any]) -> None:
+        self.policy = policy
+        self.written = written
+
+    def validate(self) -> list[str]:
+        now = without_build_control(cdk.Stack.of(self.policy).resolve(self.policy.document))
+        if now != self.written:
+            return [f"{self.policy.node.path} changed after withhold_build_control_from_asset_roles(): call it last"]
+        return []
+
+
+def withhold_build_control_from_asset_roles(pipeline: pipelines.CodePipeline) -> list[iam.Role]:
+    """Take BUILD_CONTROL_ACTIONS on `*` out of the default policy of each asset-publishing role
+    of `pipeline`. The role's own `add_to_principal_policy` cannot (it drops a statement whose
+    actions are the ones it grants) and a Python producer cannot filter at synth (jsii does not
+    pass it the resolve context): the document is written out here, after `build_pipeline()`,
+    and a validation fails the synth if the policy changes afterwards. Returns the roles."""
+    assets = pipeline.node.try_find_child("Assets")
+    roles = [] if assets is None else [c for c in assets.node.children if isinstance(c, iam.Role)]
+    for role in roles:
+        default_policy = role.node.find_child("DefaultPolicy")
+        assert isinstance(default_policy, iam.Policy), f"{role.node.path} has no default policy"
+        resource = default_policy.node.default_child
+        assert isinstance(resource, iam.CfnPolicy)
+        written = without_build_control(cdk.Stack.of(role).resolve(default_policy.document))
+        resource.policy_document = written
+        default_policy.node.add_validation(_UnchangedSince(default_policy, written))
+    return roles
+
+
+def project_role(project: codebuild.IProject) -> iam.IRole:
+    """The role a pipeline's CodeBuild project runs as (CDK Pipelines always gives one)."""
+    assert project.role is not None, f"{project.node.path} has no role"
+    return project.role
 
 
 @dataclass(frozen=True)

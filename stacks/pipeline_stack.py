@@ -222,8 +222,13 @@ class PipelineStack(cdk.Stack):
         assert isinstance(pipeline_resource, cdk.CfnResource)
         pipeline_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         self.artifact_buckets = harden_artifact_buckets(self.pipeline.pipeline)
+        self.asset_roles = pipeline_permissions.withhold_build_control_from_asset_roles(self.pipeline)
         PipelineFindings(
-            account=self.account, region=self.region, artifact_buckets=self.artifact_buckets
+            account=self.account,
+            region=self.region,
+            artifact_buckets=self.artifact_buckets,
+            pipeline_role=self.pipeline.pipeline.role,
+            self_mutation_role=pipeline_permissions.project_role(self.pipeline.self_mutation_project),
         ).acknowledge_under(self.pipeline)
         self.notifications = PipelineNotifications(self, "Notifications", email=pipeline.notification_email)
         self.notifications.notify(self.pipeline.pipeline)

@@ -3,6 +3,7 @@ runs, in which order, with which keys and roles, and whom it tells."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import subprocess
@@ -127,6 +128,60 @@ def test_every_key_of_the_pipeline_and_its_support_stacks_rotates(synthesized_pi
     assert len({name for name, _, _ in keys}) == 5
     for name, logical_id, key in keys:
         assert key.get("EnableKeyRotation") is True, f"{name}/{logical_id}"
+
+
+def role_of(project: dict[str, Any]) -> str:
+    """The logical id of a CodeBuild project's service role."""
+    role: str = project["ServiceRole"]["Fn::GetAtt"][0]
+    return role
+
+
+def grants(template: dict[str, Any], action: str) -> Iterator[tuple[list[Any], dict[str, Any]]]:
+    """(the roles of the policy, the statement) of every Allow statement in `template` whose
+    actions match `action`, wildcards included."""
+    for policy_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for _, policy in resources(template, policy_type):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                patterns = as_list(statement["Action"])
+                if statement["Effect"] == "Allow" and any(fnmatch.fnmatchcase(action, p) for p in patterns):
+                    yield policy.get("Roles", []), statement
+
+
+def test_no_action_of_the_pipeline_runs_as_the_asset_role(synthesized_pipeline: SynthesizedPipeline) -> None:
+    # The pipeline role starts every build (use_pipeline_role_for_actions): the asset project's
+    # role is only the role its build runs as, which is why it may start no build itself.
+    (asset_project,) = [p for p in projects(synthesized_pipeline).values() if "/Assets/" in p["Description"]]
+    asset_role = {"Fn::GetAtt": [role_of(asset_project), "Arn"]}
+    stages = the_pipeline(synthesized_pipeline)["Stages"]
+    action_roles = [a.get("RoleArn") for stage in stages for a in stage["Actions"]]
+
+    assert the_pipeline(synthesized_pipeline)["RoleArn"] != asset_role
+    assert asset_role not in action_roles
+    # Every build action runs as the pipeline's role
+    assert [a for stage in stages for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"]
+    assert all(
+        "RoleArn" not in a for stage in stages for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"
+    )
+
+
+@pytest.mark.parametrize("action", ["codebuild:StartBuild", "codebuild:StopBuild", "codebuild:RetryBuild"])
+def test_only_the_pipeline_role_may_start_or_stop_builds_and_only_of_its_own_projects(
+    synthesized_pipeline: SynthesizedPipeline, action: str
+) -> None:
+    # A build started with a buildspec override runs any command as the project's role: whoever
+    # may start SelfMutation's build may deploy as the toolchain, SmokeTest's or
+    # PublishHomeValues' may act as an environment's delivery role.
+    template = pipeline_template(synthesized_pipeline)
+    pipeline_role = {"Ref": the_pipeline(synthesized_pipeline)["RoleArn"]["Fn::GetAtt"][0]}
+    own_projects = [{"Fn::GetAtt": [project, "Arn"]} for project, _ in resources(template, "AWS::CodeBuild::Project")]
+
+    found = list(grants(template, action))
+
+    assert all(roles == [pipeline_role] for roles, _ in found), found
+    assert all(r in own_projects for _, statement in found for r in as_list(statement["Resource"])), found
+    for name, template in synthesized_pipeline.templates.items():
+        if name != synthesized_pipeline.stack.stack_name:
+            assert list(grants(template, action)) == [], name
 
 
 def test_the_cdk_cli_version_is_package_jsons(synthesized_pipeline: SynthesizedPipeline) -> None:
