@@ -94,7 +94,12 @@ _CONNECTION_ARN_RE = re.compile(
 )
 # GitHub's (and Bitbucket's, GitLab's) owner/name: what CodePipelineSource.connection takes.
 _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
-_BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
+# A branch name git accepts (git check-ref-format's rules for these characters) and that is not
+# a full ref: no "..", "//", a part that starts with "." or ends in ".lock", a trailing "/" or ".".
+_BRANCH_RE = re.compile(
+    r"^(?!refs/)(?!.*\.\.)(?!.*//)(?!.*/\.)(?!.*\.lock(?:/|$))(?!.*[/.]$)"  # what git or a ref would refuse
+    r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$"
+)
 # The key of the pipeline's section in errors: one pipeline delivers every environment.
 PIPELINE_SECTION = "pipeline"
 
@@ -307,7 +312,12 @@ def parse_pipeline_config(raw: Mapping[str, Any], *, known_environments: tuple[s
             "(or codestar-connections)",
         ),
         repository=section.string_matching("repository", _REPOSITORY_RE, "owner/name of the repository"),
-        branch=section.string_matching("branch", _BRANCH_RE, "a branch name such as main"),
+        branch=section.string_matching(
+            "branch",
+            _BRANCH_RE,
+            "a branch name such as main or release/1.2 (not refs/...; no '..', '//', part starting with '.' "
+            "or ending in '.lock', trailing '/' or '.')",
+        ),
         notification_email=section.string_matching(
             "notification_email", _EMAIL_RE, "an e-mail address such as ops@example.com"
         ),
@@ -335,7 +345,25 @@ def load_pipeline_environments(pipeline: PipelineConfig) -> tuple[FolioConfig, F
                 f"an environment whose account is set (environments.{name}.account)",
             )
         configs.append(load_config(name))
-    return configs[0], configs[1]
+    test_environment, production = configs
+    for key, config in (("test_environment", test_environment), ("production_environment", production)):
+        if config.account == pipeline.account:
+            raise ConfigError(
+                PIPELINE_SECTION,
+                f"{PIPELINE_SECTION}.account",
+                pipeline.account,
+                f"a toolchain account other than {key} {config.name}'s (environments.{config.name}.account)",
+            )
+    if test_environment.auth.mfa == "required":
+        # tools/smoke_test.py signs its test user in with a password alone.
+        raise ConfigError(
+            PIPELINE_SECTION,
+            f"{PIPELINE_SECTION}.test_environment",
+            test_environment.name,
+            f"an environment whose auth.mfa is optional (the smoke test signs in with a password; "
+            f"environments.{test_environment.name}.auth.mfa is required)",
+        )
+    return test_environment, production
 
 
 _PIPELINE_KEYS = (

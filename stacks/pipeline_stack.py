@@ -2,7 +2,8 @@
 
 One pipeline, in a toolchain account (`PipelineConfig`), builds the configured branch through
 a CodeConnections connection, runs the same Makefile targets as CI, updates itself, deploys
-the test environment, smoke-tests it, waits for an approval and deploys production. Every
+the test environment and its regional serving stages, smoke-tests them, waits for an approval
+and deploys production, then production's regional serving stages. Every
 environment is the same `FolioStage` that `app.py` builds for a direct deploy, so the two
 ways of deploying cannot drift.
 """
@@ -10,6 +11,7 @@ ways of deploying cannot drift.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from stacks.components.pipeline_notifications import PipelineNotifications
 from stacks.config import FolioConfig, PipelineConfig
 from stacks.names import EnvironmentNames
 from stacks.pipeline_findings import PipelineFindings
-from stacks.regional_serving_stage import publication_commands, regional_serving_stages
+from stacks.regional_serving_stage import RegionalServingStage, publication_commands, regional_serving_stages
 from stacks.stage import FolioStage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +59,7 @@ SMOKE_TEST_API_URL = "FOLIO_API_URL"
 SMOKE_TEST_USER_POOL_ID = "FOLIO_USER_POOL_ID"
 SMOKE_TEST_USER_POOL_CLIENT_ID = "FOLIO_USER_POOL_CLIENT_ID"
 SMOKE_TEST_ROLE_ARN = "FOLIO_SMOKE_ROLE_ARN"
+SMOKE_TEST_REGIONAL_API_URLS = "FOLIO_REGIONAL_API_URLS"
 PUBLICATION_SESSION = "folio-publish"
 
 
@@ -176,12 +179,32 @@ class PipelineStack(cdk.Stack):
             test_names.stage_id,
             config=test_environment,
             names=test_names,
+            # Its regional wave publishes the home values in each of its replica Regions too.
             delivered_by=pipeline_permissions.Delivery(
-                pipeline_account=pipeline.account, pipeline_stack_name=self.stack_name, smoke_test=True
+                pipeline_account=pipeline.account,
+                pipeline_stack_name=self.stack_name,
+                smoke_test=True,
+                publication_regions=test_environment.replica_regions,
             ),
         )
-        self.smoke_test = smoke_test_step(self.test_stage, source)
-        self.pipeline.add_stage(self.test_stage, post=[self.smoke_test])
+        # The test environment has production's shape: its replica Regions get serving stages too,
+        # so that what only AWS can prove about them (the home pool accepted by another Region's
+        # authorizer, the published values resolved) is proven before the approval, by the smoke
+        # test reading through each of them.
+        self.test_regional_stages = regional_serving_stages(self, test_environment, test_names)
+        self.smoke_test = smoke_test_step(self.test_stage, source, regional=self.test_regional_stages)
+        if self.test_regional_stages:
+            self.pipeline.add_stage(self.test_stage)
+            self.test_regional_wave: pipelines.Wave | None = self.pipeline.add_wave(
+                f"{test_names.stage_id}-Regions",
+                pre=[publish_home_values_step(self.test_stage, list(test_environment.replica_regions))],
+                post=[self.smoke_test],
+            )
+            for stage in self.test_regional_stages:
+                self.test_regional_wave.add_stage(stage)
+        else:
+            self.pipeline.add_stage(self.test_stage, post=[self.smoke_test])
+            self.test_regional_wave = None
 
         production_names = EnvironmentNames.of(production)
         self.approval = pipelines.ManualApprovalStep(
@@ -274,12 +297,18 @@ def harden_artifact_buckets(pipeline: codepipeline.Pipeline) -> list[s3.IBucket]
     return buckets
 
 
-def smoke_test_step(stage: FolioStage, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
-    """tools/smoke_test.py against a deployed stage: its API, user pool and client come from
-    the stage's outputs; it manages its test user as the stage's delivery role (Cognito has no
-    resource policies: a role in the stage's account), which its own role may assume and
-    nothing else. `source` is the commit being delivered, which holds the script."""
+def smoke_test_step(
+    stage: FolioStage, source: pipelines.IFileSetProducer, *, regional: Sequence[RegionalServingStage] = ()
+) -> pipelines.CodeBuildStep:
+    """tools/smoke_test.py against a deployed stage and its `regional` serving stages: its API,
+    user pool and client, and each regional API, come from the stages' outputs; it manages its
+    test user as the stage's delivery role (Cognito has no resource policies: a role in the
+    stage's account), which its own role may assume and nothing else. `source` is the commit
+    being delivered, which holds the script."""
     config = stage.config
+    regional_urls = {f"{SMOKE_TEST_REGIONAL_API_URLS}_{n}": s.api.api_url_output for n, s in enumerate(regional, 1)}
+    # The script takes the regional URLs as one list; the step has one variable per output.
+    join_regional_urls = [f'export {SMOKE_TEST_REGIONAL_API_URLS}="{",".join(f"${name}" for name in regional_urls)}"']
     # A CodeBuildStep: a ShellStep whose project role can be given statements.
     return pipelines.CodeBuildStep(
         "SmokeTest",
@@ -288,6 +317,7 @@ def smoke_test_step(stage: FolioStage, source: pipelines.IFileSetProducer) -> pi
             SMOKE_TEST_API_URL: stage.api.api_url_output,
             SMOKE_TEST_USER_POOL_ID: stage.data.user_pool_id_output,
             SMOKE_TEST_USER_POOL_CLIENT_ID: stage.data.smoke_test_client_id_output,
+            **regional_urls,
         },
         env={
             # The stage's Region, not the pipeline's (CodeBuild sets AWS_REGION to its own).
@@ -296,6 +326,6 @@ def smoke_test_step(stage: FolioStage, source: pipelines.IFileSetProducer) -> pi
         },
         # boto3 at the version the code is tested with (requirements.txt), not the image's.
         install_commands=[f"python -m pip install --quiet {pinned_requirement('boto3')}"],
-        commands=[SMOKE_TEST_COMMAND],
+        commands=[*(join_regional_urls if regional_urls else []), SMOKE_TEST_COMMAND],
         role_policy_statements=pipeline_permissions.assume_delivery_role(config, stage.names),
     )

@@ -18,7 +18,8 @@ Steps, each checked by its status (docs/operations.md, "The post-deploy smoke te
    for at most REPLICATION_WAIT_SECONDS; any other status fails at once.
 
 The user is always deleted at the end, and a document the run created but did not purge is
-purged first, whichever step failed. A failed step prints its name, the status and the body
+purged first, whichever step failed, and also when the run is stopped with SIGTERM (CodeBuild
+stopping the build or timing it out). A failed step prints its name, the status and the body
 (never a token or the password) and exits 1; a missing or malformed variable exits 2.
 
 Environment (the pipeline's step sets these from the stage's outputs):
@@ -45,6 +46,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import string
 import sys
 import time
@@ -90,6 +92,17 @@ class ConfigError(Exception):
 
 class StepFailed(Exception):
     """A step's check failed: exit 1."""
+
+
+class Interrupted(Exception):
+    """SIGTERM (CodeBuild stopping the build, or its timeout): the step in progress fails, and the
+    clean-up still removes the user and the document."""
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    # A second SIGTERM must not cut the clean-up short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Interrupted(f"interrupted by signal {signal.Signals(signum).name}")
 
 
 @dataclass(frozen=True)
@@ -278,7 +291,8 @@ class Run:
         answer = expect(send("POST", self.url("documents"), token=self.token, body=DOCUMENT), 201, "POST /documents")
         document = (answer.json() or {}).get("document") or {}
         if not isinstance(document.get("id"), str) or not document["id"]:
-            raise StepFailed(f"POST /documents answered 201 without a document id; body: {answer.body}")
+            # Not the body: a 201's holds the presigned upload form (a capability, kept in build logs).
+            raise StepFailed("POST /documents answered 201 without a document id")
         self.document_id = document["id"]
         return f"201, document {self.document_id}"
 
@@ -332,7 +346,7 @@ class Run:
             try:
                 expect(send("DELETE", self.url(path), token=self.token), 204, f"DELETE /{path}")
                 self.log(f"clean {path}: purged")
-            except StepFailed as failure:
+            except (StepFailed, Interrupted) as failure:
                 problems.append(f"the document {self.document_id} was not purged: {failure}")
         if self.username is not None:
             try:
@@ -385,7 +399,7 @@ def smoke(settings: Settings, log: Callable[[str], None]) -> list[str]:
         run.step("purge the document", run.purge_document)
         for regional in settings.regional_api_urls:
             run.step(f"{regional}: the purge reached the replica", partial(run.regional_purged, regional))
-    except StepFailed as failure:
+    except (StepFailed, Interrupted) as failure:
         failures.append(str(failure))
     finally:
         failures += run.clean_up()
@@ -400,7 +414,11 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         return 2
     regional = "".join(f", then {url}" for url in settings.regional_api_urls)
     print(f"smoke_test: {settings.api_url}{regional} with user pool {settings.user_pool_id}")
-    failures = smoke(settings, lambda line: print(line, flush=True))
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        failures = smoke(settings, lambda line: print(line, flush=True))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for failure in failures:
         print(f"smoke_test: {failure}", file=sys.stderr)
     if failures:

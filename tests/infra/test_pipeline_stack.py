@@ -91,8 +91,9 @@ def test_no_build_is_privileged_and_every_project_is_encrypted_with_the_artifact
     ]
     artifact_key = artifact_store["EncryptionKey"]["Id"]
 
-    # synth, self-mutation, file assets, smoke test, and the publication before the regional stages
-    assert len(found) == 5, sorted(found)
+    # synth, self-mutation, file assets, smoke test, and the publication before each environment's
+    # regional stages (dev's and prod's)
+    assert len(found) == 6, sorted(found)
     for logical_id, project in found.items():
         assert project["Environment"].get("PrivilegedMode", False) is False, logical_id
         assert project["EncryptionKey"] == artifact_key, logical_id
@@ -231,19 +232,28 @@ def actions(stage: dict[str, Any]) -> list[tuple[int, str, str]]:
     return sorted((a["RunOrder"], a["ActionTypeId"]["Category"], a["Name"]) for a in stage["Actions"])
 
 
-def test_stages_run_dev_then_its_smoke_test_then_an_approval_then_prod(
+def test_stages_run_dev_and_its_regions_then_the_smoke_test_then_an_approval_then_prod(
     synthesized_pipeline: SynthesizedPipeline,
 ) -> None:
     stages = {s["Name"]: s for s in the_pipeline(synthesized_pipeline)["Stages"]}
     names = list(stages)
+    dev_regions = synthesized_pipeline.stack.test_stage.config.replica_regions
 
-    assert names[4:] == ["FolioDev", "FolioProd", "ProductionRegions"]
+    # dev has one replica Region: CDK Pipelines names a wave of one stage after that stage
+    assert dev_regions == ("eu-central-1",)
+    assert names[4:] == ["FolioDev", "FolioDev-Serving-eu-central-1", "FolioProd", "ProductionRegions"]
     dev = actions(stages["FolioDev"])
-    assert dev[-1][1:] == ("Build", "SmokeTest")
-    assert all(order < dev[-1][0] for order, category, _ in dev[:-1] if category == "Deploy")
     assert {name for _, _, name in dev if name.endswith(".Deploy")} == {
         f"{stack}.Deploy" for stack in synthesized_pipeline.stage_templates["FolioDev"]
     }
+    # dev's serving stage: publish dev's home values there, deploy it, then smoke-test dev
+    # through its home API and its regional API
+    dev_serving = actions(stages["FolioDev-Serving-eu-central-1"])
+    assert dev_serving[0] == (1, "Build", "PublishHomeValues")
+    assert dev_serving[-1][1:] == ("Build", "SmokeTest")
+    deploys = [(order, name) for order, category, name in dev_serving if category == "Deploy"]
+    assert all(1 < order < dev_serving[-1][0] for order, _ in deploys), dev_serving
+    assert {name.split(".")[0] for _, name in deploys} == {"Network", "Api"}
     prod = actions(stages["FolioProd"])
     assert prod[0] == (1, "Approval", "PromoteToProduction")
     assert all(order > 1 for order, _, _ in prod[1:])
@@ -259,35 +269,51 @@ def test_stages_run_dev_then_its_smoke_test_then_an_approval_then_prod(
     assert serving == {(f"FolioProd-Serving-{r}", stack) for r in replicas for stack in ("Network", "Api")}, serving
 
 
-def test_the_stages_are_folio_stages_of_dev_and_prod(synthesized_pipeline: SynthesizedPipeline) -> None:
+def test_the_stages_are_folio_stages_of_dev_and_prod_and_their_serving_stages(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
     stack = synthesized_pipeline.stack
 
     assert (stack.test_stage.config.name, stack.production_stage.config.name) == ("dev", "prod")
     assert set(synthesized_pipeline.stage_templates["FolioDev"]) == {
         "Region-eu-central-1", "Data", "Network", "Search", "Api",
     }  # fmt: skip
-    # prod's replica Regions each get a serving stage in the wave after prod (dev's are not delivered)
+    # each replica Region of dev and of prod gets a serving stage in the wave after its environment
+    assert stack.test_regional_wave is not None
+    assert [deployment.stage_name for deployment in stack.test_regional_wave.stages] == [
+        f"FolioDev-Serving-{region}" for region in stack.test_stage.config.replica_regions
+    ]
     assert stack.regional_wave is not None
     assert [deployment.stage_name for deployment in stack.regional_wave.stages] == [
         f"FolioProd-Serving-{region}" for region in stack.production_stage.config.replica_regions
     ]
 
 
-def test_the_smoke_test_reads_the_dev_stages_outputs(synthesized_pipeline: SynthesizedPipeline) -> None:
+def test_the_smoke_test_reads_the_outputs_of_dev_and_of_its_serving_stage(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
     stages = {s["Name"]: s for s in the_pipeline(synthesized_pipeline)["Stages"]}
-    (smoke,) = [a for a in stages["FolioDev"]["Actions"] if a["Name"] == "SmokeTest"]
+    serving = stages["FolioDev-Serving-eu-central-1"]
+    (smoke,) = [a for a in serving["Actions"] if a["Name"] == "SmokeTest"]
     variables = {v["name"]: v["value"] for v in json.loads(smoke["Configuration"]["EnvironmentVariables"])}
-    outputs = {a["Name"]: a.get("Namespace") for a in stages["FolioDev"]["Actions"]}
+    home = {a["Name"]: a.get("Namespace") for a in stages["FolioDev"]["Actions"]}
+    regional = {a["Name"]: a.get("Namespace") for a in serving["Actions"]}
 
-    assert set(variables) == {"FOLIO_API_URL", "FOLIO_USER_POOL_ID", "FOLIO_USER_POOL_CLIENT_ID"}
-    assert variables["FOLIO_API_URL"] == f"#{{{outputs['Api.Deploy']}.ApiUrl}}"
-    assert variables["FOLIO_USER_POOL_ID"] == f"#{{{outputs['Data.Deploy']}.UserPoolId}}"
-    assert variables["FOLIO_USER_POOL_CLIENT_ID"] == f"#{{{outputs['Data.Deploy']}.SmokeTestClientId}}"
-    project = project_of(synthesized_pipeline, "/FolioDev/SmokeTest")
+    assert set(variables) == {
+        "FOLIO_API_URL", "FOLIO_USER_POOL_ID", "FOLIO_USER_POOL_CLIENT_ID", "FOLIO_REGIONAL_API_URLS_1",
+    }  # fmt: skip
+    assert variables["FOLIO_API_URL"] == f"#{{{home['Api.Deploy']}.ApiUrl}}"
+    assert variables["FOLIO_USER_POOL_ID"] == f"#{{{home['Data.Deploy']}.UserPoolId}}"
+    assert variables["FOLIO_USER_POOL_CLIENT_ID"] == f"#{{{home['Data.Deploy']}.SmokeTestClientId}}"
+    assert variables["FOLIO_REGIONAL_API_URLS_1"] == f"#{{{regional['Api.Deploy']}.ApiUrl}}"
+    project = project_of(synthesized_pipeline, "/FolioDev-Serving-eu-central-1/SmokeTest")
     assert {"Name": "AWS_REGION", "Type": "PLAINTEXT", "Value": "eu-west-1"} in project["Environment"][
         "EnvironmentVariables"
     ]
-    assert buildspec(project)["phases"]["build"]["commands"] == ["python tools/smoke_test.py"]
+    assert buildspec(project)["phases"]["build"]["commands"] == [
+        'export FOLIO_REGIONAL_API_URLS="$FOLIO_REGIONAL_API_URLS_1"',
+        "python tools/smoke_test.py",
+    ]
     assert buildspec(project)["phases"]["install"]["commands"] == ["python -m pip install --quiet boto3==1.44.5"]
 
 
@@ -309,7 +335,7 @@ def delivery_role_arn(stage: FolioStage) -> str:
 def test_the_smoke_tests_role_may_only_assume_the_delivery_role_of_dev(
     synthesized_pipeline: SynthesizedPipeline,
 ) -> None:
-    project = project_of(synthesized_pipeline, "/FolioDev/SmokeTest")
+    project = project_of(synthesized_pipeline, "/FolioDev-Serving-eu-central-1/SmokeTest")
     statements = role_statements(synthesized_pipeline, project)
     role_arn = delivery_role_arn(synthesized_pipeline.stack.test_stage)
     beyond_the_pipeline = [s for s in statements if s.get("Sid") == "AssumeDeliveryRole"]
@@ -325,12 +351,18 @@ def test_the_smoke_tests_role_may_only_assume_the_delivery_role_of_dev(
     assert services == {"sts", "s3", "kms", "logs", "codebuild"}
 
 
-def test_the_publication_step_assumes_the_delivery_role_of_prod_before_it_publishes(
-    synthesized_pipeline: SynthesizedPipeline,
+@pytest.mark.parametrize(
+    ("environment", "step_path"),
+    [("dev", "/FolioDev-Serving-eu-central-1/PublishHomeValues"), ("prod", "/ProductionRegions/PublishHomeValues")],
+)
+def test_each_publication_step_assumes_its_environments_delivery_role_before_it_publishes(
+    synthesized_pipeline: SynthesizedPipeline, environment: str, step_path: str
 ) -> None:
-    project = project_of(synthesized_pipeline, "/ProductionRegions/PublishHomeValues")
+    project = project_of(synthesized_pipeline, step_path)
     statements = role_statements(synthesized_pipeline, project)
-    role_arn = delivery_role_arn(synthesized_pipeline.stack.production_stage)
+    pipeline = synthesized_pipeline.stack
+    (stage,) = [s for s in (pipeline.test_stage, pipeline.production_stage) if s.config.name == environment]
+    role_arn = delivery_role_arn(stage)
     commands = buildspec(project)["phases"]["build"]["commands"]
 
     assert [s for s in statements if s.get("Sid") == "AssumeDeliveryRole"] == [
@@ -341,7 +373,8 @@ def test_the_publication_step_assumes_the_delivery_role_of_prod_before_it_publis
     assert f"--role-arn {role_arn}" in commands[0]
     assert "AWS_SESSION_TOKEN" in commands[0]
     assert all(c.startswith("aws ssm put-parameter") for c in commands[1:]), commands
-    assert len(commands) == 1 + 3 * len(synthesized_pipeline.stack.production_stage.config.replica_regions)
+    assert len(commands) == 1 + 3 * len(stage.config.replica_regions)
+    assert all(f"--region {r} " in " ".join(commands) for r in stage.config.replica_regions)
 
 
 def test_the_assume_role_command_exports_the_roles_credentials_to_the_commands_after_it(tmp_path: Path) -> None:
@@ -445,21 +478,35 @@ def test_a_directly_deployed_stage_has_no_delivery_role(synthesized: Callable[[s
     }
 
 
-def test_devs_delivery_role_may_manage_users_of_its_own_user_pool_only(
+def test_devs_delivery_role_may_manage_users_of_its_own_user_pool_and_publish_its_home_values(
     synthesized_pipeline: SynthesizedPipeline,
 ) -> None:
     template = synthesized_pipeline.stage_templates["FolioDev"]["Data"]
     (role,) = delivery_roles(template)
     (user_pool_id,) = [logical_id for logical_id, _ in resources(template, "AWS::Cognito::UserPool")]
 
-    assert delivery_statements(template, role) == [
-        {
-            "Sid": "SmokeTestUsers",
-            "Effect": "Allow",
-            "Action": sorted(SMOKE_TEST_COGNITO_ACTIONS),
-            "Resource": {"Fn::GetAtt": [user_pool_id, "Arn"]},
-        }
-    ]
+    users, publication = delivery_statements(template, role)
+    assert users == {
+        "Sid": "SmokeTestUsers",
+        "Effect": "Allow",
+        "Action": sorted(SMOKE_TEST_COGNITO_ACTIONS),
+        "Resource": {"Fn::GetAtt": [user_pool_id, "Arn"]},
+    }
+    assert publication["Sid"] == "PublishHomeValues"
+    assert sorted(publication["Resource"]) == home_value_parameter_arns(synthesized_pipeline.stack.test_stage)
+
+
+def home_value_parameter_arns(stage: FolioStage) -> list[str]:
+    names = stage.names
+    return sorted(
+        f"arn:aws:ssm:{region}:{stage.config.account}:parameter{parameter}"
+        for region in stage.config.replica_regions
+        for parameter in (
+            names.home_table_name_parameter,
+            names.home_user_pool_arn_parameter,
+            names.home_bucket_key_arn_parameter,
+        )
+    )
 
 
 def test_prods_delivery_role_may_put_exactly_the_home_values_parameters_in_each_replica_region(
@@ -468,19 +515,10 @@ def test_prods_delivery_role_may_put_exactly_the_home_values_parameters_in_each_
     template = synthesized_pipeline.stage_templates["FolioProd"]["Data"]
     (role,) = delivery_roles(template)
     production = synthesized_pipeline.stack.production_stage
-    names = production.names
 
     (statement,) = delivery_statements(template, role)
     assert statement["Action"] == "ssm:PutParameter"
-    assert sorted(statement["Resource"]) == sorted(
-        f"arn:aws:ssm:{region}:{production.config.account}:parameter{parameter}"
-        for region in production.config.replica_regions
-        for parameter in (
-            names.home_table_name_parameter,
-            names.home_user_pool_arn_parameter,
-            names.home_bucket_key_arn_parameter,
-        )
-    )
+    assert sorted(statement["Resource"]) == home_value_parameter_arns(production)
 
 
 def test_failures_and_approvals_are_mailed_through_an_encrypted_tls_only_topic(

@@ -15,8 +15,12 @@ allow, so nothing here proves the deployed client allows it; tests/infra must).
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +38,7 @@ from tests.integration.conftest import REGION, TABLE, Api, Engines
 from tests.support.cognito import CognitoAuthorizer, UserPool
 from tests.support.gateway import ApiGateway, Authorizer
 from tests.support.invariants import partition_items
+from tests.support.loopback import ENVIRONMENT as LOOPBACK_CREDENTIALS
 from tests.support.loopback_http import GatewayServer
 from tools import smoke_test
 
@@ -330,6 +335,71 @@ def test_a_replica_that_lags_past_the_wait_fails_with_the_status_it_last_gave(
     assert code == 1
     assert "the replica serves the document" in err and "answered 404, expected 200" in err, err
     assert 2 <= len(regional.events) < 10_000  # retried, then gave up at the deadline
+    assert smoke_users(pool) == []
+
+
+def test_a_created_document_without_an_id_fails_without_printing_the_upload_form(
+    api: Api, pool: UserPool, smoke_client: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    form = {"url": "https://bucket.s3.amazonaws.com/", "fields": {"x-amz-signature": "presigned-signature-value"}}
+
+    def created_without_id(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        body = json.dumps({"document": {}, "upload": form})
+        return {"statusCode": 201, "headers": {"Content-Type": "application/json"}, "body": body}
+
+    with deployment(api, pool, smoke_client) as (environment, gateway):
+        gateway.handlers = {**gateway.handlers, "create": created_without_id}
+        code = smoke_test.main(environment)
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "answered 201 without a document id" in err, err
+    assert "presigned-signature-value" not in out + err
+    assert smoke_users(pool) == []
+
+
+def test_a_run_stopped_with_sigterm_still_deletes_its_user(
+    api: Api, pool: UserPool, smoke_client: str, engines: Engines
+) -> None:
+    # Given: a create that does not answer (the run is stuck in its POST when CodeBuild stops it)
+    release = threading.Event()
+
+    def hanging_create(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        release.wait(timeout=60)
+        return api.modules["create"].handler(event, context)
+
+    with deployment(api, pool, smoke_client) as (environment, gateway):
+        gateway.handlers = {**gateway.handlers, "create": hanging_create}
+        run = subprocess.Popen(
+            [sys.executable, "tools/smoke_test.py"],
+            cwd=PROJECT_ROOT,
+            env={
+                "PATH": "/usr/bin:/bin",
+                **LOOPBACK_CREDENTIALS,
+                **environment,
+                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": engines.moto_endpoint,
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not (smoke_users(pool) and reached(gateway)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert smoke_users(pool) and reached(gateway) == [("POST", "/documents")]
+            # When: the build is stopped
+            run.send_signal(signal.SIGTERM)
+            _, err = run.communicate(timeout=30)
+        finally:
+            release.set()
+            if run.poll() is None:
+                run.kill()
+
+    # Then: the step in progress fails, naming the signal, and the user is gone all the same
+    assert run.returncode == 1, err
+    assert "create a document" in err and "SIGTERM" in err, err
+    assert "Traceback" not in err
     assert smoke_users(pool) == []
 
 

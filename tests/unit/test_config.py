@@ -643,6 +643,49 @@ def test_app_reports_an_enabled_pipeline_without_its_connection_in_one_line() ->
     ]
 
 
+@pytest.mark.parametrize("branch", ["main..evil", "release/.lock", "feature.lock", "refs/heads/main", "a//b", "main/"])
+def test_a_branch_git_would_refuse_or_read_as_another_ref_is_named(branch: str) -> None:
+    assert pipeline_rejected(pipeline_with(branch=branch)).key == "pipeline.branch"
+
+
+@pytest.mark.parametrize("branch", ["main", "release/2026.11", "feature/search-sweep_v2"])
+def test_ordinary_branch_names_are_accepted(branch: str) -> None:
+    pipeline = parse_pipeline_config(pipeline_with(branch=branch), known_environments=tuple(ENVIRONMENTS))
+
+    assert pipeline is not None and pipeline.branch == branch
+
+
+def test_a_test_environment_that_requires_mfa_is_refused_the_smoke_test_signs_in_with_a_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline = parse_pipeline_config(pipeline_with(), known_environments=tuple(ENVIRONMENTS))
+    assert pipeline is not None
+    test_environment = copy.deepcopy(ENVIRONMENTS[pipeline.test_environment])
+    test_environment["auth"]["mfa"] = "required"
+    monkeypatch.setitem(ENVIRONMENTS, pipeline.test_environment, test_environment)
+
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_environments(pipeline)
+
+    assert caught.value.key == "pipeline.test_environment"
+    assert "mfa" in caught.value.allowed
+
+
+@pytest.mark.parametrize("environment", ["test_environment", "production_environment"])
+def test_the_toolchain_account_is_an_account_of_its_own(environment: str) -> None:
+    shipped = parse_pipeline_config(pipeline_with(), known_environments=tuple(ENVIRONMENTS))
+    assert shipped is not None
+    account = ENVIRONMENTS[getattr(shipped, environment)]["account"]
+    pipeline = parse_pipeline_config(pipeline_with(account=account), known_environments=tuple(ENVIRONMENTS))
+    assert pipeline is not None
+
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_environments(pipeline)
+
+    assert caught.value.key == "pipeline.account"
+    assert "other than" in caught.value.allowed
+
+
 def test_the_pipeline_deploys_only_environments_whose_account_is_set() -> None:
     pipeline = parse_pipeline_config(pipeline_with(test_environment="sandbox"), known_environments=tuple(ENVIRONMENTS))
     assert pipeline is not None
