@@ -90,9 +90,9 @@ class PipelineFindings:
         stack = cdk.Stack.of(scope)
         return {rendered(stack.resolve(bucket.bucket_arn)) for bucket in self.artifact_buckets}
 
-    def acknowledge_under(self, scope: IConstruct) -> None:
-        """Every policy and build project under `scope`, then every artifact bucket."""
-        for construct in scope.node.find_all():
+    def acknowledge_under(self, *scopes: IConstruct) -> None:
+        """Every policy and build project under each of `scopes`, then every artifact bucket."""
+        for construct in (c for scope in scopes for c in scope.node.find_all()):
             if isinstance(construct, iam.CfnPolicy):
                 self._acknowledge_policy(construct)
             elif isinstance(construct, codebuild.CfnProject):

@@ -21,6 +21,7 @@ import jsii
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
+from constructs import Construct
 
 from stacks.config import FolioConfig
 from stacks.names import EnvironmentNames
@@ -99,24 +100,52 @@ def project_role(project: codebuild.IProject) -> iam.IRole:
 
 @dataclass(frozen=True)
 class Delivery:
-    """How the pipeline delivers one environment: from which account and stack, and what its
-    steps do there. FolioStage creates a delivery role only when given one (the pipeline's
-    stages), never for a direct deploy (app.py's stage)."""
+    """How the pipeline delivers one environment: from which account, and what its steps do
+    there. FolioStage creates a delivery role only when given one (the pipeline's stages), never
+    for a direct deploy (app.py's stage)."""
 
     pipeline_account: str
-    pipeline_stack_name: str
-    """CloudFormation names each role of the pipeline's stack `<stack name>-<logical id>-<suffix>`."""
     smoke_test: bool = False
     """The smoke test runs against this environment (its user pool)."""
     publication_regions: tuple[str, ...] = ()
     """The replica Regions into which the pipeline publishes this environment's home values."""
 
-    @property
-    def pipeline_role_arns(self) -> str:
-        """The roles of the pipeline's stack, as an ArnLike pattern. The step's part of the logical
-        id is not matched: CloudFormation truncates a generated name to 64 characters. Of these
-        roles only the steps that need it may assume the delivery role (`assume_delivery_role`)."""
-        return f"arn:aws:iam::{self.pipeline_account}:role/{self.pipeline_stack_name}-*"
+    def step_role_arns(self, names: EnvironmentNames) -> list[str]:
+        """The roles of exactly the steps that act in the environment (`step_role`'s fixed names
+        in the pipeline's account), which its delivery role trusts and no other."""
+        step_roles = [
+            *([names.smoke_test_role] if self.smoke_test else []),
+            *([names.publication_role] if self.publication_regions else []),
+        ]
+        return [f"arn:aws:iam::{self.pipeline_account}:role/{name}" for name in step_roles]
+
+
+STEP_ROLES_ID = "StepRoles"
+
+
+def step_roles(pipeline_stack: cdk.Stack) -> Construct:
+    """Where `step_role` puts the roles of `pipeline_stack`'s steps."""
+    existing = pipeline_stack.node.try_find_child(STEP_ROLES_ID)
+    if existing is None:
+        return Construct(pipeline_stack, STEP_ROLES_ID)
+    assert isinstance(existing, Construct)
+    return existing
+
+
+def step_role(stage: cdk.Stage, role_name: str) -> iam.Role:
+    """The role of a pipeline step that acts in `stage`'s environment (a CodeBuildStep's `role`),
+    named `role_name` (EnvironmentNames.smoke_test_role, .publication_role), in the stack that
+    delivers `stage`. The name is fixed so that the environment's delivery role can trust this
+    one role by its ARN (`Delivery.step_role_arns`); CDK Pipelines adds the step's grants to it."""
+    pipeline_stack = stage.node.scope
+    assert isinstance(pipeline_stack, cdk.Stack), f"{stage.node.path} is not delivered by a pipeline stack"
+    return iam.Role(
+        step_roles(pipeline_stack),
+        "".join(part.capitalize() for part in role_name.split("-")),  # FolioDevSmokeTest
+        role_name=role_name,
+        description=f"Folio: a pipeline step that acts in {stage.node.id} through its delivery role",
+        assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+    )
 
 
 def delivery_role_arn(environment: FolioConfig, names: EnvironmentNames) -> str:

@@ -105,6 +105,7 @@ def publish_home_values_step(home: FolioStage, regions: list[str]) -> pipelines.
             assume_role_command(role_arn, PUBLICATION_SESSION),
             *(command for region in regions for command in publication_commands(names, region)),
         ],
+        role=pipeline_permissions.step_role(home, names.publication_role),
         role_policy_statements=pipeline_permissions.assume_delivery_role(home.config, names),
     )
 
@@ -182,7 +183,6 @@ class PipelineStack(cdk.Stack):
             # Its regional wave publishes the home values in each of its replica Regions too.
             delivered_by=pipeline_permissions.Delivery(
                 pipeline_account=pipeline.account,
-                pipeline_stack_name=self.stack_name,
                 smoke_test=True,
                 publication_regions=test_environment.replica_regions,
             ),
@@ -219,7 +219,6 @@ class PipelineStack(cdk.Stack):
             # The regional wave below publishes the home values in each replica Region.
             delivered_by=pipeline_permissions.Delivery(
                 pipeline_account=pipeline.account,
-                pipeline_stack_name=self.stack_name,
                 publication_regions=production.replica_regions,
             ),
         )
@@ -252,7 +251,7 @@ class PipelineStack(cdk.Stack):
             artifact_buckets=self.artifact_buckets,
             pipeline_role=self.pipeline.pipeline.role,
             self_mutation_role=pipeline_permissions.project_role(self.pipeline.self_mutation_project),
-        ).acknowledge_under(self.pipeline)
+        ).acknowledge_under(self.pipeline, pipeline_permissions.step_roles(self))
         self.notifications = PipelineNotifications(self, "Notifications", email=pipeline.notification_email)
         self.notifications.notify(self.pipeline.pipeline)
 
@@ -327,5 +326,6 @@ def smoke_test_step(
         # boto3 at the version the code is tested with (requirements.txt), not the image's.
         install_commands=[f"python -m pip install --quiet {pinned_requirement('boto3')}"],
         commands=[*(join_regional_urls if regional_urls else []), SMOKE_TEST_COMMAND],
+        role=pipeline_permissions.step_role(stage, stage.names.smoke_test_role),
         role_policy_statements=pipeline_permissions.assume_delivery_role(config, stage.names),
     )

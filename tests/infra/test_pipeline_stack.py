@@ -445,29 +445,62 @@ def delivery_statements(template: dict[str, Any], role: dict[str, Any]) -> list[
     ]
 
 
+def roles_that_may_assume(synth: SynthesizedPipeline, role_arn: str) -> dict[str, dict[str, Any]]:
+    """The pipeline's roles (by logical id) allowed sts:AssumeRole on `role_arn`."""
+    template = pipeline_template(synth)
+    found = {}
+    for logical_id, role in resources(template, "AWS::IAM::Role"):
+        statements = [
+            statement
+            for _, policy in resources(template, "AWS::IAM::Policy")
+            if {"Ref": logical_id} in policy["Roles"]
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+        if any(
+            fnmatch.fnmatchcase("sts:AssumeRole", action)
+            and any(fnmatch.fnmatchcase(role_arn, str(resource)) for resource in as_list(s["Resource"]))
+            for s in statements
+            for action in as_list(s["Action"])
+        ):
+            found[logical_id] = role
+    return found
+
+
 @pytest.mark.parametrize("stage_id", ["FolioDev", "FolioProd"])
-def test_a_delivered_stage_has_one_delivery_role_trusted_only_by_the_pipelines_roles(
+def test_a_delivered_stage_has_one_delivery_role_trusted_by_exactly_the_step_roles_that_may_assume_it(
     synthesized_pipeline: SynthesizedPipeline, stage_id: str
 ) -> None:
     templates = synthesized_pipeline.stage_templates[stage_id]
     pipeline = synthesized_pipeline.stack
     pipeline_account = pipeline.account
     (stage,) = [s for s in (pipeline.test_stage, pipeline.production_stage) if s.node.id == stage_id]
-    pipeline_roles = f"arn:aws:iam::{pipeline_account}:role/{pipeline.stack_name}-*"
+    # The roles of the steps that act in this environment (the smoke test, the publication),
+    # each with a fixed name: the trust names them, not a pattern any role of that name matches.
+    step_roles = roles_that_may_assume(synthesized_pipeline, delivery_role_arn(stage))
+    assert step_roles, f"no step of the pipeline acts in {stage_id}"
+    assert all(isinstance(role.get("RoleName"), str) for role in step_roles.values()), step_roles
+    step_role_arns = sorted(f"arn:aws:iam::{pipeline_account}:role/{r['RoleName']}" for r in step_roles.values())
 
     found = {stack_id: delivery_roles(template) for stack_id, template in templates.items()}
     assert {stack_id for stack_id, roles in found.items() if roles} == {"Data"}
     (role,) = found["Data"]
     assert role["RoleName"] == stage.names.delivery_role
-    assert role["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Effect": "Allow",
-            "Action": "sts:AssumeRole",
-            "Principal": {"AWS": f"arn:aws:iam::{pipeline_account}:root"},
-            "Condition": {"ArnLike": {"aws:PrincipalArn": pipeline_roles}},
-        }
-    ]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{pipeline_account}:root"}
+    assert (trust["Effect"], trust["Action"]) == ("Allow", "sts:AssumeRole")
+    assert list(trust["Condition"]) == ["ArnEquals"]
+    assert sorted(as_list(trust["Condition"]["ArnEquals"]["aws:PrincipalArn"])) == step_role_arns
     assert not role.get("Policies"), "no inline policy: one customer-managed policy"
+
+
+def test_each_step_role_acts_in_one_environment_only(synthesized_pipeline: SynthesizedPipeline) -> None:
+    pipeline = synthesized_pipeline.stack
+    dev = roles_that_may_assume(synthesized_pipeline, delivery_role_arn(pipeline.test_stage))
+    prod = roles_that_may_assume(synthesized_pipeline, delivery_role_arn(pipeline.production_stage))
+
+    assert set(dev).isdisjoint(prod)
+    # dev: its smoke test and its publication; prod: its publication
+    assert (len(dev), len(prod)) == (2, 1)
 
 
 def test_a_directly_deployed_stage_has_no_delivery_role(synthesized: Callable[[str], Synthesized]) -> None:
