@@ -11,6 +11,7 @@ ways of deploying cannot drift.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,12 @@ from stacks.regional_serving_stage import RegionalServingStage, publication_comm
 from stacks.stage import FolioStage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# package.json pins the CDK CLI (with its lock file) for developers and CI; the pipeline's
-# self-mutation and asset steps install the same version from it.
+# package.json pins the CDK CLI and cdk-assets (with its lock file) for developers and CI; the
+# pipeline's self-mutation step installs that CLI, its asset step that cdk-assets (which runs
+# with the file-publishing roles of every environment: never npm's `latest` of the day).
 CDK_CLI_PACKAGE = "aws-cdk"
+CDK_ASSETS_PACKAGE = "cdk-assets"
+EXACT_VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 # What the synth step runs: what CI runs (.ci/run: `make test`), then the synth whose
 # cloud assembly (cdk.out) the pipeline deploys.
@@ -63,12 +67,22 @@ SMOKE_TEST_REGIONAL_API_URLS = "FOLIO_REGIONAL_API_URLS"
 PUBLICATION_SESSION = "folio-publish"
 
 
-def cdk_cli_version(package_json: Path = PROJECT_ROOT / "package.json") -> str:
-    """The CDK CLI version package.json pins: written once, there."""
-    version = json.loads(package_json.read_text())["devDependencies"][CDK_CLI_PACKAGE]
-    if not isinstance(version, str) or not version[:1].isdigit():
-        raise ValueError(f"package.json must pin {CDK_CLI_PACKAGE} to an exact version, not {version!r}")
+def pinned_node_tool(package: str, package_json: Path = PROJECT_ROOT / "package.json") -> str:
+    """The exact version of `package` that package.json pins: written once, there."""
+    version = json.loads(package_json.read_text())["devDependencies"][package]
+    if not isinstance(version, str) or not EXACT_VERSION.fullmatch(version):
+        raise ValueError(f"package.json must pin {package} to an exact version, not {version!r}")
     return version
+
+
+def cdk_cli_version(package_json: Path = PROJECT_ROOT / "package.json") -> str:
+    """The CDK CLI version package.json pins."""
+    return pinned_node_tool(CDK_CLI_PACKAGE, package_json)
+
+
+def cdk_assets_version(package_json: Path = PROJECT_ROOT / "package.json") -> str:
+    """The cdk-assets version package.json pins."""
+    return pinned_node_tool(CDK_ASSETS_PACKAGE, package_json)
 
 
 def pinned_requirement(package: str, requirements: Path = PROJECT_ROOT / "requirements.txt") -> str:
@@ -123,6 +137,7 @@ class PipelineStack(cdk.Stack):
         test_environment: FolioConfig,
         production: FolioConfig,
         cli_version: str,
+        assets_cli_version: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -159,6 +174,7 @@ class PipelineStack(cdk.Stack):
             docker_enabled_for_synth=False,
             docker_enabled_for_self_mutation=False,
             cli_version=cli_version,
+            cdk_assets_cli_version=assets_cli_version,
             # One asset-publishing project per asset type instead of one per asset.
             publish_assets_in_parallel=False,
             use_pipeline_role_for_actions=True,

@@ -15,7 +15,7 @@ import pytest
 
 from stacks.config import load_pipeline_config
 from stacks.pipeline_permissions import SMOKE_TEST_COGNITO_ACTIONS
-from stacks.pipeline_stack import assume_role_command, cdk_cli_version
+from stacks.pipeline_stack import assume_role_command, cdk_assets_version, cdk_cli_version
 from stacks.stage import FolioStage
 from tests.conftest import PROJECT_ROOT, Synthesized, SynthesizedPipeline
 from tests.support.templates import as_list
@@ -193,19 +193,55 @@ def test_the_cdk_cli_version_is_package_jsons(synthesized_pipeline: SynthesizedP
     assert self_mutation["phases"]["install"]["commands"] == [f"npm install -g aws-cdk@{pinned}"]
 
 
-def test_the_cdk_cli_version_is_written_only_in_package_json_and_its_lock() -> None:
-    pinned = cdk_cli_version()
+def buildspec_text(synth: SynthesizedPipeline, project: dict[str, Any]) -> str:
+    """A project's buildspec as written: inline, or a file of the assembly (CDK writes long ones there)."""
+    spec: str = project["Source"]["BuildSpec"]
+    return (synth.assembly_directory / spec).read_text() if spec.endswith(".yaml") else spec
+
+
+# `npm install [-g] pkg@1.2.3` and `pip install pkg==1.2.3`: what a step installs, with its version.
+INSTALLS = re.compile(r"(npm (?:install|i)|pip3? install)((?:\s+(?!&&|\|\||;)[^\s\\\"',;&|]+)+)")
+EXACT = re.compile(r"^(@?[\w.-]+(?:/[\w.-]+)?@\d+\.\d+\.\d+|[\w.-]+(?:\[[\w,]+\])?==\d[\w.]*)$")
+
+
+def test_every_tool_the_pipeline_installs_is_pinned(synthesized_pipeline: SynthesizedPipeline) -> None:
+    # The asset step runs cdk-assets with the file-publishing roles of dev and prod: whatever npm
+    # serves as `latest` on the day would run with them.
+    installs = [
+        (tool, package)
+        for project in projects(synthesized_pipeline).values()
+        for tool, packages in INSTALLS.findall(buildspec_text(synthesized_pipeline, project))
+        for package in packages.split()
+        if not package.startswith("-")
+    ]
+
+    assert {tool for tool, _ in installs} >= {"npm install", "pip install"}, installs
+    assert [package for _, package in installs if not EXACT.match(package)] == []
+
+
+def test_the_cdk_assets_version_is_package_jsons(synthesized_pipeline: SynthesizedPipeline) -> None:
+    pinned = json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["cdk-assets"]
+    (asset_project,) = [p for p in projects(synthesized_pipeline).values() if "/Assets/" in p["Description"]]
+
+    assert f"npm install -g cdk-assets@{pinned}" in buildspec_text(synthesized_pipeline, asset_project)
+
+
+@pytest.mark.parametrize("pinned", [cdk_cli_version(), cdk_assets_version()])
+def test_the_node_tool_versions_are_written_only_in_package_json_and_its_lock(pinned: str) -> None:
     sources = [PROJECT_ROOT / "app.py", *(PROJECT_ROOT / "stacks").rglob("*.py"), PROJECT_ROOT / "Makefile"]
 
     assert [str(p.relative_to(PROJECT_ROOT)) for p in sources if pinned in p.read_text()] == []
 
 
-def test_a_cdk_cli_range_in_package_json_is_refused(tmp_path: Any) -> None:
+@pytest.mark.parametrize("version", ["^2.1148.1", "2.x", "latest", "4.7"])
+def test_a_range_of_a_node_tool_in_package_json_is_refused(tmp_path: Any, version: str) -> None:
     package = tmp_path / "package.json"
-    package.write_text(json.dumps({"devDependencies": {"aws-cdk": "^2.1148.1"}}))
+    package.write_text(json.dumps({"devDependencies": {"aws-cdk": version, "cdk-assets": version}}))
 
     with pytest.raises(ValueError, match="exact version"):
         cdk_cli_version(package)
+    with pytest.raises(ValueError, match="exact version"):
+        cdk_assets_version(package)
 
 
 def make_targets() -> set[str]:
