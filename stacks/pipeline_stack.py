@@ -19,6 +19,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
@@ -46,8 +47,8 @@ EXACT_VERSION = re.compile(r"\d+\.\d+\.\d+")
 SYNTH_COMMANDS = ("make test", "make synth")
 CLOUD_ASSEMBLY_DIRECTORY = "cdk.out"  # where `cdk synth` (cdk.json's app) writes the assembly
 
-# The one CodeBuild image of every step: Amazon Linux 2023 with Python 3.11 and Node (the
-# Makefile installs Node 24 and the CDK CLI itself). No Docker, so never privileged.
+# The one CodeBuild image of every step: Ubuntu 22.04 (aws/codebuild/standard:7.0) with Python
+# and Node (the Makefile installs Node 24 and the CDK CLI itself). No Docker, so never privileged.
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 BUILD_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 
@@ -281,9 +282,9 @@ def support_of_other_regions(pipeline: codepipeline.Pipeline) -> list[codepipeli
 
 def harden_artifact_buckets(pipeline: codepipeline.Pipeline) -> list[s3.IBucket]:
     """What CDK Pipelines leaves out of its artifact bucket and of the replication bucket of
-    each other Region it deploys to (in a support stack it adds): versions, expiry, and the key
-    policy statement of AWS Control Tower CT.KMS.PR.3. Call after `build_pipeline()`, which
-    creates the support stacks. Returns the buckets."""
+    each other Region it deploys to (in a support stack it adds): versions, expiry, the key
+    policy statement of AWS Control Tower CT.KMS.PR.3, and a key retained like its bucket.
+    Call after `build_pipeline()`, which creates the support stacks. Returns the buckets."""
     buckets = [
         pipeline.artifact_bucket,
         *(support.replication_bucket for support in support_of_other_regions(pipeline)),
@@ -309,6 +310,11 @@ def harden_artifact_buckets(pipeline: codepipeline.Pipeline) -> list[s3.IBucket]
         )
         assert bucket.encryption_key is not None, "cross_account_keys encrypts every artifact bucket with a key"
         bucket.encryption_key.add_to_resource_policy(grants_only_for_aws_services())
+        # The buckets are retained with their stack; so must their keys be, or what they keep is unreadable.
+        key = bucket.encryption_key
+        key_resource = (key.alias_target_key if isinstance(key, kms.Alias) else key).node.default_child
+        assert isinstance(key_resource, kms.CfnKey), f"{bucket.node.path}: not a key CDK created"
+        key_resource.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
     return buckets
 
 

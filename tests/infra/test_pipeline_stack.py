@@ -131,6 +131,35 @@ def test_every_key_of_the_pipeline_and_its_support_stacks_rotates(synthesized_pi
         assert key.get("EnableKeyRotation") is True, f"{name}/{logical_id}"
 
 
+def key_of(template: dict[str, Any], key_arn: Any) -> str:
+    """The logical id of the key a bucket names: its ARN (Fn::GetAtt) or, in a support stack, an
+    ARN joined with its alias (CDK Pipelines names the replication key by alias)."""
+    if "Fn::GetAtt" in key_arn:
+        return str(key_arn["Fn::GetAtt"][0])
+    (alias,) = [part["Ref"] for part in key_arn["Fn::Join"][1] if isinstance(part, dict) and "Ref" in part]
+    return str(template["Resources"][alias]["Properties"]["TargetKeyId"]["Fn::GetAtt"][0])
+
+
+def test_the_key_of_every_retained_bucket_of_the_pipeline_is_retained(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    # A retained bucket whose key CloudFormation deletes with the stack holds objects nobody can read.
+    checked = []
+    for name, template in synthesized_pipeline.templates.items():
+        for logical_id, bucket in template["Resources"].items():
+            if bucket["Type"] != "AWS::S3::Bucket" or bucket.get("DeletionPolicy") != "Retain":
+                continue
+            (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            key_id = key_of(template, rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
+            key = template["Resources"][key_id]
+            assert (key.get("DeletionPolicy"), key.get("UpdateReplacePolicy")) == ("Retain", "Retain"), (
+                f"{name}/{logical_id}: its key {key_id}"
+            )
+            checked.append(logical_id)
+
+    assert len(checked) == 1 + 4  # the artifact bucket, one replication bucket per other Region
+
+
 def role_of(project: dict[str, Any]) -> str:
     """The logical id of a CodeBuild project's service role."""
     role: str = project["ServiceRole"]["Fn::GetAtt"][0]
