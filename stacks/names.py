@@ -74,22 +74,32 @@ class EnvironmentNames:
 
     table_key_arn_parameter: str
     """An SSM parameter in each replica Region holding the ARN of that Region's table key (the
-    RegionSupportStack writes it): IAM accepts a key's ARN, never its alias, so a regional
-    serving stage reads the ARN here at deploy time."""
+    RegionSupportStack writes it from the key itself; no delivery role may put it): IAM accepts a
+    key's ARN, never its alias, so a regional serving stage reads the ARN here at deploy time."""
 
     home_table_name_parameter: str
     """An SSM parameter in each replica Region holding the global table's name (CloudFormation
     generates it in the home Region; a replica keeps it): published from the home Data stack's
     output before a regional serving stage deploys (docs/architecture.md)."""
 
-    home_user_pool_arn_parameter: str
-    """An SSM parameter in each replica Region holding the home user pool's ARN, published the
-    same way: its id is generated, and references cannot cross stages or Regions."""
+    home_user_pool_id_parameter: str
+    """An SSM parameter in each replica Region holding the home user pool's id (`<region>_<id>`),
+    published the same way: the id is generated, and references cannot cross stages or Regions.
+    An id, not an ARN: the stage builds the ARN in the environment's account and home Region, so
+    whoever may put the parameter cannot point the regional authorizer at a pool elsewhere."""
 
-    home_bucket_key_arn_parameter: str
-    """An SSM parameter in each replica Region holding the ARN of the home documents bucket's
-    key, published the same way: a regional download URL is signed by the regional function,
-    whose role must be allowed to decrypt with it."""
+    home_bucket_key_id_parameter: str
+    """An SSM parameter in each replica Region holding the id (a UUID) of the home documents
+    bucket's key, published the same way: a regional download URL is signed by the regional
+    function, whose role must be allowed to decrypt with it; the stage builds the key's ARN in
+    the environment's account and home Region, as for the pool."""
+
+    @property
+    def published_parameters(self) -> tuple[str, str, str]:
+        """The parameters the home Region's values are published to in each replica Region (the
+        pipeline's PublishHomeValues step, or an operator): the table's name, the user pool's id
+        and the bucket key's id."""
+        return (self.home_table_name_parameter, self.home_user_pool_id_parameter, self.home_bucket_key_id_parameter)
 
     @classmethod
     def of(cls, config: FolioConfig) -> EnvironmentNames:
@@ -115,8 +125,8 @@ class EnvironmentNames:
             waf_log_group=f"aws-waf-logs-folio-{environment}",
             table_key_arn_parameter=f"/folio/{environment}/table-key-arn",
             home_table_name_parameter=f"/folio/{environment}/home/table-name",
-            home_user_pool_arn_parameter=f"/folio/{environment}/home/user-pool-arn",
-            home_bucket_key_arn_parameter=f"/folio/{environment}/home/bucket-key-arn",
+            home_user_pool_id_parameter=f"/folio/{environment}/home/user-pool-id",
+            home_bucket_key_id_parameter=f"/folio/{environment}/home/bucket-key-id",
         )
 
     def serving_stage_id(self, region: str) -> str:

@@ -182,11 +182,7 @@ def delivery(
                 resources=[
                     f"arn:aws:ssm:{region}:{environment.account}:parameter{parameter}"
                     for region in delivered.publication_regions
-                    for parameter in (
-                        names.home_table_name_parameter,
-                        names.home_user_pool_arn_parameter,
-                        names.home_bucket_key_arn_parameter,
-                    )
+                    for parameter in names.published_parameters
                 ],
             )
         )

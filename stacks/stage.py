@@ -28,8 +28,8 @@ from stacks.search_stack import SearchStack
 # The environment variables under which a pipeline step receives the home Region's values that a
 # regional serving stage reads (FolioStage.serving_outputs; regional_serving_stage.publication_commands).
 HOME_TABLE_NAME = "FOLIO_HOME_TABLE_NAME"
-HOME_USER_POOL_ARN = "FOLIO_HOME_USER_POOL_ARN"
-HOME_BUCKET_KEY_ARN = "FOLIO_HOME_BUCKET_KEY_ARN"
+HOME_USER_POOL_ID = "FOLIO_HOME_USER_POOL_ID"
+HOME_BUCKET_KEY_ID = "FOLIO_HOME_BUCKET_KEY_ID"
 
 
 class FolioStage(cdk.Stage):
@@ -109,14 +109,12 @@ class FolioStage(cdk.Stage):
         for support in self.region_stacks.values():
             self.data.add_stack_dependency(support, "the data stack points at this Region's keys and vaults by name")
         # What the regional serving stages need from this Region, as outputs the pipeline (or an
-        # operator) publishes to SSM in each replica Region (stacks/regional_serving_stage.py).
+        # operator) publishes to SSM in each replica Region (stacks/regional_serving_stage.py):
+        # names and ids only, from which a serving stage builds ARNs in its own account and this Region.
         self.serving_outputs: dict[str, cdk.CfnOutput] = {
-            variable: cdk.CfnOutput(self.data, output_id, value=value)
-            for variable, output_id, value in (
-                (HOME_TABLE_NAME, "TableName", self.data.table.table_name),
-                (HOME_USER_POOL_ARN, "UserPoolArn", self.data.users.user_pool.user_pool_arn),
-                (HOME_BUCKET_KEY_ARN, "BucketKeyArn", self.data.bucket_key.key_arn),
-            )
+            HOME_TABLE_NAME: cdk.CfnOutput(self.data, "TableName", value=self.data.table.table_name),
+            HOME_USER_POOL_ID: self.data.user_pool_id_output,
+            HOME_BUCKET_KEY_ID: cdk.CfnOutput(self.data, "BucketKeyId", value=self.data.bucket_key.key_id),
         }
 
         self.delivery_role: DeliveryRole | None = None

@@ -13,6 +13,8 @@ DynamoDB Local starts once per session, for whichever tests ask for it first
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,10 @@ from stacks.pipeline_stack import PipelineStack, cdk_assets_version, cdk_cli_ver
 from stacks.regional_serving_stage import RegionalServingStage, regional_serving_stages
 from stacks.stage import FolioStage
 from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
+from tests.support.background import BackgroundJob, BackgroundLane
+from tests.support.deterministic_synth import FreshProcessSynth
+from tests.support.non_compliant_synth import NonCompliantSynths
+from tests.support.scanners import PendingCheckov, Scans, start_checkov_of_a_bad_template
 
 if TYPE_CHECKING:
     from tests.support.fake_dax import FakeDax
@@ -114,14 +120,96 @@ def stage_synthesized(
     return Synthesized(config, stage, Path(stage_assembly.directory), templates)
 
 
+def session_uses(request: pytest.FixtureRequest, fixture_name: str) -> bool:
+    """Whether any test selected for this session asks for `fixture_name`."""
+    return any(fixture_name in getattr(item, "fixturenames", ()) for item in request.session.items)
+
+
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Synthesized]]:
-    """`synthesized("prod")`: that environment's assembly, synthesized once per session."""
+def background() -> Iterator[BackgroundLane]:
+    """Subprocesses that run beside the tests, one at a time (tests/support/background.py)."""
+    lane = BackgroundLane()
+    yield lane
+    lane.close()
+
+
+@dataclass(frozen=True)
+class ProcessSynth:
+    """A synth by a process of its own, on the background lane, into `outdir`."""
+
+    outdir: Path
+    job: BackgroundJob
+
+
+@pytest.fixture(scope="session")
+def app_py_synth(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) -> ProcessSynth:
+    """`python app.py` for sandbox, as the CDK CLI runs it (its context and output directory in the
+    environment), with bundling skipped (tests/infra/test_regional_stage.py)."""
+    outdir = tmp_path_factory.mktemp("app-py")
+    context = {**cdk_context(), "env": "sandbox", "aws:cdk:bundling-stacks": []}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+    job = background.run("python app.py", [sys.executable, "app.py"], timeout=600, cwd=PROJECT_ROOT, env=env)
+    return ProcessSynth(outdir, job)
+
+
+@pytest.fixture(scope="session")
+def second_synth(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) -> FreshProcessSynth:
+    """Every environment synthesized once more by one new process (tests/support/deterministic_synth.py),
+    for tests/security/test_deterministic_synth.py."""
+    return FreshProcessSynth(background, list(ENVIRONMENT_NAMES), tmp_path_factory.mktemp("second-synth"))
+
+
+@pytest.fixture(scope="session")
+def non_compliant_synths(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) -> NonCompliantSynths:
+    """The sandbox stages and the pipeline with resources every pack flags, synthesized by one new
+    process, with what the tests check of them (tests/support/non_compliant_synth.py)."""
+    return NonCompliantSynths(background, tmp_path_factory.mktemp("non-compliant"))
+
+
+@pytest.fixture(scope="session")
+def checkov_of_a_bad_template(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) -> PendingCheckov:
+    """checkov over a template it must flag (tests/support/scanners.py)."""
+    return start_checkov_of_a_bad_template(background, tmp_path_factory.mktemp("bad-template"))
+
+
+# Work whose input is the commit alone: queued on the background lane when the session starts,
+# if a test selected for the session asks for it.
+EARLY_BACKGROUND_WORK = ("app_py_synth", "second_synth", "non_compliant_synths", "checkov_of_a_bad_template")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def start_early_background_work(request: pytest.FixtureRequest) -> None:
+    """Queues EARLY_BACKGROUND_WORK in the order the session's tests will ask for it."""
+    first_use: dict[str, int] = {}
+    for index, item in enumerate(request.session.items):
+        for name in EARLY_BACKGROUND_WORK:
+            if name in getattr(item, "fixturenames", ()):
+                first_use.setdefault(name, index)
+    for name in sorted(first_use, key=first_use.__getitem__):
+        request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def scans(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) -> Scans:
+    """cfn-lint and checkov of every stage and of the pipeline, started by the synths below."""
+    return Scans(background, tmp_path_factory.mktemp("scans"))
+
+
+@pytest.fixture(scope="session")
+def synthesized(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], Synthesized]]:
+    """`synthesized("prod")`: that environment's assembly, synthesized once per session. When the
+    session runs the scanners, they start on the environment's stages as soon as it returns."""
     cache: dict[str, Synthesized] = {}
+    scanner = request.getfixturevalue("scans") if session_uses(request, "scans") else None
 
     def get(environment: str) -> Synthesized:
         if environment not in cache:
-            cache[environment] = synthesize(load_config(environment), tmp_path_factory.mktemp(f"cdk-{environment}"))
+            synth = synthesize(load_config(environment), tmp_path_factory.mktemp(f"cdk-{environment}"))
+            if scanner is not None:
+                scanner.start_environment(environment, synth)
+            cache[environment] = synth
         return cache[environment]
 
     yield get
@@ -215,9 +303,15 @@ def synthesize_pipeline(outdir: Path, *, extend: Callable[[PipelineStack], None]
 
 
 @pytest.fixture(scope="session")
-def synthesized_pipeline(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedPipeline:
-    """The pipeline app (app.py's FolioPipeline), synthesized once per session."""
-    return synthesize_pipeline(tmp_path_factory.mktemp("cdk-pipeline"))
+def synthesized_pipeline(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> SynthesizedPipeline:
+    """The pipeline app (app.py's FolioPipeline), synthesized once per session; its scanners start
+    as soon as it returns, when the session runs them."""
+    synth = synthesize_pipeline(tmp_path_factory.mktemp("cdk-pipeline"))
+    if session_uses(request, "scans"):
+        request.getfixturevalue("scans").start_pipeline(synth)
+    return synth
 
 
 def all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:

@@ -601,8 +601,8 @@ def home_value_parameter_arns(stage: FolioStage) -> list[str]:
         for region in stage.config.replica_regions
         for parameter in (
             names.home_table_name_parameter,
-            names.home_user_pool_arn_parameter,
-            names.home_bucket_key_arn_parameter,
+            names.home_user_pool_id_parameter,
+            names.home_bucket_key_id_parameter,
         )
     )
 

@@ -5,12 +5,8 @@ workers. Synthesized once per environment, with its FolioStage (tests/conftest.p
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -20,12 +16,13 @@ from aws_cdk import aws_s3 as s3
 from folio.contracts import ROUTES, FunctionGroup
 from folio.settings import Env
 from stacks import function_permissions
+from stacks.components.folio_function import POWERTOOLS_LAYER_PARAMETER
 from stacks.config import load_config
 from stacks.function_permissions import READ_ONLY_GROUPS
 from stacks.names import EnvironmentNames
 from stacks.regional_serving_stage import RegionalServingStage, publication_commands, regional_serving_stages
 from stacks.stage import FolioStage
-from tests.conftest import PROJECT_ROOT, Synthesized, cdk_context, serving_pairs
+from tests.conftest import ProcessSynth, Synthesized, serving_pairs
 from tests.support.templates import as_list
 
 # Every DynamoDB action that changes an item or a table (the service authorization reference's
@@ -87,8 +84,36 @@ def functions_by_handler(synth: Synthesized) -> dict[str, dict[str, Any]]:
     return {r["Properties"]["Handler"]: r["Properties"] for _, _, r in resources(synth, "AWS::Lambda::Function")}
 
 
-def dynamic_reference(parameter: str) -> str:
-    return "{{resolve:ssm:" + parameter + "}}"
+# CloudFormation fetches a parameter of this type from SSM at every change set and stack update
+# ("Systems Manager parameter types" in its user guide), unlike a `{{resolve:ssm:...}}` reference.
+SSM_STRING_PARAMETER = "AWS::SSM::Parameter::Value<String>"
+# The CDK CLI skips an unchanged stack unless it has an SSM-typed parameter without this marker.
+CDK_SKIP = "[cdk:skip]"
+
+
+def home_parameter(template: dict[str, Any], parameter_name: str) -> dict[str, str]:
+    """A `Ref` to the template's CloudFormation parameter that reads SSM parameter `parameter_name`."""
+    (logical_id,) = [
+        logical_id
+        for logical_id, parameter in template.get("Parameters", {}).items()
+        if parameter.get("Default") == parameter_name
+    ]
+    return {"Ref": logical_id}
+
+
+def pinned(prefix: str, template: dict[str, Any], parameter_name: str, suffix: str = "") -> dict[str, Any]:
+    """`prefix`, the value of the template's parameter for `parameter_name`, `suffix`: the only part
+    a parameter's value can change is the part after the fixed prefix."""
+    return {"Fn::Join": ["", [prefix, home_parameter(template, parameter_name), *([suffix] if suffix else [])]]}
+
+
+def read_parameters(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The SSM parameters the template reads (not the CDK's bootstrap version), by name."""
+    return {
+        parameter["Default"]: (logical_id, parameter)
+        for logical_id, parameter in template.get("Parameters", {}).items()
+        if not str(parameter.get("Default", "")).startswith("/cdk-bootstrap/")
+    }
 
 
 # --- the stage and its stacks ------------------------------------------------------------
@@ -189,9 +214,7 @@ def test_there_are_no_workers_stream_readers_or_bucket_events(serving: Synthesiz
 def test_every_table_grant_names_the_local_replica(serving: Synthesized) -> None:
     names = EnvironmentNames.of(serving.config)
     region = serving.stage.serving_region
-    replica = (
-        f"arn:aws:dynamodb:{region}:{serving.config.account}:table/{dynamic_reference(names.home_table_name_parameter)}"
-    )
+    table = f"arn:aws:dynamodb:{region}:{serving.config.account}:table/"
     granted = [
         (where, arn)
         for where, document in policy_documents(serving)
@@ -201,8 +224,17 @@ def test_every_table_grant_names_the_local_replica(serving: Synthesized) -> None
     ]
 
     assert granted, "no DynamoDB grant: nothing tested"
+    assert {where.split("/")[0] for where, _ in granted} == {"Network", "Api"}
     for where, arn in granted:
-        assert arn == replica or arn.startswith(f"{replica}/index/"), f"{where}: {arn}"
+        template = serving.templates[where.split("/")[0]]
+        replica = pinned(table, template, names.home_table_name_parameter)
+        index = arn["Fn::Join"][1][2:] if isinstance(arn, dict) and "Fn::Join" in arn else []
+        # The replica, or an index of it: `/index/*` or `/index/<name>`.
+        assert arn == replica or (
+            index
+            and str(index[0]).startswith("/index/")
+            and arn == pinned(table, template, names.home_table_name_parameter, index[0])
+        ), f"{where}: {arn}"
 
 
 def test_the_functions_read_the_replica_and_sign_for_the_home_bucket(serving: Synthesized) -> None:
@@ -210,7 +242,7 @@ def test_the_functions_read_the_replica_and_sign_for_the_home_bucket(serving: Sy
 
     for handler, function in functions_by_handler(serving).items():
         variables = function["Environment"]["Variables"]
-        assert variables[Env.TABLE_NAME] == dynamic_reference(names.home_table_name_parameter), handler
+        assert variables[Env.TABLE_NAME] == home_parameter(serving.templates["Api"], names.home_table_name_parameter)
         assert variables[Env.BUCKET_NAME] == names.documents_bucket, handler
         assert variables[Env.BUCKET_REGION] == serving.config.region, handler
         assert Env.IDEMPOTENCY_TABLE_NAME not in variables, handler
@@ -228,7 +260,11 @@ def test_the_download_function_may_read_the_home_buckets_documents_with_its_key(
         ]
 
     assert resources_of("PresignDownloads") == [f"arn:aws:s3:::{names.documents_bucket}/documents/*"]
-    assert resources_of("DecryptDownloads") == [dynamic_reference(names.home_bucket_key_arn_parameter)]
+    # The key's ARN is built here from the published key id: the account and the home Region are fixed.
+    home_key = f"arn:aws:kms:{serving.config.region}:{serving.config.account}:key/"
+    assert resources_of("DecryptDownloads") == [
+        pinned(home_key, serving.templates["Api"], names.home_bucket_key_id_parameter)
+    ]
 
 
 def test_the_table_key_is_the_replica_regions_key_by_its_arn(serving: Synthesized) -> None:
@@ -241,15 +277,21 @@ def test_the_table_key_is_the_replica_regions_key_by_its_arn(serving: Synthesize
     ]
 
     assert table_key
-    assert set(map(json.dumps, table_key)) == {json.dumps(dynamic_reference(names.table_key_arn_parameter))}
+    # An ARN (the Region's support stack writes it from the key itself, and no delivery role may
+    # put it), read through the Api stack's own parameter.
+    expected = home_parameter(serving.templates["Api"], names.table_key_arn_parameter)
+    assert set(map(json.dumps, table_key)) == {json.dumps(expected)}
 
 
-def test_the_authorizer_is_the_home_user_pool(serving: Synthesized) -> None:
+def test_the_authorizer_can_only_name_a_pool_of_the_home_account_and_region(serving: Synthesized) -> None:
+    # Whoever may put the parameter (prod's delivery role) chooses a pool id, never its account
+    # or Region: the ARN's fixed part is built at synth.
     names = EnvironmentNames.of(serving.config)
     authorizers = [r["Properties"] for _, _, r in resources(serving, "AWS::ApiGateway::Authorizer")]
+    home_pools = f"arn:aws:cognito-idp:{serving.config.region}:{serving.config.account}:userpool/"
 
     assert [(a["Type"], a["ProviderARNs"]) for a in authorizers] == [
-        ("COGNITO_USER_POOLS", [dynamic_reference(names.home_user_pool_arn_parameter)])
+        ("COGNITO_USER_POOLS", [pinned(home_pools, serving.templates["Api"], names.home_user_pool_id_parameter)])
     ]
 
 
@@ -302,7 +344,7 @@ def test_the_publication_writes_each_home_value_the_stage_reads(
     assert isinstance(stage, FolioStage)
     names = EnvironmentNames.of(serving.config)
     region = serving.stage.serving_region
-    read = set(re.findall(r"\{\{resolve:ssm:([^}]+)\}\}", json.dumps(serving.templates)))
+    read = {name for t in serving.templates.values() for name in read_parameters(t) if name.startswith("/folio/")}
 
     commands = publication_commands(names, region)
 
@@ -316,31 +358,64 @@ def test_the_publication_writes_each_home_value_the_stage_reads(
     outputs = home.templates["Data"]["Outputs"]
     values = {variable: outputs[stage.serving_outputs[variable].node.id]["Value"] for variable in stage.serving_outputs}
     assert len(values) == len(written)
+    # Names and ids only (a Ref of the table, the pool, the key), never an ARN: the stage builds
+    # the ARNs in its own account and the home Region.
+    kinds = {
+        variable: home.templates["Data"]["Resources"][value["Ref"]]["Type"] if "Ref" in value else value
+        for variable, value in values.items()
+    }
+    assert sorted(kinds.values()) == sorted(["AWS::DynamoDB::GlobalTable", "AWS::Cognito::UserPool", "AWS::KMS::Key"])
 
 
-# CloudFormation resolves at most this many dynamic references in one template (user guide,
-# "Get values stored in other services using dynamic references").
-MAX_DYNAMIC_REFERENCES = 60
+def test_every_home_value_is_read_through_an_ssm_parameter_of_the_stack_that_uses_it(serving: Synthesized) -> None:
+    # A `{{resolve:ssm:...}}` reference is not fetched again when the template is unchanged (the
+    # change set is empty), so a replaced home pool would stay in the authorizer; an SSM-typed
+    # parameter is fetched at every change set, and the CDK CLI never skips its stack.
+    names = EnvironmentNames.of(serving.config)
+    expected = {
+        "Network": {names.home_table_name_parameter},
+        "Api": {
+            names.home_table_name_parameter,
+            names.table_key_arn_parameter,
+            names.home_user_pool_id_parameter,
+            names.home_bucket_key_id_parameter,
+            POWERTOOLS_LAYER_PARAMETER,
+        },
+    }
+
+    for stack_id, template in serving.templates.items():
+        text = json.dumps(template)
+        assert "{{resolve:" not in text, stack_id
+        read = read_parameters(template)
+        assert set(read) == expected[stack_id], stack_id
+        for name, (logical_id, parameter) in read.items():
+            assert parameter["Type"] == SSM_STRING_PARAMETER, (stack_id, name)
+            assert CDK_SKIP not in parameter.get("Description", ""), (stack_id, name)
+            assert json.dumps({"Ref": logical_id}) in json.dumps(template["Resources"]), (stack_id, name, "unused")
+            # ... and no resource names the parameter itself instead of its value.
+            assert json.dumps(name) not in json.dumps([template["Resources"], template.get("Outputs", {})])
 
 
-def test_each_template_stays_within_cloudformations_dynamic_reference_limit(serving: Synthesized) -> None:
-    counts = {stack_id: json.dumps(t).count("{{resolve:ssm:") for stack_id, t in serving.templates.items()}
-
-    assert counts["Api"] > 0, "no dynamic reference: nothing tested"
-    assert max(counts.values()) <= MAX_DYNAMIC_REFERENCES, counts
+# CloudFormation accepts at most this many parameters in one template (user guide, "Understand
+# CloudFormation quotas": Parameters).
+MAX_PARAMETERS = 200
 
 
-def test_app_py_synthesizes_the_serving_stages_for_direct_deploys(tmp_path: Path) -> None:
-    context = {**cdk_context(), "env": "sandbox", "aws:cdk:bundling-stacks": []}
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
+def test_each_template_stays_within_cloudformations_parameter_limit(serving: Synthesized) -> None:
+    counts = {stack_id: len(t.get("Parameters", {})) for stack_id, t in serving.templates.items()}
 
-    result = subprocess.run(
-        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
+    assert counts["Api"] > 1, "no parameter but the bootstrap version: nothing tested"
+    assert max(counts.values()) <= MAX_PARAMETERS, counts
+
+
+def test_app_py_synthesizes_the_serving_stages_for_direct_deploys(app_py_synth: ProcessSynth) -> None:
+    """app.py run for sandbox as the CLI runs it, in a process of its own (started on the
+    background lane when the session starts: tests/conftest.py)."""
+    result = app_py_synth.job.result()
 
     assert result.returncode == 0, result.stderr[-2000:]
     names = EnvironmentNames.of(load_config("sandbox"))
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest = json.loads((app_py_synth.outdir / "manifest.json").read_text())
     # The pipeline's own stages (assembly-FolioPipeline-*) are tests/infra/test_pipeline_stack.py's.
     assemblies = {
         k

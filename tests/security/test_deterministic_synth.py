@@ -1,6 +1,7 @@
 """Guard: two synths of the same commit give byte-identical templates, for every environment.
 
-One side is the session's own synth (tests/conftest.py), the other a new process with another
+One side is the session's own synth (tests/conftest.py), the other a new process (one jsii start
+for every environment, queued on the background lane when the session starts) with another
 hash seed, another output directory and a later clock (tests/support/deterministic_synth.py):
 a template that depends on set order, time, paths or chance differs between them, and a deploy
 of an unchanged commit would then change stacks. The cloud assembly's *.metadata.json and
@@ -16,13 +17,6 @@ import pytest
 
 from tests.conftest import ENVIRONMENT_NAMES, Synthesized
 from tests.support.deterministic_synth import FreshProcessSynth, template_differences
-
-
-@pytest.fixture(scope="module")
-def second_synth(tmp_path_factory: pytest.TempPathFactory) -> FreshProcessSynth:
-    """Every environment synthesized once more by one new process (one jsii start for all), which
-    runs beside the session's own synth of the first environment."""
-    return FreshProcessSynth(list(ENVIRONMENT_NAMES), tmp_path_factory.mktemp("second-synth"))
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)

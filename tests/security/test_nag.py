@@ -10,29 +10,27 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import aws_cdk as cdk
-import jsii
 import pytest
-from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
 from stacks import nag
-from stacks.config import load_config
 from stacks.nag import (
     CONTROL_TOWER_PLUGIN,
     PACK_NAMES,
-    ControlTowerControls,
     Finding,
     acknowledge,
     validation_failures,
 )
-from stacks.names import EnvironmentNames
 from stacks.regional_serving_stage import RegionalServingStage
-from stacks.stage import FolioStage
-from tests.conftest import ENVIRONMENT_NAMES, PROJECT_ROOT, STAGES, Synthesized, cdk_context, synthesize
-from tests.support.non_compliant import add_non_compliant_resources
+from tests.conftest import (
+    ENVIRONMENT_NAMES,
+    PROJECT_ROOT,
+    STAGES,
+    Synthesized,
+)
+from tests.support.non_compliant_synth import NonCompliantSynths
 
 # The most acknowledgements one environment may carry. Raising it is a reviewed change:
 # say in the commit which finding is new and why its control is met another way.
@@ -250,22 +248,12 @@ def test_vague_control_tower_acknowledgements_are_refused(finding: str, control:
         Finding(pack=CONTROL_TOWER_PLUGIN, finding=finding, control=control, reason=reason)
 
 
-def add_non_compliant_stack(stage: FolioStage | RegionalServingStage) -> None:
-    """Resources that break rules of every pack: unencrypted, unlogged, untraced (in the
-    environment's FolioStage and in each of its regional serving stages, in their Regions)."""
-    region = stage.serving_region if isinstance(stage, RegionalServingStage) else stage.config.region
-    stack = cdk.Stack(stage, "NonCompliant", env=cdk.Environment(account=stage.config.account, region=region))
-    add_non_compliant_resources(stack)
-
-
 @pytest.fixture(scope="module")
-def non_compliant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A FolioStage and its regional serving stage, each with a non-compliant stack added,
-    synthesized (and failed) once."""
-    outdir = tmp_path_factory.mktemp("non-compliant")
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        synthesize(load_config("sandbox"), outdir, extend=add_non_compliant_stack)
-    return outdir
+def non_compliant_assembly(non_compliant_synths: NonCompliantSynths) -> Path:
+    """A FolioStage and its regional serving stage, each with a non-compliant stack added
+    (tests/support/non_compliant.py), synthesized once by a process of its own, which must
+    have failed on validation."""
+    return non_compliant_synths.failed_on_validation("environment")
 
 
 @pytest.fixture(scope="module")
@@ -302,26 +290,11 @@ def test_control_tower_flags_a_key_that_lets_anyone_create_grants(
     ) in non_compliant_findings
 
 
-@jsii.implements(cdk.IPolicyValidationContextBeta1)
-class TemplatePaths:
-    def __init__(self, paths: list[str]) -> None:
-        self._paths = paths
-
-    @property
-    def template_paths(self) -> list[str]:
-        return self._paths
-
-
-def test_control_tower_skips_only_rules_that_could_not_apply(non_compliant_assembly: Path) -> None:
+def test_control_tower_skips_only_rules_that_could_not_apply(non_compliant_synths: NonCompliantSynths) -> None:
     """Folio runs the plugin without the rules for resource types no template holds; it must
-    find exactly what the plugin with every rule finds (here over templates full of findings)."""
-    context = TemplatePaths([str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))])
-
-    def found(report: Any) -> set[tuple[str, str]]:
-        return {(v.rule_name, r.resource_logical_id) for v in report.violations for r in v.violating_resources}
-
-    every_rule = found(CfnGuardValidator(control_tower_rules_enabled=True).validate(context))
-    as_folio_runs_it = found(ControlTowerControls().validate(cast(Any, context)))
+    find exactly what the plugin with every rule finds (here over templates full of findings:
+    both runs happen in the process that synthesized them, tests/support/non_compliant_synth.py)."""
+    every_rule, as_folio_runs_it = non_compliant_synths.control_tower_runs()
 
     # Enough findings, of enough different rules, that a skipped rule would show.
     assert len(every_rule) > 25
@@ -349,19 +322,12 @@ def test_a_failed_verdict_whose_violations_name_no_construct_fails_the_synth(tmp
     assert validation_failures(str(tmp_path)) == ["cdk-validator-cfnguard did not run: no finding named"]
 
 
-def test_cli_process_mode_findings_are_caught_by_app_py(tmp_path: Path) -> None:
+def test_cli_process_mode_findings_are_caught_by_app_py(non_compliant_synths: NonCompliantSynths) -> None:
     """Under the CDK CLI the app runs in "process" mode, where aws-cdk-lib does not raise on
-    findings; app.py must still fail. Reproduce that mode and check what app.py relies on."""
-    app = cdk.App(outdir=str(tmp_path), context={**cdk_context(), "@aws-cdk/core:appMode": "process"})
-    from stacks.nag import register_nag_packs
-
-    register_nag_packs(app)
-    config = load_config("sandbox")
-    stage = FolioStage(app, "FolioSandbox", config=config, names=EnvironmentNames.of(config))
-    add_non_compliant_stack(stage)
-
-    assembly = app.synth()  # no exception in process mode: this is the trap
-    failures = validation_failures(assembly.directory)
+    findings; app.py must still fail. Reproduce that mode (a sandbox FolioStage with a non-compliant
+    stack, synthesized in process mode by tests/support/non_compliant_synth.py, which fails if the
+    synth raises) and check what app.py relies on."""
+    failures = non_compliant_synths.process_mode_failures()
 
     assert failures, "validation_failures() must see what process mode swallows"
     assert any(

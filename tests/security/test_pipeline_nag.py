@@ -5,22 +5,17 @@ acknowledgements are listed, specific and budgeted apart from the environments'.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from constructs import Construct
 
-from stacks import pipeline_stack
 from stacks.nag import CONTROL_TOWER_PLUGIN, PACK_NAMES, validation_failures
 from stacks.pipeline_findings import PipelineFindings
-from stacks.pipeline_stack import PipelineStack, support_of_other_regions
-from stacks.stage import FolioStage
-from tests.conftest import SynthesizedPipeline, synthesize_pipeline
+from stacks.pipeline_stack import support_of_other_regions
+from tests.conftest import SynthesizedPipeline
 from tests.security.test_nag import Acknowledgement, bundled_control_tower_rules
-from tests.support.non_compliant import add_non_compliant_resources as add_resources_every_pack_flags
+from tests.support.non_compliant_synth import NonCompliantSynths
 
 # The most acknowledgements the pipeline stack and its support stacks may carry (its stages
 # are the environments' stacks, counted by test_nag.py). Raising it is a reviewed change: say
@@ -107,36 +102,14 @@ def test_the_pipelines_acknowledgements_are_specific_and_within_budget(
 # --- Coverage: an injected bad resource is caught wherever it is ---------------------------
 
 
-def add_non_compliant_resources(scope: Construct) -> None:
-    add_resources_every_pack_flags(Construct(scope, "NonCompliant"))
-
-
-class StageWithExtra(FolioStage):
-    """A FolioStage with a non-compliant stack of its own. CDK Pipelines synthesizes a stage when
-    it is added (its assembly decides the pipeline's actions), so the extra stack must exist by
-    then: the pipeline is built with this class in place of FolioStage."""
-
-    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        config = self.config
-        extra = cdk.Stack(self, "Extra", env=cdk.Environment(account=config.account, region=config.region))
-        add_non_compliant_resources(extra)
-
-
-def inject_after_build(stack: PipelineStack) -> None:
-    add_non_compliant_resources(stack)
-    for support in support_of_other_regions(stack.pipeline.pipeline):
-        add_non_compliant_resources(support.stack)
-
-
 @pytest.fixture(scope="module")
-def injected_findings(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
-    """(plugin, construct path) of every finding in the pipeline app with bad resources injected."""
-    outdir = tmp_path_factory.mktemp("pipeline-non-compliant")
-    with pytest.MonkeyPatch.context() as patch, pytest.raises(RuntimeError, match="ValidationFailed"):
-        patch.setattr(pipeline_stack, "FolioStage", StageWithExtra)
-        synthesize_pipeline(outdir, extend=inject_after_build)
-    report = json.loads((Path(outdir) / "validation-report.json").read_text())
+def injected_findings(non_compliant_synths: NonCompliantSynths) -> set[tuple[str, str]]:
+    """(plugin, construct path) of every finding in the pipeline app with bad resources injected
+    into its stack, a stack of each stage (built with StageWithExtra in place of FolioStage) and
+    each support stack (tests/support/non_compliant.py), synthesized once by a process of its own,
+    which must have failed on validation."""
+    outdir = non_compliant_synths.failed_on_validation("pipeline")
+    report = json.loads((outdir / "validation-report.json").read_text())
     return {
         (plugin["pluginName"], construct["constructPath"])
         for plugin in report["pluginReports"]

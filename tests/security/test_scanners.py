@@ -1,83 +1,59 @@
-"""cfn-lint and checkov over every template of every environment: 0 errors, 0 failed checks."""
+"""cfn-lint and checkov over every template of every environment: 0 errors, 0 failed checks.
+
+Both run on the background lane from the moment the session's synth of an environment (or of the
+pipeline) returns (tests/support/scanners.py); each test here waits for its stage's result.
+"""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import PROJECT_ROOT, STAGES, Synthesized, SynthesizedPipeline
-
-CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
-CFN_LINT = Path(sys.executable).parent / "cfn-lint"
+from tests.support.scanners import CHECKOV, CheckovResults, CheckovRun, PendingCheckov, Scans
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_cfn_lint_finds_nothing_in_any_region_of_the_stage(
-    stage: str, synthesized_stage: Callable[[str], Synthesized]
+    stage: str, synthesized_stage: Callable[[str], Synthesized], scans: Scans
 ) -> None:
     """Each environment's FolioStage in every Region it uses, and each regional serving stage in its own."""
     synth = synthesized_stage(stage)
-    templates = [str(p) for p in synth.template_files()]
 
-    result = subprocess.run(
-        [str(CFN_LINT), "--regions", *synth.regions, "--format", "parseable", "--", *templates],
-        cwd=PROJECT_ROOT,  # picks up .cfnlintrc
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    returncode, stdout, stderr = scans.cfn_lint(stage)
 
-    assert len(templates) == len(synth.templates)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == ""
+    assert len(scans.cfn_linted(stage)) == len(synth.templates)
+    assert returncode == 0, stdout + stderr
+    assert stdout.strip() == ""
 
 
-def run_checkov(directory: Path) -> dict[str, Any]:
-    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make test` (it installs checkov's own virtualenv)"
-    result = subprocess.run(
-        [str(CHECKOV), "--config-file", str(PROJECT_ROOT / ".checkov.yaml"), "--quiet", "--compact",
-         "--output", "json", "--directory", str(directory)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr
-    report = json.loads(result.stdout)
-    return report if isinstance(report, dict) else report[0]
+def assert_checkov_passed(run: CheckovRun, stage: CheckovResults) -> None:
+    assert run.totals_match_the_lists(), run.report["summary"]
+    assert stage.failed == [], [(f["check_id"], f["resource"], f["file_path"]) for f in stage.failed]
+    assert stage.parsing_errors == []
+    assert stage.passed > 0
+    for skipped in stage.skipped:
+        # A skip in resource Metadata carries its comment; a CLI --skip-check would not.
+        assert skipped["check_result"].get("suppress_comment"), skipped
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_checkov_passes_with_skips_only_from_resource_metadata(
-    stage: str, synthesized_stage: Callable[[str], Synthesized]
+    stage: str, synthesized_stage: Callable[[str], Synthesized], scans: Scans
 ) -> None:
-    synth = synthesized_stage(stage)
+    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make test` (it installs checkov's own virtualenv)"
+    synthesized_stage(stage)
 
-    report = run_checkov(synth.assembly_directory)
+    run, results = scans.checkov(stage)
 
-    summary = report["summary"]
-    failed = report["results"].get("failed_checks", [])
-    assert summary["failed"] == 0, [(f["check_id"], f["resource"]) for f in failed]
-    assert summary["parsing_errors"] == 0
-    assert summary["passed"] > 0
-    for skipped in report["results"].get("skipped_checks", []):
-        # A skip in resource Metadata carries its comment; a CLI --skip-check would not.
-        assert skipped.get("suppress_comment"), skipped
+    assert_checkov_passed(run, results)
 
 
-def test_checkov_catches_a_bad_template(tmp_path: Path) -> None:
-    template = {
-        "Resources": {
-            "Key": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": False, "KeyPolicy": {}}},
-        }
-    }
-    (tmp_path / "bad.template.json").write_text(json.dumps(template))
+def test_checkov_catches_a_bad_template(checkov_of_a_bad_template: PendingCheckov) -> None:
+    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make test` (it installs checkov's own virtualenv)"
 
-    report = run_checkov(tmp_path)
+    report = checkov_of_a_bad_template.result().report
 
     assert "CKV_AWS_7" in {f["check_id"] for f in report["results"]["failed_checks"]}
 
@@ -92,45 +68,21 @@ def test_checkov_config_skips_nothing_globally() -> None:
 # --- The pipeline's own templates (its stages are the environments' stacks, checked above) ---
 
 
-def pipeline_regions(synth: SynthesizedPipeline) -> list[str]:
-    return sorted({synth.stack.region, *(s["Region"] for s in artifact_stores(synth))})
-
-
-def artifact_stores(synth: SynthesizedPipeline) -> list[dict[str, Any]]:
-    template = synth.templates[synth.stack.stack_name]
-    (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
-    stores: list[dict[str, Any]] = pipeline["Properties"]["ArtifactStores"]
-    return stores
-
-
 def test_cfn_lint_finds_nothing_in_the_pipeline_or_its_support_stacks(
-    synthesized_pipeline: SynthesizedPipeline,
+    synthesized_pipeline: SynthesizedPipeline, scans: Scans
 ) -> None:
-    templates = [str(p) for p in synthesized_pipeline.template_files()]
+    returncode, stdout, stderr = scans.cfn_lint(Scans.PIPELINE)
 
-    result = subprocess.run(
-        [str(CFN_LINT), "--regions", *pipeline_regions(synthesized_pipeline), "--format", "parseable", "--",
-         *templates],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-
-    assert len(templates) == 1 + 4  # the pipeline stack and a support stack per other Region
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == ""
+    assert len(scans.cfn_linted(Scans.PIPELINE)) == 1 + 4  # the pipeline stack and a support stack per other Region
+    assert returncode == 0, stdout + stderr
+    assert stdout.strip() == ""
 
 
 def test_checkov_passes_on_the_pipeline_and_its_support_stacks(
-    synthesized_pipeline: SynthesizedPipeline, tmp_path: Path
+    synthesized_pipeline: SynthesizedPipeline, scans: Scans
 ) -> None:
-    for template in synthesized_pipeline.template_files():
-        shutil.copy(template, tmp_path / template.name)
+    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make test` (it installs checkov's own virtualenv)"
 
-    report = run_checkov(tmp_path)
+    run, results = scans.checkov(Scans.PIPELINE)
 
-    summary = report["summary"]
-    failed = report["results"].get("failed_checks", [])
-    assert summary["failed"] == 0, [(f["check_id"], f["resource"], f["file_path"]) for f in failed]
-    assert summary["parsing_errors"] == 0
-    assert summary["passed"] > 0
-    for skipped in report["results"].get("skipped_checks", []):
-        assert skipped.get("suppress_comment"), skipped
+    assert_checkov_passed(run, results)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.background import BackgroundLane, module_environment
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_GLOB = "*.template.json"
+SYNTH_TIMEOUT = 900.0  # every environment, each with its DAX client layer build
 
 
 def other_hash_seed(current: str | None) -> str:
@@ -34,32 +36,30 @@ def other_hash_seed(current: str | None) -> str:
 def fresh_process_environment() -> dict[str, str]:
     """This process's environment with another hash seed, and the paths pyproject.toml gives pytest
     (the project, and `lambda`: the stacks read the key schema)."""
-    return {
-        **os.environ,
-        "PYTHONHASHSEED": other_hash_seed(os.environ.get("PYTHONHASHSEED")),
-        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "lambda")]),
-    }
+    return {**module_environment(), "PYTHONHASHSEED": other_hash_seed(os.environ.get("PYTHONHASHSEED"))}
 
 
 class FreshProcessSynth:
-    """Environments synthesized by a new process under `outdir`; it starts at once, so it runs
-    beside whatever this process does until `directories()` waits for it."""
+    """Environments synthesized by a new process under `outdir`, queued on the background lane at
+    once, so it runs beside whatever this process does until `directories()` waits for it."""
 
-    def __init__(self, environments: list[str], outdir: Path) -> None:
-        self._process = subprocess.Popen(
+    def __init__(self, lane: BackgroundLane, environments: list[str], outdir: Path) -> None:
+        self._job = lane.run(
+            f"the second synth of {', '.join(environments)}",
             [sys.executable, "-m", "tests.support.deterministic_synth", str(outdir), *environments],
-            cwd=PROJECT_ROOT, env=fresh_process_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
+            timeout=SYNTH_TIMEOUT,
+            cwd=PROJECT_ROOT,
+            env=fresh_process_environment(),
+        )
         self._directories: dict[str, Path] | None = None
 
     def directories(self) -> dict[str, Path]:
         """Each environment's stage assembly directory, once the process has finished."""
         if self._directories is None:
-            stdout, stderr = self._process.communicate()
-            if self._process.returncode != 0:
-                raise RuntimeError(f"the second synth exited {self._process.returncode}:\n{stderr[-4000:]}")
-            found = json.loads(stdout.splitlines()[-1])
+            finished = self._job.result()
+            if finished.returncode != 0:
+                raise RuntimeError(f"the second synth exited {finished.returncode}:\n{finished.stderr[-4000:]}")
+            found = json.loads(finished.stdout.splitlines()[-1])
             self._directories = {name: Path(directory) for name, directory in found.items()}
         return self._directories
 

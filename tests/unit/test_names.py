@@ -34,8 +34,8 @@ KEY_ALIASES = ("table_key_alias", "copy_key_alias")
 PARAMETERS = (
     "table_key_arn_parameter",
     "home_table_name_parameter",
-    "home_user_pool_arn_parameter",
-    "home_bucket_key_arn_parameter",
+    "home_user_pool_id_parameter",
+    "home_bucket_key_id_parameter",
 )
 
 
