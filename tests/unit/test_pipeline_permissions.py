@@ -22,7 +22,9 @@ CONNECTION = f"arn:aws:codeconnections:us-east-1:{ACCOUNT}:connection/00000000-0
 class StageWithAnAsset(cdk.Stage):
     def __init__(self, scope: cdk.Stack, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        s3_assets.Asset(cdk.Stack(self, "Stack"), "Asset", path=__file__)
+        stack = cdk.Stack(self, "Stack")
+        s3_assets.Asset(stack, "Asset", path=__file__)
+        cdk.CfnWaitConditionHandle(stack, "Resource")  # a template needs one resource
 
 
 def built_pipeline(outdir: Path) -> tuple[cdk.App, pipelines.CodePipeline]:
