@@ -23,7 +23,7 @@ import aws_cdk as cdk
 from stacks.config import ConfigError, load_config, load_pipeline_config, load_pipeline_environments
 from stacks.nag import register_nag_packs, validation_failures
 from stacks.names import EnvironmentNames
-from stacks.pipeline_stack import PipelineStack, cdk_cli_version
+from stacks.pipeline_stack import PipelineStack, cdk_assets_version, cdk_cli_version
 from stacks.regional_serving_stage import regional_serving_stages
 from stacks.stage import FolioStage
 
@@ -58,6 +58,7 @@ def main() -> int:
             test_environment=test_environment,
             production=production,
             cli_version=cdk_cli_version(),
+            assets_cli_version=cdk_assets_version(),
         )
     assembly = app.synth()
     failures = validation_failures(assembly.directory)

@@ -641,15 +641,6 @@ SELF_MUTATION_BOOTSTRAP_ROLES = Finding(
         "statement admits only roles tagged aws-cdk:bootstrap-role = deploy, file- or image-publishing."
     ),
 )
-ASSET_BUILDS = Finding(
-    pack="AwsSolutions",
-    finding="AwsSolutions-IAM5[Resource::*]",
-    reason=(
-        "CDK Pipelines lets the asset-publishing role start and watch its own CodeBuild builds, whose project "
-        "names it does not know when it writes the role; the actions are codebuild:StartBuild, StopBuild and "
-        "BatchGetBuilds only."
-    ),
-)
 _CDK_INLINE_POLICIES = (
     "CDK Pipelines attaches each role's grants as the role's default policy (AWS::IAM::Policy) and offers no "
     "managed-policy option; each policy belongs to one role, is reviewed here and in tests/infra/"
@@ -676,7 +667,6 @@ _ARTIFACTS_NOT_REPLICATED = (
 # The same decisions as checkov skips (check id, comment) in each resource's Metadata.
 CHECKOV_ARTIFACTS_NOT_LOGGED = ("CKV_AWS_18", _ARTIFACTS_NOT_LOGGED)
 CHECKOV_PIPELINE_KEYS_OF_OTHER_REGIONS = ("CKV_AWS_111", PIPELINE_KEYS_OF_OTHER_REGIONS.reason)
-CHECKOV_ASSET_BUILDS = ("CKV_AWS_111", ASSET_BUILDS.reason)
 PIPELINE_ARTIFACT_BUCKET_FINDINGS: tuple[Finding, ...] = (
     Finding(pack="AwsSolutions", finding="AwsSolutions-S1", reason=_ARTIFACTS_NOT_LOGGED),
     *(Finding(pack=p, finding=f"{p}-S3BucketLoggingEnabled", reason=_ARTIFACTS_NOT_LOGGED) for p in PACK_NAMES[2:]),

@@ -60,6 +60,15 @@ class EnvironmentNames:
     smoke test's Cognito calls, the publication of the home values): fixed, so that a step in the
     pipeline's account can name its ARN (IAM: at most 64 characters; 6 + 16 + 9 here)."""
 
+    smoke_test_role: str
+    """The role, in the pipeline's account, that the smoke test against this environment runs
+    as: fixed, so that the delivery role's trust names exactly it (IAM: at most 64 characters;
+    6 + 16 + 11 here)."""
+
+    publication_role: str
+    """The role, in the pipeline's account, that publishes this environment's home values in its
+    replica Regions: fixed for the same reason (6 + 16 + 8 characters)."""
+
     waf_log_group: str
     """WAF delivers logs only to log groups whose names start with `aws-waf-logs-`."""
 
@@ -111,6 +120,8 @@ class EnvironmentNames:
             search_exports_bucket=f"folio-{environment}-exports-{account}-{region}",
             search_function_role=f"folio-{environment}-{region}-search",
             delivery_role=f"folio-{environment}-delivery",
+            smoke_test_role=f"folio-{environment}-smoke-test",
+            publication_role=f"folio-{environment}-publish",
             waf_log_group=f"aws-waf-logs-folio-{environment}",
             table_key_arn_parameter=f"/folio/{environment}/table-key-arn",
             home_table_name_parameter=f"/folio/{environment}/home/table-name",

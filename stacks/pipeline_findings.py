@@ -29,7 +29,6 @@ CDK_GRANT_ACTIONS = frozenset(
     }
 )  # fmt: skip
 SELF_MUTATION_LOOKUP_ACTIONS = frozenset({"cloudformation:DescribeStacks", "s3:ListBucket"})
-ASSET_BUILD_ACTIONS = frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"})
 KMS_DATA_ACTIONS = frozenset(
     {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
 )
@@ -64,20 +63,36 @@ def _statements(policy: iam.CfnPolicy) -> Iterator[dict[str, Any]]:
 
 class PipelineFindings:
     """Acknowledges, on each policy and artifact bucket of a built CDK pipeline, the findings
-    it raises that stacks/nag.py has reviewed; raises on anything else."""
+    it raises that stacks/nag.py has reviewed; raises on anything else. A wildcard is reviewed
+    for the role that needs it: the same statement on any other role fails the synth."""
 
-    def __init__(self, *, account: str, region: str, artifact_buckets: Sequence[s3.IBucket]) -> None:
+    def __init__(
+        self,
+        *,
+        account: str,
+        region: str,
+        artifact_buckets: Sequence[s3.IBucket],
+        pipeline_role: iam.IRole,
+        self_mutation_role: iam.IRole,
+    ) -> None:
         self.account = account
         self.region = region
         self.artifact_buckets = list(artifact_buckets)
+        self.pipeline_role = pipeline_role
+        self.self_mutation_role = self_mutation_role
+
+    @staticmethod
+    def _held_only_by(policy: iam.CfnPolicy, role: iam.IRole) -> bool:
+        stack = cdk.Stack.of(policy)
+        return bool(stack.resolve(policy.roles) == [stack.resolve(role.role_name)])
 
     def _bucket_arns(self, scope: IConstruct) -> set[str]:
         stack = cdk.Stack.of(scope)
         return {rendered(stack.resolve(bucket.bucket_arn)) for bucket in self.artifact_buckets}
 
-    def acknowledge_under(self, scope: IConstruct) -> None:
-        """Every policy and build project under `scope`, then every artifact bucket."""
-        for construct in scope.node.find_all():
+    def acknowledge_under(self, *scopes: IConstruct) -> None:
+        """Every policy and build project under each of `scopes`, then every artifact bucket."""
+        for construct in (c for scope in scopes for c in scope.node.find_all()):
             if isinstance(construct, iam.CfnPolicy):
                 self._acknowledge_policy(construct)
             elif isinstance(construct, codebuild.CfnProject):
@@ -127,18 +142,23 @@ class PipelineFindings:
         elif resource.startswith(reports):
             self._once(policy, done, nag.PIPELINE_REPORT_GROUPS, region=self.region, account=self.account,
                        report_group=resource.removeprefix(reports))  # fmt: skip
-        elif resource == f"arn:*:iam::{self.account}:role/*" and actions == {"sts:AssumeRole"}:
+        elif (
+            resource == f"arn:*:iam::{self.account}:role/*"
+            and actions == {"sts:AssumeRole"}
+            and self._held_only_by(policy, self.self_mutation_role)
+        ):
             if "iam:ResourceTag/aws-cdk:bootstrap-role" not in str(statement.get("Condition")):
                 raise ValueError(f"{policy.node.path}: assumes any role, not only the bootstrap roles")
             self._once(policy, done, nag.SELF_MUTATION_BOOTSTRAP_ROLES, account=self.account)
-        elif resource == "*" and actions <= KMS_DATA_ACTIONS:
+        elif resource == "*" and actions <= KMS_DATA_ACTIONS and self._held_only_by(policy, self.pipeline_role):
             self._once(policy, done, nag.PIPELINE_KEYS_OF_OTHER_REGIONS)
             nag.skip_checkov(policy.node.scope, *nag.CHECKOV_PIPELINE_KEYS_OF_OTHER_REGIONS)  # type: ignore[arg-type]
-        elif resource == "*" and actions <= SELF_MUTATION_LOOKUP_ACTIONS:
+        elif (
+            resource == "*"
+            and actions <= SELF_MUTATION_LOOKUP_ACTIONS
+            and self._held_only_by(policy, self.self_mutation_role)
+        ):
             self._once(policy, done, nag.SELF_MUTATION_LOOKUPS)
-        elif resource == "*" and actions <= ASSET_BUILD_ACTIONS:
-            self._once(policy, done, nag.ASSET_BUILDS)
-            nag.skip_checkov(policy.node.scope, *nag.CHECKOV_ASSET_BUILDS)  # type: ignore[arg-type]
         else:
             raise ValueError(f"{policy.node.path}: wildcard resource {resource} for {sorted(actions)} is not reviewed")
 

@@ -11,6 +11,7 @@ ways of deploying cannot drift.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
@@ -33,17 +35,20 @@ from stacks.regional_serving_stage import RegionalServingStage, publication_comm
 from stacks.stage import FolioStage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# package.json pins the CDK CLI (with its lock file) for developers and CI; the pipeline's
-# self-mutation and asset steps install the same version from it.
+# package.json pins the CDK CLI and cdk-assets (with its lock file) for developers and CI; the
+# pipeline's self-mutation step installs that CLI, its asset step that cdk-assets (which runs
+# with the file-publishing roles of every environment: never npm's `latest` of the day).
 CDK_CLI_PACKAGE = "aws-cdk"
+CDK_ASSETS_PACKAGE = "cdk-assets"
+EXACT_VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 # What the synth step runs: what CI runs (.ci/run: `make test`), then the synth whose
 # cloud assembly (cdk.out) the pipeline deploys.
 SYNTH_COMMANDS = ("make test", "make synth")
 CLOUD_ASSEMBLY_DIRECTORY = "cdk.out"  # where `cdk synth` (cdk.json's app) writes the assembly
 
-# The one CodeBuild image of every step: Amazon Linux 2023 with Python 3.11 and Node (the
-# Makefile installs Node 24 and the CDK CLI itself). No Docker, so never privileged.
+# The one CodeBuild image of every step: Ubuntu 22.04 (aws/codebuild/standard:7.0) with Python
+# and Node (the Makefile installs Node 24 and the CDK CLI itself). No Docker, so never privileged.
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 BUILD_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 
@@ -63,12 +68,22 @@ SMOKE_TEST_REGIONAL_API_URLS = "FOLIO_REGIONAL_API_URLS"
 PUBLICATION_SESSION = "folio-publish"
 
 
-def cdk_cli_version(package_json: Path = PROJECT_ROOT / "package.json") -> str:
-    """The CDK CLI version package.json pins: written once, there."""
-    version = json.loads(package_json.read_text())["devDependencies"][CDK_CLI_PACKAGE]
-    if not isinstance(version, str) or not version[:1].isdigit():
-        raise ValueError(f"package.json must pin {CDK_CLI_PACKAGE} to an exact version, not {version!r}")
+def pinned_node_tool(package: str, package_json: Path = PROJECT_ROOT / "package.json") -> str:
+    """The exact version of `package` that package.json pins: written once, there."""
+    version = json.loads(package_json.read_text())["devDependencies"][package]
+    if not isinstance(version, str) or not EXACT_VERSION.fullmatch(version):
+        raise ValueError(f"package.json must pin {package} to an exact version, not {version!r}")
     return version
+
+
+def cdk_cli_version(package_json: Path = PROJECT_ROOT / "package.json") -> str:
+    """The CDK CLI version package.json pins."""
+    return pinned_node_tool(CDK_CLI_PACKAGE, package_json)
+
+
+def cdk_assets_version(package_json: Path = PROJECT_ROOT / "package.json") -> str:
+    """The cdk-assets version package.json pins."""
+    return pinned_node_tool(CDK_ASSETS_PACKAGE, package_json)
 
 
 def pinned_requirement(package: str, requirements: Path = PROJECT_ROOT / "requirements.txt") -> str:
@@ -82,12 +97,13 @@ def pinned_requirement(package: str, requirements: Path = PROJECT_ROOT / "requir
 def assume_role_command(role_arn: str, session_name: str) -> str:
     """One shell command (POSIX sh) that exports credentials of `role_arn` for the commands after
     it: a buildspec's commands share one shell, and the CLI prefers these variables to the
-    project role's."""
+    project role's. The assignment keeps `aws`'s exit status (an `export $(...)` would not), so
+    a refused assumption fails the build instead of running on with the project role."""
     query = "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]"
     return (
-        "export $(printf 'AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_SESSION_TOKEN=%s' "
-        f"$(aws sts assume-role --role-arn {role_arn} --role-session-name {session_name} "
-        f"--query '{query}' --output text))"
+        f"credentials=$(aws sts assume-role --role-arn {role_arn} --role-session-name {session_name} "
+        f"--query '{query}' --output text) && "
+        "export $(printf 'AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_SESSION_TOKEN=%s' $credentials)"
     )
 
 
@@ -104,6 +120,7 @@ def publish_home_values_step(home: FolioStage, regions: list[str]) -> pipelines.
             assume_role_command(role_arn, PUBLICATION_SESSION),
             *(command for region in regions for command in publication_commands(names, region)),
         ],
+        role=pipeline_permissions.step_role(home, names.publication_role),
         role_policy_statements=pipeline_permissions.assume_delivery_role(home.config, names),
     )
 
@@ -121,6 +138,7 @@ class PipelineStack(cdk.Stack):
         test_environment: FolioConfig,
         production: FolioConfig,
         cli_version: str,
+        assets_cli_version: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -157,6 +175,7 @@ class PipelineStack(cdk.Stack):
             docker_enabled_for_synth=False,
             docker_enabled_for_self_mutation=False,
             cli_version=cli_version,
+            cdk_assets_cli_version=assets_cli_version,
             # One asset-publishing project per asset type instead of one per asset.
             publish_assets_in_parallel=False,
             use_pipeline_role_for_actions=True,
@@ -181,7 +200,6 @@ class PipelineStack(cdk.Stack):
             # Its regional wave publishes the home values in each of its replica Regions too.
             delivered_by=pipeline_permissions.Delivery(
                 pipeline_account=pipeline.account,
-                pipeline_stack_name=self.stack_name,
                 smoke_test=True,
                 publication_regions=test_environment.replica_regions,
             ),
@@ -218,7 +236,6 @@ class PipelineStack(cdk.Stack):
             # The regional wave below publishes the home values in each replica Region.
             delivered_by=pipeline_permissions.Delivery(
                 pipeline_account=pipeline.account,
-                pipeline_stack_name=self.stack_name,
                 publication_regions=production.replica_regions,
             ),
         )
@@ -244,9 +261,14 @@ class PipelineStack(cdk.Stack):
         assert isinstance(pipeline_resource, cdk.CfnResource)
         pipeline_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         self.artifact_buckets = harden_artifact_buckets(self.pipeline.pipeline)
+        self.asset_roles = pipeline_permissions.withhold_build_control_from_asset_roles(self.pipeline)
         PipelineFindings(
-            account=self.account, region=self.region, artifact_buckets=self.artifact_buckets
-        ).acknowledge_under(self.pipeline)
+            account=self.account,
+            region=self.region,
+            artifact_buckets=self.artifact_buckets,
+            pipeline_role=self.pipeline.pipeline.role,
+            self_mutation_role=pipeline_permissions.project_role(self.pipeline.self_mutation_project),
+        ).acknowledge_under(self.pipeline, pipeline_permissions.step_roles(self))
         self.notifications = PipelineNotifications(self, "Notifications", email=pipeline.notification_email)
         self.notifications.notify(self.pipeline.pipeline)
 
@@ -260,9 +282,9 @@ def support_of_other_regions(pipeline: codepipeline.Pipeline) -> list[codepipeli
 
 def harden_artifact_buckets(pipeline: codepipeline.Pipeline) -> list[s3.IBucket]:
     """What CDK Pipelines leaves out of its artifact bucket and of the replication bucket of
-    each other Region it deploys to (in a support stack it adds): versions, expiry, and the key
-    policy statement of AWS Control Tower CT.KMS.PR.3. Call after `build_pipeline()`, which
-    creates the support stacks. Returns the buckets."""
+    each other Region it deploys to (in a support stack it adds): versions, expiry, the key
+    policy statement of AWS Control Tower CT.KMS.PR.3, and a key retained like its bucket.
+    Call after `build_pipeline()`, which creates the support stacks. Returns the buckets."""
     buckets = [
         pipeline.artifact_bucket,
         *(support.replication_bucket for support in support_of_other_regions(pipeline)),
@@ -288,6 +310,11 @@ def harden_artifact_buckets(pipeline: codepipeline.Pipeline) -> list[s3.IBucket]
         )
         assert bucket.encryption_key is not None, "cross_account_keys encrypts every artifact bucket with a key"
         bucket.encryption_key.add_to_resource_policy(grants_only_for_aws_services())
+        # The buckets are retained with their stack; so must their keys be, or what they keep is unreadable.
+        key = bucket.encryption_key
+        key_resource = (key.alias_target_key if isinstance(key, kms.Alias) else key).node.default_child
+        assert isinstance(key_resource, kms.CfnKey), f"{bucket.node.path}: not a key CDK created"
+        key_resource.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
     return buckets
 
 
@@ -321,5 +348,6 @@ def smoke_test_step(
         # boto3 at the version the code is tested with (requirements.txt), not the image's.
         install_commands=[f"python -m pip install --quiet {pinned_requirement('boto3')}"],
         commands=[*(join_regional_urls if regional_urls else []), SMOKE_TEST_COMMAND],
+        role=pipeline_permissions.step_role(stage, stage.names.smoke_test_role),
         role_policy_statements=pipeline_permissions.assume_delivery_role(config, stage.names),
     )

@@ -131,7 +131,7 @@ class FolioStage(cdk.Stage):
                 "DeliveryRole",
                 role_name=names.delivery_role,
                 pipeline_account=delivered_by.pipeline_account,
-                pipeline_role_arns=delivered_by.pipeline_role_arns,
+                step_role_arns=delivered_by.step_role_arns(names),
                 statements=delivery,
             )
 

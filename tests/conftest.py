@@ -28,7 +28,7 @@ from aws_cdk.assertions import Template
 from stacks.config import FolioConfig, load_config, load_pipeline_config, load_pipeline_environments
 from stacks.nag import register_nag_packs
 from stacks.names import EnvironmentNames
-from stacks.pipeline_stack import PipelineStack, cdk_cli_version
+from stacks.pipeline_stack import PipelineStack, cdk_assets_version, cdk_cli_version
 from stacks.regional_serving_stage import RegionalServingStage, regional_serving_stages
 from stacks.stage import FolioStage
 from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
@@ -282,6 +282,7 @@ def synthesize_pipeline(outdir: Path, *, extend: Callable[[PipelineStack], None]
         test_environment=test_environment,
         production=production,
         cli_version=cdk_cli_version(),
+        assets_cli_version=cdk_assets_version(),
     )
     if extend is not None:
         extend(stack)

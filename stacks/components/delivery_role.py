@@ -15,9 +15,9 @@ from constructs import Construct
 
 
 class DeliveryRole(Construct):
-    """A role named `role_name`, assumable only by roles of `pipeline_account` whose ARN matches
-    `pipeline_role_arns` (an `ArnLike` pattern), allowed exactly `statements` through one
-    customer-managed policy (no inline policy)."""
+    """A role named `role_name`, assumable only by the roles `step_role_arns` of `pipeline_account`
+    (named exactly, `ArnEquals`), allowed exactly `statements` through one customer-managed
+    policy (no inline policy)."""
 
     def __init__(
         self,
@@ -26,20 +26,21 @@ class DeliveryRole(Construct):
         *,
         role_name: str,
         pipeline_account: str,
-        pipeline_role_arns: str,
+        step_role_arns: Sequence[str],
         statements: Sequence[iam.PolicyStatement],
     ) -> None:
         super().__init__(scope, construct_id)
-        # The account as principal and the roles as a condition, not the roles' ARNs as principals:
-        # IAM would refuse a trust policy naming a role that does not exist yet, and pin a
-        # recreated role's old unique id. Each step's own role may assume this one role only.
+        # The account as principal and the roles' ARNs as a condition, not as principals: IAM
+        # would refuse a trust policy naming a role that does not exist yet, and pin a recreated
+        # role's old unique id. ArnEquals on fixed names: no other role of the account matches.
+        # Each step's own role may assume this one role only.
         self.role = iam.Role(
             self,
             "Role",
             role_name=role_name,
             description="Folio: what the delivery pipeline's steps may do in this environment",
             assumed_by=iam.AccountPrincipal(pipeline_account).with_conditions(
-                {"ArnLike": {"aws:PrincipalArn": pipeline_role_arns}}
+                {"ArnEquals": {"aws:PrincipalArn": list(step_role_arns)}}
             ),
         )
         self.policy = iam.ManagedPolicy(

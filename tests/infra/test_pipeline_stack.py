@@ -3,6 +3,7 @@ runs, in which order, with which keys and roles, and whom it tells."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 
 from stacks.config import load_pipeline_config
 from stacks.pipeline_permissions import SMOKE_TEST_COGNITO_ACTIONS
-from stacks.pipeline_stack import assume_role_command, cdk_cli_version
+from stacks.pipeline_stack import assume_role_command, cdk_assets_version, cdk_cli_version
 from stacks.stage import FolioStage
 from tests.conftest import PROJECT_ROOT, Synthesized, SynthesizedPipeline
 from tests.support.templates import as_list
@@ -130,6 +131,89 @@ def test_every_key_of_the_pipeline_and_its_support_stacks_rotates(synthesized_pi
         assert key.get("EnableKeyRotation") is True, f"{name}/{logical_id}"
 
 
+def key_of(template: dict[str, Any], key_arn: Any) -> str:
+    """The logical id of the key a bucket names: its ARN (Fn::GetAtt) or, in a support stack, an
+    ARN joined with its alias (CDK Pipelines names the replication key by alias)."""
+    if "Fn::GetAtt" in key_arn:
+        return str(key_arn["Fn::GetAtt"][0])
+    (alias,) = [part["Ref"] for part in key_arn["Fn::Join"][1] if isinstance(part, dict) and "Ref" in part]
+    return str(template["Resources"][alias]["Properties"]["TargetKeyId"]["Fn::GetAtt"][0])
+
+
+def test_the_key_of_every_retained_bucket_of_the_pipeline_is_retained(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    # A retained bucket whose key CloudFormation deletes with the stack holds objects nobody can read.
+    checked = []
+    for name, template in synthesized_pipeline.templates.items():
+        for logical_id, bucket in template["Resources"].items():
+            if bucket["Type"] != "AWS::S3::Bucket" or bucket.get("DeletionPolicy") != "Retain":
+                continue
+            (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            key_id = key_of(template, rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
+            key = template["Resources"][key_id]
+            assert (key.get("DeletionPolicy"), key.get("UpdateReplacePolicy")) == ("Retain", "Retain"), (
+                f"{name}/{logical_id}: its key {key_id}"
+            )
+            checked.append(logical_id)
+
+    assert len(checked) == 1 + 4  # the artifact bucket, one replication bucket per other Region
+
+
+def role_of(project: dict[str, Any]) -> str:
+    """The logical id of a CodeBuild project's service role."""
+    role: str = project["ServiceRole"]["Fn::GetAtt"][0]
+    return role
+
+
+def grants(template: dict[str, Any], action: str) -> Iterator[tuple[list[Any], dict[str, Any]]]:
+    """(the roles of the policy, the statement) of every Allow statement in `template` whose
+    actions match `action`, wildcards included."""
+    for policy_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for _, policy in resources(template, policy_type):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                patterns = as_list(statement["Action"])
+                if statement["Effect"] == "Allow" and any(fnmatch.fnmatchcase(action, p) for p in patterns):
+                    yield policy.get("Roles", []), statement
+
+
+def test_no_action_of_the_pipeline_runs_as_the_asset_role(synthesized_pipeline: SynthesizedPipeline) -> None:
+    # The pipeline role starts every build (use_pipeline_role_for_actions): the asset project's
+    # role is only the role its build runs as, which is why it may start no build itself.
+    (asset_project,) = [p for p in projects(synthesized_pipeline).values() if "/Assets/" in p["Description"]]
+    asset_role = {"Fn::GetAtt": [role_of(asset_project), "Arn"]}
+    stages = the_pipeline(synthesized_pipeline)["Stages"]
+    action_roles = [a.get("RoleArn") for stage in stages for a in stage["Actions"]]
+
+    assert the_pipeline(synthesized_pipeline)["RoleArn"] != asset_role
+    assert asset_role not in action_roles
+    # Every build action runs as the pipeline's role
+    assert [a for stage in stages for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"]
+    assert all(
+        "RoleArn" not in a for stage in stages for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"
+    )
+
+
+@pytest.mark.parametrize("action", ["codebuild:StartBuild", "codebuild:StopBuild", "codebuild:RetryBuild"])
+def test_only_the_pipeline_role_may_start_or_stop_builds_and_only_of_its_own_projects(
+    synthesized_pipeline: SynthesizedPipeline, action: str
+) -> None:
+    # A build started with a buildspec override runs any command as the project's role: whoever
+    # may start SelfMutation's build may deploy as the toolchain, SmokeTest's or
+    # PublishHomeValues' may act as an environment's delivery role.
+    template = pipeline_template(synthesized_pipeline)
+    pipeline_role = {"Ref": the_pipeline(synthesized_pipeline)["RoleArn"]["Fn::GetAtt"][0]}
+    own_projects = [{"Fn::GetAtt": [project, "Arn"]} for project, _ in resources(template, "AWS::CodeBuild::Project")]
+
+    found = list(grants(template, action))
+
+    assert all(roles == [pipeline_role] for roles, _ in found), found
+    assert all(r in own_projects for _, statement in found for r in as_list(statement["Resource"])), found
+    for name, template in synthesized_pipeline.templates.items():
+        if name != synthesized_pipeline.stack.stack_name:
+            assert list(grants(template, action)) == [], name
+
+
 def test_the_cdk_cli_version_is_package_jsons(synthesized_pipeline: SynthesizedPipeline) -> None:
     pinned = json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
     self_mutation = buildspec(project_of(synthesized_pipeline, "/UpdatePipeline/SelfMutate"))
@@ -138,19 +222,55 @@ def test_the_cdk_cli_version_is_package_jsons(synthesized_pipeline: SynthesizedP
     assert self_mutation["phases"]["install"]["commands"] == [f"npm install -g aws-cdk@{pinned}"]
 
 
-def test_the_cdk_cli_version_is_written_only_in_package_json_and_its_lock() -> None:
-    pinned = cdk_cli_version()
+def buildspec_text(synth: SynthesizedPipeline, project: dict[str, Any]) -> str:
+    """A project's buildspec as written: inline, or a file of the assembly (CDK writes long ones there)."""
+    spec: str = project["Source"]["BuildSpec"]
+    return (synth.assembly_directory / spec).read_text() if spec.endswith(".yaml") else spec
+
+
+# `npm install [-g] pkg@1.2.3` and `pip install pkg==1.2.3`: what a step installs, with its version.
+INSTALLS = re.compile(r"(npm (?:install|i)|pip3? install)((?:\s+(?!&&|\|\||;)[^\s\\\"',;&|]+)+)")
+EXACT = re.compile(r"^(@?[\w.-]+(?:/[\w.-]+)?@\d+\.\d+\.\d+|[\w.-]+(?:\[[\w,]+\])?==\d[\w.]*)$")
+
+
+def test_every_tool_the_pipeline_installs_is_pinned(synthesized_pipeline: SynthesizedPipeline) -> None:
+    # The asset step runs cdk-assets with the file-publishing roles of dev and prod: whatever npm
+    # serves as `latest` on the day would run with them.
+    installs = [
+        (tool, package)
+        for project in projects(synthesized_pipeline).values()
+        for tool, packages in INSTALLS.findall(buildspec_text(synthesized_pipeline, project))
+        for package in packages.split()
+        if not package.startswith("-")
+    ]
+
+    assert {tool for tool, _ in installs} >= {"npm install", "pip install"}, installs
+    assert [package for _, package in installs if not EXACT.match(package)] == []
+
+
+def test_the_cdk_assets_version_is_package_jsons(synthesized_pipeline: SynthesizedPipeline) -> None:
+    pinned = json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]["cdk-assets"]
+    (asset_project,) = [p for p in projects(synthesized_pipeline).values() if "/Assets/" in p["Description"]]
+
+    assert f"npm install -g cdk-assets@{pinned}" in buildspec_text(synthesized_pipeline, asset_project)
+
+
+@pytest.mark.parametrize("pinned", [cdk_cli_version(), cdk_assets_version()])
+def test_the_node_tool_versions_are_written_only_in_package_json_and_its_lock(pinned: str) -> None:
     sources = [PROJECT_ROOT / "app.py", *(PROJECT_ROOT / "stacks").rglob("*.py"), PROJECT_ROOT / "Makefile"]
 
     assert [str(p.relative_to(PROJECT_ROOT)) for p in sources if pinned in p.read_text()] == []
 
 
-def test_a_cdk_cli_range_in_package_json_is_refused(tmp_path: Any) -> None:
+@pytest.mark.parametrize("version", ["^2.1148.1", "2.x", "latest", "4.7"])
+def test_a_range_of_a_node_tool_in_package_json_is_refused(tmp_path: Any, version: str) -> None:
     package = tmp_path / "package.json"
-    package.write_text(json.dumps({"devDependencies": {"aws-cdk": "^2.1148.1"}}))
+    package.write_text(json.dumps({"devDependencies": {"aws-cdk": version, "cdk-assets": version}}))
 
     with pytest.raises(ValueError, match="exact version"):
         cdk_cli_version(package)
+    with pytest.raises(ValueError, match="exact version"):
+        cdk_assets_version(package)
 
 
 def make_targets() -> set[str]:
@@ -350,6 +470,31 @@ def test_the_assume_role_command_exports_the_roles_credentials_to_the_commands_a
     assert called.startswith(f"sts assume-role --role-arn {role_arn} --role-session-name folio-publish ")
 
 
+@pytest.mark.parametrize("exit_status", [1, 254])
+def test_a_failed_assume_role_fails_the_command_and_exports_nothing(tmp_path: Path, exit_status: int) -> None:
+    # Given an `aws` that is refused the role (AccessDenied: exit 254; any other failure)
+    fake_aws = tmp_path / "aws"
+    fake_aws.write_text(f"#!/bin/sh\necho 'An error occurred (AccessDenied)' >&2\nexit {exit_status}\n")
+    fake_aws.chmod(0o755)
+    command = assume_role_command("arn:aws:iam::222222222222:role/folio-prod-delivery", "folio-publish")
+
+    # When the step's shell runs it (CodeBuild fails the build on a command's non-zero status),
+    # then a later command
+    result = subprocess.run(
+        ["/bin/sh", "-c", f'{command}\nstatus=$?\necho "$status|$AWS_ACCESS_KEY_ID|$AWS_SESSION_TOKEN"'],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    # Then the command failed and exported nothing: no build goes on with the project role's
+    # credentials (or empty ones) in place of the delivery role's
+    status, key, token = result.stdout.strip().split("|")
+    assert status != "0"
+    assert (key, token) == ("", "")
+
+
 def delivery_roles(template: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for _, r in resources(template, "AWS::IAM::Role") if r.get("RoleName", "").endswith("-delivery")]
 
@@ -365,29 +510,62 @@ def delivery_statements(template: dict[str, Any], role: dict[str, Any]) -> list[
     ]
 
 
+def roles_that_may_assume(synth: SynthesizedPipeline, role_arn: str) -> dict[str, dict[str, Any]]:
+    """The pipeline's roles (by logical id) allowed sts:AssumeRole on `role_arn`."""
+    template = pipeline_template(synth)
+    found = {}
+    for logical_id, role in resources(template, "AWS::IAM::Role"):
+        statements = [
+            statement
+            for _, policy in resources(template, "AWS::IAM::Policy")
+            if {"Ref": logical_id} in policy["Roles"]
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+        if any(
+            fnmatch.fnmatchcase("sts:AssumeRole", action)
+            and any(fnmatch.fnmatchcase(role_arn, str(resource)) for resource in as_list(s["Resource"]))
+            for s in statements
+            for action in as_list(s["Action"])
+        ):
+            found[logical_id] = role
+    return found
+
+
 @pytest.mark.parametrize("stage_id", ["FolioDev", "FolioProd"])
-def test_a_delivered_stage_has_one_delivery_role_trusted_only_by_the_pipelines_roles(
+def test_a_delivered_stage_has_one_delivery_role_trusted_by_exactly_the_step_roles_that_may_assume_it(
     synthesized_pipeline: SynthesizedPipeline, stage_id: str
 ) -> None:
     templates = synthesized_pipeline.stage_templates[stage_id]
     pipeline = synthesized_pipeline.stack
     pipeline_account = pipeline.account
     (stage,) = [s for s in (pipeline.test_stage, pipeline.production_stage) if s.node.id == stage_id]
-    pipeline_roles = f"arn:aws:iam::{pipeline_account}:role/{pipeline.stack_name}-*"
+    # The roles of the steps that act in this environment (the smoke test, the publication),
+    # each with a fixed name: the trust names them, not a pattern any role of that name matches.
+    step_roles = roles_that_may_assume(synthesized_pipeline, delivery_role_arn(stage))
+    assert step_roles, f"no step of the pipeline acts in {stage_id}"
+    assert all(isinstance(role.get("RoleName"), str) for role in step_roles.values()), step_roles
+    step_role_arns = sorted(f"arn:aws:iam::{pipeline_account}:role/{r['RoleName']}" for r in step_roles.values())
 
     found = {stack_id: delivery_roles(template) for stack_id, template in templates.items()}
     assert {stack_id for stack_id, roles in found.items() if roles} == {"Data"}
     (role,) = found["Data"]
     assert role["RoleName"] == stage.names.delivery_role
-    assert role["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Effect": "Allow",
-            "Action": "sts:AssumeRole",
-            "Principal": {"AWS": f"arn:aws:iam::{pipeline_account}:root"},
-            "Condition": {"ArnLike": {"aws:PrincipalArn": pipeline_roles}},
-        }
-    ]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{pipeline_account}:root"}
+    assert (trust["Effect"], trust["Action"]) == ("Allow", "sts:AssumeRole")
+    assert list(trust["Condition"]) == ["ArnEquals"]
+    assert sorted(as_list(trust["Condition"]["ArnEquals"]["aws:PrincipalArn"])) == step_role_arns
     assert not role.get("Policies"), "no inline policy: one customer-managed policy"
+
+
+def test_each_step_role_acts_in_one_environment_only(synthesized_pipeline: SynthesizedPipeline) -> None:
+    pipeline = synthesized_pipeline.stack
+    dev = roles_that_may_assume(synthesized_pipeline, delivery_role_arn(pipeline.test_stage))
+    prod = roles_that_may_assume(synthesized_pipeline, delivery_role_arn(pipeline.production_stage))
+
+    assert set(dev).isdisjoint(prod)
+    # dev: its smoke test and its publication; prod: its publication
+    assert (len(dev), len(prod)) == (2, 1)
 
 
 def test_a_directly_deployed_stage_has_no_delivery_role(synthesized: Callable[[str], Synthesized]) -> None:

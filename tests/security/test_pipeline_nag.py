@@ -19,7 +19,7 @@ from tests.support.non_compliant_synth import NonCompliantSynths
 
 # The most acknowledgements the pipeline stack and its support stacks may carry (its stages
 # are the environments' stacks, counted by test_nag.py). Raising it is a reviewed change: say
-# in the commit which finding is new and why. Today 133 cdk-nag (stacks/pipeline_findings.py
+# in the commit which finding is new and why. Today 132 cdk-nag (stacks/pipeline_findings.py
 # acknowledges on each policy only what that policy raises; docs/security-review.md):
 #   15  IAMNoInlinePolicy (3 packs) on the 5 default policies CDK Pipelines writes (pipeline,
 #       synth, self-mutation, file assets, smoke test): it offers no managed-policy option
@@ -30,8 +30,10 @@ from tests.support.non_compliant_synth import NonCompliantSynths
 #       buckets' in the pipeline role's
 #    8  IAM5 on CodeBuild's default log groups and report groups: 3 projects by name, the asset
 #       projects by /aws/codebuild/* and report-group/* (unused: builds log to BuildLogs)
-#    4  IAM5: Resource::* for the pipeline role's KMS use of the replication keys (by alias), the
-#       self-mutation's lookups, the asset builds; the tag-conditioned bootstrap roles
+#    3  IAM5: Resource::* for the pipeline role's KMS use of the replication keys (by alias) and
+#       the self-mutation's lookups; its tag-conditioned bootstrap roles (each reviewed for that
+#       role only). The asset role's codebuild:StartBuild/StopBuild/BatchGetBuilds on * is taken
+#       away (withhold_build_control_from_asset_roles), not acknowledged
 #    8  CodeBuildProjectSourceRepoUrl (HIPAA, PCI) on the 4 projects, whose source is CODEPIPELINE
 #   35  7 per artifact bucket (the pipeline's and 4 replication buckets): no access logs (S1 and
 #       3 packs), not replicated (3 packs): transient artifacts, expired after 90 days
@@ -39,7 +41,7 @@ from tests.support.non_compliant_synth import NonCompliantSynths
 #   26  13 per PublishHomeValues project (before dev's and before prod's regional serving
 #       stages): its default policy (IAMNoInlinePolicy, 3 packs), IAM5 on the same grant groups,
 #       artifacts and log groups as the other projects (8), CodeBuildProjectSourceRepoUrl (2)
-PIPELINE_ACKNOWLEDGEMENT_BUDGET = 133
+PIPELINE_ACKNOWLEDGEMENT_BUDGET = 132
 # The same for Control Tower: 15, 3 per artifact bucket: no access logs (CT.S3.PR.2), no Object
 # Lock (CT.S3.PR.9: artifacts expire), no event notifications (CT.S3.PR.4: nothing reacts to one).
 PIPELINE_CONTROL_TOWER_ACKNOWLEDGEMENT_BUDGET = 15
@@ -146,11 +148,39 @@ def test_only_the_injected_resources_are_flagged(injected_findings: set[tuple[st
 # --- The classifier refuses what nobody reviewed ----------------------------------------
 
 
-def policy_stack(statement: iam.PolicyStatement) -> tuple[cdk.Stack, iam.Policy]:
+def policy_stack(statement: iam.PolicyStatement, *, role_id: str = "Role") -> tuple[cdk.Stack, iam.Policy]:
+    """A stack with the pipeline's role, the self-mutation project's role and a role `role_id`
+    (another role unless it names one of the two) that holds `statement`."""
     stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="333333333333", region="us-east-1"))
-    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"))
+    for reviewed in ("PipelineRole", "SelfMutationRole"):
+        iam.Role(stack, reviewed, assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"))
+    role = stack.node.try_find_child(role_id) or iam.Role(
+        stack, role_id, assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com")
+    )
+    assert isinstance(role, iam.Role)
     policy = iam.Policy(stack, "Policy", statements=[statement], roles=[role])
     return stack, policy
+
+
+def findings_of(stack: cdk.Stack) -> PipelineFindings:
+    pipeline_role, self_mutation_role = (stack.node.find_child(i) for i in ("PipelineRole", "SelfMutationRole"))
+    assert isinstance(pipeline_role, iam.Role) and isinstance(self_mutation_role, iam.Role)
+    return PipelineFindings(
+        account="333333333333",
+        region="us-east-1",
+        artifact_buckets=[],
+        pipeline_role=pipeline_role,
+        self_mutation_role=self_mutation_role,
+    )
+
+
+BOOTSTRAP_ROLES = iam.PolicyStatement(
+    actions=["sts:AssumeRole"],
+    resources=["arn:*:iam::333333333333:role/*"],
+    conditions={"ForAnyValue:StringEquals": {"iam:ResourceTag/aws-cdk:bootstrap-role": ["deploy"]}},
+)
+KEYS_BY_ALIAS = iam.PolicyStatement(actions=["kms:Decrypt", "kms:Encrypt"], resources=["*"])
+LOOKUPS = iam.PolicyStatement(actions=["cloudformation:DescribeStacks", "s3:ListBucket"], resources=["*"])
 
 
 @pytest.mark.parametrize(
@@ -163,10 +193,52 @@ def policy_stack(statement: iam.PolicyStatement) -> tuple[cdk.Stack, iam.Policy]
         iam.PolicyStatement(
             actions=["cognito-idp:AdminCreateUser"], resources=["arn:aws:cognito-idp:eu-west-1:111111111111:userpool/*"]
         ),
+        # Start any build of the account: with a buildspec override, run as any project's role
+        iam.PolicyStatement(actions=["codebuild:StartBuild"], resources=["*"]),
+        iam.PolicyStatement(actions=["codebuild:BatchGetBuilds", "codebuild:StopBuild"], resources=["*"]),
+        # What is reviewed for one role, held by another
+        KEYS_BY_ALIAS,
+        LOOKUPS,
+        BOOTSTRAP_ROLES,
     ],
 )
 def test_an_unreviewed_wildcard_in_a_pipeline_policy_fails_the_synth(statement: iam.PolicyStatement) -> None:
     stack, _ = policy_stack(statement)
 
     with pytest.raises(ValueError, match=r"not a reviewed|not reviewed|not only"):
-        PipelineFindings(account="333333333333", region="us-east-1", artifact_buckets=[]).acknowledge_under(stack)
+        findings_of(stack).acknowledge_under(stack)
+
+
+@pytest.mark.parametrize(
+    "statement, role_id",
+    [(KEYS_BY_ALIAS, "SelfMutationRole"), (LOOKUPS, "PipelineRole"), (BOOTSTRAP_ROLES, "PipelineRole")],
+)
+def test_a_wildcard_reviewed_for_one_pipeline_role_fails_the_synth_on_another(
+    statement: iam.PolicyStatement, role_id: str
+) -> None:
+    stack, _ = policy_stack(statement, role_id=role_id)
+
+    with pytest.raises(ValueError, match="not reviewed"):
+        findings_of(stack).acknowledge_under(stack)
+
+
+@pytest.mark.parametrize(
+    "statement, role_id",
+    [(KEYS_BY_ALIAS, "PipelineRole"), (LOOKUPS, "SelfMutationRole"), (BOOTSTRAP_ROLES, "SelfMutationRole")],
+)
+def test_a_reviewed_wildcard_is_acknowledged_on_the_role_it_was_reviewed_for(
+    statement: iam.PolicyStatement, role_id: str
+) -> None:
+    stack, policy = policy_stack(statement, role_id=role_id)
+
+    findings_of(stack).acknowledge_under(stack)
+
+    resource = policy.node.default_child
+    assert resource is not None
+    rules = [
+        rule
+        for entry in resource.node.metadata
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for rule in entry.data
+    ]
+    assert any(rule.startswith("AwsSolutions::AwsSolutions-IAM5[Resource::") for rule in rules), rules

@@ -115,10 +115,11 @@ def test_the_search_function_role_fits_iam(environment: str, region: str) -> Non
 
 
 @pytest.mark.parametrize(("environment", "region"), every_environment())
-def test_the_delivery_role_fits_iam(environment: str, region: str) -> None:
-    role = names_of(environment, region).delivery_role
+def test_the_delivery_role_and_the_pipeline_step_roles_fit_iam(environment: str, region: str) -> None:
+    names = names_of(environment, region)
 
-    assert accepted(role, "iam", "CreateRole", "RoleName"), role
+    for role in (names.delivery_role, names.smoke_test_role, names.publication_role):
+        assert accepted(role, "iam", "CreateRole", "RoleName"), role
 
 
 @pytest.mark.parametrize(("environment", "region"), every_environment())
