@@ -61,9 +61,13 @@ def test_stacks_never_read_environment_context_boto3_or_git(path: Path) -> None:
     assert reads_outside_world(path) == BUILD_STEPS.get(path.relative_to(PROJECT_ROOT).as_posix(), [])
 
 
-# The one module that may run a process: CDK's local bundling of the DAX client layer runs pip
-# (this interpreter, pinned arguments), which is a build step, not a read of the outside world.
-BUILD_STEPS = {"stacks/components/dax_client_layer.py": ["import subprocess", "run"]}
+# The modules that may run a process, each a step of the synth, not a read of the outside world:
+# CDK's local bundling of the DAX client layer runs pip (this interpreter, pinned arguments), and
+# the Control Tower controls run the installed plugin's own code in Node processes, one per core.
+BUILD_STEPS = {
+    "stacks/components/dax_client_layer.py": ["import subprocess", "run"],
+    "stacks/control_tower.py": ["import subprocess", "Popen"],
+}
 
 
 def test_the_outside_world_check_catches_a_context_read(tmp_path: Path) -> None:
