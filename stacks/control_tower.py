@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -156,10 +157,14 @@ def run_plugin_in_parallel(template_paths: list[str]) -> dict[str, Any]:
             if process.returncode != 0:
                 raise ControlTowerPluginFailed(f"the plugin exited {process.returncode}:\n{stderr[-3000:]}")
             reports.append(json.loads(stdout))
-    order = {template: index for index, template in enumerate(template_paths)}
+    # The plugin reports a template by its absolute path even when it was given a relative one (as
+    # `cdk synth` gives them with its default output directory, cdk.out), so both are resolved.
+    order = {os.path.realpath(template): index for index, template in enumerate(template_paths)}
     violations = [violation for report in reports for violation in report["violations"]]
     # Each violation names resources of one template; sorted() is stable within a template.
-    violations.sort(key=lambda violation: min(order[r["templatePath"]] for r in violation["violatingResources"]))
+    violations.sort(
+        key=lambda violation: min(order[os.path.realpath(r["templatePath"])] for r in violation["violatingResources"])
+    )
     return {"success": all(report["success"] for report in reports), "violations": violations}
 
 

@@ -147,7 +147,9 @@ def app_py_synth(background: BackgroundLane, tmp_path_factory: pytest.TempPathFa
     environment), with bundling skipped (tests/infra/test_regional_stage.py)."""
     outdir = tmp_path_factory.mktemp("app-py")
     context = {**cdk_context(), "env": "sandbox", "aws:cdk:bundling-stacks": []}
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+    # Relative, as `make synth` hands it over (cdk.out): paths the plugins get are then relative.
+    relative = os.path.relpath(outdir, PROJECT_ROOT)
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": relative}
     job = background.run("python app.py", [sys.executable, "app.py"], timeout=600, cwd=PROJECT_ROOT, env=env)
     return ProcessSynth(outdir, job)
 
