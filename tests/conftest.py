@@ -32,9 +32,7 @@ from stacks.pipeline_stack import PipelineStack, cdk_assets_version, cdk_cli_ver
 from stacks.regional_serving_stage import RegionalServingStage, regional_serving_stages
 from stacks.stage import FolioStage
 from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
-from tests.support.app_runs import start_app_run
 from tests.support.background import BackgroundJob, BackgroundLane
-from tests.support.dax_layer_build import PendingCachedLayer, PendingTamperedBuild
 from tests.support.deterministic_synth import FreshProcessSynth
 from tests.support.non_compliant_synth import NonCompliantSynths
 from tests.support.scanners import PendingCheckov, Scans, start_checkov_of_a_bad_template
@@ -176,62 +174,9 @@ def checkov_of_a_bad_template(background: BackgroundLane, tmp_path_factory: pyte
     return start_checkov_of_a_bad_template(background, tmp_path_factory.mktemp("bad-template"))
 
 
-@pytest.fixture(scope="session")
-def dax_client_layer_in_a_new_cache(
-    background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory
-) -> PendingCachedLayer:
-    """The DAX client layer built with pip into an empty cache, as the first synth on a machine
-    builds it (tests/support/dax_layer_build.py)."""
-    return PendingCachedLayer(background, tmp_path_factory.mktemp("dax-client-layer-cache"))
-
-
-@pytest.fixture(scope="session")
-def dax_client_layer_with_a_tampered_hash(
-    background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory
-) -> PendingTamperedBuild:
-    """The DAX client layer built with a hash that no file has (tests/support/dax_layer_build.py)."""
-    return PendingTamperedBuild(background, tmp_path_factory.mktemp("dax-client-layer-tampered"))
-
-
-# app.py with a bad config, as the CDK CLI runs it (tests/unit/test_config.py).
-@pytest.fixture(scope="session")
-def app_with_an_unknown_environment(background: BackgroundLane) -> BackgroundJob:
-    return start_app_run(background, "with an unknown environment", "", {"env": "staging"})
-
-
-@pytest.fixture(scope="session")
-def app_with_a_bad_value(background: BackgroundLane) -> BackgroundJob:
-    return start_app_run(
-        background,
-        "with a bad value",
-        "from stacks import environments\nenvironments.ENVIRONMENTS['dev']['replica_regions'] = ['eu-west-1']",
-        {"env": "dev"},
-    )
-
-
-@pytest.fixture(scope="session")
-def app_with_a_pipeline_without_its_connection(background: BackgroundLane) -> BackgroundJob:
-    return start_app_run(
-        background,
-        "with the pipeline enabled without its connection",
-        "from stacks import environments\ndel environments.PIPELINE['connection_arn']",
-        {},
-    )
-
-
 # Work whose input is the commit alone: queued on the background lane when the session starts,
 # if a test selected for the session asks for it.
-EARLY_BACKGROUND_WORK = (
-    "app_py_synth",
-    "second_synth",
-    "non_compliant_synths",
-    "checkov_of_a_bad_template",
-    "dax_client_layer_in_a_new_cache",
-    "dax_client_layer_with_a_tampered_hash",
-    "app_with_an_unknown_environment",
-    "app_with_a_bad_value",
-    "app_with_a_pipeline_without_its_connection",
-)
+EARLY_BACKGROUND_WORK = ("app_py_synth", "second_synth", "non_compliant_synths", "checkov_of_a_bad_template")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -22,7 +26,6 @@ from stacks.config import (
 )
 from stacks.environments import ENVIRONMENTS, PIPELINE
 from tests.conftest import PROJECT_ROOT
-from tests.support.background import BackgroundJob
 
 
 def sandbox_with(**changes: Any) -> dict[str, Any]:
@@ -210,12 +213,18 @@ def test_all_regions_lists_home_first_without_repeats() -> None:
     assert config.all_regions == ("us-east-1", "us-west-2", "eu-west-1", "us-east-2")
 
 
-# The app runs are processes of their own, queued on the background lane when the session starts
-# (tests/conftest.py, tests/support/app_runs.py); each test awaits its run's result.
-def test_app_reports_an_unknown_environment_in_one_line_without_a_traceback(
-    app_with_an_unknown_environment: BackgroundJob,
-) -> None:
-    result = app_with_an_unknown_environment.result()
+def run_app(snippet: str, context: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run app.py's main() in a fresh interpreter, as the CDK CLI would (context via CDK_CONTEXT_JSON)."""
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": "/nonexistent"}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    code = f"import app\n{snippet}\nraise SystemExit(app.main())"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_app_reports_an_unknown_environment_in_one_line_without_a_traceback() -> None:
+    result = run_app("", {"env": "staging"})
 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -224,8 +233,11 @@ def test_app_reports_an_unknown_environment_in_one_line_without_a_traceback(
     ]
 
 
-def test_app_reports_a_bad_value_in_one_line_without_a_traceback(app_with_a_bad_value: BackgroundJob) -> None:
-    result = app_with_a_bad_value.result()
+def test_app_reports_a_bad_value_in_one_line_without_a_traceback() -> None:
+    result = run_app(
+        "from stacks import environments\nenvironments.ENVIRONMENTS['dev']['replica_regions'] = ['eu-west-1']",
+        {"env": "dev"},
+    )
 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -621,10 +633,8 @@ def test_bad_pipeline_settings_are_named(change: dict[str, Any], key: str) -> No
     assert pipeline_rejected(pipeline_with(**change)).key == key
 
 
-def test_app_reports_an_enabled_pipeline_without_its_connection_in_one_line(
-    app_with_a_pipeline_without_its_connection: BackgroundJob,
-) -> None:
-    result = app_with_a_pipeline_without_its_connection.result()
+def test_app_reports_an_enabled_pipeline_without_its_connection_in_one_line() -> None:
+    result = run_app("from stacks import environments\ndel environments.PIPELINE['connection_arn']", {})
 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
