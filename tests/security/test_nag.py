@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import tarfile
 from collections.abc import Callable
@@ -299,14 +300,37 @@ def test_control_tower_in_parallel_reports_exactly_what_the_unmodified_plugin_wi
     its templates do not hold; the report must be the plugin's own over every rule (here over
     templates full of findings): same violations, same fields, same order. Both runs happen in
     the process that synthesized them (tests/support/non_compliant_synth.py)."""
-    every_rule, as_folio_runs_it = non_compliant_synths.control_tower_runs()
+    runs = non_compliant_synths.control_tower_runs()
+    every_rule = runs["every_rule"]
 
     # Enough findings, of enough different rules, in enough templates, that a lost one would show.
     found = {(v["rule"], r[1]) for v in every_rule["violations"] for r in v["resources"]}
     assert len(found) > 25
     assert len({rule for rule, _ in found}) > 5
     assert len({r[0] for v in every_rule["violations"] for r in v["resources"]}) > 3
-    assert as_folio_runs_it == every_rule
+    assert runs["as_folio_runs_it"] == every_rule
+
+
+def test_control_tower_reports_read_back_from_the_cache_are_the_plugins_own(
+    non_compliant_synths: NonCompliantSynths,
+) -> None:
+    """A template's report is kept by its bytes (stacks/control_tower.py, ReportCache): filling
+    an empty cache reports what the plugin reports, and reading it back (the plugin made to fail)
+    reports the same, naming the templates where they are now."""
+    runs = non_compliant_synths.control_tower_runs()
+    every_rule = runs["every_rule"]
+    templates = {r[0] for v in every_rule["violations"] for r in v["resources"]}
+
+    assert runs["filling_a_cache"] == every_rule
+    assert runs["cache_entries"] >= len(templates) > 3
+    assert runs["read_back"] == every_rule
+    # The copies' report names the copies: the same relative paths under the other directory.
+    assembly = os.path.realpath(non_compliant_synths.failed_on_validation("environment"))
+    relocated = json.loads(json.dumps(every_rule))
+    for violation in relocated["violations"]:
+        for resource in violation["resources"]:
+            resource[0] = os.path.join(runs["elsewhere"], os.path.relpath(resource[0], assembly))
+    assert runs["read_back_elsewhere"] == relocated
 
 
 def test_control_tower_runs_its_partitions_at_the_same_time(
@@ -328,8 +352,8 @@ def test_control_tower_runs_its_partitions_at_the_same_time(
     monkeypatch.setattr(control_tower.subprocess, "Popen", RecordedPopen)
     templates = [str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))]
 
-    # When the controls validate more templates than there are processes
-    ControlTowerControls().validate(cast(Any, TemplatePaths(templates)))
+    # When the controls validate more templates than there are processes (no report cache)
+    ControlTowerControls(report_cache=None).validate(cast(Any, TemplatePaths(templates)))
 
     # Then every process starts before the first is waited for
     processes = control_tower.GUARD_PROCESSES
@@ -378,7 +402,7 @@ def test_a_plugin_run_that_fails_fails_the_validation_with_its_reason(
 
     # When the controls validate, Then they raise with the plugin's own words, never an empty report
     with pytest.raises(control_tower.ControlTowerPluginFailed, match="cfn-guard is not here"):
-        ControlTowerControls().validate(cast(Any, TemplatePaths([str(template)])))
+        ControlTowerControls(report_cache=tmp_path / "reports").validate(cast(Any, TemplatePaths([str(template)])))
 
 
 def test_a_plugin_that_did_not_run_fails_the_synth(tmp_path: Path) -> None:
@@ -414,3 +438,66 @@ def test_cli_process_mode_findings_are_caught_by_app_py(non_compliant_synths: No
     )
     named = [f for f in failures if "the plugin could not name" not in f]
     assert all("FolioSandbox/NonCompliant/" in f for f in named)
+
+
+# --- The report cache (stacks/control_tower.py, ReportCache) -------------------------------------
+
+
+def _template(directory: Path, resources: dict[str, Any], name: str = "Stack") -> str:
+    path = directory / f"{name}.template.json"
+    path.write_text(json.dumps({"Resources": resources}))
+    return str(path)
+
+
+A_VIOLATION = {"ruleName": "some_check", "description": "d", "violatingResources": [
+    {"resourceLogicalId": "Queue", "templatePath": "/elsewhere/Stack.template.json", "locations": ["/Properties"]}
+]}  # fmt: skip
+
+
+def test_a_report_is_read_back_only_for_the_same_template_bytes_and_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a report kept for a template
+    cache = control_tower.ReportCache(tmp_path / "reports")
+    template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
+    cache.write(template, control_tower.TemplateReport(False, [A_VIOLATION]))
+
+    # Then it is read back naming the template where it is, and the entry does not hold the path
+    read = cache.read(template)
+    assert read is not None and read.success is False
+    assert read.violations[0]["violatingResources"][0]["templatePath"] == os.path.realpath(template)
+    assert "/elsewhere/" not in "".join(p.read_text() for p in (tmp_path / "reports").iterdir())
+    # And not for another plugin package, nor for the template with one byte changed
+    monkeypatch.setattr(control_tower, "_plugin_digest", lambda: "another plugin")
+    assert cache.read(template) is None
+    monkeypatch.undo()
+    _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queuf"}})
+    assert cache.read(template) is None
+
+
+@pytest.mark.parametrize("entry", ["", "{", '{"success": "yes", "violations": []}', '{"violations": []}', "[]"])
+def test_an_entry_that_is_not_a_report_counts_as_missing(tmp_path: Path, entry: str) -> None:
+    cache = control_tower.ReportCache(tmp_path)
+    template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
+    (tmp_path / f"{cache.key(template)}.json").write_text(entry)
+
+    assert cache.read(template) is None
+
+
+def test_a_template_the_plugin_gave_no_verdict_for_fails_the_check_and_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two templates, and a plugin run whose failed job names a violation in only one of them
+    # (run_plugin_in_parallel leaves the other out: the job's failure may be its)
+    first = _template(tmp_path, {"A": {"Type": "AWS::SQS::Queue"}}, name="First")
+    second = _template(tmp_path, {"B": {"Type": "AWS::SNS::Topic"}}, name="Second")
+    found = control_tower.TemplateReport(False, [A_VIOLATION])
+    monkeypatch.setattr(control_tower, "run_plugin_in_parallel", lambda paths: {first: found})
+    cache = control_tower.ReportCache(tmp_path / "reports")
+
+    # When the templates are checked
+    report = control_tower.check_templates([first, second], cache)
+
+    # Then the check fails, and only the template with a verdict is kept
+    assert report == {"success": False, "violations": [A_VIOLATION]}
+    assert cache.read(first) is not None and cache.read(second) is None

@@ -3,7 +3,8 @@ lane, which tests/conftest.py starts when the session starts (one jsii start for
 
 - "environment": a sandbox FolioStage and its regional serving stage, each with a non-compliant
   stack (tests/security/test_nag.py); its synth must fail on validation. Over its templates, the
-  Control Tower plugin runs twice: with every rule, and as Folio runs it (ControlTowerControls).
+  Control Tower plugin runs with every rule, and as Folio runs it (ControlTowerControls) with no
+  report cache, filling an empty one and read back from it.
 - "pipeline": the pipeline app with non-compliant resources in its stack, in a stack of each stage
   it deploys and in each support stack (tests/security/test_pipeline_nag.py); its synth must fail
   on validation.
@@ -15,7 +16,7 @@ lane, which tests/conftest.py starts when the session starts (one jsii start for
 other exception ends the process with its traceback, which fails the tests that wait for it. Run
 as a module (`python -m tests.support.non_compliant_synth OUTDIR`) it synthesizes into
 OUTDIR/<part> and prints, as JSON on its last line, each part's ending (null when the synth failed
-on validation as it must, else what happened instead), the two Control Tower runs' reports
+on validation as it must, else what happened instead), the Control Tower runs' reports
 and process mode's validation failures.
 """
 
@@ -63,11 +64,11 @@ class NonCompliantSynths:
         assert ending is None, ending
         return self.outdir / part
 
-    def control_tower_runs(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(every rule's report, Folio's run's report) over the "environment" templates."""
+    def control_tower_runs(self) -> dict[str, Any]:
+        """The Control Tower reports over the "environment" templates (`control_tower_runs`)."""
         self.failed_on_validation("environment")
-        runs = self._output()["control_tower"]
-        return runs["every_rule"], runs["as_folio_runs_it"]
+        runs: dict[str, Any] = self._output()["control_tower"]
+        return runs
 
     def process_mode_failures(self) -> list[str]:
         failures: list[str] = self._output()["process_mode_failures"]
@@ -118,19 +119,51 @@ def report_fields(report: Any) -> dict[str, Any]:
     }
 
 
-def control_tower_runs(assembly: Path) -> dict[str, dict[str, Any]]:
+def control_tower_runs(assembly: Path) -> dict[str, Any]:
     """The whole report of the unmodified plugin with every rule ("every_rule") and of Folio's
-    run of it ("as_folio_runs_it": in parallel processes, each without the rules for resource
-    types its templates do not hold), over the templates of `assembly`."""
+    runs of it (in parallel processes, each without the rules for resource types its templates do
+    not hold) over the templates of `assembly`: with no report cache ("as_folio_runs_it"), filling
+    an empty cache ("filling_a_cache"), read back from that cache with the plugin made to fail
+    ("read_back"), and read back for copies of the templates in another directory
+    ("read_back_elsewhere", with the copies' directory in "elsewhere")."""
+    import shutil
+    import tempfile
+
     from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
+    from stacks import control_tower
     from stacks.control_tower import ControlTowerControls
 
-    context = TemplatePaths([str(p) for p in sorted(assembly.glob("assembly-*/*.template.json"))])
-    return {
+    templates = [str(p) for p in sorted(assembly.glob("assembly-*/*.template.json"))]
+    context = TemplatePaths(templates)
+    runs: dict[str, Any] = {
         "every_rule": report_fields(CfnGuardValidator(control_tower_rules_enabled=True).validate(context)),
-        "as_folio_runs_it": report_fields(ControlTowerControls().validate(cast(Any, context))),
+        "as_folio_runs_it": report_fields(ControlTowerControls(report_cache=None).validate(cast(Any, context))),
     }
+    cache = Path(tempfile.mkdtemp(prefix="control-tower-reports-"))
+    runs["filling_a_cache"] = report_fields(ControlTowerControls(report_cache=cache).validate(cast(Any, context)))
+    runs["cache_entries"] = len(list(cache.glob("*.json")))
+
+    def no_plugin(template_paths: list[str]) -> Any:
+        raise AssertionError(f"the plugin ran on {template_paths}")
+
+    elsewhere = Path(tempfile.mkdtemp(prefix="relocated-"))
+    copies = []
+    for template in templates:
+        copy = elsewhere / Path(template).relative_to(assembly)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copies.append(str(shutil.copyfile(template, copy)))
+    real_run = control_tower.run_plugin_in_parallel
+    control_tower.run_plugin_in_parallel = no_plugin
+    try:
+        read_back = ControlTowerControls(report_cache=cache).validate(cast(Any, context))
+        read_back_elsewhere = ControlTowerControls(report_cache=cache).validate(cast(Any, TemplatePaths(copies)))
+    finally:
+        control_tower.run_plugin_in_parallel = real_run
+    runs["read_back"] = report_fields(read_back)
+    runs["read_back_elsewhere"] = report_fields(read_back_elsewhere)
+    runs["elsewhere"] = str(elsewhere)
+    return runs
 
 
 def process_mode_failures(outdir: Path) -> list[str]:
