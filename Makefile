@@ -45,9 +45,14 @@ $(STAMPS)/venv: requirements.txt requirements-dev.txt requirements-build.txt lay
 	@$(PY) -m pip install --quiet --disable-pip-version-check --find-links $(WHEELHOUSE) -r requirements-dev.txt 2> >(grep -v 'is ignored: it is neither' >&2)
 	@touch $@
 
-$(STAMPS)/node: package.json package-lock.json $(STAMPS)/venv
+# tools/asset-publisher (the pipeline's asset step, stacks/asset_publisher.py) has a lock of its own:
+# installed here so its tests run it as the step does, without install scripts as the step does.
+ASSET_PUBLISHER := tools/asset-publisher
+$(STAMPS)/node: package.json package-lock.json $(ASSET_PUBLISHER)/package.json $(ASSET_PUBLISHER)/package-lock.json $(STAMPS)/venv
 	@echo "==> Node tools from package-lock.json (CDK CLI, DynamoDB Local) with Node $$(node --version)"
 	@npm ci --no-audit --no-fund --loglevel=error 2> >(grep -v 'Unknown user config' >&2)
+	@echo "==> The asset publisher from $(ASSET_PUBLISHER)/package-lock.json"
+	@npm ci --prefix $(ASSET_PUBLISHER) --ignore-scripts --no-audit --no-fund --loglevel=error 2> >(grep -v 'Unknown user config' >&2)
 	@touch $@
 
 $(STAMPS)/checkov: requirements-checkov.txt $(STAMPS)/python-version
@@ -101,5 +106,5 @@ bench: install $(STAMPS)/java ## Measure synth, test time, resources, access-pat
 	@$(PY) benchmarks/run.py
 
 clean: ## Remove everything the Makefile installed or generated
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(STAMPS) cdk.out .synth .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(ASSET_PUBLISHER)/node_modules $(STAMPS) cdk.out .synth .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -25,7 +25,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
-from stacks import pipeline_permissions
+from stacks import asset_publisher, pipeline_permissions
 from stacks.components.encryption_key import EncryptionKey, grants_only_for_aws_services
 from stacks.components.pipeline_notifications import PipelineNotifications
 from stacks.config import FolioConfig, PipelineConfig
@@ -36,8 +36,10 @@ from stacks.stage import FolioStage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # package.json pins the CDK CLI and cdk-assets (with its lock file) for developers and CI; the
-# pipeline's self-mutation step installs that CLI, its asset step that cdk-assets (which runs
-# with the file-publishing roles of every environment: never npm's `latest` of the day).
+# pipeline's self-mutation step installs that CLI. Its asset step runs Folio's publisher
+# (stacks/asset_publisher.py), but CDK Pipelines still adds `npm install -g cdk-assets@<version>`
+# to it: pinned too, as that project holds the file-publishing roles of every environment (never
+# npm's `latest` of the day).
 CDK_CLI_PACKAGE = "aws-cdk"
 CDK_ASSETS_PACKAGE = "cdk-assets"
 EXACT_VERSION = re.compile(r"\d+\.\d+\.\d+")
@@ -178,6 +180,8 @@ class PipelineStack(cdk.Stack):
             cdk_assets_cli_version=assets_cli_version,
             # One asset-publishing project per asset type instead of one per asset.
             publish_assets_in_parallel=False,
+            # ...which runs tools/asset-publisher: the newest cdk-assets cannot read the assembly.
+            asset_publishing_code_build_defaults=asset_publisher.asset_publishing_defaults(),
             use_pipeline_role_for_actions=True,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE, privileged=False),
@@ -255,6 +259,11 @@ class PipelineStack(cdk.Stack):
             self.regional_wave = None
 
         self.pipeline.build_pipeline()
+        # The asset step's only input is the cloud assembly (the App's, where CDK Pipelines writes
+        # its buildspec files too): the publisher travels in it.
+        app = self.node.root
+        assert isinstance(app, cdk.Stage) and app.outdir, "a PipelineStack belongs to an App with an output directory"
+        asset_publisher.ship_into_assembly(Path(app.outdir))
         # CDK Pipelines writes each deploy action's role ARNs as Fn::Join with the partition;
         # cfn-lint prefers Fn::Sub (E3703), a style of the generated template, not a defect.
         pipeline_resource = self.pipeline.pipeline.node.default_child

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from stacks.config import load_pipeline_config
 from stacks.pipeline_permissions import SMOKE_TEST_COGNITO_ACTIONS
@@ -253,6 +254,65 @@ def test_the_cdk_assets_version_is_package_jsons(synthesized_pipeline: Synthesiz
     (asset_project,) = [p for p in projects(synthesized_pipeline).values() if "/Assets/" in p["Description"]]
 
     assert f"npm install -g cdk-assets@{pinned}" in buildspec_text(synthesized_pipeline, asset_project)
+
+
+# tools/asset-publisher, as the asset step receives it: the assembly is the FileAsset project's only input.
+ASSET_PUBLISHER = PROJECT_ROOT / "tools" / "asset-publisher"
+SHIPPED_PUBLISHER = "folio-asset-publisher"
+PUBLISHER_FILES = ("bin/cdk-assets", "package-lock.json", "package.json")
+
+
+def asset_project(synth: SynthesizedPipeline) -> dict[str, Any]:
+    (project,) = [p for p in projects(synth).values() if "/Assets/" in p["Description"]]
+    return project
+
+
+def test_the_assembly_carries_the_asset_publisher_byte_identical(synthesized_pipeline: SynthesizedPipeline) -> None:
+    shipped = synthesized_pipeline.assembly_directory / SHIPPED_PUBLISHER
+
+    assert sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*") if p.is_file()) == list(PUBLISHER_FILES)
+    for name in PUBLISHER_FILES:
+        assert (shipped / name).read_bytes() == (ASSET_PUBLISHER / name).read_bytes(), name
+
+
+def test_the_asset_step_installs_the_publisher_from_its_lock_and_runs_it(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    spec = yaml.safe_load(buildspec_text(synthesized_pipeline, asset_project(synthesized_pipeline)))
+    install = spec["phases"]["install"]["commands"]
+    publisher_bin = f"$CODEBUILD_SRC_DIR/{SHIPPED_PUBLISHER}/bin"
+
+    # npm ci installs exactly the committed lock (it fails if package.json and the lock disagree),
+    # without running any package's install scripts in a project that holds publishing roles.
+    (npm_ci,) = [c for c in install if c.startswith("npm ci ")]
+    assert npm_ci.split()[:4] == ["npm", "ci", "--prefix", SHIPPED_PUBLISHER]
+    assert "--ignore-scripts" in npm_ci.split()
+    # ...then the publisher's bin comes first on PATH (one shell for every command of the buildspec),
+    assert f'export PATH="{publisher_bin}:$PATH"' in install
+    # before CDK's own global install of cdk-assets, which the API always adds and which stays pinned.
+    assert install.index(npm_ci) < install.index(f"npm install -g cdk-assets@{cdk_assets_version()}")
+    # The build commands are CDK's own, unchanged; before them, the step proves which cdk-assets runs.
+    assert all(c.startswith('cdk-assets --path "') for c in spec["phases"]["build"]["commands"])
+    assert any(f"{SHIPPED_PUBLISHER}/bin/cdk-assets" in c for c in spec["phases"]["pre_build"]["commands"])
+    # The AWS SDK the publisher uses needs Node 20 or newer; the image's default may be older.
+    assert int(spec["phases"]["install"]["runtime-versions"]["nodejs"]) >= 20
+
+
+def test_the_asset_publisher_pins_the_library_exactly_and_ignores_its_node_modules() -> None:
+    package = json.loads((ASSET_PUBLISHER / "package.json").read_text())
+    lock = json.loads((ASSET_PUBLISHER / "package-lock.json").read_text())
+    # Read, not asked of git: the pipeline's synth step runs these tests in a source zip without .git.
+    ignore_rules = (PROJECT_ROOT / ".gitignore").read_text().splitlines()
+
+    assert package["bin"] == {"cdk-assets": "bin/cdk-assets"}
+    assert package["private"] is True
+    assert all(EXACT_VERSION_ONLY.fullmatch(v) for v in package["dependencies"].values()), package["dependencies"]
+    assert lock["packages"][""]["dependencies"] == package["dependencies"]
+    # An unanchored `node_modules/` ignores it at any depth.
+    assert {"node_modules/", "/tools/asset-publisher/node_modules/"} & set(ignore_rules), "ignore its node_modules"
+
+
+EXACT_VERSION_ONLY = re.compile(r"\d+\.\d+\.\d+")
 
 
 @pytest.mark.parametrize("pinned", [cdk_cli_version(), cdk_assets_version()])
