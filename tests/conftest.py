@@ -81,21 +81,37 @@ class Synthesized:
         return sorted(self.assembly_directory.glob("*.template.json"))
 
 
+def folio_app(outdir: Path, *, context: dict[str, Any] | None = None, validate_cloudformation: bool = True) -> cdk.App:
+    """An App with the CLI's context and every gate app.py's has: the nag packs, Control Tower and
+    aws-cdk-lib's built-in CloudFormation validation. The test session's own synths leave that
+    validation out (`validate_cloudformation=False`): loading its engine costs a process about
+    4 s; the synths by a new process (app.py's, the second synth, the non-compliant synths) run it
+    over every stage, and tests/security/test_nag.py proves they fail on its findings."""
+    app = cdk.App(
+        outdir=str(outdir),
+        context={**cdk_context(), **(context or {})},
+        builtin_cloud_formation_validation=validate_cloudformation,
+    )
+    register_nag_packs(app)
+    return app
+
+
 def synthesize(
     config: FolioConfig,
     outdir: Path,
     *,
     extend: Callable[[FolioStage], None] | None = None,
     context: dict[str, Any] | None = None,
+    validate_cloudformation: bool = True,
 ) -> Synthesized:
     """Build and synthesize one FolioStage and its regional serving stages the way app.py does,
-    with every nag pack.
+    with every nag pack (and aws-cdk-lib's CloudFormation validation unless told not to:
+    `folio_app`).
 
     `extend` may add constructs to the stages before synthesis (the nag coverage test uses it
     to add deliberately non-compliant resources); it is called with each stage.
     """
-    app = cdk.App(outdir=str(outdir), context={**cdk_context(), **(context or {})})
-    register_nag_packs(app)
+    app = folio_app(outdir, context=context, validate_cloudformation=validate_cloudformation)
     names = EnvironmentNames.of(config)
     stage = FolioStage(app, names.stage_id, config=config, names=names)
     serving = regional_serving_stages(app, config, names)
@@ -201,14 +217,16 @@ def scans(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) 
 def synthesized(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[str], Synthesized]]:
-    """`synthesized("prod")`: that environment's assembly, synthesized once per session. When the
+    """`synthesized("prod")`: that environment's assembly, synthesized once per session (without
+    aws-cdk-lib's CloudFormation validation, which the second synth runs: `folio_app`). When the
     session runs the scanners, they start on the environment's stages as soon as it returns."""
     cache: dict[str, Synthesized] = {}
     scanner = request.getfixturevalue("scans") if session_uses(request, "scans") else None
 
     def get(environment: str) -> Synthesized:
         if environment not in cache:
-            synth = synthesize(load_config(environment), tmp_path_factory.mktemp(f"cdk-{environment}"))
+            outdir = tmp_path_factory.mktemp(f"cdk-{environment}")
+            synth = synthesize(load_config(environment), outdir, validate_cloudformation=False)
             if scanner is not None:
                 scanner.start_environment(environment, synth)
             cache[environment] = synth
@@ -268,14 +286,16 @@ class SynthesizedPipeline:
         return sorted(self.assembly_directory.glob("*.template.json"))
 
 
-def synthesize_pipeline(outdir: Path, *, extend: Callable[[PipelineStack], None] | None = None) -> SynthesizedPipeline:
-    """Build and synthesize the pipeline the way app.py does, with every nag pack. Bundling is
-    skipped: the stages' assets are the environments' own, checked by `synthesize`."""
+def synthesize_pipeline(
+    outdir: Path, *, extend: Callable[[PipelineStack], None] | None = None, validate_cloudformation: bool = True
+) -> SynthesizedPipeline:
+    """Build and synthesize the pipeline the way app.py does, with every nag pack (and the
+    CloudFormation validation unless told not to: `folio_app`). Bundling is skipped: the
+    stages' assets are the environments' own, checked by `synthesize`."""
     pipeline = load_pipeline_config()
     assert pipeline is not None, "stacks/environments.py ships the pipeline enabled"
     test_environment, production = load_pipeline_environments(pipeline)
-    app = cdk.App(outdir=str(outdir), context={**cdk_context(), "aws:cdk:bundling-stacks": []})
-    register_nag_packs(app)
+    app = folio_app(outdir, context={"aws:cdk:bundling-stacks": []}, validate_cloudformation=validate_cloudformation)
     stack = PipelineStack(
         app,
         "FolioPipeline",
@@ -308,9 +328,10 @@ def synthesize_pipeline(outdir: Path, *, extend: Callable[[PipelineStack], None]
 def synthesized_pipeline(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> SynthesizedPipeline:
-    """The pipeline app (app.py's FolioPipeline), synthesized once per session; its scanners start
-    as soon as it returns, when the session runs them."""
-    synth = synthesize_pipeline(tmp_path_factory.mktemp("cdk-pipeline"))
+    """The pipeline app (app.py's FolioPipeline), synthesized once per session (without the
+    CloudFormation validation, which app.py's synth runs: `folio_app`); its scanners start as soon
+    as it returns, when the session runs them."""
+    synth = synthesize_pipeline(tmp_path_factory.mktemp("cdk-pipeline"), validate_cloudformation=False)
     if session_uses(request, "scans"):
         request.getfixturevalue("scans").start_pipeline(synth)
     return synth

@@ -333,6 +333,25 @@ def test_control_tower_reports_read_back_from_the_cache_are_the_plugins_own(
     assert runs["read_back_elsewhere"] == relocated
 
 
+def test_a_synth_by_a_new_process_fails_on_a_finding_of_cloudformation_validation(
+    non_compliant_synths: NonCompliantSynths,
+) -> None:
+    """The test session's own synths leave aws-cdk-lib's CloudFormation validation out (it costs a
+    process about 4 s); the synths by a new process (app.py's, the second synth) keep it, built
+    as `folio_app` builds them: a stack whose one finding is the validation's fails the synth."""
+    outdir = non_compliant_synths.failed_on_validation("cloudformation-validate")
+    report = json.loads((outdir / "validation-report.json").read_text())
+
+    failures = {
+        (plugin["pluginName"], violation["ruleName"], construct["constructPath"])
+        for plugin in report["pluginReports"]
+        if plugin["conclusion"] == "failure"
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    }
+    assert failures == {("CloudFormation Validate", "F3034", "Probe/Queues/Queue")}
+
+
 def test_control_tower_runs_its_partitions_at_the_same_time(
     non_compliant_assembly: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -185,6 +185,32 @@ def process_mode_failures(outdir: Path) -> list[str]:
     return validation_failures(assembly.directory)
 
 
+# A queue that keeps messages for 5 s: CloudFormation's schema says at least 60, and nothing else
+# Folio runs reads that property (cdk-nag and Control Tower look at its encryption and its
+# dead-letter queue, which it has).
+TOO_SHORT_RETENTION_SECONDS = 5
+
+
+def synthesize_what_only_cloudformation_validation_refuses(outdir: Path) -> None:
+    """A stack whose one finding is aws-cdk-lib's CloudFormation validation's (F3034, a value below
+    the schema's minimum), synthesized by an App as `folio_app` builds it for the synths by a new
+    process: the synth must fail on validation, which its report in `outdir` names."""
+    from tests.conftest import folio_app
+
+    app = folio_app(outdir)
+    stage = cdk.Stage(app, "Probe", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = cdk.Stack(stage, "Queues")
+    dead_letters = cdk.CfnResource(stack, "DeadLetters", type="AWS::SQS::Queue", properties={
+        "SqsManagedSseEnabled": True, "RedriveAllowPolicy": {"redrivePermission": "allowAll"},
+    })  # fmt: skip
+    cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue", properties={
+        "SqsManagedSseEnabled": True,
+        "MessageRetentionPeriod": TOO_SHORT_RETENTION_SECONDS,
+        "RedrivePolicy": {"deadLetterTargetArn": dead_letters.get_att("Arn"), "maxReceiveCount": 3},
+    })  # fmt: skip
+    app.synth()
+
+
 def main(arguments: list[str]) -> int:
     import pytest
 
@@ -207,6 +233,9 @@ def main(arguments: list[str]) -> int:
             lambda: synthesize_pipeline(outdir / "pipeline", extend=inject_after_build)
         )
     failures = process_mode_failures(outdir / "process-mode")
+    endings["cloudformation-validate"] = failure_on_validation(
+        lambda: synthesize_what_only_cloudformation_validation_refuses(outdir / "cloudformation-validate")
+    )
     print(json.dumps({"endings": endings, "control_tower": control_tower, "process_mode_failures": failures}))
     return 0
 

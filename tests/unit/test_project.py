@@ -162,3 +162,27 @@ def test_the_private_import_check_looks_inside_functions(tmp_path: Path) -> None
     bad.write_text("from stacks.a import B, _c\ndef f():\n    from folio.x import _y\nfrom tests.z import _w\n")
 
     assert private_imports(bad) == ["stacks.a._c", "folio.x._y"]
+
+
+# What turns off aws-cdk-lib's built-in CloudFormation validation: an environment variable, a CLI
+# flag, the App property, cdk.json's "validation" key, and Folio's own switch for the test session.
+VALIDATION_SWITCHES = ("CDK_VALIDATION", "--no-validation", "builtin_cloud_formation_validation",
+                       "validate_cloudformation=False", '"validation"')  # fmt: skip
+
+
+def test_only_the_test_sessions_own_synths_leave_out_cloudformation_validation() -> None:
+    """app.py, the Makefile, CI, cdk.json and every synth by a new process keep the validation
+    (tests/conftest.py, folio_app); the test session's in-process synths alone leave it out."""
+    sources = [PROJECT_ROOT / name for name in ("app.py", "Makefile", "cdk.json", ".ci/run")]
+    for folder in ("stacks", "benchmarks", "tools", "tests"):
+        sources += sorted(p for p in (PROJECT_ROOT / folder).rglob("*.py") if ".venv" not in p.parts)
+    found = {
+        str(path.relative_to(PROJECT_ROOT)): sorted({s for s in VALIDATION_SWITCHES if s in path.read_text()})
+        for path in sources
+        if path != Path(__file__)
+    }
+
+    assert {path: switches for path, switches in found.items() if switches} == {
+        "tests/conftest.py": ["builtin_cloud_formation_validation", "validate_cloudformation=False"],
+        "tests/infra/test_api_stack.py": ["validate_cloudformation=False"],
+    }
