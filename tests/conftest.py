@@ -33,6 +33,7 @@ from stacks.regional_serving_stage import RegionalServingStage, regional_serving
 from stacks.stage import FolioStage
 from tests.integration.engines import DynamoDBLocal, EngineError, find_dynamodb_local_jar, java_available
 from tests.support.background import BackgroundJob, BackgroundLane
+from tests.support.dax_layer_builds import DaxLayerBuilds
 from tests.support.deterministic_synth import FreshProcessSynth
 from tests.support.non_compliant_synth import NonCompliantSynths
 from tests.support.scanners import PendingCheckov, Scans, start_checkov_of_a_bad_template
@@ -190,9 +191,17 @@ def checkov_of_a_bad_template(background: BackgroundLane, tmp_path_factory: pyte
     return start_checkov_of_a_bad_template(background, tmp_path_factory.mktemp("bad-template"))
 
 
+@pytest.fixture(scope="session")
+def dax_layer_builds(background: BackgroundLane, tmp_path_factory: pytest.TempPathFactory) -> DaxLayerBuilds:
+    """The DAX client layer's real pip builds, by a new process (tests/support/dax_layer_builds.py)."""
+    return DaxLayerBuilds(background, tmp_path_factory.mktemp("dax-layer-builds"))
+
+
 # Work whose input is the commit alone: queued on the background lane when the session starts,
 # if a test selected for the session asks for it.
-EARLY_BACKGROUND_WORK = ("app_py_synth", "second_synth", "non_compliant_synths", "checkov_of_a_bad_template")
+EARLY_BACKGROUND_WORK = (
+    "app_py_synth", "second_synth", "non_compliant_synths", "checkov_of_a_bad_template", "dax_layer_builds",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="session", autouse=True)
