@@ -15,14 +15,17 @@ must have ended by their own timeouts.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Below the tests' own priority: when the machine is busier than two cores, the lane yields to the
@@ -128,3 +131,25 @@ class BackgroundLane:
         if running is not None:
             running.kill()
         self._executor.shutdown(wait=True)
+
+
+class ModuleJob:
+    """`python -m <module> <arguments>` by a new process on the lane, from the project's root with
+    `module_environment()`, which prints its result as JSON on its last line."""
+
+    def __init__(self, lane: BackgroundLane, description: str, module: str, arguments: Sequence[str], *,
+                 timeout: float) -> None:  # fmt: skip
+        self._job = lane.run(
+            description,
+            [sys.executable, "-m", module, *arguments],
+            timeout=timeout,
+            cwd=PROJECT_ROOT,
+            env=module_environment(),
+        )
+
+    def output(self) -> dict[str, Any]:
+        """The JSON it printed last; the process must have exited 0 (else its stderr's end fails)."""
+        finished = self._job.result()
+        assert finished.returncode == 0, finished.stderr[-4000:]
+        output: dict[str, Any] = json.loads(finished.stdout.splitlines()[-1])
+        return output

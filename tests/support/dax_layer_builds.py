@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.support.background import BackgroundJob, BackgroundLane, module_environment
+from tests.support.background import BackgroundLane, ModuleJob
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT = 600.0
@@ -31,19 +31,13 @@ class DaxLayerBuilds:
 
     def __init__(self, lane: BackgroundLane, outdir: Path) -> None:
         self.cache = outdir / "cache"
-        self._job: BackgroundJob = lane.run(
-            "the DAX client layer's pip builds",
-            [sys.executable, "-m", "tests.support.dax_layer_builds", str(outdir)],
+        self._job = ModuleJob(
+            lane, "the DAX client layer's pip builds", "tests.support.dax_layer_builds", [str(outdir)],
             timeout=BUILD_TIMEOUT,
-            cwd=PROJECT_ROOT,
-            env=module_environment(),
-        )
+        )  # fmt: skip
 
     def _output(self) -> dict[str, Any]:
-        finished = self._job.result()
-        assert finished.returncode == 0, finished.stderr[-4000:]
-        output: dict[str, Any] = json.loads(finished.stdout.splitlines()[-1])
-        return output
+        return self._job.output()
 
     def layer(self) -> Path:
         """The layer's directory (holding `python/`) in the cache it was built into."""

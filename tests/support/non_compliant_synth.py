@@ -32,7 +32,7 @@ from typing import Any, cast
 import aws_cdk as cdk
 import jsii
 
-from tests.support.background import BackgroundJob, BackgroundLane, module_environment
+from tests.support.background import BackgroundLane, ModuleJob
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SYNTH_TIMEOUT = 900.0
@@ -43,19 +43,12 @@ class NonCompliantSynths:
 
     def __init__(self, lane: BackgroundLane, outdir: Path) -> None:
         self.outdir = outdir
-        self._job: BackgroundJob = lane.run(
-            "the non-compliant synths",
-            [sys.executable, "-m", "tests.support.non_compliant_synth", str(outdir)],
-            timeout=SYNTH_TIMEOUT,
-            cwd=PROJECT_ROOT,
-            env=module_environment(),
+        self._job = ModuleJob(
+            lane, "the non-compliant synths", "tests.support.non_compliant_synth", [str(outdir)], timeout=SYNTH_TIMEOUT
         )
 
     def _output(self) -> dict[str, Any]:
-        finished = self._job.result()
-        assert finished.returncode == 0, finished.stderr[-4000:]
-        output: dict[str, Any] = json.loads(finished.stdout.splitlines()[-1])
-        return output
+        return self._job.output()
 
     def failed_on_validation(self, part: str) -> Path:
         """The output directory of "environment" or "pipeline", whose synth must have failed on
