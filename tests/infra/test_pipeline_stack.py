@@ -101,6 +101,18 @@ def test_no_build_is_privileged_and_every_project_is_encrypted_with_the_artifact
         assert project["LogsConfig"]["CloudWatchLogs"]["Status"] == "ENABLED", logical_id
 
 
+def test_no_build_keeps_a_cache_between_runs(synthesized_pipeline: SynthesizedPipeline) -> None:
+    """Every build starts from its inputs alone: the synth step from the source (so it checks
+    every template with Control Tower: stacks/control_tower.py's report cache is the machine's,
+    never the pipeline's), the others from their artifacts."""
+    found = projects(synthesized_pipeline)
+
+    no_cache = {"Type": "NO_CACHE"}
+    assert found and {logical_id: project.get("Cache", no_cache) for logical_id, project in found.items()} == {
+        logical_id: no_cache for logical_id in found
+    }
+
+
 def test_every_artifact_store_is_encrypted_with_a_customer_managed_key(
     synthesized_pipeline: SynthesizedPipeline,
 ) -> None:
