@@ -8,7 +8,9 @@ Measures (median of --runs, default 3, for the synth figures):
   (benchmarks/extra_region_app.py), per Region added to a stage the app synthesizes, and how many more
   Regions fit before the ratio target. The three apps are synthesized in turn; CPU time (the CLI and every
   process it ran) is the steadier figure where other work shares the machine;
-- wall time of `make test` (one run; --skip-test to leave it out);
+- wall time of `make test`, run twice: the first fills this machine's caches (bytecode, Control Tower's
+  reports of the session's templates), the second is the figure held to the goal (--skip-test to leave
+  it out);
 - resources per stack for every environment;
 - with --fresh-clone: `make synth` in a fresh clone, installs included;
 - the Lambda code asset's zipped size, as CDK packages lambda/ (the Powertools layer is not in it);
@@ -496,7 +498,10 @@ def measure(parts: list[str], runs: int) -> dict[str, Any]:
         print(f"benchmark: search: the client's import ({IMPORT_RUNS} runs each) and the requests per search page")
         results["search"] = measure_search()
     if "test" in parts:
-        print("benchmark: timing `make test` (one run)")
+        # The goal is for a warm run: the first fills this machine's caches (bytecode, and Control
+        # Tower's reports of the session's templates, which the synth figures above emptied).
+        print("benchmark: timing `make test` twice: the first run fills the caches, the second is the figure")
+        timed_or_failure(results, "make_test_first_run_seconds", lambda: timed(["make", "test"]))
         timed_or_failure(results, "make_test_seconds", lambda: timed(["make", "test"]))
     if "fresh-clone" in parts:
         print("benchmark: timing `make synth` in a fresh clone, installs included")
@@ -597,7 +602,8 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
     for key, failure in results.get("failures", {}).items():
         lines.append(f"{key}: not measured, {failure}")
     if "make_test_seconds" in results and "test" in parts:
-        at_most("make test (s)", results["make_test_seconds"], "make_test_seconds_max")
+        lines.append(f"{'make test, first run (s)':<44}{results.get('make_test_first_run_seconds')!s:>14}")
+        at_most("make test, second run (s)", results["make_test_seconds"], "make_test_seconds_max")
     if "fresh_clone_make_synth_seconds" in results and "fresh-clone" in parts:
         at_most(
             "fresh-clone make synth (s)", results["fresh_clone_make_synth_seconds"], "fresh_clone_synth_seconds_max"
