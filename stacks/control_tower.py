@@ -30,6 +30,7 @@ The plugin package is unpacked once per machine into `.make/cfn-guard-plugin/` (
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -57,6 +59,7 @@ CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
 GUARD_PROCESSES = 2
 PLUGIN_CACHE = Path(__file__).resolve().parent.parent / ".make" / "cfn-guard-plugin"
 REPORT_CACHE = Path(__file__).resolve().parent.parent / ".make" / "control-tower-reports"
+UNUSED_ENTRY_DAYS = 30  # a report no synth read back for this long is removed (ReportCache.prune)
 # What the plugin needs at run time: its code, its rules and cfn-guard for this operating system.
 _GUARD_PLATFORM = "macos" if sys.platform == "darwin" else "ubuntu"  # as the plugin names them
 _UNPACKED = ("package/package.json", "package/lib/", "package/rules/", f"package/bin/{_GUARD_PLATFORM}/")
@@ -207,8 +210,10 @@ class ReportCache:
     this machine, by any synth or test) is not checked again: its report is read back, naming
     the template where it is now. A changed template, or a new plugin, is checked afresh.
     Each entry is one JSON file, written to a temporary name and renamed into place; one that
-    cannot be read as a report counts as missing. Folio keeps it under `.make/`, which git
-    ignores and `make clean` removes; the pipeline's synth starts without one."""
+    cannot be read as a report counts as missing. Reading an entry marks it used (its mtime);
+    `prune` removes entries unused for UNUSED_ENTRY_DAYS, so the reports of templates long gone
+    do not pile up. Folio keeps it under `.make/`, which git ignores and `make clean` removes;
+    the pipeline's synth starts without one."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -228,9 +233,22 @@ class ReportCache:
             for violation in violations:
                 for resource in violation["violatingResources"]:
                     resource["templatePath"] = where
+            os.utime(self.directory / f"{self.key(template)}.json")
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return TemplateReport(success, violations)
+
+    def prune(self, now: float | None = None) -> None:
+        """Removes the entries (and abandoned temporary files) unused for UNUSED_ENTRY_DAYS."""
+        oldest = (time.time() if now is None else now) - UNUSED_ENTRY_DAYS * 86400
+        for entry in self.directory.glob("*.json") if self.directory.is_dir() else ():
+            with contextlib.suppress(OSError):  # another synth pruned or rewrote it meanwhile
+                if entry.stat().st_mtime < oldest:
+                    entry.unlink()
+        for staging in self.directory.glob(".entry.*") if self.directory.is_dir() else ():
+            with contextlib.suppress(OSError):
+                if staging.stat().st_mtime < oldest:
+                    staging.unlink()
 
     def write(self, template: str, report: TemplateReport) -> None:
         violations = [
@@ -254,6 +272,7 @@ def check_templates(template_paths: list[str], cache: ReportCache | None) -> dic
     if cache is not None:
         for template, report in checked.items():
             cache.write(template, report)
+        cache.prune()
     reports = {**known, **checked}
     # A template left out of `checked` was in a job that failed: the verdict is a failure.
     success = len(reports) == len(template_paths) and all(r.success for r in reports.values())

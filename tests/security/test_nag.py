@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tarfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -520,3 +521,22 @@ def test_a_template_the_plugin_gave_no_verdict_for_fails_the_check_and_is_not_ke
     # Then the check fails, and only the template with a verdict is kept
     assert report == {"success": False, "violations": [A_VIOLATION]}
     assert cache.read(first) is not None and cache.read(second) is None
+
+
+def test_reports_unused_for_the_pruning_age_are_removed_and_a_read_keeps_one(tmp_path: Path) -> None:
+    # Given three kept reports, all last used longer ago than the pruning age
+    cache = control_tower.ReportCache(tmp_path / "reports")
+    templates = [_template(tmp_path, {f"Queue{i}": {"Type": "AWS::SQS::Queue"}}, name=f"T{i}") for i in range(3)]
+    for template in templates:
+        cache.write(template, control_tower.TemplateReport(True, []))
+    long_ago = time.time() - (control_tower.UNUSED_ENTRY_DAYS + 1) * 86400
+    for entry in (tmp_path / "reports").iterdir():
+        os.utime(entry, (long_ago, long_ago))
+
+    # When one is read back, another rewritten, and the cache pruned
+    assert cache.read(templates[0]) is not None
+    cache.write(templates[1], control_tower.TemplateReport(True, []))
+    cache.prune()
+
+    # Then only the unused one is gone
+    assert [cache.read(t) is not None for t in templates] == [True, True, False]
