@@ -100,6 +100,13 @@ def _plugin_digest() -> str:
 
 
 @cache
+def _recipe_digest() -> str:
+    """This module's SHA-256: how Folio runs the plugin (a fix to which rules a template is given
+    makes every kept report stale)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+@cache
 def unpacked_plugin() -> Path:
     """The plugin package's `package/` directory, unpacked once per machine and package."""
     key = hashlib.sha256(_plugin_package().read_bytes() + repr(_UNPACKED).encode()).hexdigest()[:32]
@@ -220,22 +227,33 @@ class ReportCache:
 
     @staticmethod
     def key(template: str) -> str:
-        digest = hashlib.sha256(_plugin_digest().encode() + b"\0" + Path(template).read_bytes())
+        """What decides the template's report: the plugin package, how Folio runs it (this
+        module: which rules a template is given, the script that calls the plugin) and the
+        template's bytes."""
+        digest = hashlib.sha256(
+            _plugin_digest().encode() + b"\0" + _recipe_digest().encode() + b"\0" + Path(template).read_bytes()
+        )
         return digest.hexdigest()
 
-    def read(self, template: str) -> TemplateReport | None:
+    def read(self, template: str, key: str | None = None) -> TemplateReport | None:
+        """The kept report of `template` (whose key, if the caller has it, is `key`), or None."""
+        entry_path = self.directory / f"{key or self.key(template)}.json"
         try:
-            entry = json.loads((self.directory / f"{self.key(template)}.json").read_text())
+            entry = json.loads(entry_path.read_text())
             success, violations = entry["success"], entry["violations"]
-            if not isinstance(success, bool) or not isinstance(violations, list):
+            # As the plugin reports it: a template fails exactly when it has a violation.
+            if not isinstance(success, bool) or not isinstance(violations, list) or success != (not violations):
                 return None
             where = os.path.realpath(template)
             for violation in violations:
+                if not isinstance(violation["ruleName"], str) or not isinstance(violation["description"], str):
+                    return None
                 for resource in violation["violatingResources"]:
                     resource["templatePath"] = where
-            os.utime(self.directory / f"{self.key(template)}.json")
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        with contextlib.suppress(OSError):  # marks it used (prune); a read-only entry stays readable
+            os.utime(entry_path)
         return TemplateReport(success, violations)
 
     def prune(self, now: float | None = None) -> None:
@@ -250,7 +268,8 @@ class ReportCache:
                 if staging.stat().st_mtime < oldest:
                     staging.unlink()
 
-    def write(self, template: str, report: TemplateReport) -> None:
+    def write(self, key: str, report: TemplateReport) -> None:
+        """Keeps `report` under `key`: the key of the template's bytes the plugin was given."""
         violations = [
             {**v, "violatingResources": [{**r, "templatePath": None} for r in v["violatingResources"]]}
             for v in report.violations
@@ -259,19 +278,22 @@ class ReportCache:
         handle, staging = tempfile.mkstemp(prefix=".entry.", dir=self.directory)
         with os.fdopen(handle, "w") as file:
             json.dump({"success": report.success, "violations": violations}, file)
-        os.replace(staging, self.directory / f"{self.key(template)}.json")
+        os.replace(staging, self.directory / f"{key}.json")
 
 
 def check_templates(template_paths: list[str], cache: ReportCache | None) -> dict[str, Any]:
     """The plugin's report (`success`, `violations`, as JSON) over every template: read back from
     `cache` where it holds the template's report, from the plugin (in parallel) for the rest.
     Violations come in the order of the templates as aws-cdk-lib passed them."""
-    known = {t: report for t in template_paths if cache and (report := cache.read(t)) is not None}
+    # Keys of the bytes as they are now, before the plugin reads them: a template rewritten while
+    # it runs is kept under the bytes it was given, not its new ones.
+    keys = {t: ReportCache.key(t) for t in template_paths} if cache else {}
+    known = {t: report for t in template_paths if cache and (report := cache.read(t, keys[t])) is not None}
     unknown = [t for t in template_paths if t not in known]
     checked = run_plugin_in_parallel(unknown) if unknown else {}
     if cache is not None:
         for template, report in checked.items():
-            cache.write(template, report)
+            cache.write(keys[template], report)
         cache.prune()
     reports = {**known, **checked}
     # A template left out of `checked` was in a job that failed: the verdict is a failure.

@@ -480,22 +480,38 @@ def test_a_report_is_read_back_only_for_the_same_template_bytes_and_plugin(
     # Given a report kept for a template
     cache = control_tower.ReportCache(tmp_path / "reports")
     template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
-    cache.write(template, control_tower.TemplateReport(False, [A_VIOLATION]))
+    cache.write(cache.key(template), control_tower.TemplateReport(False, [A_VIOLATION]))
 
     # Then it is read back naming the template where it is, and the entry does not hold the path
     read = cache.read(template)
     assert read is not None and read.success is False
     assert read.violations[0]["violatingResources"][0]["templatePath"] == os.path.realpath(template)
     assert "/elsewhere/" not in "".join(p.read_text() for p in (tmp_path / "reports").iterdir())
-    # And not for another plugin package, nor for the template with one byte changed
+    # And not for another plugin package, nor another way of running it, nor the template with one
+    # byte changed
     monkeypatch.setattr(control_tower, "_plugin_digest", lambda: "another plugin")
+    assert cache.read(template) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(control_tower, "_recipe_digest", lambda: "another recipe")
     assert cache.read(template) is None
     monkeypatch.undo()
     _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queuf"}})
     assert cache.read(template) is None
 
 
-@pytest.mark.parametrize("entry", ["", "{", '{"success": "yes", "violations": []}', '{"violations": []}', "[]"])
+NOT_REPORTS = [
+    "",
+    "{",
+    "[]",
+    '{"violations": []}',
+    '{"success": "yes", "violations": []}',
+    '{"success": false, "violations": []}',  # a failure with no violation: the plugin never reports one
+    '{"success": true, "violations": [' + json.dumps(A_VIOLATION) + "]}",  # a pass with a violation
+    '{"success": false, "violations": [{"ruleName": "r", "violatingResources": []}]}',  # no description
+]
+
+
+@pytest.mark.parametrize("entry", NOT_REPORTS)
 def test_an_entry_that_is_not_a_report_counts_as_missing(tmp_path: Path, entry: str) -> None:
     cache = control_tower.ReportCache(tmp_path)
     template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
@@ -528,15 +544,74 @@ def test_reports_unused_for_the_pruning_age_are_removed_and_a_read_keeps_one(tmp
     cache = control_tower.ReportCache(tmp_path / "reports")
     templates = [_template(tmp_path, {f"Queue{i}": {"Type": "AWS::SQS::Queue"}}, name=f"T{i}") for i in range(3)]
     for template in templates:
-        cache.write(template, control_tower.TemplateReport(True, []))
+        cache.write(cache.key(template), control_tower.TemplateReport(True, []))
     long_ago = time.time() - (control_tower.UNUSED_ENTRY_DAYS + 1) * 86400
     for entry in (tmp_path / "reports").iterdir():
         os.utime(entry, (long_ago, long_ago))
 
     # When one is read back, another rewritten, and the cache pruned
     assert cache.read(templates[0]) is not None
-    cache.write(templates[1], control_tower.TemplateReport(True, []))
+    cache.write(cache.key(templates[1]), control_tower.TemplateReport(True, []))
     cache.prune()
 
     # Then only the unused one is gone
     assert [cache.read(t) is not None for t in templates] == [True, True, False]
+
+
+def _fake_plugin(directory: Path, validate_body: str) -> Path:
+    """A plugin package whose CfnGuardValidator.validate({ templatePaths }) runs `validate_body`."""
+    plugin = directory / "plugin"
+    (plugin / "lib").mkdir(parents=True)
+    (plugin / "lib" / "plugin.js").write_text(
+        "exports.CfnGuardValidator = class { validate({ templatePaths }) { " + validate_body + " } };\n"
+    )
+    return plugin
+
+
+A_VIOLATION_IN_THE_FIRST = (
+    "return { success: false, violations: templatePaths.filter((t) => t.includes('First')).map((t) => ("
+    "{ ruleName: 'r', description: 'd', violatingResources: [{ resourceLogicalId: 'A', templatePath: t, "
+    "locations: ['/Properties'] }] })) };"
+)
+
+
+@pytest.mark.parametrize(
+    ("validate_body", "kept"),
+    [("return { success: false, violations: [] };", [False, False]), (A_VIOLATION_IN_THE_FIRST, [True, False])],
+    ids=["no-violation", "a-violation-in-one"],
+)
+def test_a_failed_plugin_run_fails_the_check_and_keeps_no_verdict_it_cannot_attribute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validate_body: str, kept: list[bool]
+) -> None:
+    # Given one plugin run over two templates that fails, with a violation in neither or in the first
+    plugin = _fake_plugin(tmp_path, validate_body)
+    monkeypatch.setattr(control_tower, "unpacked_plugin", lambda: plugin)
+    monkeypatch.setattr(control_tower, "control_tower_rule_types", dict)  # its cache keeps the real rules
+    monkeypatch.setattr(control_tower, "GUARD_PROCESSES", 1)  # both templates in one run
+    first = _template(tmp_path, {"A": {"Type": "AWS::SQS::Queue"}}, name="First")
+    second = _template(tmp_path, {"B": {"Type": "AWS::SNS::Topic"}}, name="Second")
+    cache = control_tower.ReportCache(tmp_path / "reports")
+
+    # When the templates are checked, twice
+    reports = [control_tower.check_templates([first, second], cache) for _ in range(2)]
+
+    # Then both checks fail, and only a template the failure names keeps its verdict
+    assert [report["success"] for report in reports] == [False, False]
+    assert [cache.read(t) is not None for t in (first, second)] == kept
+
+
+def test_a_report_read_through_a_symlink_names_the_template_as_cfn_guard_does(tmp_path: Path) -> None:
+    # Given a report kept for a template, and a symlink to its directory
+    real = tmp_path / "real"
+    real.mkdir()
+    template = _template(real, {"Queue": {"Type": "AWS::SQS::Queue"}})
+    cache = control_tower.ReportCache(tmp_path / "reports")
+    cache.write(cache.key(template), control_tower.TemplateReport(False, [A_VIOLATION]))
+    (tmp_path / "link").symlink_to(real)
+
+    # When it is read back through the symlink
+    read = cache.read(str(tmp_path / "link" / "Stack.template.json"))
+
+    # Then it names the real path (cfn-guard reports every template by its realpath)
+    assert read is not None
+    assert read.violations[0]["violatingResources"][0]["templatePath"] == str(real / "Stack.template.json")
