@@ -75,6 +75,8 @@ def assert_one_line_failure(result: subprocess.CompletedProcess[str], *, says: s
         (("--path", "Stack.assets.json", "ls"), "command 'ls' is not supported"),
         (("--path", "Stack.assets.json", "publish"), "name at least one <assetId:destinationId>"),
         (("--path", "Stack.assets.json", "publish", ASSET), f"not an <assetId:destinationId>: {ASSET}"),
+        (("--path", "Stack.assets.json", "publish", "*:*"), "not an <assetId:destinationId>: *:*"),
+        (("--path", "Stack.assets.json", "publish", f"{ASSET}:*"), f"not an <assetId:destinationId>: {ASSET}:*"),
         (("--path", "Stack.assets.json", "--profile", "p", "publish", f"{ASSET}:{DESTINATION}"), "--profile"),
         (("publish", f"{ASSET}:{DESTINATION}"), "--path <asset manifest> is required"),
     ],
