@@ -82,7 +82,7 @@ class Synthesized:
         return sorted(self.assembly_directory.glob("*.template.json"))
 
 
-def folio_app(outdir: Path, *, context: dict[str, Any] | None = None, validate_cloudformation: bool = True) -> cdk.App:
+def folio_app(outdir: Path, *, validate_cloudformation: bool, context: dict[str, Any] | None = None) -> cdk.App:
     """An App with the CLI's context and every gate app.py's has: the nag packs, Control Tower and
     aws-cdk-lib's built-in CloudFormation validation. The test session's own synths leave that
     validation out (`validate_cloudformation=False`): loading its engine costs a process about
@@ -102,12 +102,12 @@ def synthesize(
     outdir: Path,
     *,
     extend: Callable[[FolioStage], None] | None = None,
+    validate_cloudformation: bool,
     context: dict[str, Any] | None = None,
-    validate_cloudformation: bool = True,
 ) -> Synthesized:
     """Build and synthesize one FolioStage and its regional serving stages the way app.py does,
-    with every nag pack (and aws-cdk-lib's CloudFormation validation unless told not to:
-    `folio_app`).
+    with every nag pack, and aws-cdk-lib's CloudFormation validation if `validate_cloudformation`
+    (every caller says: `folio_app`).
 
     `extend` may add constructs to the stages before synthesis (the nag coverage test uses it
     to add deliberately non-compliant resources); it is called with each stage.
@@ -296,10 +296,10 @@ class SynthesizedPipeline:
 
 
 def synthesize_pipeline(
-    outdir: Path, *, extend: Callable[[PipelineStack], None] | None = None, validate_cloudformation: bool = True
+    outdir: Path, *, validate_cloudformation: bool, extend: Callable[[PipelineStack], None] | None = None
 ) -> SynthesizedPipeline:
-    """Build and synthesize the pipeline the way app.py does, with every nag pack (and the
-    CloudFormation validation unless told not to: `folio_app`). Bundling is skipped: the
+    """Build and synthesize the pipeline the way app.py does, with every nag pack, and the
+    CloudFormation validation if `validate_cloudformation` (every caller says: `folio_app`). Bundling is skipped: the
     stages' assets are the environments' own, checked by `synthesize`."""
     pipeline = load_pipeline_config()
     assert pipeline is not None, "stacks/environments.py ships the pipeline enabled"

@@ -38,6 +38,8 @@ def by_logging_role_choice(
     choice = shipped.config.api.manage_account_logging_role
     other_api = dataclasses.replace(shipped.config.api, manage_account_logging_role=not choice)
     other_config = dataclasses.replace(shipped.config, api=other_api)
+    # Without the CloudFormation validation, as the session's own synths: the second synth validates
+    # both answers in the environments that ship them (sandbox without the role, dev and prod with it).
     other = synthesize(other_config, tmp_path_factory.mktemp("cdk-other-choice"), validate_cloudformation=False)
     return {choice: shipped, not choice: other}
 

@@ -93,7 +93,9 @@ def main(arguments: list[str]) -> int:
     from tests.conftest import synthesize
 
     outdir, environments = Path(arguments[0]), arguments[1:]
-    directories = {name: str(synthesize(load_config(name), outdir / name).assembly_directory) for name in environments}
+    # With aws-cdk-lib's CloudFormation validation, which the test session's own synths leave out.
+    synths = {name: synthesize(load_config(name), outdir / name, validate_cloudformation=True) for name in environments}
+    directories = {name: str(synth.assembly_directory) for name, synth in synths.items()}
     print(json.dumps(directories))
     return 0
 

@@ -190,7 +190,7 @@ def synthesize_what_only_cloudformation_validation_refuses(outdir: Path) -> None
     process: the synth must fail on validation, which its report in `outdir` names."""
     from tests.conftest import folio_app
 
-    app = folio_app(outdir)
+    app = folio_app(outdir, validate_cloudformation=True)
     stage = cdk.Stage(app, "Probe", env=cdk.Environment(account="111111111111", region="us-east-1"))
     stack = cdk.Stack(stage, "Queues")
     dead_letters = cdk.CfnResource(stack, "DeadLetters", type="AWS::SQS::Queue", properties={
@@ -216,14 +216,16 @@ def main(arguments: list[str]) -> int:
     environment = outdir / "environment"
     endings = {
         "environment": failure_on_validation(
-            lambda: synthesize(load_config("sandbox"), environment, extend=add_non_compliant_stack)
+            lambda: synthesize(
+                load_config("sandbox"), environment, extend=add_non_compliant_stack, validate_cloudformation=True
+            )
         )
     }
     control_tower = control_tower_runs(environment) if endings["environment"] is None else {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline_stack, "FolioStage", StageWithExtra)
         endings["pipeline"] = failure_on_validation(
-            lambda: synthesize_pipeline(outdir / "pipeline", extend=inject_after_build)
+            lambda: synthesize_pipeline(outdir / "pipeline", extend=inject_after_build, validate_cloudformation=True)
         )
     failures = process_mode_failures(outdir / "process-mode")
     endings["cloudformation-validate"] = failure_on_validation(

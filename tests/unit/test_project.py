@@ -186,3 +186,6 @@ def test_only_the_test_sessions_own_synths_leave_out_cloudformation_validation()
         "tests/conftest.py": ["builtin_cloud_formation_validation", "validate_cloudformation=False"],
         "tests/infra/test_api_stack.py": ["validate_cloudformation=False"],
     }
+    # Every synth by a new process says it validates (`validate_cloudformation` has no default).
+    for module in ("tests/support/deterministic_synth.py", "tests/support/non_compliant_synth.py"):
+        assert "validate_cloudformation=True" in (PROJECT_ROOT / module).read_text(), module
