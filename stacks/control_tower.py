@@ -18,10 +18,11 @@ processes, one per partition of the templates, all at once:
   templates as aws-cdk-lib passed them: the report is the plugin's own over every rule, field for
   field and in order (tests/security/test_nag.py compares them over templates full of findings).
 
-A template's report is a function of its bytes and of the plugin package alone, so
+A template's report is a function of its bytes, the plugin package and this module alone, so
 `ReportCache` keeps each template's report on this machine: a synth checks only the templates
 that changed since any synth or test here last checked them (`make synth` after a change to one
-stack checks that stack's templates). The pipeline's synth step starts without the cache.
+stack checks that stack's templates). The pipeline's synth step starts without the cache, so
+every report in it comes from the plugin in that build.
 
 aws-cdk-lib maps each violation's template and logical id to a construct path and applies
 acknowledgements by that path, after the plugin returns: that path is the same as before.
@@ -220,7 +221,7 @@ class ReportCache:
     cannot be read as a report counts as missing. Reading an entry marks it used (its mtime);
     `prune` removes entries unused for UNUSED_ENTRY_DAYS, so the reports of templates long gone
     do not pile up. Folio keeps it under `.make/`, which git ignores and `make clean` removes;
-    the pipeline's synth starts without one."""
+    the pipeline's synth step starts without one."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
