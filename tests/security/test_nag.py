@@ -7,8 +7,10 @@ import ast
 import json
 import os
 import re
+import subprocess
 import tarfile
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -358,7 +360,7 @@ def test_control_tower_runs_its_partitions_at_the_same_time(
 ) -> None:
     # Given a record of when each cfn-guard process starts and is waited for
     events: list[str] = []
-    real_popen = control_tower.subprocess.Popen
+    real_popen = subprocess.Popen
 
     class RecordedPopen(real_popen):  # type: ignore[misc,valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -369,7 +371,10 @@ def test_control_tower_runs_its_partitions_at_the_same_time(
             events.append("wait")
             return super().communicate(*args, **kwargs)
 
-    monkeypatch.setattr(control_tower.subprocess, "Popen", RecordedPopen)
+    # Only control_tower's own reference: the background lane starts its jobs with the real module
+    # meanwhile, and a process-wide patch would record those too.
+    recorded = types.SimpleNamespace(Popen=RecordedPopen, PIPE=subprocess.PIPE)
+    monkeypatch.setattr(control_tower, "subprocess", recorded)
     templates = [str(p) for p in sorted(non_compliant_assembly.glob("assembly-*/*.template.json"))]
 
     # When the controls validate more templates than there are processes (no report cache)
