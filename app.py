@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda"))
 import aws_cdk as cdk
 
 from stacks.config import ConfigError, load_config, load_pipeline_config, load_pipeline_environments
-from stacks.nag import register_nag_packs, validation_failures
+from stacks.nag import checked_app, validation_failures
 from stacks.names import EnvironmentNames
 from stacks.pipeline_stack import PipelineStack, cdk_assets_version, cdk_cli_version
 from stacks.regional_serving_stage import regional_serving_stages
@@ -31,7 +31,7 @@ PIPELINE_STACK_ID = "FolioPipeline"  # `cdk deploy FolioPipeline` (README, "Depl
 
 
 def main() -> int:
-    app = cdk.App()
+    app = checked_app(validate_cloudformation=True)
     environment = app.node.try_get_context("env") or "sandbox"
     try:
         # The only place Folio reads the process environment: the CLI's account, if any.
@@ -41,7 +41,6 @@ def main() -> int:
     except ConfigError as error:
         print(f"folio: {error}", file=sys.stderr)
         return 2
-    register_nag_packs(app)
     names = EnvironmentNames.of(config)
     FolioStage(app, names.stage_id, config=config, names=names)
     # For direct deploys: the read-only API in each replica Region, deployed after the stage above

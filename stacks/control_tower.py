@@ -19,10 +19,12 @@ processes, one per partition of the templates, all at once:
   field and in order (tests/security/test_nag.py compares them over templates full of findings).
 
 A template's report is a function of its bytes, the plugin package and this module alone, so
-`ReportCache` keeps each template's report on this machine: a synth checks only the templates
-that changed since any synth or test here last checked them (`make synth` after a change to one
-stack checks that stack's templates). The pipeline's synth step starts without the cache, so
-every report in it comes from the plugin in that build.
+it is kept on this machine (`kept_reports`, stacks/report_cache.py): a synth checks only the
+templates that changed since any synth or test here last checked them (`make synth` after a
+change to one stack checks that stack's templates). The pipeline's synth step starts without
+the cache, so every report in it comes from the plugin in that build. aws-cdk-lib's
+CloudFormation validation (stacks/cloudformation_validation.py) is started beside these
+controls, so that its process runs while theirs do.
 
 aws-cdk-lib maps each violation's template and logical id to a construct path and applies
 acknowledgements by that path, after the plugin returns: that path is the same as before.
@@ -31,7 +33,6 @@ The plugin package is unpacked once per machine into `.make/cfn-guard-plugin/` (
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -42,17 +43,17 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aws_cdk as cdk
 import jsii
 from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
 from stacks.build_cache import cached_build
+from stacks.report_cache import ReportCache, TemplateReport, located
 
 # The name the plugin reports under, and the prefix of its acknowledgement ids.
 CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
@@ -60,7 +61,6 @@ CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
 GUARD_PROCESSES = 2
 PLUGIN_CACHE = Path(__file__).resolve().parent.parent / ".make" / "cfn-guard-plugin"
 REPORT_CACHE = Path(__file__).resolve().parent.parent / ".make" / "control-tower-reports"
-UNUSED_ENTRY_DAYS = 30  # a report no synth read back for this long is removed (ReportCache.prune)
 # What the plugin needs at run time: its code, its rules and cfn-guard for this operating system.
 _GUARD_PLATFORM = "macos" if sys.platform == "darwin" else "ubuntu"  # as the plugin names them
 _UNPACKED = ("package/package.json", "package/lib/", "package/rules/", f"package/bin/{_GUARD_PLATFORM}/")
@@ -164,15 +164,6 @@ class ControlTowerPluginFailed(RuntimeError):
     """The plugin (or the cfn-guard it runs) failed on a partition of the templates."""
 
 
-@dataclass(frozen=True)
-class TemplateReport:
-    """What the plugin found in one template: whether it complied, and its violations (each
-    names resources of this template only), in the plugin's order."""
-
-    success: bool
-    violations: list[dict[str, Any]]
-
-
 def run_plugin_in_parallel(template_paths: list[str]) -> dict[str, TemplateReport]:
     """The plugin's report of each template (by the path given), partitions at once. A template
     whose job failed without a violation in it is left out: the job's `success` does not say
@@ -211,75 +202,16 @@ def run_plugin_in_parallel(template_paths: list[str]) -> dict[str, TemplateRepor
     return reports
 
 
-class ReportCache:
-    """The plugin's report of each template it checked, by what decides it: the template's bytes
-    and the plugin package (its code, its rules and its cfn-guard). cfn-guard's verdict is a
-    function of those alone, so a template that did not change since it was last checked (on
-    this machine, by any synth or test) is not checked again: its report is read back, naming
-    the template where it is now. A changed template, or a new plugin, is checked afresh.
-    Each entry is one JSON file, written to a temporary name and renamed into place; one that
-    cannot be read as a report counts as missing. Reading an entry marks it used (its mtime);
-    `prune` removes entries unused for UNUSED_ENTRY_DAYS, so the reports of templates long gone
-    do not pile up. Folio keeps it under `.make/`, which git ignores and `make clean` removes;
-    the pipeline's synth step starts without one."""
+def kept_reports(directory: Path) -> ReportCache:
+    """The plugin's reports of templates, kept in `directory` (stacks/report_cache.py) by the
+    plugin package, this module and the template's bytes."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def recipe() -> str:
+        # This module too: a fix to which rules a template is given makes every kept report stale.
+        return _plugin_digest() + "\0" + _recipe_digest()
 
-    @staticmethod
-    def key(template: str) -> str:
-        """What decides the template's report: the plugin package, how Folio runs it (this
-        module: which rules a template is given, the script that calls the plugin) and the
-        template's bytes."""
-        digest = hashlib.sha256(
-            _plugin_digest().encode() + b"\0" + _recipe_digest().encode() + b"\0" + Path(template).read_bytes()
-        )
-        return digest.hexdigest()
-
-    def read(self, template: str, key: str | None = None) -> TemplateReport | None:
-        """The kept report of `template` (whose key, if the caller has it, is `key`), or None."""
-        entry_path = self.directory / f"{key or self.key(template)}.json"
-        try:
-            entry = json.loads(entry_path.read_text())
-            success, violations = entry["success"], entry["violations"]
-            # As the plugin reports it: a template fails exactly when it has a violation.
-            if not isinstance(success, bool) or not isinstance(violations, list) or success != (not violations):
-                return None
-            where = os.path.realpath(template)
-            for violation in violations:
-                if not isinstance(violation["ruleName"], str) or not isinstance(violation["description"], str):
-                    return None
-                for resource in violation["violatingResources"]:
-                    resource["templatePath"] = where
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        with contextlib.suppress(OSError):  # marks it used (prune); a read-only entry stays readable
-            os.utime(entry_path)
-        return TemplateReport(success, violations)
-
-    def prune(self, now: float | None = None) -> None:
-        """Removes the entries (and abandoned temporary files) unused for UNUSED_ENTRY_DAYS."""
-        oldest = (time.time() if now is None else now) - UNUSED_ENTRY_DAYS * 86400
-        for entry in self.directory.glob("*.json") if self.directory.is_dir() else ():
-            with contextlib.suppress(OSError):  # another synth pruned or rewrote it meanwhile
-                if entry.stat().st_mtime < oldest:
-                    entry.unlink()
-        for staging in self.directory.glob(".entry.*") if self.directory.is_dir() else ():
-            with contextlib.suppress(OSError):
-                if staging.stat().st_mtime < oldest:
-                    staging.unlink()
-
-    def write(self, key: str, report: TemplateReport) -> None:
-        """Keeps `report` under `key`: the key of the template's bytes the plugin was given."""
-        violations = [
-            {**v, "violatingResources": [{**r, "templatePath": None} for r in v["violatingResources"]]}
-            for v in report.violations
-        ]
-        self.directory.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(prefix=".entry.", dir=self.directory)
-        with os.fdopen(handle, "w") as file:
-            json.dump({"success": report.success, "violations": violations}, file)
-        os.replace(staging, self.directory / f"{key}.json")
+    # As the plugin reports it: a template fails exactly when it has a violation.
+    return ReportCache(directory, recipe=recipe, consistent=lambda report: report.success == (not report.violations))
 
 
 def check_templates(template_paths: list[str], cache: ReportCache | None) -> dict[str, Any]:
@@ -288,15 +220,16 @@ def check_templates(template_paths: list[str], cache: ReportCache | None) -> dic
     Violations come in the order of the templates as aws-cdk-lib passed them."""
     # Keys of the bytes as they are now, before the plugin reads them: a template rewritten while
     # it runs is kept under the bytes it was given, not its new ones.
-    keys = {t: ReportCache.key(t) for t in template_paths} if cache else {}
-    known = {t: report for t in template_paths if cache and (report := cache.read(t, keys[t])) is not None}
+    keys = {t: cache.key(t) for t in template_paths} if cache else {}
+    known = {t: report for t in template_paths if cache and (report := cache.read(keys[t])) is not None}
     unknown = [t for t in template_paths if t not in known]
     checked = run_plugin_in_parallel(unknown) if unknown else {}
     if cache is not None:
         for template, report in checked.items():
             cache.write(keys[template], report)
         cache.prune()
-    reports = {**known, **checked}
+    # The plugin names a template by its canonical path, whatever path it was given.
+    reports = {**{t: located(r, os.path.realpath(t)) for t, r in known.items()}, **checked}
     # A template left out of `checked` was in a job that failed: the verdict is a failure.
     success = len(reports) == len(template_paths) and all(r.success for r in reports.values())
     violations = [v for t in template_paths if t in reports for v in reports[t].violations]
@@ -321,15 +254,24 @@ def _policy_violation(violation: dict[str, Any]) -> cdk.PolicyViolation:
     )
 
 
+class StartsBeside(Protocol):
+    """A check that runs in processes of its own: `start` begins it over the templates of
+    `context` and returns at once; its plugin's `validate` collects the result."""
+
+    def start(self, context: cdk.IPolicyValidationContext) -> None: ...
+
+
 @jsii.implements(cdk.IPolicyValidationPlugin)
 class ControlTowerControls:
     """Every Control Tower proactive control bundled with `cdk-validator-cfnguard`, none disabled,
     run by the plugin's own code in parallel processes (see the module's docstring), with the
     reports of templates already checked on this machine read back from `report_cache` (None:
-    check every template)."""
+    check every template). aws-cdk-lib calls the plugins one after another; `started_beside`
+    are started over the same templates first, so that they run while these controls do."""
 
-    def __init__(self, report_cache: Path | None = REPORT_CACHE) -> None:
-        self._cache = ReportCache(report_cache) if report_cache is not None else None
+    def __init__(self, report_cache: Path | None = REPORT_CACHE, started_beside: Sequence[StartsBeside] = ()) -> None:
+        self._cache = kept_reports(report_cache) if report_cache is not None else None
+        self._started_beside = tuple(started_beside)
 
     @property
     def name(self) -> str:
@@ -344,13 +286,11 @@ class ControlTowerControls:
         return None
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
+        for other in self._started_beside:
+            other.start(context)
         report = check_templates(list(context.template_paths), self._cache)
         return cdk.PolicyValidationPluginReport(
             success=report["success"],
             plugin_version=self.version,
             violations=[_policy_violation(violation) for violation in report["violations"]],
         )
-
-
-def control_tower_controls() -> cdk.IPolicyValidationPlugin:
-    return ControlTowerControls()

@@ -18,6 +18,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from cdk_nag import (
@@ -30,7 +31,8 @@ from cdk_nag import (
 )
 from constructs import IConstruct
 
-from stacks.control_tower import CONTROL_TOWER_PLUGIN, control_tower_controls
+from stacks.cloudformation_validation import CloudFormationValidation
+from stacks.control_tower import CONTROL_TOWER_PLUGIN, ControlTowerControls
 
 PACK_NAMES: tuple[str, ...] = ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 
@@ -49,10 +51,19 @@ def nag_packs(app: cdk.App) -> list[NagPack]:
     ]
 
 
-def register_nag_packs(app: cdk.App) -> None:
-    """Run every pack and every Control Tower proactive control over the whole app at synth;
-    any finding fails the synth."""
-    cdk.Validations.of(app).add_plugins(*nag_packs(app), control_tower_controls())
+def checked_app(*, validate_cloudformation: bool, **props: Any) -> cdk.App:
+    """An App (`props` as cdk.App takes them) that runs every pack and every Control Tower
+    proactive control over the whole app at synth, and aws-cdk-lib's CloudFormation validation
+    if `validate_cloudformation`; any finding fails the synth.
+
+    The validation is aws-cdk-lib's own plugin, run beside Control Tower's processes and kept per
+    template (stacks/cloudformation_validation.py), so the App's built-in copy of it is off: with
+    both, every template would be validated twice."""
+    app = cdk.App(builtin_cloud_formation_validation=False, **props)
+    validation = [CloudFormationValidation()] if validate_cloudformation else []
+    control_tower = ControlTowerControls(started_beside=validation)
+    cdk.Validations.of(app).add_plugins(*nag_packs(app), control_tower, *validation)
+    return app
 
 
 @dataclass(frozen=True)

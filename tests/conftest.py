@@ -26,7 +26,7 @@ from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 
 from stacks.config import FolioConfig, load_config, load_pipeline_config, load_pipeline_environments
-from stacks.nag import register_nag_packs
+from stacks.nag import checked_app
 from stacks.names import EnvironmentNames
 from stacks.pipeline_stack import PipelineStack, cdk_assets_version, cdk_cli_version
 from stacks.regional_serving_stage import RegionalServingStage, regional_serving_stages
@@ -83,18 +83,17 @@ class Synthesized:
 
 
 def folio_app(outdir: Path, *, validate_cloudformation: bool, context: dict[str, Any] | None = None) -> cdk.App:
-    """An App with the CLI's context and every gate app.py's has: the nag packs, Control Tower and
-    aws-cdk-lib's built-in CloudFormation validation. The test session's own synths leave that
-    validation out (`validate_cloudformation=False`): loading its engine costs a process about
-    4 s; the synths by a new process (app.py's, the second synth, the non-compliant synths) run it
-    over every stage, and tests/security/test_nag.py proves they fail on its findings."""
-    app = cdk.App(
+    """An App with the CLI's context and every gate app.py's has (stacks/nag.py, `checked_app`): the
+    nag packs, Control Tower and aws-cdk-lib's CloudFormation validation. The test session's own
+    synths leave that validation out (`validate_cloudformation=False`): with no kept reports, as a
+    fresh clone has none, it costs a process about 4 s; the synths by a new process (app.py's, the
+    second synth, the non-compliant synths) run it over every stage, and tests/security/test_nag.py
+    proves they fail on its findings."""
+    return checked_app(
+        validate_cloudformation=validate_cloudformation,
         outdir=str(outdir),
         context={**cdk_context(), **(context or {})},
-        builtin_cloud_formation_validation=validate_cloudformation,
     )
-    register_nag_packs(app)
-    return app
 
 
 def synthesize(

@@ -20,7 +20,7 @@ import aws_cdk as cdk
 import pytest
 from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
-from stacks import control_tower, nag
+from stacks import cloudformation_validation, control_tower, nag, report_cache
 from stacks.control_tower import ControlTowerControls
 from stacks.nag import (
     CONTROL_TOWER_PLUGIN,
@@ -36,7 +36,7 @@ from tests.conftest import (
     STAGES,
     Synthesized,
 )
-from tests.support.non_compliant_synth import NonCompliantSynths, TemplatePaths
+from tests.support.non_compliant_synth import NonCompliantSynths, StackTemplates, TemplatePaths
 
 # The most acknowledgements one environment may carry. Raising it is a reviewed change:
 # say in the commit which finding is new and why its control is met another way.
@@ -317,7 +317,7 @@ def test_control_tower_in_parallel_reports_exactly_what_the_unmodified_plugin_wi
 def test_control_tower_reports_read_back_from_the_cache_are_the_plugins_own(
     non_compliant_synths: NonCompliantSynths,
 ) -> None:
-    """A template's report is kept by its bytes (stacks/control_tower.py, ReportCache): filling
+    """A template's report is kept by its bytes (stacks/control_tower.py, kept_reports): filling
     an empty cache reports what the plugin reports, and reading it back (the plugin made to fail)
     reports the same, naming the templates where they are now."""
     runs = non_compliant_synths.control_tower_runs()
@@ -345,14 +345,55 @@ def test_a_synth_by_a_new_process_fails_on_a_finding_of_cloudformation_validatio
     outdir = non_compliant_synths.failed_on_validation("cloudformation-validate")
     report = json.loads((outdir / "validation-report.json").read_text())
 
-    failures = {
+    failures = [
         (plugin["pluginName"], violation["ruleName"], construct["constructPath"])
         for plugin in report["pluginReports"]
         if plugin["conclusion"] == "failure"
         for violation in plugin["violations"]
         for construct in violation["violatingConstructs"]
-    }
-    assert failures == {("CloudFormation Validate", "F3034", "Probe/Queues/Queue")}
+    ]
+    # Once: Folio's run of the plugin, with the App's built-in copy off (stacks/nag.py, checked_app).
+    assert failures == [("CloudFormation Validate", "F3034", "Probe/Queues/Queue")]
+
+
+def test_cloudformation_validation_in_its_own_process_reports_exactly_what_aws_cdk_libs_plugin_reports(
+    non_compliant_synths: NonCompliantSynths,
+) -> None:
+    """Folio runs aws-cdk-lib's plugin in a process of its own, one template at a time, and merges
+    the reports (stacks/cloudformation_validation.py); the report must be the plugin's own over all
+    the templates at once (here two stacks, in two accounts and Regions, with findings of every
+    kind): same violations, same fields, same order. Both runs happen in the process that
+    synthesized them (tests/support/non_compliant_synth.py)."""
+    runs = non_compliant_synths.cloudformation_validation_runs()
+    builtin = runs["builtin"]
+
+    # Errors and warnings; on resources and on the stack itself; one finding in both templates.
+    assert {v["severity"] for v in builtin["violations"]} == {"error", "warning"}
+    on_the_stack = [r for v in builtin["violations"] for r in v["resources"] if r[1] is None]
+    assert len(on_the_stack) >= 2 and all(r[3] for r in on_the_stack)
+    assert any(len({r[0] for r in v["resources"]}) == 2 for v in builtin["violations"])
+    assert len(builtin["violations"]) >= 6
+    assert runs["as_folio_runs_it"] == builtin
+    assert runs["filling_a_cache"] == builtin
+
+
+def test_cloudformation_validation_reports_read_back_from_the_cache_are_the_plugins_own(
+    non_compliant_synths: NonCompliantSynths,
+) -> None:
+    """Each template's report is kept by its bytes, account and Region: read back (the plugin made
+    to fail), the report is the plugin's own, naming the templates and stacks where they are now."""
+    runs = non_compliant_synths.cloudformation_validation_runs()
+    builtin = runs["builtin"]
+
+    assert runs["cache_entries"] == 2
+    assert runs["read_back"] == builtin
+    assembly = os.path.realpath(non_compliant_synths.failed_on_validation("cloudformation-findings"))
+    relocated = json.loads(json.dumps(builtin))
+    for violation in relocated["violations"]:
+        for resource in violation["resources"]:
+            resource[0] = os.path.join(runs["elsewhere"], os.path.relpath(resource[0], assembly))
+            resource[3] = f"Elsewhere/{resource[3]}" if resource[3] else None
+    assert runs["read_back_elsewhere"] == relocated
 
 
 def test_control_tower_runs_its_partitions_at_the_same_time(
@@ -465,7 +506,7 @@ def test_cli_process_mode_findings_are_caught_by_app_py(non_compliant_synths: No
     assert all("FolioSandbox/NonCompliant/" in f for f in named)
 
 
-# --- The report cache (stacks/control_tower.py, ReportCache) -------------------------------------
+# --- The report cache (stacks/report_cache.py), as Control Tower keeps its reports ------------------
 
 
 def _template(directory: Path, resources: dict[str, Any], name: str = "Stack") -> str:
@@ -479,29 +520,39 @@ A_VIOLATION = {"ruleName": "some_check", "description": "d", "violatingResources
 ]}  # fmt: skip
 
 
+def _read(cache: report_cache.ReportCache, template: str) -> report_cache.TemplateReport | None:
+    return cache.read(cache.key(template))
+
+
+def _no_plugin(template_paths: list[str]) -> Any:
+    raise AssertionError(f"the plugin ran on {template_paths}")
+
+
 def test_a_report_is_read_back_only_for_the_same_template_bytes_and_plugin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a report kept for a template
-    cache = control_tower.ReportCache(tmp_path / "reports")
+    cache = control_tower.kept_reports(tmp_path / "reports")
     template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
-    cache.write(cache.key(template), control_tower.TemplateReport(False, [A_VIOLATION]))
+    cache.write(cache.key(template), report_cache.TemplateReport(False, [A_VIOLATION]))
 
-    # Then it is read back naming the template where it is, and the entry does not hold the path
-    read = cache.read(template)
-    assert read is not None and read.success is False
-    assert read.violations[0]["violatingResources"][0]["templatePath"] == os.path.realpath(template)
+    # Then the check reads it back (the plugin does not run), naming the template where it is, and
+    # the entry does not hold the path
+    monkeypatch.setattr(control_tower, "run_plugin_in_parallel", _no_plugin)
+    report = control_tower.check_templates([template], cache)
+    assert report["success"] is False
+    assert report["violations"][0]["violatingResources"][0]["templatePath"] == os.path.realpath(template)
     assert "/elsewhere/" not in "".join(p.read_text() for p in (tmp_path / "reports").iterdir())
     # And not for another plugin package, nor another way of running it, nor the template with one
     # byte changed
     monkeypatch.setattr(control_tower, "_plugin_digest", lambda: "another plugin")
-    assert cache.read(template) is None
+    assert _read(cache, template) is None
     monkeypatch.undo()
     monkeypatch.setattr(control_tower, "_recipe_digest", lambda: "another recipe")
-    assert cache.read(template) is None
+    assert _read(cache, template) is None
     monkeypatch.undo()
     _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queuf"}})
-    assert cache.read(template) is None
+    assert _read(cache, template) is None
 
 
 NOT_REPORTS = [
@@ -518,11 +569,11 @@ NOT_REPORTS = [
 
 @pytest.mark.parametrize("entry", NOT_REPORTS)
 def test_an_entry_that_is_not_a_report_counts_as_missing(tmp_path: Path, entry: str) -> None:
-    cache = control_tower.ReportCache(tmp_path)
+    cache = control_tower.kept_reports(tmp_path)
     template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
     (tmp_path / f"{cache.key(template)}.json").write_text(entry)
 
-    assert cache.read(template) is None
+    assert _read(cache, template) is None
 
 
 def test_a_template_the_plugin_gave_no_verdict_for_fails_the_check_and_is_not_kept(
@@ -532,35 +583,35 @@ def test_a_template_the_plugin_gave_no_verdict_for_fails_the_check_and_is_not_ke
     # (run_plugin_in_parallel leaves the other out: the job's failure may be its)
     first = _template(tmp_path, {"A": {"Type": "AWS::SQS::Queue"}}, name="First")
     second = _template(tmp_path, {"B": {"Type": "AWS::SNS::Topic"}}, name="Second")
-    found = control_tower.TemplateReport(False, [A_VIOLATION])
+    found = report_cache.TemplateReport(False, [A_VIOLATION])
     monkeypatch.setattr(control_tower, "run_plugin_in_parallel", lambda paths: {first: found})
-    cache = control_tower.ReportCache(tmp_path / "reports")
+    cache = control_tower.kept_reports(tmp_path / "reports")
 
     # When the templates are checked
     report = control_tower.check_templates([first, second], cache)
 
     # Then the check fails, and only the template with a verdict is kept
     assert report == {"success": False, "violations": [A_VIOLATION]}
-    assert cache.read(first) is not None and cache.read(second) is None
+    assert _read(cache, first) is not None and _read(cache, second) is None
 
 
 def test_reports_unused_for_the_pruning_age_are_removed_and_a_read_keeps_one(tmp_path: Path) -> None:
     # Given three kept reports, all last used longer ago than the pruning age
-    cache = control_tower.ReportCache(tmp_path / "reports")
+    cache = control_tower.kept_reports(tmp_path / "reports")
     templates = [_template(tmp_path, {f"Queue{i}": {"Type": "AWS::SQS::Queue"}}, name=f"T{i}") for i in range(3)]
     for template in templates:
-        cache.write(cache.key(template), control_tower.TemplateReport(True, []))
-    long_ago = time.time() - (control_tower.UNUSED_ENTRY_DAYS + 1) * 86400
+        cache.write(cache.key(template), report_cache.TemplateReport(True, []))
+    long_ago = time.time() - (report_cache.UNUSED_ENTRY_DAYS + 1) * 86400
     for entry in (tmp_path / "reports").iterdir():
         os.utime(entry, (long_ago, long_ago))
 
     # When one is read back, another rewritten, and the cache pruned
-    assert cache.read(templates[0]) is not None
-    cache.write(cache.key(templates[1]), control_tower.TemplateReport(True, []))
+    assert _read(cache, templates[0]) is not None
+    cache.write(cache.key(templates[1]), report_cache.TemplateReport(True, []))
     cache.prune()
 
     # Then only the unused one is gone
-    assert [cache.read(t) is not None for t in templates] == [True, True, False]
+    assert [_read(cache, t) is not None for t in templates] == [True, True, False]
 
 
 def _fake_plugin(directory: Path, validate_body: str) -> Path:
@@ -595,28 +646,120 @@ def test_a_failed_plugin_run_fails_the_check_and_keeps_no_verdict_it_cannot_attr
     monkeypatch.setattr(control_tower, "GUARD_PROCESSES", 1)  # both templates in one run
     first = _template(tmp_path, {"A": {"Type": "AWS::SQS::Queue"}}, name="First")
     second = _template(tmp_path, {"B": {"Type": "AWS::SNS::Topic"}}, name="Second")
-    cache = control_tower.ReportCache(tmp_path / "reports")
+    cache = control_tower.kept_reports(tmp_path / "reports")
 
     # When the templates are checked, twice
     reports = [control_tower.check_templates([first, second], cache) for _ in range(2)]
 
     # Then both checks fail, and only a template the failure names keeps its verdict
     assert [report["success"] for report in reports] == [False, False]
-    assert [cache.read(t) is not None for t in (first, second)] == kept
+    assert [_read(cache, t) is not None for t in (first, second)] == kept
 
 
-def test_a_report_read_through_a_symlink_names_the_template_as_cfn_guard_does(tmp_path: Path) -> None:
+def test_a_report_read_through_a_symlink_names_the_template_as_cfn_guard_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given a report kept for a template, and a symlink to its directory
     real = tmp_path / "real"
     real.mkdir()
     template = _template(real, {"Queue": {"Type": "AWS::SQS::Queue"}})
-    cache = control_tower.ReportCache(tmp_path / "reports")
-    cache.write(cache.key(template), control_tower.TemplateReport(False, [A_VIOLATION]))
+    cache = control_tower.kept_reports(tmp_path / "reports")
+    cache.write(cache.key(template), report_cache.TemplateReport(False, [A_VIOLATION]))
     (tmp_path / "link").symlink_to(real)
 
     # When it is read back through the symlink
-    read = cache.read(str(tmp_path / "link" / "Stack.template.json"))
+    monkeypatch.setattr(control_tower, "run_plugin_in_parallel", _no_plugin)
+    report = control_tower.check_templates([str(tmp_path / "link" / "Stack.template.json")], cache)
 
     # Then it names the real path (cfn-guard reports every template by its realpath)
-    assert read is not None
-    assert read.violations[0]["violatingResources"][0]["templatePath"] == str(real / "Stack.template.json")
+    assert report["violations"][0]["violatingResources"][0]["templatePath"] == str(real / "Stack.template.json")
+
+
+# --- aws-cdk-lib's CloudFormation validation beside Control Tower (stacks/cloudformation_validation.py)
+
+
+def _stacks(*templates: tuple[str, str, str]) -> Any:
+    """A plugin context over (template, account, Region) stacks, as aws-cdk-lib hands it."""
+    stacks = [
+        cdk.PolicyValidationStack(stack_construct_path=f"S{i}", template_path=t, account_id=a, region=r)
+        for i, (t, a, r) in enumerate(templates)
+    ]
+    return cast(Any, StackTemplates(stacks, cdk.App()))
+
+
+def test_a_validation_report_is_kept_by_the_stacks_account_and_region_too(tmp_path: Path) -> None:
+    cache = cloudformation_validation.kept_reports(tmp_path / "reports")
+    template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
+
+    keys = {cache.key(template, "111111111111", "us-east-1"), cache.key(template, "222222222222", "us-east-1"),
+            cache.key(template, "111111111111", "eu-west-1"), cache.key(template, "", "")}  # fmt: skip
+
+    assert len(keys) == 4
+
+
+@pytest.mark.parametrize(
+    ("success", "severity", "kept"),
+    [(False, "error", True), (True, "warning", True), (True, "error", False), (False, "warning", False)],
+)
+def test_a_kept_validation_report_whose_verdict_contradicts_its_severities_counts_as_missing(
+    tmp_path: Path, success: bool, severity: str, kept: bool
+) -> None:
+    cache = cloudformation_validation.kept_reports(tmp_path / "reports")
+    template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
+    key = cache.key(template, "111111111111", "us-east-1")
+    cache.write(key, report_cache.TemplateReport(success, [{**A_VIOLATION, "severity": severity}]))
+
+    assert (cache.read(key) is not None) == kept
+
+
+def test_a_validation_that_cannot_run_fails_with_its_reason_and_keeps_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an aws-cdk-lib whose validation plugin throws
+    library = tmp_path / "library"
+    plugin_module = library / "core/lib/validation/cloudformation-validate-plugin.js"
+    plugin_module.parent.mkdir(parents=True)
+    plugin_module.write_text(
+        "exports.CloudFormationValidatePlugin = class { validate() { throw new Error('the engine is not here'); } };\n"
+    )
+    monkeypatch.setattr(cloudformation_validation, "unpacked_library", lambda: library)
+    template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
+    validation = cloudformation_validation.CloudFormationValidation(report_cache=tmp_path / "reports")
+
+    # Then validating fails, saying why, and no report is kept
+    with pytest.raises(cloudformation_validation.CloudFormationValidationFailed, match="the engine is not here"):
+        validation.validate(_stacks((template, "111111111111", "us-east-1")))
+    assert not list((tmp_path / "reports").glob("*.json"))
+
+
+def test_control_tower_starts_the_validation_before_its_own_processes_and_the_validation_uses_that_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the validation started beside Control Tower, with both checks recorded
+    events: list[str] = []
+    real_running = cloudformation_validation.RunningValidation
+
+    class RecordedRun(real_running):  # type: ignore[misc, valid-type]
+        def __init__(self, templates: Any) -> None:
+            events.append(f"validation started on {len(templates)}")
+            super().__init__(templates)
+
+    def controls(template_paths: list[str], cache: Any) -> dict[str, Any]:
+        events.append(f"controls ran on {len(template_paths)}")
+        return {"success": True, "violations": []}
+
+    monkeypatch.setattr(cloudformation_validation, "RunningValidation", RecordedRun)
+    monkeypatch.setattr(control_tower, "check_templates", controls)
+    validation = cloudformation_validation.CloudFormationValidation(report_cache=tmp_path / "reports")
+    tower = ControlTowerControls(report_cache=None, started_beside=[validation])
+    first = _template(tmp_path, {"A": {"Type": "AWS::SQS::Queue"}}, name="First")
+    second = _template(tmp_path, {"B": {"Type": "AWS::SNS::Topic"}}, name="Second")
+    context = _stacks((first, "111111111111", "us-east-1"), (second, "222222222222", "eu-west-1"))
+
+    # When aws-cdk-lib calls the plugins in turn, then again (every report kept)
+    for _ in range(2):
+        tower.validate(context)
+        assert validation.validate(context).success
+
+    # Then the validation started before the controls ran, once, and never after its reports were kept
+    assert events == ["validation started on 2", "controls ran on 2", "controls ran on 2"]

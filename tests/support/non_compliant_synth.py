@@ -63,6 +63,13 @@ class NonCompliantSynths:
         runs: dict[str, Any] = self._output()["control_tower"]
         return runs
 
+    def cloudformation_validation_runs(self) -> dict[str, Any]:
+        """The CloudFormation validation reports over the "cloudformation-findings" templates
+        (`cloudformation_validation_runs`)."""
+        self.failed_on_validation("cloudformation-findings")
+        runs: dict[str, Any] = self._output()["cloudformation_validation"]
+        return runs
+
     def process_mode_failures(self) -> list[str]:
         failures: list[str] = self._output()["process_mode_failures"]
         return failures
@@ -78,6 +85,33 @@ class TemplatePaths:
     @property
     def template_paths(self) -> list[str]:
         return self._paths
+
+
+@jsii.implements(cdk.IPolicyValidationContext)
+class StackTemplates(TemplatePaths):
+    """The stacks a policy validation plugin checks (template, construct path, account and
+    Region), as the CDK hands them to it."""
+
+    def __init__(self, stacks: list[cdk.PolicyValidationStack], app: cdk.App) -> None:
+        super().__init__([s.template_path for s in stacks])
+        self._stacks = stacks
+        self._app = app
+
+    @property
+    def stack_templates(self) -> list[cdk.PolicyValidationStack]:
+        return self._stacks
+
+    @property
+    def app_construct(self) -> cdk.App:
+        return self._app
+
+    @property
+    def account_id(self) -> str | None:
+        return None
+
+    @property
+    def region(self) -> str | None:
+        return None
 
 
 def failure_on_validation(synth: Callable[[], object]) -> str | None:
@@ -104,7 +138,8 @@ def report_fields(report: Any) -> dict[str, Any]:
                 "metadata": v.rule_metadata,
                 "severity": v.severity,
                 "resources": [
-                    [r.template_path, r.resource_logical_id, list(r.locations or [])] for r in v.violating_resources
+                    [r.template_path, r.resource_logical_id, list(r.locations or []), getattr(r, "construct_path", None)]
+                    for r in v.violating_resources
                 ],
             }
             for v in report.violations
@@ -159,18 +194,85 @@ def control_tower_runs(assembly: Path) -> dict[str, Any]:
     return runs
 
 
+def cloudformation_validation_runs(assembly: Path) -> dict[str, Any]:
+    """The whole report of aws-cdk-lib's own CloudFormation validation plugin ("builtin", as the
+    App runs it when its built-in validation is on) and of Folio's runs of it (a process of its
+    own, one template at a time, stacks/cloudformation_validation.py) over the stacks of
+    `assembly`: with no report cache ("as_folio_runs_it"), filling an empty cache
+    ("filling_a_cache"), read back from that cache with the plugin made to fail ("read_back"), and
+    read back for copies of the templates in another directory, of stacks at other construct
+    paths ("read_back_elsewhere", with the copies' directory in "elsewhere")."""
+    import shutil
+    import tempfile
+
+    from stacks import cloudformation_validation
+    from stacks.cloudformation_validation import CloudFormationValidation
+
+    stacks = []
+    for manifest in sorted(assembly.glob("assembly-*/manifest.json")):
+        for name, artifact in json.loads(manifest.read_text())["artifacts"].items():
+            if artifact["type"] == "aws:cloudformation:stack":
+                account, region = artifact["environment"].removeprefix("aws://").split("/")
+                template = str(manifest.parent / artifact["properties"]["templateFile"])
+                stacks.append(cdk.PolicyValidationStack(
+                    stack_construct_path=artifact.get("displayName", name), template_path=template,
+                    account_id=account, region=region,
+                ))  # fmt: skip
+    app = cdk.App()
+    context = cast(Any, StackTemplates(stacks, app))
+    runs: dict[str, Any] = {
+        "builtin": report_fields(cdk.CloudFormationValidatePlugin().validate(context)),
+        "as_folio_runs_it": report_fields(CloudFormationValidation(report_cache=None).validate(context)),
+    }
+    cache = Path(tempfile.mkdtemp(prefix="cloudformation-validate-reports-"))
+    runs["filling_a_cache"] = report_fields(CloudFormationValidation(report_cache=cache).validate(context))
+    runs["cache_entries"] = len(list(cache.glob("*.json")))
+
+    elsewhere = Path(tempfile.mkdtemp(prefix="relocated-"))
+    copies = []
+    for stack in stacks:
+        copy = elsewhere / Path(stack.template_path).relative_to(assembly)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(stack.template_path, copy)
+        copies.append(cdk.PolicyValidationStack(
+            stack_construct_path=f"Elsewhere/{stack.stack_construct_path}", template_path=str(copy),
+            account_id=stack.account_id, region=stack.region,
+        ))  # fmt: skip
+
+    class NoValidation:
+        def __init__(self, templates: object) -> None:
+            raise AssertionError(f"the validation ran on {templates}")
+
+    real_run = cloudformation_validation.RunningValidation
+    cloudformation_validation.RunningValidation = cast(Any, NoValidation)
+    try:
+        read_back = CloudFormationValidation(report_cache=cache).validate(context)
+        read_back_elsewhere = CloudFormationValidation(report_cache=cache).validate(
+            cast(Any, StackTemplates(copies, app))
+        )
+    finally:
+        cloudformation_validation.RunningValidation = real_run
+    runs["read_back"] = report_fields(read_back)
+    runs["read_back_elsewhere"] = report_fields(read_back_elsewhere)
+    runs["elsewhere"] = str(elsewhere)
+    return runs
+
+
 def process_mode_failures(outdir: Path) -> list[str]:
     """What app.py would report for the sandbox stage with a non-compliant stack, synthesized the
     way the CDK CLI runs an app ("process" mode: no exception on findings)."""
     from stacks.config import load_config
-    from stacks.nag import register_nag_packs, validation_failures
+    from stacks.nag import checked_app, validation_failures
     from stacks.names import EnvironmentNames
     from stacks.stage import FolioStage
     from tests.conftest import cdk_context
     from tests.support.non_compliant import add_non_compliant_stack
 
-    app = cdk.App(outdir=str(outdir), context={**cdk_context(), "@aws-cdk/core:appMode": "process"})
-    register_nag_packs(app)
+    app = checked_app(
+        validate_cloudformation=True,
+        outdir=str(outdir),
+        context={**cdk_context(), "@aws-cdk/core:appMode": "process"},
+    )
     config = load_config("sandbox")
     stage = FolioStage(app, "FolioSandbox", config=config, names=EnvironmentNames.of(config))
     add_non_compliant_stack(stage)
@@ -204,6 +306,30 @@ def synthesize_what_only_cloudformation_validation_refuses(outdir: Path) -> None
     app.synth()
 
 
+def synthesize_cloudformation_findings(outdir: Path) -> None:
+    """Two stacks, in two accounts and Regions, whose templates hold findings of every kind aws-cdk-lib's
+    CloudFormation validation reports: errors and warnings, on resources and on the stack itself (an
+    unused parameter, an output that names nothing), and one finding in both templates. The synth
+    must fail on validation; tests/security/test_nag.py compares the plugins' reports over them."""
+    from tests.conftest import folio_app
+
+    app = folio_app(outdir, validate_cloudformation=True)
+    for name, account, region in (("First", "111111111111", "us-east-1"), ("Second", "222222222222", "eu-west-1")):
+        stack = cdk.Stack(cdk.Stage(app, name, env=cdk.Environment(account=account, region=region)), "Findings")
+        # F3034 in both templates: below the schema's minimum.
+        queue_properties = {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": TOO_SHORT_RETENTION_SECONDS}
+        cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue", properties=queue_properties)
+        if name == "First":
+            cdk.CfnParameter(stack, "Unused", type="String")  # W2001, on the stack
+            cdk.CfnResource(stack, "Subnet", type="AWS::EC2::Subnet", properties={
+                "VpcId": "vpc-123", "CidrBlock": "10.0.0.0/24", "AvailabilityZone": f"{region}a",
+            })  # E1151 and W3010  # fmt: skip
+            cdk.CfnResource(stack, "Topic", type="AWS::SNS::Topic", properties={"Unknown": 1})  # F3002
+        else:
+            cdk.CfnOutput(stack, "NamesNothing", value=cdk.Fn.ref("Nothing"))  # F6101, on the stack
+    app.synth()
+
+
 def main(arguments: list[str]) -> int:
     import pytest
 
@@ -231,7 +357,13 @@ def main(arguments: list[str]) -> int:
     endings["cloudformation-validate"] = failure_on_validation(
         lambda: synthesize_what_only_cloudformation_validation_refuses(outdir / "cloudformation-validate")
     )
-    print(json.dumps({"endings": endings, "control_tower": control_tower, "process_mode_failures": failures}))
+    findings = outdir / "cloudformation-findings"
+    endings["cloudformation-findings"] = failure_on_validation(lambda: synthesize_cloudformation_findings(findings))
+    validation = cloudformation_validation_runs(findings) if endings["cloudformation-findings"] is None else {}
+    print(json.dumps({
+        "endings": endings, "control_tower": control_tower, "cloudformation_validation": validation,
+        "process_mode_failures": failures,
+    }))  # fmt: skip
     return 0
 
 

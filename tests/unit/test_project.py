@@ -63,8 +63,10 @@ def test_stacks_never_read_environment_context_boto3_or_git(path: Path) -> None:
 
 # The modules that may run a process, each a step of the synth, not a read of the outside world:
 # CDK's local bundling of the DAX client layer runs pip (this interpreter, pinned arguments), and
-# the Control Tower controls run the installed plugin's own code in Node processes, one per core.
+# the Control Tower controls run the installed plugin's own code in Node processes, one per core,
+# and aws-cdk-lib's CloudFormation validation runs its own plugin in a Node process beside them.
 BUILD_STEPS = {
+    "stacks/cloudformation_validation.py": ["import subprocess", "Popen"],
     "stacks/components/dax_client_layer.py": ["import subprocess", "run"],
     "stacks/control_tower.py": ["import subprocess", "Popen"],
 }
@@ -165,14 +167,17 @@ def test_the_private_import_check_looks_inside_functions(tmp_path: Path) -> None
 
 
 # What turns off aws-cdk-lib's built-in CloudFormation validation: an environment variable, a CLI
-# flag, the App property, cdk.json's "validation" key, and Folio's own switch for the test session.
+# flag, the App property (stacks/nag.py turns it off in favour of the same plugin run beside
+# Control Tower, stacks/cloudformation_validation.py), cdk.json's "validation" key, and Folio's own
+# switch for the test session.
 VALIDATION_SWITCHES = ("CDK_VALIDATION", "--no-validation", "builtin_cloud_formation_validation",
                        "validate_cloudformation=False", '"validation"')  # fmt: skip
 
 
 def test_only_the_test_sessions_own_synths_leave_out_cloudformation_validation() -> None:
     """app.py, the Makefile, CI, cdk.json and every synth by a new process keep the validation
-    (tests/conftest.py, folio_app); the test session's in-process synths alone leave it out."""
+    (tests/conftest.py, folio_app); the test session's in-process synths alone leave it out. The
+    built-in copy is off only where Folio registers the same plugin in its place."""
     sources = [PROJECT_ROOT / name for name in ("app.py", "Makefile", "cdk.json", ".ci/run")]
     for folder in ("stacks", "benchmarks", "tools", "tests"):
         sources += sorted(p for p in (PROJECT_ROOT / folder).rglob("*.py") if ".venv" not in p.parts)
@@ -183,9 +188,12 @@ def test_only_the_test_sessions_own_synths_leave_out_cloudformation_validation()
     }
 
     assert {path: switches for path, switches in found.items() if switches} == {
-        "tests/conftest.py": ["builtin_cloud_formation_validation", "validate_cloudformation=False"],
+        "stacks/cloudformation_validation.py": ["builtin_cloud_formation_validation"],
+        "stacks/nag.py": ["builtin_cloud_formation_validation"],
+        "tests/conftest.py": ["validate_cloudformation=False"],
         "tests/infra/test_api_stack.py": ["validate_cloudformation=False"],
     }
+    assert "checked_app(validate_cloudformation=True)" in (PROJECT_ROOT / "app.py").read_text()
     # Every synth by a new process says it validates (`validate_cloudformation` has no default).
     for module in ("tests/support/deterministic_synth.py", "tests/support/non_compliant_synth.py"):
         assert "validate_cloudformation=True" in (PROJECT_ROOT / module).read_text(), module
