@@ -41,11 +41,8 @@ def main() -> int:
     except ConfigError as error:
         print(f"folio: {error}", file=sys.stderr)
         return 2
-    names = EnvironmentNames.of(config)
-    FolioStage(app, names.stage_id, config=config, names=names)
-    # For direct deploys: the read-only API in each replica Region, deployed after the stage above
-    # and after its values are published to SSM there (README, "Regional serving stages").
-    regional_serving_stages(app, config, names)
+    # The pipeline first: CDK Pipelines synthesizes the stages it deploys as it adds them, and
+    # their templates are checked while the rest of the App is built (stacks/nag.py, check_ahead).
     if pipeline and delivered:
         test_environment, production = delivered
         PipelineStack(
@@ -59,6 +56,11 @@ def main() -> int:
             cli_version=cdk_cli_version(),
             assets_cli_version=cdk_assets_version(),
         )
+    names = EnvironmentNames.of(config)
+    FolioStage(app, names.stage_id, config=config, names=names)
+    # For direct deploys: the read-only API in each replica Region, deployed after the stage above
+    # and after its values are published to SSM there (README, "Regional serving stages").
+    regional_serving_stages(app, config, names)
     assembly = app.synth()
     failures = validation_failures(assembly.directory)
     for failure in failures:

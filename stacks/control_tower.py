@@ -33,6 +33,7 @@ The plugin package is unpacked once per machine into `.make/cfn-guard-plugin/` (
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -44,6 +45,8 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -164,42 +167,71 @@ class ControlTowerPluginFailed(RuntimeError):
     """The plugin (or the cfn-guard it runs) failed on a partition of the templates."""
 
 
-def run_plugin_in_parallel(template_paths: list[str]) -> dict[str, TemplateReport]:
-    """The plugin's report of each template (by the path given), partitions at once. A template
-    whose job failed without a violation in it is left out: the job's `success` does not say
-    which of its templates failed (the caller counts the job's verdict, not the template's)."""
-    node = shutil.which("node")
-    if node is None:
-        raise ControlTowerPluginFailed("no `node` on PATH to run the Control Tower plugin with")
-    plugin = str(unpacked_plugin())
-    partitions = guard_jobs(template_paths, GUARD_PROCESSES)
-    with tempfile.TemporaryDirectory(prefix="folio-control-tower-") as work:
-        processes = []
-        for index, jobs in enumerate(partitions):
-            jobs_file = Path(work) / f"jobs-{index}.json"
+class RunningControls:
+    """The plugin over some templates, partitions in Node processes started at once (at most
+    `processes` of them); `reports` waits for them."""
+
+    def __init__(self, template_paths: list[str], processes: int) -> None:
+        node = shutil.which("node")
+        if node is None:
+            raise ControlTowerPluginFailed("no `node` on PATH to run the Control Tower plugin with")
+        plugin = str(unpacked_plugin())
+        self.partitions = guard_jobs(template_paths, processes)
+        self._work = tempfile.TemporaryDirectory(prefix="folio-control-tower-")
+        self._processes = []
+        for index, jobs in enumerate(self.partitions):
+            jobs_file = Path(self._work.name) / f"jobs-{index}.json"
             jobs_file.write_text(json.dumps(jobs))
             command = [node, "-e", _RUN_PLUGIN, plugin, str(jobs_file)]
-            processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        job_reports = []
-        for process in processes:
-            stdout, stderr = process.communicate()
-            if process.returncode != 0:
-                raise ControlTowerPluginFailed(f"the plugin exited {process.returncode}:\n{stderr[-3000:]}")
-            job_reports.append(json.loads(stdout))
-    reports: dict[str, TemplateReport] = {}
-    for jobs, reported in zip(partitions, job_reports, strict=True):
-        for job, report in zip(jobs, reported, strict=True):
-            # The plugin names a template by its canonical path, whatever path it was given (as
-            # `cdk synth` gives them relative to its default output directory, cdk.out).
-            by_path = {os.path.realpath(template): template for template in job["templatePaths"]}
-            found: dict[str, list[dict[str, Any]]] = {template: [] for template in job["templatePaths"]}
-            for violation in report["violations"]:
-                (template,) = {by_path[os.path.realpath(r["templatePath"])] for r in violation["violatingResources"]}
-                found[template].append(violation)
-            for template, violations in found.items():
-                if report["success"] or violations:
-                    reports[template] = TemplateReport(not violations, violations)
-    return reports
+            self._processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+
+    def reports(self) -> dict[str, TemplateReport]:
+        """The plugin's report of each template (by the path given). A template whose job failed
+        without a violation in it is left out: the job's `success` does not say which of its
+        templates failed (the caller counts the job's verdict, not the template's)."""
+        try:
+            job_reports = []
+            for process in self._processes:
+                stdout, stderr = process.communicate()
+                if process.returncode != 0:
+                    raise ControlTowerPluginFailed(f"the plugin exited {process.returncode}:\n{stderr[-3000:]}")
+                job_reports.append(json.loads(stdout))
+        finally:
+            for process in self._processes:
+                if process.returncode is None:  # left running when another failed
+                    process.kill()
+                    process.communicate()
+            self._work.cleanup()
+        reports: dict[str, TemplateReport] = {}
+        for jobs, reported in zip(self.partitions, job_reports, strict=True):
+            for job, report in zip(jobs, reported, strict=True):
+                # The plugin names a template by its canonical path, whatever path it was given (as
+                # `cdk synth` gives them relative to its default output directory, cdk.out).
+                by_path = {os.path.realpath(template): template for template in job["templatePaths"]}
+                found: dict[str, list[dict[str, Any]]] = {template: [] for template in job["templatePaths"]}
+                for violation in report["violations"]:
+                    named = {os.path.realpath(r["templatePath"]) for r in violation["violatingResources"]}
+                    (template,) = {by_path[path] for path in named}
+                    found[template].append(violation)
+                for template, violations in found.items():
+                    if report["success"] or violations:
+                        reports[template] = TemplateReport(not violations, violations)
+        return reports
+
+
+def start_plugin_in_parallel(template_paths: list[str]) -> RunningControls:
+    """The plugin over the templates, GUARD_PROCESSES partitions at once (`RunningControls.reports`
+    waits for their reports)."""
+    return RunningControls(template_paths, GUARD_PROCESSES)
+
+
+@dataclass(frozen=True)
+class CheckAhead:
+    """A run of the plugin queued before the App's synth (`ControlTowerControls.check_ahead`), with
+    the key of the bytes it was given for each template; `done` once its reports are kept."""
+
+    keys: dict[str, str]
+    done: Future[None]
 
 
 def kept_reports(directory: Path) -> ReportCache:
@@ -214,16 +246,32 @@ def kept_reports(directory: Path) -> ReportCache:
     return ReportCache(directory, recipe=recipe, consistent=lambda report: report.success == (not report.violations))
 
 
-def check_templates(template_paths: list[str], cache: ReportCache | None) -> dict[str, Any]:
+def check_templates(
+    template_paths: list[str], cache: ReportCache | None, ahead: Sequence[CheckAhead] = ()
+) -> dict[str, Any]:
     """The plugin's report (`success`, `violations`, as JSON) over every template: read back from
-    `cache` where it holds the template's report, from the plugin (in parallel) for the rest.
-    Violations come in the order of the templates as aws-cdk-lib passed them."""
+    `cache` where it holds the template's report, from the runs queued `ahead` that have started
+    (they write into the cache) where they check the same bytes, from the plugin (in parallel) for
+    the rest. Violations come in the order of the templates as aws-cdk-lib passed them."""
     # Keys of the bytes as they are now, before the plugin reads them: a template rewritten while
     # it runs is kept under the bytes it was given, not its new ones.
     keys = {t: cache.key(t) for t in template_paths} if cache else {}
     known = {t: report for t in template_paths if cache and (report := cache.read(keys[t])) is not None}
-    unknown = [t for t in template_paths if t not in known]
-    checked = run_plugin_in_parallel(unknown) if unknown else {}
+    # A run still queued is called off: its templates are checked with the rest, on every core.
+    ahead = [run for run in ahead if not run.done.cancel()]
+    checked_ahead = {key for run in ahead for key in run.keys.values()} if cache else set()
+    unknown = [t for t in template_paths if t not in known and keys.get(t) not in checked_ahead]
+    running = start_plugin_in_parallel(unknown) if unknown else None
+    if cache is not None:
+        for run in ahead:
+            # A run that failed leaves its templates out of the cache: they are checked below,
+            # where its failure, if it is the plugin's, fails the check.
+            with contextlib.suppress(ControlTowerPluginFailed):
+                run.done.result()
+        known |= {t: r for t in template_paths if t not in known and t not in unknown and (r := cache.read(keys[t]))}
+    checked = running.reports() if running else {}
+    left = [t for t in template_paths if t not in known and t not in unknown]
+    checked |= start_plugin_in_parallel(left).reports() if left else {}
     if cache is not None:
         for template, report in checked.items():
             cache.write(keys[template], report)
@@ -272,6 +320,28 @@ class ControlTowerControls:
     def __init__(self, report_cache: Path | None = REPORT_CACHE, started_beside: Sequence[StartsBeside] = ()) -> None:
         self._cache = kept_reports(report_cache) if report_cache is not None else None
         self._started_beside = tuple(started_beside)
+        self._ahead: list[CheckAhead] = []
+        # Every template offered to `check_ahead`, queued or already kept (tests read it).
+        self.offered_ahead: list[str] = []
+
+    def check_ahead(self, template_paths: list[str], lane: Executor) -> None:
+        """Queues a check of templates that are already final (stacks/nag.py, `check_ahead`) on
+        `lane`, which runs one process at a time while the rest of the App is built; returns at
+        once. `validate` reads the reports back, and calls off a check still queued. Only with a
+        report cache, where the reports land."""
+        self.offered_ahead += template_paths
+        cache = self._cache
+        if cache is None:
+            return
+        keys = {t: cache.key(t) for t in template_paths}
+        unknown = [t for t in template_paths if cache.read(keys[t]) is None]
+
+        def keep_reports() -> None:
+            for template, report in RunningControls(unknown, processes=1).reports().items():
+                cache.write(keys[template], report)
+
+        if unknown:
+            self._ahead.append(CheckAhead({t: keys[t] for t in unknown}, lane.submit(keep_reports)))
 
     @property
     def name(self) -> str:
@@ -288,7 +358,8 @@ class ControlTowerControls:
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
         for other in self._started_beside:
             other.start(context)
-        report = check_templates(list(context.template_paths), self._cache)
+        ahead, self._ahead = self._ahead, []
+        report = check_templates(list(context.template_paths), self._cache, ahead)
         return cdk.PolicyValidationPluginReport(
             success=report["success"],
             plugin_version=self.version,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,38 @@ def checked_app(*, validate_cloudformation: bool, **props: Any) -> cdk.App:
     template (stacks/cloudformation_validation.py), so the App's built-in copy of it is off: with
     both, every template would be validated twice."""
     app = cdk.App(builtin_cloud_formation_validation=False, **props)
-    validation = [CloudFormationValidation()] if validate_cloudformation else []
-    control_tower = ControlTowerControls(started_beside=validation)
-    cdk.Validations.of(app).add_plugins(*nag_packs(app), control_tower, *validation)
+    validation = CloudFormationValidation() if validate_cloudformation else None
+    control_tower = ControlTowerControls(started_beside=[validation] if validation else [])
+    cdk.Validations.of(app).add_plugins(*nag_packs(app), control_tower, *([validation] if validation else []))
+    # One process at a time: the jsii process, building the rest of the App, keeps the other core.
+    lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="folio-checks-ahead")
+    _CHECKED_APPS[app.node.addr] = (control_tower, lane)
     return app
+
+
+# The out-of-process checks of each App built by `checked_app`, by the App's construct address.
+_CHECKED_APPS: dict[str, tuple[ControlTowerControls, Executor]] = {}
+
+
+def control_tower_of(scope: IConstruct) -> ControlTowerControls | None:
+    """The Control Tower plugin of the App `scope` is in, if `checked_app` built it."""
+    checks = _CHECKED_APPS.get(scope.node.root.node.addr)
+    return checks[0] if checks else None
+
+
+def check_ahead(stage: cdk.Stage) -> None:
+    """Queues Control Tower's check of a stage that is already synthesized, as CDK Pipelines
+    synthesizes each stage it deploys when it is added. The checks run one process at a time on a
+    lane of their own, on the core the jsii process leaves idle while the rest of the App is built,
+    and the plugin reads their reports back at the App's synth (calling off those still queued).
+    Nothing for an App not built by `checked_app`. The templates are final: a stage is synthesized
+    once (and a template whose bytes changed anyway would be checked afresh: reports are kept by
+    the bytes). aws-cdk-lib's CloudFormation validation is not run ahead: each of its processes
+    first loads the engine (1.9 s), so it runs once, over every template, at the App's synth."""
+    checks = _CHECKED_APPS.get(stage.node.root.node.addr)
+    if checks is not None:
+        control_tower, lane = checks
+        control_tower.check_ahead([stack.template_full_path for stack in stage.synth().stacks_recursively], lane)
 
 
 @dataclass(frozen=True)

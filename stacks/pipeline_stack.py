@@ -29,6 +29,7 @@ from stacks import asset_publisher, pipeline_permissions
 from stacks.components.encryption_key import EncryptionKey, grants_only_for_aws_services
 from stacks.components.pipeline_notifications import PipelineNotifications
 from stacks.config import FolioConfig, PipelineConfig
+from stacks.nag import check_ahead
 from stacks.names import EnvironmentNames
 from stacks.pipeline_findings import PipelineFindings
 from stacks.regional_serving_stage import RegionalServingStage, publication_commands, regional_serving_stages
@@ -214,8 +215,11 @@ class PipelineStack(cdk.Stack):
         # test reading through each of them.
         self.test_regional_stages = regional_serving_stages(self, test_environment, test_names)
         self.smoke_test = smoke_test_step(self.test_stage, source, regional=self.test_regional_stages)
+        # Adding a stage synthesizes it: its templates are final and checked from then on, while
+        # the rest of the App is built (stacks/nag.py, check_ahead).
         if self.test_regional_stages:
             self.pipeline.add_stage(self.test_stage)
+            check_ahead(self.test_stage)
             self.test_regional_wave: pipelines.Wave | None = self.pipeline.add_wave(
                 f"{test_names.stage_id}-Regions",
                 pre=[publish_home_values_step(self.test_stage, list(test_environment.replica_regions))],
@@ -223,8 +227,10 @@ class PipelineStack(cdk.Stack):
             )
             for stage in self.test_regional_stages:
                 self.test_regional_wave.add_stage(stage)
+                check_ahead(stage)
         else:
             self.pipeline.add_stage(self.test_stage, post=[self.smoke_test])
+            check_ahead(self.test_stage)
             self.test_regional_wave = None
 
         production_names = EnvironmentNames.of(production)
@@ -245,6 +251,7 @@ class PipelineStack(cdk.Stack):
         )
         self.production_wave = self.pipeline.add_wave("Production", pre=[self.approval])
         self.production_wave.add_stage(self.production_stage)
+        check_ahead(self.production_stage)
         regional = regional_serving_stages(self, production, production_names)
         if regional:
             # After the home Region's stage: each reads its table's replica and its user pool,
@@ -255,6 +262,7 @@ class PipelineStack(cdk.Stack):
             )
             for stage in regional:
                 self.regional_wave.add_stage(stage)
+                check_ahead(stage)
         else:
             self.regional_wave = None
 

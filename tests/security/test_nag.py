@@ -9,9 +9,11 @@ import os
 import re
 import subprocess
 import tarfile
+import threading
 import time
 import types
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -35,6 +37,7 @@ from tests.conftest import (
     PROJECT_ROOT,
     STAGES,
     Synthesized,
+    SynthesizedPipeline,
 )
 from tests.support.non_compliant_synth import NonCompliantSynths, StackTemplates, TemplatePaths
 
@@ -538,7 +541,7 @@ def test_a_report_is_read_back_only_for_the_same_template_bytes_and_plugin(
 
     # Then the check reads it back (the plugin does not run), naming the template where it is, and
     # the entry does not hold the path
-    monkeypatch.setattr(control_tower, "run_plugin_in_parallel", _no_plugin)
+    monkeypatch.setattr(control_tower, "start_plugin_in_parallel", _no_plugin)
     report = control_tower.check_templates([template], cache)
     assert report["success"] is False
     assert report["violations"][0]["violatingResources"][0]["templatePath"] == os.path.realpath(template)
@@ -580,11 +583,13 @@ def test_a_template_the_plugin_gave_no_verdict_for_fails_the_check_and_is_not_ke
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given two templates, and a plugin run whose failed job names a violation in only one of them
-    # (run_plugin_in_parallel leaves the other out: the job's failure may be its)
+    # (RunningControls.reports leaves the other out: the job's failure may be its)
     first = _template(tmp_path, {"A": {"Type": "AWS::SQS::Queue"}}, name="First")
     second = _template(tmp_path, {"B": {"Type": "AWS::SNS::Topic"}}, name="Second")
     found = report_cache.TemplateReport(False, [A_VIOLATION])
-    monkeypatch.setattr(control_tower, "run_plugin_in_parallel", lambda paths: {first: found})
+    monkeypatch.setattr(
+        control_tower, "start_plugin_in_parallel", lambda paths: types.SimpleNamespace(reports=lambda: {first: found})
+    )
     cache = control_tower.kept_reports(tmp_path / "reports")
 
     # When the templates are checked
@@ -668,7 +673,7 @@ def test_a_report_read_through_a_symlink_names_the_template_as_cfn_guard_does(
     (tmp_path / "link").symlink_to(real)
 
     # When it is read back through the symlink
-    monkeypatch.setattr(control_tower, "run_plugin_in_parallel", _no_plugin)
+    monkeypatch.setattr(control_tower, "start_plugin_in_parallel", _no_plugin)
     report = control_tower.check_templates([str(tmp_path / "link" / "Stack.template.json")], cache)
 
     # Then it names the real path (cfn-guard reports every template by its realpath)
@@ -744,7 +749,7 @@ def test_control_tower_starts_the_validation_before_its_own_processes_and_the_va
             events.append(f"validation started on {len(templates)}")
             super().__init__(templates)
 
-    def controls(template_paths: list[str], cache: Any) -> dict[str, Any]:
+    def controls(template_paths: list[str], cache: Any, ahead: Any) -> dict[str, Any]:
         events.append(f"controls ran on {len(template_paths)}")
         return {"success": True, "violations": []}
 
@@ -763,3 +768,120 @@ def test_control_tower_starts_the_validation_before_its_own_processes_and_the_va
 
     # Then the validation started before the controls ran, once, and never after its reports were kept
     assert events == ["validation started on 2", "controls ran on 2", "controls ran on 2"]
+
+
+# --- Control Tower's checks ahead of the App's synth (stacks/nag.py, check_ahead) -------------------
+
+
+def test_every_stage_the_pipeline_deploys_is_offered_for_checking_ahead(
+    synthesized_pipeline: SynthesizedPipeline,
+) -> None:
+    stack = synthesized_pipeline.stack
+    controls = nag.control_tower_of(stack)
+    deployed = [child for child in stack.node.children if isinstance(child, cdk.Stage)]
+
+    assert controls is not None
+    assert len(deployed) >= 4  # the test stage, the production stage and their regional stages
+    templates = {s.template_full_path for stage in deployed for s in stage.synth().stacks_recursively}
+    assert sorted(controls.offered_ahead) == sorted(templates)
+
+
+class _RecordedStarts:
+    """start_plugin_in_parallel, recording the templates each start is given."""
+
+    def __init__(self) -> None:
+        self.given: list[list[str]] = []
+
+    def __call__(self, template_paths: list[str]) -> Any:
+        self.given.append(list(template_paths))
+        return types.SimpleNamespace(reports=lambda: {t: report_cache.TemplateReport(True, []) for t in template_paths})
+
+
+def _queued_reports(monkeypatch: pytest.MonkeyPatch, checked: list[str]) -> None:
+    """Runs queued ahead (RunningControls with one process) report every template clean, recording them."""
+
+    class Clean:
+        def __init__(self, template_paths: list[str], processes: int) -> None:
+            assert processes == 1
+            self.template_paths = template_paths
+
+        def reports(self) -> dict[str, report_cache.TemplateReport]:
+            checked.extend(self.template_paths)
+            return {t: report_cache.TemplateReport(True, []) for t in self.template_paths}
+
+    monkeypatch.setattr(control_tower, "RunningControls", Clean)
+
+
+def test_templates_checked_ahead_are_read_back_and_only_the_rest_are_checked_at_the_synth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two templates checked ahead on a lane, and a third that was not
+    ahead_checked: list[str] = []
+    _queued_reports(monkeypatch, ahead_checked)
+    starts = _RecordedStarts()
+    monkeypatch.setattr(control_tower, "start_plugin_in_parallel", starts)
+    templates = [_template(tmp_path, {f"Q{i}": {"Type": "AWS::SQS::Queue"}}, name=f"T{i}") for i in range(3)]
+    controls = ControlTowerControls(report_cache=tmp_path / "reports")
+    with ThreadPoolExecutor(max_workers=1) as lane:
+        controls.check_ahead(templates[:2], lane)
+
+        # When the App's synth checks all three
+        report = controls.validate(cast(Any, TemplatePaths(templates)))
+
+    # Then the plugin ran ahead on the two, at the synth on the third only, and every report counts
+    assert ahead_checked == templates[:2]
+    assert starts.given == [templates[2:]]
+    assert report.success
+
+
+def test_a_check_still_queued_at_the_synth_is_called_off_and_its_templates_are_checked_with_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a lane busy with another job, and a check queued behind it
+    ahead_checked: list[str] = []
+    _queued_reports(monkeypatch, ahead_checked)
+    starts = _RecordedStarts()
+    monkeypatch.setattr(control_tower, "start_plugin_in_parallel", starts)
+    templates = [_template(tmp_path, {f"Q{i}": {"Type": "AWS::SQS::Queue"}}, name=f"T{i}") for i in range(2)]
+    controls = ControlTowerControls(report_cache=tmp_path / "reports")
+    busy = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as lane:
+        lane.submit(busy.wait, 30)
+        controls.check_ahead(templates[:1], lane)
+
+        # When the App's synth checks both while the lane is still busy
+        report = controls.validate(cast(Any, TemplatePaths(templates)))
+        busy.set()
+
+    # Then the queued check never ran: the synth checked both templates at once
+    assert ahead_checked == []
+    assert starts.given == [templates]
+    assert report.success
+
+
+def test_a_check_ahead_that_failed_is_run_again_at_the_synth_where_its_failure_fails_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a plugin that fails, and a template checked ahead with it
+    plugin = _fake_plugin(tmp_path, "throw new Error('cfn-guard is not here');")
+    monkeypatch.setattr(control_tower, "unpacked_plugin", lambda: plugin)
+    monkeypatch.setattr(control_tower, "control_tower_rule_types", dict)
+    template = _template(tmp_path, {"Q": {"Type": "AWS::SQS::Queue"}})
+    controls = ControlTowerControls(report_cache=tmp_path / "reports")
+    with ThreadPoolExecutor(max_workers=1) as lane:
+        controls.check_ahead([template], lane)
+
+        # Then the App's synth checks it again, and fails saying why
+        with pytest.raises(control_tower.ControlTowerPluginFailed, match="cfn-guard is not here"):
+            controls.validate(cast(Any, TemplatePaths([template])))
+    assert not list((tmp_path / "reports").glob("*.json"))
+
+
+def test_nothing_is_checked_ahead_without_a_report_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ahead_checked: list[str] = []
+    _queued_reports(monkeypatch, ahead_checked)
+    template = _template(tmp_path, {"Q": {"Type": "AWS::SQS::Queue"}})
+    with ThreadPoolExecutor(max_workers=1) as lane:
+        ControlTowerControls(report_cache=None).check_ahead([template], lane)
+
+    assert ahead_checked == []

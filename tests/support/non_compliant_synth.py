@@ -138,7 +138,12 @@ def report_fields(report: Any) -> dict[str, Any]:
                 "metadata": v.rule_metadata,
                 "severity": v.severity,
                 "resources": [
-                    [r.template_path, r.resource_logical_id, list(r.locations or []), getattr(r, "construct_path", None)]
+                    [
+                        r.template_path,
+                        r.resource_logical_id,
+                        list(r.locations or []),
+                        getattr(r, "construct_path", None),
+                    ]
                     for r in v.violating_resources
                 ],
             }
@@ -181,13 +186,13 @@ def control_tower_runs(assembly: Path) -> dict[str, Any]:
         copy = elsewhere / Path(template).relative_to(assembly)
         copy.parent.mkdir(parents=True, exist_ok=True)
         copies.append(str(shutil.copyfile(template, copy)))
-    real_run = control_tower.run_plugin_in_parallel
-    control_tower.run_plugin_in_parallel = no_plugin
+    real_run = control_tower.start_plugin_in_parallel
+    control_tower.start_plugin_in_parallel = no_plugin
     try:
         read_back = ControlTowerControls(report_cache=cache).validate(cast(Any, context))
         read_back_elsewhere = ControlTowerControls(report_cache=cache).validate(cast(Any, TemplatePaths(copies)))
     finally:
-        control_tower.run_plugin_in_parallel = real_run
+        control_tower.start_plugin_in_parallel = real_run
     runs["read_back"] = report_fields(read_back)
     runs["read_back_elsewhere"] = report_fields(read_back_elsewhere)
     runs["elsewhere"] = str(elsewhere)
