@@ -67,15 +67,19 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.json"
-REPORT_CACHE = ROOT / ".make" / "control-tower-reports"  # stacks/control_tower.py, ReportCache
+# The stacks whose templates "a change" re-checks: the costliest to check (7 Api templates in the
+# whole app: the sandbox's, the pipeline's stages' and every regional serving stage's).
+CHANGED_STACKS = "Api"
 ENVIRONMENTS = ("sandbox", "dev", "prod")
 TARGETS: dict[str, object] = {
     "synth_ratio_max": 4.0,
     "synth_ratio_applies_to": "wall time of `make synth` of app.py (its `synthesized` says what that covered) "
-    "over the empty app's, a developer's next synth (Control Tower's reports of unchanged templates read back); "
-    "`synth_every_template_checked` (an empty report cache, as the pipeline's synth step runs) is held to the "
-    "same ratio and reported beside it; no target per extra Region: `regions_before_the_ratio_target` shows "
-    "the headroom",
+    "over the empty app's (run by the same interpreter command, cdk.json's `app`), a developer's synths: the "
+    "next one with no template changed (`synth_seconds`: the checks' reports read back) and the first after a "
+    "change to the Api stacks (`synth_after_a_change`: their templates checked again); "
+    "`synth_every_template_checked` (no kept report, as the pipeline's synth step runs) is reported beside "
+    "them against the same ratio; no target per extra Region: `regions_before_the_ratio_target` shows the "
+    "headroom",
     "make_test_seconds_max": 180.0,
     "fresh_clone_synth_seconds_max": 300.0,
     "lambda_asset_bytes_max": 1_000_000,
@@ -218,28 +222,80 @@ class SynthRun:
     inventory: AssemblyInventory
 
 
-def synth_once(app_command: str | None, *, every_template_checked: bool = False) -> SynthRun:
-    """One `cdk synth` of `app_command` (app.py by default), as `make synth` runs it; with
-    `every_template_checked`, Control Tower's report cache is emptied first (as the pipeline's synth
-    step starts: stacks/control_tower.py, ReportCache)."""
-    if every_template_checked:
-        shutil.rmtree(REPORT_CACHE, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as out:
-        args = ["synth", "--quiet", "--output", out]
+def app_command(script: str) -> str:
+    """`script` run the way cdk.json runs app.py (the same interpreter and flags)."""
+    command: str = json.loads((ROOT / "cdk.json").read_text())["app"]
+    return command.replace("app.py", script)
+
+
+def forget_reports_of_changed_stacks(assembly: Path) -> int:
+    """Removes the kept reports of the templates of CHANGED_STACKS in `assembly` (a synth of this
+    commit: two synths give byte-identical templates), so the next synth checks them again as it
+    does after a change to those stacks. Returns how many templates that is."""
+    from stacks import cloudformation_validation, control_tower  # after extra_region_app put the project on the path
+
+    controls = control_tower.kept_reports(control_tower.REPORT_CACHE)
+    validation = cloudformation_validation.kept_reports(cloudformation_validation.REPORT_CACHE)
+    changed = 0
+    for manifest in sorted(assembly.rglob("manifest.json")):
+        for artifact in json.loads(manifest.read_text()).get("artifacts", {}).values():
+            if (
+                artifact.get("type") != "aws:cloudformation:stack"
+                or CHANGED_STACKS not in artifact.get("displayName", "").rsplit("/", 1)[-1]
+            ):
+                continue
+            template = str(manifest.parent / artifact["properties"]["templateFile"])
+            account, region = artifact["environment"].removeprefix("aws://").split("/")
+            for cache, key in (
+                (controls, controls.key(template)),
+                (validation, validation.key(template, account, region)),
+            ):
+                (cache.directory / f"{key}.json").unlink(missing_ok=True)
+            changed += 1
+    return changed
+
+
+# How a synth finds the template checks' kept reports.
+COLD, WARM, AFTER_A_CHANGE = "every template checked", "reports read back", "after a change"
+
+
+def synth_once(
+    app_command: str | None, kept: str = WARM, reference: Path | None = None, output: Path | None = None
+) -> SynthRun:
+    """One `cdk synth` of `app_command` (app.py by default), as `make synth` runs it, into `output` (a
+    temporary directory if None). COLD empties the kept reports first (as the pipeline's synth step
+    starts: stacks/report_cache.py); AFTER_A_CHANGE forgets those of the changed stacks' templates in
+    the `reference` synth."""
+    if kept == COLD:
+        from stacks import (
+            cloudformation_validation,
+            control_tower,
+        )  # after extra_region_app put the project on the path
+
+        for cache in (control_tower.REPORT_CACHE, cloudformation_validation.REPORT_CACHE):
+            shutil.rmtree(cache, ignore_errors=True)
+    elif kept == AFTER_A_CHANGE:
+        assert reference is not None, "a change is forgotten from a reference synth"
+        forget_reports_of_changed_stacks(reference)
+    with tempfile.TemporaryDirectory() as temporary:
+        out = output or Path(temporary)
+        args = ["synth", "--quiet", "--output", str(out)]
         if app_command:
             args += ["--app", app_command]
         cpu_before = children_cpu_seconds()
         wall = timed(cdk(*args))
-        return SynthRun(wall, children_cpu_seconds() - cpu_before, assembly_inventory(Path(out)))
+        return SynthRun(wall, children_cpu_seconds() - cpu_before, assembly_inventory(out))
 
 
-def interleaved_synths(apps: Mapping[str, tuple[str | None, bool]], runs: int) -> dict[str, list[SynthRun]]:
-    """`runs` synths of each app (command, every template checked), taken in turn, so that a machine
-    that slows down slows them alike."""
+def interleaved_synths(
+    apps: Mapping[str, tuple[str | None, str]], runs: int, reference: Path | None = None
+) -> dict[str, list[SynthRun]]:
+    """`runs` synths of each app (command, how it finds the kept reports), taken in turn, so that a
+    machine that slows down slows them alike."""
     measured: dict[str, list[SynthRun]] = {name: [] for name in apps}
     for _ in range(runs):
-        for name, (command, every_template_checked) in apps.items():
-            measured[name].append(synth_once(command, every_template_checked=every_template_checked))
+        for name, (command, kept) in apps.items():
+            measured[name].append(synth_once(command, kept, reference))
     return measured
 
 
@@ -396,26 +452,33 @@ def regions_added_to_the_assembly(
 def measure_synth(runs: int) -> dict[str, Any]:
     """`make synth` of the whole app next to the empty app, and next to the same app with one more replica
     Region in every environment (benchmarks/extra_region_app.py): the time each Region adds. Each Folio app
-    twice in a row: with Control Tower's report cache emptied first (every template checked, as the
-    pipeline's synth step runs), then again (a developer's next `make synth`: every report read back)."""
+    with the template checks' kept reports emptied first (every template checked, as the pipeline's synth
+    step runs) and again (a developer's next `make synth`: every report read back); the app alone also
+    after a change to its Api stacks (their templates checked again)."""
     import extra_region_app  # benchmarks/; it puts the project on the path
 
     from stacks import environments
 
     _, added = extra_region_app.one_more_replica_region(environments.ENVIRONMENTS)
-    more_command = f"{sys.executable} benchmarks/extra_region_app.py"
-    apps: dict[str, tuple[str | None, bool]] = {
-        "folio_every_template_checked": (None, True),
-        "folio": (None, False),
-        "folio_one_more_region_every_template_checked": (more_command, True),
-        "folio_one_more_region": (more_command, False),
-        "empty": (f"{sys.executable} benchmarks/empty_app.py", False),
+    more_command = app_command("benchmarks/extra_region_app.py")
+    apps: dict[str, tuple[str | None, str]] = {
+        "folio_every_template_checked": (None, COLD),
+        "folio": (None, WARM),
+        "folio_after_a_change": (None, AFTER_A_CHANGE),
+        "folio_one_more_region_every_template_checked": (more_command, COLD),
+        "folio_one_more_region": (more_command, WARM),
+        "empty": (app_command("benchmarks/empty_app.py"), WARM),
     }
-    print("benchmark: warming up (one synth of each app, not counted)")
-    interleaved_synths(apps, 1)
-    print(f"benchmark: {runs} synths of the app and of the app with one more Region (each with every template "
-          "checked, then with the reports read back) and of the empty app, in turn")  # fmt: skip
-    measured = interleaved_synths(apps, runs)
+    with tempfile.TemporaryDirectory() as reference_directory:
+        reference = Path(reference_directory)
+        print("benchmark: warming up (one synth of each app, not counted; the app's is the reference for a change)")
+        synth_once(None, WARM, output=reference)
+        changed = forget_reports_of_changed_stacks(reference)
+        interleaved_synths(apps, 1, reference)
+        print(f"benchmark: {runs} synths of the app and of the app with one more Region (each with every template "
+              f"checked, then with the reports read back), of the app after a change to its {changed} "
+              f"{CHANGED_STACKS} templates, and of the empty app, in turn")  # fmt: skip
+        measured = interleaved_synths(apps, runs, reference)
     times = {name: seconds(measured[name]) for name in apps}
     empty = times["empty"]
     before, after = measured["folio"][-1].inventory, measured["folio_one_more_region"][-1].inventory
@@ -455,6 +518,13 @@ def measure_synth(runs: int) -> dict[str, Any]:
         "synth_one_more_region": {
             **with_one_more_region(folio, times["folio_one_more_region"]),
             "synthesized": after.as_json(),
+        },
+        "synth_after_a_change": {
+            "changed_templates": changed,
+            "stacks": CHANGED_STACKS,
+            "seconds": times["folio_after_a_change"],
+            "ratio": round(times["folio_after_a_change"]["median"] / empty["median"], 2),
+            "cpu_ratio": round(times["folio_after_a_change"]["cpu_median"] / empty["cpu_median"], 2),
         },
         "synth_every_template_checked": {
             "seconds": checked,
@@ -543,8 +613,16 @@ def summary(results: dict[str, Any], parts: list[str]) -> list[str]:
             lines.append(f"{'  Regions more before the ratio target':<44}{headroom!s:>14}")
 
         per_region_rows("", more)
+        change = results["synth_after_a_change"]
+        lines.append(
+            f"after a change to the {change['stacks']} stacks ({change['changed_templates']} templates checked again):"
+        )
+        both = f"{change['seconds']['median']} {change['seconds']['cpu_median']}"
+        lines.append(f"{'  synth (median wall s, CPU s)':<44}{both:>14}")
+        at_most("  synth / empty app (median wall s)", change["ratio"], "synth_ratio_max", "x")
+        lines.append(f"{'  synth / empty app (median CPU s)':<44}{change['cpu_ratio']:>14}")
         checked = results["synth_every_template_checked"]
-        lines.append("every template checked (an empty Control Tower report cache, as the pipeline's synth step):")
+        lines.append("every template checked (no kept report, as the pipeline's synth step):")
         both = f"{checked['seconds']['median']} {checked['seconds']['cpu_median']}"
         lines.append(f"{'  synth (median wall s, CPU s)':<44}{both:>14}")
         at_most("  synth / empty app (median wall s)", checked["ratio"], "synth_ratio_max", "x")
