@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -51,3 +52,16 @@ def cached_build(cache: Path, key: str, build: Callable[[Path], None]) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return entry / CONTENT
+
+
+def unpacked_package(cache: Path, package: Path, digest: str, members: tuple[str, ...]) -> Path:
+    """The `package/` directory of an npm tarball (`package`, whose SHA-256 is `digest`) with only
+    the members whose paths start with one of `members`, unpacked once per machine into `cache`."""
+
+    def unpack(content: Path) -> None:
+        with tarfile.open(package) as archive:
+            wanted = [member for member in archive if member.name.startswith(members)]
+            archive.extractall(content, members=wanted, filter="data")
+
+    key = hashlib.sha256((digest + repr(members)).encode()).hexdigest()[:32]
+    return cached_build(cache, key, unpack) / "package"

@@ -28,7 +28,6 @@ import hashlib
 import json
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -39,8 +38,8 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import _jsii as library_package
 
-from stacks.build_cache import cached_build
-from stacks.report_cache import ReportCache, TemplateReport, located
+from stacks.build_cache import unpacked_package
+from stacks.report_cache import ReportCache, TemplateReport, located, plugin_report
 
 # aws-cdk-lib's name for its plugin: the report's plugin name and the acknowledgement namespace.
 CLOUDFORMATION_VALIDATION = "CloudFormation Validate"
@@ -102,17 +101,10 @@ def _recipe_digest() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
-def _unpack(content: Path) -> None:
-    with tarfile.open(_library_package()) as archive:
-        wanted = [member for member in archive if member.name.startswith(_UNPACKED)]
-        archive.extractall(content, members=wanted, filter="data")
-
-
 @cache
 def unpacked_library() -> Path:
     """The part of the aws-cdk-lib package the plugin needs, unpacked once per machine and package."""
-    key = hashlib.sha256((_library_digest() + repr(_UNPACKED)).encode()).hexdigest()[:32]
-    return cached_build(LIBRARY_CACHE, key, _unpack) / "package"
+    return unpacked_package(LIBRARY_CACHE, _library_package(), _library_digest(), _UNPACKED)
 
 
 def engine_version() -> str:
@@ -207,25 +199,6 @@ def merged(reports: list[TemplateReport]) -> dict[str, Any]:
     return {"success": all(v.get("severity") not in _FAILING_SEVERITIES for v in violations), "violations": violations}
 
 
-def _policy_violation(violation: dict[str, Any]) -> cdk.PolicyViolation:
-    return cdk.PolicyViolation(
-        rule_name=violation["ruleName"],
-        description=violation["description"],
-        fix=violation.get("fix"),
-        rule_metadata=violation.get("ruleMetadata"),
-        severity=violation.get("severity"),
-        violating_resources=[
-            cdk.PolicyViolatingResource(
-                locations=resource["locations"],
-                construct_path=resource.get("constructPath"),
-                resource_logical_id=resource.get("resourceLogicalId"),
-                template_path=resource["templatePath"],
-            )
-            for resource in violation["violatingResources"]
-        ],
-    )
-
-
 @jsii.implements(cdk.IPolicyValidationPlugin)
 class CloudFormationValidation:
     """aws-cdk-lib's CloudFormation validation of every template (see the module's docstring), with
@@ -273,11 +246,7 @@ class CloudFormationValidation:
             self._cache.prune()
         reports = {**started.known, **checked}
         whole = merged([located(reports[t], t.template_path, t.stack_path) for t in templates])
-        return cdk.PolicyValidationPluginReport(
-            success=whole["success"],
-            plugin_version=self.version,
-            violations=[_policy_violation(violation) for violation in whole["violations"]],
-        )
+        return plugin_report(whole, self.version)
 
 
 @dataclass(frozen=True)

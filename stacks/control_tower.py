@@ -42,7 +42,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future
@@ -55,8 +54,8 @@ import aws_cdk as cdk
 import jsii
 from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
-from stacks.build_cache import cached_build
-from stacks.report_cache import ReportCache, TemplateReport, located
+from stacks.build_cache import unpacked_package
+from stacks.report_cache import ReportCache, TemplateReport, located, plugin_report
 
 # The name the plugin reports under, and the prefix of its acknowledgement ids.
 CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
@@ -91,12 +90,6 @@ def _plugin_package() -> Path:
     return package
 
 
-def _unpack(content: Path) -> None:
-    with tarfile.open(_plugin_package()) as archive:
-        wanted = [member for member in archive if member.name.startswith(_UNPACKED)]
-        archive.extractall(content, members=wanted, filter="data")
-
-
 @cache
 def _plugin_digest() -> str:
     """The plugin package's SHA-256: its code, its rules and the cfn-guard binaries it bundles."""
@@ -113,8 +106,7 @@ def _recipe_digest() -> str:
 @cache
 def unpacked_plugin() -> Path:
     """The plugin package's `package/` directory, unpacked once per machine and package."""
-    key = hashlib.sha256(_plugin_package().read_bytes() + repr(_UNPACKED).encode()).hexdigest()[:32]
-    return cached_build(PLUGIN_CACHE, key, _unpack) / "package"
+    return unpacked_package(PLUGIN_CACHE, _plugin_package(), _plugin_digest(), _UNPACKED)
 
 
 @cache
@@ -284,24 +276,6 @@ def check_templates(
     return {"success": success, "violations": violations}
 
 
-def _policy_violation(violation: dict[str, Any]) -> cdk.PolicyViolation:
-    return cdk.PolicyViolation(
-        rule_name=violation["ruleName"],
-        description=violation["description"],
-        fix=violation.get("fix"),
-        rule_metadata=violation.get("ruleMetadata"),
-        severity=violation.get("severity"),
-        violating_resources=[
-            cdk.PolicyViolatingResource(
-                locations=resource["locations"],
-                resource_logical_id=resource["resourceLogicalId"],
-                template_path=resource["templatePath"],
-            )
-            for resource in violation["violatingResources"]
-        ],
-    )
-
-
 class StartsBeside(Protocol):
     """A check that runs in processes of its own: `start` begins it over the templates of
     `context` and returns at once; its plugin's `validate` collects the result."""
@@ -360,8 +334,4 @@ class ControlTowerControls:
             other.start(context)
         ahead, self._ahead = self._ahead, []
         report = check_templates(list(context.template_paths), self._cache, ahead)
-        return cdk.PolicyValidationPluginReport(
-            success=report["success"],
-            plugin_version=self.version,
-            violations=[_policy_violation(violation) for violation in report["violations"]],
-        )
+        return plugin_report(report, self.version)

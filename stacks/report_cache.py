@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
+
 UNUSED_ENTRY_DAYS = 30  # a report no synth read back for this long is removed (ReportCache.prune)
 
 
@@ -129,3 +131,31 @@ def located(report: TemplateReport, template_path: str, stack_path: str | None =
         for v in report.violations
     ]
     return TemplateReport(report.success, violations)
+
+
+def plugin_report(report: dict[str, Any], version: str) -> cdk.PolicyValidationPluginReport:
+    """A checker's report (`success`, `violations` as JSON, each resource as the checker names it)
+    as aws-cdk-lib takes it from a plugin."""
+    return cdk.PolicyValidationPluginReport(
+        success=report["success"],
+        plugin_version=version,
+        violations=[
+            cdk.PolicyViolation(
+                rule_name=violation["ruleName"],
+                description=violation["description"],
+                fix=violation.get("fix"),
+                rule_metadata=violation.get("ruleMetadata"),
+                severity=violation.get("severity"),
+                violating_resources=[
+                    cdk.PolicyViolatingResource(
+                        locations=resource["locations"],
+                        construct_path=resource.get("constructPath"),
+                        resource_logical_id=resource.get("resourceLogicalId"),
+                        template_path=resource["templatePath"],
+                    )
+                    for resource in violation["violatingResources"]
+                ],
+            )
+            for violation in report["violations"]
+        ],
+    )

@@ -797,6 +797,27 @@ class _RecordedStarts:
         return types.SimpleNamespace(reports=lambda: {t: report_cache.TemplateReport(True, []) for t in template_paths})
 
 
+@dataclass
+class _Lanes:
+    """Control Tower's plugin over `templates` with a report cache, its runs ahead (RunningControls
+    with one process) and at the synth (start_plugin_in_parallel) both faked: every template clean,
+    the templates each is given recorded."""
+
+    templates: list[str]
+    controls: ControlTowerControls
+    checked_ahead: list[str]
+    started_at_the_synth: _RecordedStarts
+
+
+def _lanes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> _Lanes:
+    checked_ahead: list[str] = []
+    _queued_reports(monkeypatch, checked_ahead)
+    starts = _RecordedStarts()
+    monkeypatch.setattr(control_tower, "start_plugin_in_parallel", starts)
+    templates = [_template(tmp_path, {f"Q{i}": {"Type": "AWS::SQS::Queue"}}, name=f"T{i}") for i in range(count)]
+    return _Lanes(templates, ControlTowerControls(report_cache=tmp_path / "reports"), checked_ahead, starts)
+
+
 def _queued_reports(monkeypatch: pytest.MonkeyPatch, checked: list[str]) -> None:
     """Runs queued ahead (RunningControls with one process) report every template clean, recording them."""
 
@@ -816,21 +837,16 @@ def test_templates_checked_ahead_are_read_back_and_only_the_rest_are_checked_at_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given two templates checked ahead on a lane, and a third that was not
-    ahead_checked: list[str] = []
-    _queued_reports(monkeypatch, ahead_checked)
-    starts = _RecordedStarts()
-    monkeypatch.setattr(control_tower, "start_plugin_in_parallel", starts)
-    templates = [_template(tmp_path, {f"Q{i}": {"Type": "AWS::SQS::Queue"}}, name=f"T{i}") for i in range(3)]
-    controls = ControlTowerControls(report_cache=tmp_path / "reports")
+    lanes = _lanes(tmp_path, monkeypatch, 3)
     with ThreadPoolExecutor(max_workers=1) as lane:
-        controls.check_ahead(templates[:2], lane)
+        lanes.controls.check_ahead(lanes.templates[:2], lane)
 
         # When the App's synth checks all three
-        report = controls.validate(cast(Any, TemplatePaths(templates)))
+        report = lanes.controls.validate(cast(Any, TemplatePaths(lanes.templates)))
 
     # Then the plugin ran ahead on the two, at the synth on the third only, and every report counts
-    assert ahead_checked == templates[:2]
-    assert starts.given == [templates[2:]]
+    assert lanes.checked_ahead == lanes.templates[:2]
+    assert lanes.started_at_the_synth.given == [lanes.templates[2:]]
     assert report.success
 
 
@@ -838,24 +854,19 @@ def test_a_check_still_queued_at_the_synth_is_called_off_and_its_templates_are_c
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a lane busy with another job, and a check queued behind it
-    ahead_checked: list[str] = []
-    _queued_reports(monkeypatch, ahead_checked)
-    starts = _RecordedStarts()
-    monkeypatch.setattr(control_tower, "start_plugin_in_parallel", starts)
-    templates = [_template(tmp_path, {f"Q{i}": {"Type": "AWS::SQS::Queue"}}, name=f"T{i}") for i in range(2)]
-    controls = ControlTowerControls(report_cache=tmp_path / "reports")
+    lanes = _lanes(tmp_path, monkeypatch, 2)
     busy = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as lane:
         lane.submit(busy.wait, 30)
-        controls.check_ahead(templates[:1], lane)
+        lanes.controls.check_ahead(lanes.templates[:1], lane)
 
         # When the App's synth checks both while the lane is still busy
-        report = controls.validate(cast(Any, TemplatePaths(templates)))
+        report = lanes.controls.validate(cast(Any, TemplatePaths(lanes.templates)))
         busy.set()
 
     # Then the queued check never ran: the synth checked both templates at once
-    assert ahead_checked == []
-    assert starts.given == [templates]
+    assert lanes.checked_ahead == []
+    assert lanes.started_at_the_synth.given == [lanes.templates]
     assert report.success
 
 
@@ -878,10 +889,8 @@ def test_a_check_ahead_that_failed_is_run_again_at_the_synth_where_its_failure_f
 
 
 def test_nothing_is_checked_ahead_without_a_report_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ahead_checked: list[str] = []
-    _queued_reports(monkeypatch, ahead_checked)
-    template = _template(tmp_path, {"Q": {"Type": "AWS::SQS::Queue"}})
+    lanes = _lanes(tmp_path, monkeypatch, 1)
     with ThreadPoolExecutor(max_workers=1) as lane:
-        ControlTowerControls(report_cache=None).check_ahead([template], lane)
+        ControlTowerControls(report_cache=None).check_ahead(lanes.templates, lane)
 
-    assert ahead_checked == []
+    assert lanes.checked_ahead == []
