@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda"))
 import aws_cdk as cdk
 
 from stacks.config import ConfigError, load_config, load_pipeline_config, load_pipeline_environments
-from stacks.nag import checked_app, validation_failures
+from stacks.nag import checked_app, stop_checks_ahead, validation_failures
 from stacks.names import EnvironmentNames
 from stacks.pipeline_stack import PipelineStack, cdk_assets_version, cdk_cli_version
 from stacks.regional_serving_stage import regional_serving_stages
@@ -41,27 +41,31 @@ def main() -> int:
     except ConfigError as error:
         print(f"folio: {error}", file=sys.stderr)
         return 2
-    # The pipeline first: CDK Pipelines synthesizes the stages it deploys as it adds them, and
-    # their templates are checked while the rest of the App is built (stacks/nag.py, check_ahead).
-    if pipeline and delivered:
-        test_environment, production = delivered
-        PipelineStack(
-            app,
-            PIPELINE_STACK_ID,
-            env=cdk.Environment(account=pipeline.account, region=pipeline.region),
-            description="Folio: the self-mutating pipeline that delivers every environment",
-            pipeline=pipeline,
-            test_environment=test_environment,
-            production=production,
-            cli_version=cdk_cli_version(),
-            assets_cli_version=cdk_assets_version(),
-        )
-    names = EnvironmentNames.of(config)
-    FolioStage(app, names.stage_id, config=config, names=names)
-    # For direct deploys: the read-only API in each replica Region, deployed after the stage above
-    # and after its values are published to SSM there (README, "Regional serving stages").
-    regional_serving_stages(app, config, names)
-    assembly = app.synth()
+    try:
+        # The pipeline first: CDK Pipelines synthesizes the stages it deploys as it adds them, and
+        # their templates are checked while the rest of the App is built (stacks/nag.py, check_ahead).
+        if pipeline and delivered:
+            test_environment, production = delivered
+            PipelineStack(
+                app,
+                PIPELINE_STACK_ID,
+                env=cdk.Environment(account=pipeline.account, region=pipeline.region),
+                description="Folio: the self-mutating pipeline that delivers every environment",
+                pipeline=pipeline,
+                test_environment=test_environment,
+                production=production,
+                cli_version=cdk_cli_version(),
+                assets_cli_version=cdk_assets_version(),
+            )
+        names = EnvironmentNames.of(config)
+        FolioStage(app, names.stage_id, config=config, names=names)
+        # For direct deploys: the read-only API in each replica Region, deployed after the stage above
+        # and after its values are published to SSM there (README, "Regional serving stages").
+        regional_serving_stages(app, config, names)
+        assembly = app.synth()
+    finally:
+        # A build or synth that failed must not wait for checks no synth will read.
+        stop_checks_ahead(app)
     failures = validation_failures(assembly.directory)
     for failure in failures:
         print(f"folio: policy validation: {failure}", file=sys.stderr)

@@ -449,6 +449,20 @@ def regions_added_to_the_assembly(
     return found
 
 
+def synth_apps() -> dict[str, tuple[str | None, str]]:
+    """Each app `measure_synth` times: its command (None: app.py as cdk.json runs it) and how it finds
+    the kept reports."""
+    more_command = app_command("benchmarks/extra_region_app.py")
+    return {
+        "folio_every_template_checked": (None, COLD),
+        "folio": (None, WARM),
+        "folio_after_a_change": (None, AFTER_A_CHANGE),
+        "folio_one_more_region_every_template_checked": (more_command, COLD),
+        "folio_one_more_region": (more_command, WARM),
+        "empty": (app_command("benchmarks/empty_app.py"), WARM),
+    }
+
+
 def measure_synth(runs: int) -> dict[str, Any]:
     """`make synth` of the whole app next to the empty app, and next to the same app with one more replica
     Region in every environment (benchmarks/extra_region_app.py): the time each Region adds. Each Folio app
@@ -460,15 +474,7 @@ def measure_synth(runs: int) -> dict[str, Any]:
     from stacks import environments
 
     _, added = extra_region_app.one_more_replica_region(environments.ENVIRONMENTS)
-    more_command = app_command("benchmarks/extra_region_app.py")
-    apps: dict[str, tuple[str | None, str]] = {
-        "folio_every_template_checked": (None, COLD),
-        "folio": (None, WARM),
-        "folio_after_a_change": (None, AFTER_A_CHANGE),
-        "folio_one_more_region_every_template_checked": (more_command, COLD),
-        "folio_one_more_region": (more_command, WARM),
-        "empty": (app_command("benchmarks/empty_app.py"), WARM),
-    }
+    apps = synth_apps()
     with tempfile.TemporaryDirectory() as reference_directory:
         reference = Path(reference_directory)
         print("benchmark: warming up (one synth of each app, not counted; the app's is the reference for a change)")

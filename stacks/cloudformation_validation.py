@@ -28,8 +28,9 @@ import hashlib
 import json
 import shutil
 import subprocess
+import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,9 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import _jsii as library_package
 
+from stacks import report_cache
 from stacks.build_cache import unpacked_package
-from stacks.report_cache import ReportCache, TemplateReport, located, plugin_report
+from stacks.report_cache import ReportCache, Snapshots, TemplateReport, located, plugin_report
 
 # aws-cdk-lib's name for its plugin: the report's plugin name and the acknowledgement namespace.
 CLOUDFORMATION_VALIDATION = "CloudFormation Validate"
@@ -76,7 +78,8 @@ process.stdout.write(JSON.stringify(reports));
 
 # V8 compiles the engine's WebAssembly with its baseline compiler only: for a process that lives a
 # few seconds, optimizing it too cost more CPU than it saved (7 Api templates: 1.9 s of CPU instead
-# of 3.4 s; all 29: 2.7 s instead of 3.4 s, the same wall time). The code it runs is the same.
+# of 3.4 s; all 29: 2.7 s instead of 3.4 s, the same wall time). The code it runs is the same. V8
+# calls the flag one for testing: a run that fails with it is run again without (`reports`).
 _NODE_FLAGS = ("--liftoff-only",)
 
 
@@ -97,8 +100,10 @@ def _library_digest() -> str:
 
 @cache
 def _recipe_digest() -> str:
-    """This module's SHA-256: how Folio runs the plugin."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    """The SHA-256 of this module and of stacks/report_cache.py: how Folio runs the plugin and keeps
+    its reports."""
+    modules = (Path(__file__), Path(report_cache.__file__))
+    return hashlib.sha256(b"".join(module.read_bytes() for module in modules)).hexdigest()
 
 
 @cache
@@ -108,8 +113,13 @@ def unpacked_library() -> Path:
 
 
 def engine_version() -> str:
-    """The engine's version, as the plugin reports it."""
-    version: str = json.loads((unpacked_library() / _ENGINE_PACKAGE).read_text())["version"]
+    """The engine's version, as the plugin reports it; "unknown" if the package cannot be unpacked
+    (aws-cdk-lib reads a plugin's version outside its own error handling: the validation itself
+    reports why it could not run)."""
+    try:
+        version: str = json.loads((unpacked_library() / _ENGINE_PACKAGE).read_text())["version"]
+    except (OSError, ValueError, KeyError, tarfile.TarError):
+        return "unknown"
     return version
 
 
@@ -165,17 +175,26 @@ class RunningValidation:
         self._work = tempfile.TemporaryDirectory(prefix="folio-cloudformation-validate-")
         jobs_file = Path(self._work.name) / "jobs.json"
         jobs_file.write_text(json.dumps([t.as_plugin_input() for t in templates]))
-        command = [node, *_NODE_FLAGS, "-e", _RUN_PLUGIN, str(unpacked_library()), str(jobs_file)]
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._command = [node, "-e", _RUN_PLUGIN, str(unpacked_library()), str(jobs_file)]
+        self._process = subprocess.Popen(
+            [node, *_NODE_FLAGS, *self._command[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     def reports(self) -> list[TemplateReport]:
         """Each template's report, in order."""
         try:
             stdout, stderr = self._process.communicate()
+            returncode = self._process.returncode
+            if returncode != 0:
+                # Once more as Node runs by default: the flags only save CPU time, and a Node that
+                # lacks one, or a V8 that cannot compile a function without optimizing, must not
+                # fail the validation. A failure of the plugin itself fails again here.
+                again = subprocess.run(self._command, capture_output=True, text=True, check=False)
+                stdout, stderr, returncode = again.stdout, again.stderr, again.returncode
         finally:
             self._work.cleanup()
-        if self._process.returncode != 0:
-            raise CloudFormationValidationFailed(f"the validation exited {self._process.returncode}:\n{stderr[-3000:]}")
+        if returncode != 0:
+            raise CloudFormationValidationFailed(f"the validation exited {returncode}:\n{stderr[-3000:]}")
         reports = [TemplateReport(r["success"], r["violations"]) for r in json.loads(stdout)]
         if len(reports) != len(self.templates):
             raise CloudFormationValidationFailed(f"{len(reports)} reports for {len(self.templates)} templates")
@@ -207,7 +226,7 @@ class CloudFormationValidation:
 
     def __init__(self, report_cache: Path | None = REPORT_CACHE) -> None:
         self._cache = kept_reports(report_cache) if report_cache is not None else None
-        self._started: _Started | None = None
+        self._started: _Started | Exception | None = None
 
     @property
     def name(self) -> str:
@@ -222,24 +241,38 @@ class CloudFormationValidation:
         return None
 
     def start(self, context: cdk.IPolicyValidationContext) -> None:
-        """Starts validating the templates of `context` that no kept report covers; returns at once."""
-        self._started = self._begin(stack_templates(context))
+        """Starts validating the templates of `context` that no kept report covers; returns at once.
+        A failure to start is kept for `validate` to raise: it is this plugin's failure, not the
+        caller's."""
+        try:
+            self._started = self._begin(stack_templates(context))
+        except Exception as failure:  # raised again by validate, in this plugin's report
+            self._started = failure
 
     def _begin(self, templates: tuple[StackTemplate, ...]) -> _Started:
         cache = self._cache
-        # Keys of the bytes as they are now, before the plugin reads them (as in control_tower.py).
-        keys = {t: cache.key(t.template_path, *t.context()) for t in templates} if cache else {}
+        # The bytes are read once: what is keyed is what the plugin checks (a snapshot of them).
+        contents = {t: Path(t.template_path).read_bytes() for t in templates}
+        keys = {t: cache.key_of(contents[t], *t.context()) for t in templates} if cache else {}
         known = {t: report for t in templates if cache and (report := cache.read(keys[t])) is not None}
         unknown = tuple(t for t in templates if t not in known)
-        return _Started(templates, keys, known, RunningValidation(unknown) if unknown else None)
+        snapshots = Snapshots()
+        copies = tuple(replace(t, template_path=snapshots.take(t.template_path, contents[t])) for t in unknown)
+        running = (unknown, RunningValidation(copies)) if unknown else None
+        return _Started(templates, keys, known, running, snapshots)
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
         templates = stack_templates(context)
         started, self._started = self._started, None
+        if isinstance(started, Exception):
+            raise started
         if started is None or started.templates != templates:  # not started beside Control Tower
             started = self._begin(templates)
-        running = started.running
-        checked = dict(zip(running.templates, running.reports(), strict=True)) if running else {}
+        try:
+            validating, running = started.running or ((), None)
+            checked = dict(zip(validating, running.reports(), strict=True)) if running else {}
+        finally:
+            started.snapshots.close()
         if self._cache is not None:
             for template, report in checked.items():
                 self._cache.write(started.keys[template], report)
@@ -252,9 +285,10 @@ class CloudFormationValidation:
 @dataclass(frozen=True)
 class _Started:
     """A validation begun over `templates`: the keys of their bytes, the reports read back, and
-    the process validating the rest."""
+    the process validating the rest (those templates, and it), over their `snapshots`."""
 
     templates: tuple[StackTemplate, ...]
     keys: dict[StackTemplate, str]
     known: dict[StackTemplate, TemplateReport]
-    running: RunningValidation | None
+    running: tuple[tuple[StackTemplate, ...], RunningValidation] | None
+    snapshots: Snapshots

@@ -54,8 +54,9 @@ import aws_cdk as cdk
 import jsii
 from cdklabs.cdk_validator_cfnguard import _jsii as control_tower_package
 
+from stacks import report_cache
 from stacks.build_cache import unpacked_package
-from stacks.report_cache import ReportCache, TemplateReport, located, plugin_report
+from stacks.report_cache import ReportCache, Snapshots, TemplateReport, located, plugin_report
 
 # The name the plugin reports under, and the prefix of its acknowledgement ids.
 CONTROL_TOWER_PLUGIN = "cdk-validator-cfnguard"
@@ -98,9 +99,10 @@ def _plugin_digest() -> str:
 
 @cache
 def _recipe_digest() -> str:
-    """This module's SHA-256: how Folio runs the plugin (a fix to which rules a template is given
-    makes every kept report stale)."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    """The SHA-256 of this module and of stacks/report_cache.py: how Folio runs the plugin and
+    keeps its reports (a fix to which rules a template is given makes every kept report stale)."""
+    modules = (Path(__file__), Path(report_cache.__file__))
+    return hashlib.sha256(b"".join(module.read_bytes() for module in modules)).hexdigest()
 
 
 @cache
@@ -168,7 +170,13 @@ class RunningControls:
         if node is None:
             raise ControlTowerPluginFailed("no `node` on PATH to run the Control Tower plugin with")
         plugin = str(unpacked_plugin())
-        self.partitions = guard_jobs(template_paths, processes)
+        # A template no rule can apply to complies (each rule would SKIP); the plugin given every
+        # rule disabled would run cfn-guard with no rules, which cfn-guard refuses.
+        every_rule = len(control_tower_rule_types())
+        self.no_rule_applies = [
+            t for t in template_paths if every_rule and len(rules_that_cannot_apply(t)) == every_rule
+        ]
+        self.partitions = guard_jobs([t for t in template_paths if t not in self.no_rule_applies], processes)
         self._work = tempfile.TemporaryDirectory(prefix="folio-control-tower-")
         self._processes = []
         for index, jobs in enumerate(self.partitions):
@@ -194,7 +202,7 @@ class RunningControls:
                     process.kill()
                     process.communicate()
             self._work.cleanup()
-        reports: dict[str, TemplateReport] = {}
+        reports = {template: TemplateReport(True, []) for template in self.no_rule_applies}
         for jobs, reported in zip(self.partitions, job_reports, strict=True):
             for job, report in zip(jobs, reported, strict=True):
                 # The plugin names a template by its canonical path, whatever path it was given (as
@@ -219,11 +227,33 @@ def start_plugin_in_parallel(template_paths: list[str]) -> RunningControls:
 
 @dataclass(frozen=True)
 class CheckAhead:
-    """A run of the plugin queued before the App's synth (`ControlTowerControls.check_ahead`), with
-    the key of the bytes it was given for each template; `done` once its reports are kept."""
+    """A run of the plugin queued before the App's synth (`ControlTowerControls.check_ahead`) over
+    `snapshots` of its templates, with the key of each one's bytes; `done` once its reports are kept."""
 
     keys: dict[str, str]
     done: Future[None]
+    snapshots: Snapshots
+
+    def call_off(self) -> bool:
+        """Cancels the run if it has not started (its snapshots go too); False if it has."""
+        if not self.done.cancel():
+            return False
+        self.snapshots.close()
+        return True
+
+
+def _start(templates: list[str], contents: dict[str, bytes], snapshots: Snapshots) -> RunningControls | None:
+    """The plugin over snapshots of the templates' `contents` (the bytes that were keyed)."""
+    return start_plugin_in_parallel([snapshots.take(t, contents[t]) for t in templates]) if templates else None
+
+
+def _collect(running: RunningControls | None, snapshots: Snapshots) -> dict[str, TemplateReport]:
+    """The reports of a run over snapshots, by template, naming it as the plugin names a template it
+    is given: by its canonical path."""
+    if running is None:
+        return {}
+    reports = running.reports().items()
+    return {snapshots.originals[c]: located(r, os.path.realpath(snapshots.originals[c])) for c, r in reports}
 
 
 def kept_reports(directory: Path) -> ReportCache:
@@ -245,25 +275,30 @@ def check_templates(
     `cache` where it holds the template's report, from the runs queued `ahead` that have started
     (they write into the cache) where they check the same bytes, from the plugin (in parallel) for
     the rest. Violations come in the order of the templates as aws-cdk-lib passed them."""
-    # Keys of the bytes as they are now, before the plugin reads them: a template rewritten while
-    # it runs is kept under the bytes it was given, not its new ones.
-    keys = {t: cache.key(t) for t in template_paths} if cache else {}
+    # The bytes are read once: what is keyed is what the plugin checks (a snapshot of them).
+    contents = {t: Path(t).read_bytes() for t in template_paths}
+    keys = {t: cache.key_of(contents[t]) for t in template_paths} if cache else {}
     known = {t: report for t in template_paths if cache and (report := cache.read(keys[t])) is not None}
     # A run still queued is called off: its templates are checked with the rest, on every core.
-    ahead = [run for run in ahead if not run.done.cancel()]
+    ahead = [run for run in ahead if not run.call_off()]
     checked_ahead = {key for run in ahead for key in run.keys.values()} if cache else set()
     unknown = [t for t in template_paths if t not in known and keys.get(t) not in checked_ahead]
-    running = start_plugin_in_parallel(unknown) if unknown else None
-    if cache is not None:
-        for run in ahead:
-            # A run that failed leaves its templates out of the cache: they are checked below,
-            # where its failure, if it is the plugin's, fails the check.
-            with contextlib.suppress(ControlTowerPluginFailed):
-                run.done.result()
-        known |= {t: r for t in template_paths if t not in known and t not in unknown and (r := cache.read(keys[t]))}
-    checked = running.reports() if running else {}
-    left = [t for t in template_paths if t not in known and t not in unknown]
-    checked |= start_plugin_in_parallel(left).reports() if left else {}
+    snapshots = Snapshots()
+    try:
+        running = _start(unknown, contents, snapshots)
+        if cache is not None:
+            for run in ahead:
+                # A run that failed leaves its templates out of the cache: they are checked below,
+                # where its failure, if it is the plugin's, fails the check.
+                with contextlib.suppress(ControlTowerPluginFailed):
+                    run.done.result()
+            kept = {t: cache.read(keys[t]) for t in template_paths if t not in known and t not in unknown}
+            known |= {t: report for t, report in kept.items() if report is not None}
+        checked = _collect(running, snapshots)
+        left = [t for t in template_paths if t not in known and t not in unknown]
+        checked |= _collect(_start(left, contents, snapshots), snapshots)
+    finally:
+        snapshots.close()
     if cache is not None:
         for template, report in checked.items():
             cache.write(keys[template], report)
@@ -307,15 +342,22 @@ class ControlTowerControls:
         cache = self._cache
         if cache is None:
             return
-        keys = {t: cache.key(t) for t in template_paths}
+        contents = {t: Path(t).read_bytes() for t in template_paths}
+        keys = {t: cache.key_of(contents[t]) for t in template_paths}
         unknown = [t for t in template_paths if cache.read(keys[t]) is None]
+        if not unknown:
+            return
+        snapshots = Snapshots()
+        copies = [snapshots.take(t, contents[t]) for t in unknown]
 
         def keep_reports() -> None:
-            for template, report in RunningControls(unknown, processes=1).reports().items():
-                cache.write(keys[template], report)
+            try:
+                for copy, report in RunningControls(copies, processes=1).reports().items():
+                    cache.write(keys[snapshots.originals[copy]], report)
+            finally:
+                snapshots.close()
 
-        if unknown:
-            self._ahead.append(CheckAhead({t: keys[t] for t in unknown}, lane.submit(keep_reports)))
+        self._ahead.append(CheckAhead({t: keys[t] for t in unknown}, lane.submit(keep_reports), snapshots))
 
     @property
     def name(self) -> str:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import re
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import aws_cdk as cdk
 from cdk_nag import (
@@ -52,31 +53,39 @@ def nag_packs(app: cdk.App) -> list[NagPack]:
     ]
 
 
+# Makes an error of the CloudFormation validation fail the synth: without it, aws-cdk-lib turns a
+# failing report of the plugin it knows by that name into a passing one with warnings.
+VALIDATE_AGAINST_DEFAULT_RULES = "@aws-cdk/core:validateAgainstDefaultRules"
+
+
 def checked_app(*, validate_cloudformation: bool, **props: Any) -> cdk.App:
-    """An App (`props` as cdk.App takes them) that runs every pack and every Control Tower
-    proactive control over the whole app at synth, and aws-cdk-lib's CloudFormation validation
+    """An App (`props` as cdk.App takes them) that runs every pack and every Control
+    Tower proactive control over the whole app at synth, and aws-cdk-lib's CloudFormation validation
     if `validate_cloudformation`; any finding fails the synth.
 
     The validation is aws-cdk-lib's own plugin, run beside Control Tower's processes and kept per
     template (stacks/cloudformation_validation.py), so the App's built-in copy of it is off: with
     both, every template would be validated twice."""
-    app = cdk.App(builtin_cloud_formation_validation=False, **props)
+    app = cdk.App(
+        builtin_cloud_formation_validation=False, post_cli_context={VALIDATE_AGAINST_DEFAULT_RULES: True}, **props
+    )
     validation = CloudFormationValidation() if validate_cloudformation else None
     control_tower = ControlTowerControls(started_beside=[validation] if validation else [])
     cdk.Validations.of(app).add_plugins(*nag_packs(app), control_tower, *([validation] if validation else []))
     # One process at a time: the jsii process, building the rest of the App, keeps the other core.
     lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="folio-checks-ahead")
-    _CHECKED_APPS[app.node.addr] = (control_tower, lane)
+    _CHECKED_APPS[app] = (control_tower, lane)
     return app
 
 
-# The out-of-process checks of each App built by `checked_app`, by the App's construct address.
-_CHECKED_APPS: dict[str, tuple[ControlTowerControls, Executor]] = {}
+# The out-of-process checks of each App built by `checked_app` (jsii hands back the same Python
+# object for the App from any construct's `node.root`).
+_CHECKED_APPS: WeakKeyDictionary[IConstruct, tuple[ControlTowerControls, ThreadPoolExecutor]] = WeakKeyDictionary()
 
 
 def control_tower_of(scope: IConstruct) -> ControlTowerControls | None:
     """The Control Tower plugin of the App `scope` is in, if `checked_app` built it."""
-    checks = _CHECKED_APPS.get(scope.node.root.node.addr)
+    checks = _CHECKED_APPS.get(scope.node.root)
     return checks[0] if checks else None
 
 
@@ -85,14 +94,23 @@ def check_ahead(stage: cdk.Stage) -> None:
     synthesizes each stage it deploys when it is added. The checks run one process at a time on a
     lane of their own, on the core the jsii process leaves idle while the rest of the App is built,
     and the plugin reads their reports back at the App's synth (calling off those still queued).
-    Nothing for an App not built by `checked_app`. The templates are final: a stage is synthesized
-    once (and a template whose bytes changed anyway would be checked afresh: reports are kept by
-    the bytes). aws-cdk-lib's CloudFormation validation is not run ahead: each of its processes
-    first loads the engine (1.9 s), so it runs once, over every template, at the App's synth."""
-    checks = _CHECKED_APPS.get(stage.node.root.node.addr)
+    Nothing for an App not built by `checked_app`. Each check is of a copy of the template's bytes
+    as they were when it was queued, and its report is kept under those bytes. aws-cdk-lib's
+    CloudFormation validation is not run ahead: each of its processes first loads the engine
+    (1.9 s), so it runs once, over every template, at the App's synth."""
+    checks = _CHECKED_APPS.get(stage.node.root)
     if checks is not None:
         control_tower, lane = checks
         control_tower.check_ahead([stack.template_full_path for stack in stage.synth().stacks_recursively], lane)
+
+
+def stop_checks_ahead(app: cdk.App) -> None:
+    """Calls off the checks still queued for `app` (its synth will not read them: it failed or was
+    stopped), so that the process can exit without running them; a check already running ends
+    with its process."""
+    checks = _CHECKED_APPS.get(app)
+    if checks is not None:
+        checks[1].shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)

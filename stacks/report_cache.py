@@ -56,8 +56,12 @@ class ReportCache:
 
     def key(self, template: str, *context: str) -> str:
         """The key of the template's bytes as they are now, with what else decides its report."""
+        return self.key_of(Path(template).read_bytes(), *context)
+
+    def key_of(self, content: bytes, *context: str) -> str:
+        """The key of a template's `content`, with what else decides its report."""
         decided_by = "\0".join((self._recipe(), *context)).encode()
-        return hashlib.sha256(decided_by + b"\0" + Path(template).read_bytes()).hexdigest()
+        return hashlib.sha256(decided_by + b"\0" + content).hexdigest()
 
     def read(self, key: str) -> TemplateReport | None:
         """The kept report under `key`, its resources named by no template path, or None."""
@@ -97,6 +101,29 @@ class ReportCache:
             with contextlib.suppress(OSError):  # another synth pruned or rewrote it meanwhile
                 if entry.stat().st_mtime < oldest:
                     entry.unlink()
+
+
+class Snapshots:
+    """Copies of templates' bytes as they were keyed, each checked in place of its template: a
+    report is then of exactly the bytes it is kept under, even if the template is rewritten while
+    (or before) it is checked. A copy keeps its file name, in a directory of its own; `close`
+    removes them all."""
+
+    def __init__(self) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="folio-template-snapshots-")
+        self.originals: dict[str, str] = {}  # copy -> the template it was taken of
+
+    def take(self, template: str, content: bytes) -> str:
+        """A copy of `content`, the bytes of `template` that were keyed."""
+        folder = Path(self._directory.name) / str(len(self.originals))
+        folder.mkdir()
+        copy = folder / Path(template).name
+        copy.write_bytes(content)
+        self.originals[str(copy)] = template
+        return str(copy)
+
+    def close(self) -> None:
+        self._directory.cleanup()
 
 
 def unlocated(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:

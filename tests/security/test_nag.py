@@ -587,8 +587,10 @@ def test_a_template_the_plugin_gave_no_verdict_for_fails_the_check_and_is_not_ke
     first = _template(tmp_path, {"A": {"Type": "AWS::SQS::Queue"}}, name="First")
     second = _template(tmp_path, {"B": {"Type": "AWS::SNS::Topic"}}, name="Second")
     found = report_cache.TemplateReport(False, [A_VIOLATION])
-    monkeypatch.setattr(
-        control_tower, "start_plugin_in_parallel", lambda paths: types.SimpleNamespace(reports=lambda: {first: found})
+    monkeypatch.setattr(  # given the templates' snapshots, in order: the first is First's
+        control_tower,
+        "start_plugin_in_parallel",
+        lambda paths: types.SimpleNamespace(reports=lambda: {paths[0]: found}),
     )
     cache = control_tower.kept_reports(tmp_path / "reports")
 
@@ -596,7 +598,8 @@ def test_a_template_the_plugin_gave_no_verdict_for_fails_the_check_and_is_not_ke
     report = control_tower.check_templates([first, second], cache)
 
     # Then the check fails, and only the template with a verdict is kept
-    assert report == {"success": False, "violations": [A_VIOLATION]}
+    located = report_cache.located(found, os.path.realpath(first))
+    assert report == {"success": False, "violations": located.violations}
     assert _read(cache, first) is not None and _read(cache, second) is None
 
 
@@ -692,16 +695,6 @@ def _stacks(*templates: tuple[str, str, str]) -> Any:
     return cast(Any, StackTemplates(stacks, cdk.App()))
 
 
-def test_a_validation_report_is_kept_by_the_stacks_account_and_region_too(tmp_path: Path) -> None:
-    cache = cloudformation_validation.kept_reports(tmp_path / "reports")
-    template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
-
-    keys = {cache.key(template, "111111111111", "us-east-1"), cache.key(template, "222222222222", "us-east-1"),
-            cache.key(template, "111111111111", "eu-west-1"), cache.key(template, "", "")}  # fmt: skip
-
-    assert len(keys) == 4
-
-
 @pytest.mark.parametrize(
     ("success", "severity", "kept"),
     [(False, "error", True), (True, "warning", True), (True, "error", False), (False, "warning", False)],
@@ -793,7 +786,7 @@ class _RecordedStarts:
         self.given: list[list[str]] = []
 
     def __call__(self, template_paths: list[str]) -> Any:
-        self.given.append(list(template_paths))
+        self.given.append([Path(t).name for t in template_paths])  # snapshots of the templates
         return types.SimpleNamespace(reports=lambda: {t: report_cache.TemplateReport(True, []) for t in template_paths})
 
 
@@ -809,25 +802,32 @@ class _Lanes:
     started_at_the_synth: _RecordedStarts
 
 
-def _lanes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> _Lanes:
+def _lanes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, started: threading.Event | None = None
+) -> _Lanes:
     checked_ahead: list[str] = []
-    _queued_reports(monkeypatch, checked_ahead)
+    _queued_reports(monkeypatch, checked_ahead, started)
     starts = _RecordedStarts()
     monkeypatch.setattr(control_tower, "start_plugin_in_parallel", starts)
     templates = [_template(tmp_path, {f"Q{i}": {"Type": "AWS::SQS::Queue"}}, name=f"T{i}") for i in range(count)]
     return _Lanes(templates, ControlTowerControls(report_cache=tmp_path / "reports"), checked_ahead, starts)
 
 
-def _queued_reports(monkeypatch: pytest.MonkeyPatch, checked: list[str]) -> None:
-    """Runs queued ahead (RunningControls with one process) report every template clean, recording them."""
+def _queued_reports(
+    monkeypatch: pytest.MonkeyPatch, checked: list[str], started: threading.Event | None = None
+) -> None:
+    """Runs queued ahead (RunningControls with one process) report every template clean, recording
+    them; `started` is set when one starts."""
 
     class Clean:
         def __init__(self, template_paths: list[str], processes: int) -> None:
             assert processes == 1
             self.template_paths = template_paths
+            if started is not None:
+                started.set()
 
         def reports(self) -> dict[str, report_cache.TemplateReport]:
-            checked.extend(self.template_paths)
+            checked.extend(Path(t).name for t in self.template_paths)  # snapshots of the templates
             return {t: report_cache.TemplateReport(True, []) for t in self.template_paths}
 
     monkeypatch.setattr(control_tower, "RunningControls", Clean)
@@ -836,17 +836,20 @@ def _queued_reports(monkeypatch: pytest.MonkeyPatch, checked: list[str]) -> None
 def test_templates_checked_ahead_are_read_back_and_only_the_rest_are_checked_at_the_synth(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given two templates checked ahead on a lane, and a third that was not
-    lanes = _lanes(tmp_path, monkeypatch, 3)
+    # Given two templates checked ahead on a lane (the check has started), and a third that was not
+    started = threading.Event()
+    lanes = _lanes(tmp_path, monkeypatch, 3, started)
     with ThreadPoolExecutor(max_workers=1) as lane:
         lanes.controls.check_ahead(lanes.templates[:2], lane)
+        assert started.wait(30)
 
         # When the App's synth checks all three
         report = lanes.controls.validate(cast(Any, TemplatePaths(lanes.templates)))
 
     # Then the plugin ran ahead on the two, at the synth on the third only, and every report counts
-    assert lanes.checked_ahead == lanes.templates[:2]
-    assert lanes.started_at_the_synth.given == [lanes.templates[2:]]
+    names = [Path(t).name for t in lanes.templates]
+    assert lanes.checked_ahead == names[:2]
+    assert lanes.started_at_the_synth.given == [names[2:]]
     assert report.success
 
 
@@ -866,15 +869,18 @@ def test_a_check_still_queued_at_the_synth_is_called_off_and_its_templates_are_c
 
     # Then the queued check never ran: the synth checked both templates at once
     assert lanes.checked_ahead == []
-    assert lanes.started_at_the_synth.given == [lanes.templates]
+    assert lanes.started_at_the_synth.given == [[Path(t).name for t in lanes.templates]]
     assert report.success
 
 
 def test_a_check_ahead_that_failed_is_run_again_at_the_synth_where_its_failure_fails_the_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a plugin that fails, and a template checked ahead with it
-    plugin = _fake_plugin(tmp_path, "throw new Error('cfn-guard is not here');")
+    # Given a plugin that fails (and logs each run), and a template checked ahead with it
+    runs = tmp_path / "runs.log"
+    plugin = _fake_plugin(
+        tmp_path, f"require('fs').appendFileSync({str(runs)!r}, 'ran\\n'); throw new Error('cfn-guard is not here');"
+    )
     monkeypatch.setattr(control_tower, "unpacked_plugin", lambda: plugin)
     monkeypatch.setattr(control_tower, "control_tower_rule_types", dict)
     template = _template(tmp_path, {"Q": {"Type": "AWS::SQS::Queue"}})
@@ -885,6 +891,7 @@ def test_a_check_ahead_that_failed_is_run_again_at_the_synth_where_its_failure_f
         # Then the App's synth checks it again, and fails saying why
         with pytest.raises(control_tower.ControlTowerPluginFailed, match="cfn-guard is not here"):
             controls.validate(cast(Any, TemplatePaths([template])))
+    assert runs.read_text() == "ran\nran\n"
     assert not list((tmp_path / "reports").glob("*.json"))
 
 
@@ -894,3 +901,91 @@ def test_nothing_is_checked_ahead_without_a_report_cache(tmp_path: Path, monkeyp
         ControlTowerControls(report_cache=None).check_ahead(lanes.templates, lane)
 
     assert lanes.checked_ahead == []
+
+
+A_PLUGIN_THAT_READS_THE_TEMPLATES = (
+    "const fs = require('fs'); const bad = templatePaths.filter((t) => fs.readFileSync(t, 'utf-8').includes('Bad'));"
+    " return { success: bad.length === 0, violations: bad.map((t) => ({ ruleName: 'r', description: 'd',"
+    " violatingResources: [{ resourceLogicalId: 'Bad', templatePath: t, locations: ['/Properties'] }] })) };"
+)
+
+
+def test_a_template_rewritten_after_it_was_queued_keeps_the_report_of_the_bytes_that_were_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a plugin that flags a template holding "Bad", and such a template queued behind a busy lane
+    plugin = _fake_plugin(tmp_path, A_PLUGIN_THAT_READS_THE_TEMPLATES)
+    monkeypatch.setattr(control_tower, "unpacked_plugin", lambda: plugin)
+    monkeypatch.setattr(control_tower, "control_tower_rule_types", dict)
+    template = _template(tmp_path, {"Bad": {"Type": "AWS::SQS::Queue"}})
+    queued_bytes = Path(template).read_bytes()
+    controls = ControlTowerControls(report_cache=tmp_path / "reports")
+    busy = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as lane:
+        lane.submit(busy.wait, 30)
+        controls.check_ahead([template], lane)
+        # When the template is rewritten clean before the queued check runs
+        _template(tmp_path, {"Good": {"Type": "AWS::SQS::Queue"}})
+        busy.set()
+    # Then the report kept for the queued bytes is theirs: put back, they fail, with no plugin run
+    Path(template).write_bytes(queued_bytes)
+    monkeypatch.setattr(control_tower, "start_plugin_in_parallel", _no_plugin)
+    report = control_tower.check_templates([template], control_tower.kept_reports(tmp_path / "reports"))
+    assert report["success"] is False
+
+
+def test_a_template_no_rule_can_apply_to_complies_without_running_cfn_guard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a template whose only resource type no bundled rule names
+    template = _template(tmp_path, {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}})
+    assert len(control_tower.rules_that_cannot_apply(template)) == len(control_tower.control_tower_rule_types())
+    monkeypatch.setattr(subprocess, "Popen", _no_plugin)
+
+    # Then it complies (each rule would SKIP), and no process ran
+    assert control_tower.check_templates([template], None) == {"success": True, "violations": []}
+
+
+def test_the_same_template_is_validated_again_for_another_account_or_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a validation plugin that logs the account and Region of each template it validates
+    log = tmp_path / "validated.log"
+    library = tmp_path / "library"
+    plugin_module = library / "core/lib/validation/cloudformation-validate-plugin.js"
+    plugin_module.parent.mkdir(parents=True)
+    plugin_module.write_text(
+        "exports.CloudFormationValidatePlugin = class { validate({ stackTemplates: [s] }) {"
+        f" require('fs').appendFileSync({str(log)!r}, `${{s.accountId}} ${{s.region}}\\n`);"
+        " return { success: true, violations: [] }; } };\n"
+    )
+    monkeypatch.setattr(cloudformation_validation, "unpacked_library", lambda: library)
+    template = _template(tmp_path, {"Queue": {"Type": "AWS::SQS::Queue"}})
+    validation = cloudformation_validation.CloudFormationValidation(report_cache=tmp_path / "reports")
+
+    # When the same bytes are validated for one stack, another Region, another account, then the first again
+    for account, region in [("111111111111", "us-east-1"), ("111111111111", "eu-west-1"),
+                            ("222222222222", "us-east-1"), ("111111111111", "us-east-1")]:  # fmt: skip
+        assert validation.validate(_stacks((template, account, region))).success
+
+    # Then each account and Region was validated once: the last was read back
+    assert log.read_text().splitlines() == [
+        "111111111111 us-east-1", "111111111111 eu-west-1", "222222222222 us-east-1"
+    ]  # fmt: skip
+
+
+def test_each_checked_app_has_checks_of_its_own_and_a_plain_app_none() -> None:
+    first, second = (nag.checked_app(validate_cloudformation=False) for _ in range(2))
+
+    assert nag.control_tower_of(first) is not None
+    assert nag.control_tower_of(first) is not nag.control_tower_of(second)
+    assert nag.control_tower_of(cdk.Stage(first, "Stage")) is nag.control_tower_of(first)
+    assert nag.control_tower_of(cdk.App()) is None
+
+
+def test_a_checked_app_fails_on_the_validations_errors_whatever_the_context_says() -> None:
+    """aws-cdk-lib passes a failing report of the plugin named "CloudFormation Validate" as warnings
+    unless this flag is on: checked_app sets it after the CLI's context."""
+    app = nag.checked_app(validate_cloudformation=True, context={nag.VALIDATE_AGAINST_DEFAULT_RULES: False})
+
+    assert app.node.try_get_context(nag.VALIDATE_AGAINST_DEFAULT_RULES) is True

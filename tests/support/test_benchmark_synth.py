@@ -64,7 +64,12 @@ def test_a_change_forgets_both_checks_reports_of_the_changed_stacks_templates_on
 
 
 def test_every_app_is_run_by_the_interpreter_command_cdk_json_runs_app_py_with() -> None:
-    app = json.loads((PROJECT_ROOT / "cdk.json").read_text())["app"]
+    interpreter = json.loads((PROJECT_ROOT / "cdk.json").read_text())["app"].removesuffix(" app.py")
+    apps = run.synth_apps()
 
-    assert run.app_command("app.py") == app
-    assert run.app_command("benchmarks/empty_app.py") == app.replace("app.py", "benchmarks/empty_app.py")
+    assert {command for command, _ in apps.values()} == {
+        None,  # app.py, as cdk.json runs it
+        f"{interpreter} benchmarks/extra_region_app.py",
+        f"{interpreter} benchmarks/empty_app.py",
+    }
+    assert {kept for _, kept in apps.values()} == {run.COLD, run.WARM, run.AFTER_A_CHANGE}

@@ -66,7 +66,7 @@ def test_stacks_never_read_environment_context_boto3_or_git(path: Path) -> None:
 # the Control Tower controls run the installed plugin's own code in Node processes, one per core,
 # and aws-cdk-lib's CloudFormation validation runs its own plugin in a Node process beside them.
 BUILD_STEPS = {
-    "stacks/cloudformation_validation.py": ["import subprocess", "Popen"],
+    "stacks/cloudformation_validation.py": ["import subprocess", "Popen", "run"],
     "stacks/components/dax_client_layer.py": ["import subprocess", "run"],
     "stacks/control_tower.py": ["import subprocess", "Popen"],
 }
