@@ -975,7 +975,7 @@ def test_the_same_template_is_validated_again_for_another_account_or_region(
 
 
 def test_each_checked_app_has_checks_of_its_own_and_a_plain_app_none() -> None:
-    first, second = (nag.checked_app(validate_cloudformation=False) for _ in range(2))
+    first, second = (nag.checked_app(validate_cloudformation=True) for _ in range(2))
 
     assert nag.control_tower_of(first) is not None
     assert nag.control_tower_of(first) is not nag.control_tower_of(second)
