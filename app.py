@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda"))
 import aws_cdk as cdk
 
 from stacks.config import ConfigError, load_config, load_pipeline_config, load_pipeline_environments
-from stacks.nag import checked_app, stop_checks_ahead, validation_failures
+from stacks.nag import check_ahead, checked_app, stop_checks_ahead, validation_failures
 from stacks.names import EnvironmentNames
 from stacks.pipeline_stack import PipelineStack, cdk_assets_version, cdk_cli_version
 from stacks.regional_serving_stage import regional_serving_stages
@@ -42,8 +42,15 @@ def main() -> int:
         print(f"folio: {error}", file=sys.stderr)
         return 2
     try:
-        # The pipeline first: CDK Pipelines synthesizes the stages it deploys as it adds them, and
-        # their templates are checked while the rest of the App is built (stacks/nag.py, check_ahead).
+        # Each stage is synthesized as soon as it is built, and its templates checked while the
+        # rest of the App is built (stacks/nag.py, check_ahead): the sandbox stage here, the
+        # pipeline's stages as CDK Pipelines adds them (which synthesizes them).
+        names = EnvironmentNames.of(config)
+        stage = FolioStage(app, names.stage_id, config=config, names=names)
+        # For direct deploys: the read-only API in each replica Region, deployed after the stage above
+        # and after its values are published to SSM there (README, "Regional serving stages").
+        for each in (stage, *regional_serving_stages(app, config, names)):
+            check_ahead(each)
         if pipeline and delivered:
             test_environment, production = delivered
             PipelineStack(
@@ -57,11 +64,6 @@ def main() -> int:
                 cli_version=cdk_cli_version(),
                 assets_cli_version=cdk_assets_version(),
             )
-        names = EnvironmentNames.of(config)
-        FolioStage(app, names.stage_id, config=config, names=names)
-        # For direct deploys: the read-only API in each replica Region, deployed after the stage above
-        # and after its values are published to SSM there (README, "Regional serving stages").
-        regional_serving_stages(app, config, names)
         assembly = app.synth()
     finally:
         # A build or synth that failed must not wait for checks no synth will read.

@@ -90,8 +90,9 @@ def control_tower_of(scope: IConstruct) -> ControlTowerControls | None:
 
 
 def check_ahead(stage: cdk.Stage) -> None:
-    """Queues Control Tower's check of a stage that is already synthesized, as CDK Pipelines
-    synthesizes each stage it deploys when it is added. The checks run one process at a time on a
+    """Synthesizes a stage that is built (CDK Pipelines has done so for each stage it deploys, when
+    it was added: its assembly is reused, and so is any stage's at the App's synth) and queues
+    Control Tower's check of its templates, which are final then. The checks run one process at a time on a
     lane of their own, on the core the jsii process leaves idle while the rest of the App is built,
     and the plugin reads their reports back at the App's synth (calling off those still queued).
     Nothing for an App not built by `checked_app`. Each check is of a copy of the template's bytes
