@@ -79,7 +79,7 @@ install: $(STAMPS)/venv $(STAMPS)/node ## Install the toolchain (virtualenv, Nod
 
 synth: install ## Synthesize the app for ENV (default sandbox) into cdk.out/, offline, with every cdk-nag pack and Control Tower control
 	@cdk synth --quiet -c env=$(ENV)
-	@echo "==> cdk.out/ holds the $(ENV) cloud assembly: $$(ls cdk.out/assembly-*/*.template.json | wc -l) templates, 0 unacknowledged cdk-nag or Control Tower findings"
+	@echo "==> cdk.out/ holds the $(ENV) cloud assembly: $$(ls cdk.out/assembly-*/*.template.json | wc -l) templates, 0 unacknowledged cdk-nag, Control Tower or CloudFormation validation findings"
 
 lint: install ## ruff (lint and format check) and mypy
 	@echo "==> ruff"

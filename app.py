@@ -72,9 +72,8 @@ def main() -> int:
     for failure in failures:
         print(f"folio: policy validation: {failure}", file=sys.stderr)
     if failures:
-        print(
-            f"folio: {len(failures)} unacknowledged cdk-nag or Control Tower finding(s); synth failed", file=sys.stderr
-        )
+        checks = "cdk-nag, Control Tower or CloudFormation validation"
+        print(f"folio: {len(failures)} unacknowledged {checks} finding(s); synth failed", file=sys.stderr)
         return 1
     return 0
 
