@@ -31,6 +31,7 @@ from typing import Any, cast
 
 import aws_cdk as cdk
 import jsii
+import pytest
 
 from tests.support.background import BackgroundLane, ModuleJob
 
@@ -152,6 +153,20 @@ def report_fields(report: Any) -> dict[str, Any]:
     }
 
 
+def copies_elsewhere(templates: list[str], assembly: Path) -> tuple[Path, list[str]]:
+    """Copies of `templates` (in `assembly`) at the same relative paths under a new directory."""
+    import shutil
+    import tempfile
+
+    elsewhere = Path(tempfile.mkdtemp(prefix="relocated-"))
+    copies = []
+    for template in templates:
+        copy = elsewhere / Path(template).relative_to(assembly)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copies.append(str(shutil.copyfile(template, copy)))
+    return elsewhere, copies
+
+
 def control_tower_runs(assembly: Path) -> dict[str, Any]:
     """The whole report of the unmodified plugin with every rule ("every_rule") and of Folio's
     runs of it (in parallel processes, each without the rules for resource types its templates do
@@ -159,7 +174,6 @@ def control_tower_runs(assembly: Path) -> dict[str, Any]:
     an empty cache ("filling_a_cache"), read back from that cache with the plugin made to fail
     ("read_back"), and read back for copies of the templates in another directory
     ("read_back_elsewhere", with the copies' directory in "elsewhere")."""
-    import shutil
     import tempfile
 
     from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
@@ -180,19 +194,11 @@ def control_tower_runs(assembly: Path) -> dict[str, Any]:
     def no_plugin(template_paths: list[str]) -> Any:
         raise AssertionError(f"the plugin ran on {template_paths}")
 
-    elsewhere = Path(tempfile.mkdtemp(prefix="relocated-"))
-    copies = []
-    for template in templates:
-        copy = elsewhere / Path(template).relative_to(assembly)
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copies.append(str(shutil.copyfile(template, copy)))
-    real_run = control_tower.start_plugin_in_parallel
-    control_tower.start_plugin_in_parallel = no_plugin
-    try:
+    elsewhere, copies = copies_elsewhere(templates, assembly)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(control_tower, "start_plugin_in_parallel", no_plugin)
         read_back = ControlTowerControls(report_cache=cache).validate(cast(Any, context))
         read_back_elsewhere = ControlTowerControls(report_cache=cache).validate(cast(Any, TemplatePaths(copies)))
-    finally:
-        control_tower.start_plugin_in_parallel = real_run
     runs["read_back"] = report_fields(read_back)
     runs["read_back_elsewhere"] = report_fields(read_back_elsewhere)
     runs["elsewhere"] = str(elsewhere)
@@ -207,7 +213,6 @@ def cloudformation_validation_runs(assembly: Path) -> dict[str, Any]:
     ("filling_a_cache"), read back from that cache with the plugin made to fail ("read_back"), and
     read back for copies of the templates in another directory, of stacks at other construct
     paths ("read_back_elsewhere", with the copies' directory in "elsewhere")."""
-    import shutil
     import tempfile
 
     from stacks import cloudformation_validation
@@ -233,30 +238,25 @@ def cloudformation_validation_runs(assembly: Path) -> dict[str, Any]:
     runs["filling_a_cache"] = report_fields(CloudFormationValidation(report_cache=cache).validate(context))
     runs["cache_entries"] = len(list(cache.glob("*.json")))
 
-    elsewhere = Path(tempfile.mkdtemp(prefix="relocated-"))
-    copies = []
-    for stack in stacks:
-        copy = elsewhere / Path(stack.template_path).relative_to(assembly)
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(stack.template_path, copy)
-        copies.append(cdk.PolicyValidationStack(
-            stack_construct_path=f"Elsewhere/{stack.stack_construct_path}", template_path=str(copy),
+    elsewhere, copied = copies_elsewhere([stack.template_path for stack in stacks], assembly)
+    copies = [
+        cdk.PolicyValidationStack(
+            stack_construct_path=f"Elsewhere/{stack.stack_construct_path}", template_path=copy,
             account_id=stack.account_id, region=stack.region,
-        ))  # fmt: skip
+        )
+        for stack, copy in zip(stacks, copied, strict=True)
+    ]  # fmt: skip
 
     class NoValidation:
         def __init__(self, templates: object) -> None:
             raise AssertionError(f"the validation ran on {templates}")
 
-    real_run = cloudformation_validation.RunningValidation
-    cloudformation_validation.RunningValidation = cast(Any, NoValidation)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cloudformation_validation, "RunningValidation", NoValidation)
         read_back = CloudFormationValidation(report_cache=cache).validate(context)
         read_back_elsewhere = CloudFormationValidation(report_cache=cache).validate(
             cast(Any, StackTemplates(copies, app))
         )
-    finally:
-        cloudformation_validation.RunningValidation = real_run
     runs["read_back"] = report_fields(read_back)
     runs["read_back_elsewhere"] = report_fields(read_back_elsewhere)
     runs["elsewhere"] = str(elsewhere)
@@ -336,7 +336,6 @@ def synthesize_cloudformation_findings(outdir: Path) -> None:
 
 
 def main(arguments: list[str]) -> int:
-    import pytest
 
     from stacks import pipeline_stack
     from stacks.config import load_config
